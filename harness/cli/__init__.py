@@ -1,0 +1,18 @@
+"""The `harness` command. Each area keeps its commands in its own module."""
+
+from __future__ import annotations
+
+import click
+
+from harness.cli import analysis, core, runs, sandbox
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="review-harness")
+def main() -> None:
+    """review-harness: review AI-generated code candidates side by side."""
+
+
+for _module in (core, analysis, sandbox, runs):
+    for _command in _module.COMMANDS:
+        main.add_command(_command)

@@ -1,0 +1,44 @@
+"""What every command needs: settings, a database session, one-line errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+
+import click
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from harness.db import make_engine, make_sessionmaker, session_scope
+from harness.settings import Settings, SettingsError
+
+
+@cache
+def settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@cache
+def engine() -> Engine:
+    return make_engine(settings().database_url)
+
+
+@cache
+def session_factory() -> sessionmaker[Session]:
+    return make_sessionmaker(engine())
+
+
+@contextmanager
+def session() -> Iterator[Session]:
+    """A unit of work for one command; commits once when the block ends."""
+    with session_scope(session_factory()) as s:
+        yield s
+
+
+def fail(message: str) -> click.ClickException:
+    """A one-line reason and exit status 1."""
+    return click.ClickException(message)
