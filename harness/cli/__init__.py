@@ -1,6 +1,13 @@
-"""The `harness` command. Each area keeps its commands in its own module."""
+"""The `harness` command. Each area keeps its commands in its own module.
+
+Commands that need the web layer (serve, demo) live in web/ and are found
+through the "harness.commands" entry point group, so harness/ never imports
+flask.
+"""
 
 from __future__ import annotations
+
+from importlib.metadata import entry_points
 
 import click
 
@@ -16,3 +23,6 @@ def main() -> None:
 for _module in (core, analysis, sandbox, runs):
     for _command in _module.COMMANDS:
         main.add_command(_command)
+
+for _ep in entry_points(group="harness.commands"):
+    main.add_command(_ep.load(), _ep.name)

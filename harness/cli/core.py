@@ -2,6 +2,149 @@
 
 from __future__ import annotations
 
-import click
+import json
+import secrets
+import sys
+from pathlib import Path
 
-COMMANDS: list[click.Command] = []
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from harness import accounts, importer, projects, setup, status
+from harness.cli.common import engine, fail, session, settings
+from harness.models import Project, User
+
+
+@click.command()
+def init() -> None:
+    """Create the data dir and database and run migrations (safe to run twice)."""
+    cfg = settings()
+    setup.migrate(engine())
+    click.echo(f"data dir {cfg.data_dir}; database up to date")
+
+
+@click.group()
+def user() -> None:
+    """Manage users."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["annotator", "lead", "admin", "lab"]), required=True)
+@click.option("--project", "project_slugs", multiple=True, metavar="SLUG",
+              help="Make the user a member of this project (repeatable).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_add(name: str, role: str, project_slugs: tuple[str, ...], password_stdin: bool) -> None:
+    """Add a user. Without --password-stdin a password is generated and printed once."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
+    with session() as s:
+        try:
+            accounts.add_user(s, name, role, password=password, projects=list(project_slugs))
+        except accounts.AccountError as exc:
+            raise fail(str(exc)) from None
+    if password_stdin:
+        click.echo(f"user {name} ({role}) added")
+    else:
+        click.echo(f"user {name} ({role}) added; password: {password}")
+
+
+@click.group()
+def token() -> None:
+    """Manage lab API tokens."""
+
+
+@token.command("create")
+@click.argument("username")
+@click.option("--project", "project_slugs", multiple=True, required=True, metavar="SLUG")
+def token_create(username: str, project_slugs: tuple[str, ...]) -> None:
+    """Create an API token for USERNAME on the given projects; prints it once."""
+    with session() as s:
+        found = s.scalars(select(User).where(User.name == username)).one_or_none()
+        if found is None:
+            raise fail(f"no user {username!r}")
+        try:
+            scoped = [accounts.project_by_slug(s, slug) for slug in project_slugs]
+            secret = accounts.create_token(s, found, scoped)
+        except accounts.AccountError as exc:
+            raise fail(str(exc)) from None
+    click.echo(secret)
+
+
+@click.group()
+def project() -> None:
+    """Manage projects."""
+
+
+@project.command("create")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def project_create(file: Path) -> None:
+    """Create a project from a project file (YAML); imports its task file if it names one."""
+    setup.migrate(engine())
+    with session() as s:
+        try:
+            created, task_path = projects.create_project(s, file)
+        except projects.ProjectError as exc:
+            raise fail("\n".join(exc.errors)) from None
+        if task_path is not None:
+            _import(s, created, task_path, update=False)
+    click.echo(created.slug)
+
+
+def _import(s: Session, target: Project, path: Path, *, update: bool) -> importer.ImportReport:
+    total = sum(1 for _ in path.open("rb"))
+    with click.progressbar(length=total, label=f"importing {path.name}", file=sys.stderr) as bar:
+        try:
+            report = importer.import_tasks(
+                s, target, path, update_existing=update,
+                max_bytes=settings().max_file_bytes, progress=bar.update,
+            )
+        except importer.ImportError_ as exc:
+            for line in exc.errors:
+                click.echo(line, err=True)
+            raise fail(f"{len(exc.errors)} error(s) in {path}; nothing was imported") from None
+    setup.after_import(s, target, report, progress=True)
+    return report
+
+
+@click.command("import")
+@click.argument("project_slug", metavar="PROJECT")
+@click.argument("tasks", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--update", is_flag=True, help="Replace tasks whose id already exists.")
+def import_cmd(project_slug: str, tasks: Path, update: bool) -> None:
+    """Import a task file (JSONL) into PROJECT. A file with any error imports nothing."""
+    with session() as s:
+        try:
+            target = accounts.project_by_slug(s, project_slug)
+        except accounts.AccountError as exc:
+            raise fail(str(exc)) from None
+        report = _import(s, target, tasks, update=update)
+    click.echo(
+        f"imported {report.created} new and {report.updated} updated task(s), "
+        f"{report.candidates} candidate(s) into {project_slug}"
+    )
+
+
+@click.command("status")
+@click.argument("project_slug", metavar="PROJECT")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def status_cmd(project_slug: str, as_json: bool) -> None:
+    """Counts of tasks, candidates, runs by status, assignments and annotations."""
+    with session() as s:
+        try:
+            target = accounts.project_by_slug(s, project_slug)
+        except accounts.AccountError as exc:
+            raise fail(str(exc)) from None
+        counts = status.project_status(s, target)
+    if as_json:
+        click.echo(json.dumps(counts, sort_keys=True))
+        return
+    for key, value in counts.items():
+        if isinstance(value, dict):
+            inner = ", ".join(f"{k} {v}" for k, v in sorted(value.items())) or "none"
+            click.echo(f"{key}: {inner}")
+        else:
+            click.echo(f"{key}: {value}")
+
+
+COMMANDS: list[click.Command] = [init, user, token, project, import_cmd, status_cmd]

@@ -1,0 +1,188 @@
+"""import_tasks: validate a whole task file, then insert it in bulk in the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from harness.models import Candidate, Finding, Project, Task, utcnow
+from harness.taskfile import DEFAULT_MAX_FILE_BYTES, Line, files_hash, iter_tasks, validate_file
+
+BATCH = 500
+T = TypeVar("T")
+
+
+class ImportError_(Exception):
+    """The file has errors; nothing was written. .errors holds every line."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__(f"{len(errors)} error(s)")
+        self.errors = errors
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    candidates: int = 0
+    task_ids: list[int] = field(default_factory=list)
+
+
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def existing_ids(session: Session, project: Project) -> set[str]:
+    return set(session.scalars(select(Task.external_id).where(Task.project_id == project.id)))
+
+
+def import_tasks(
+    session: Session,
+    project: Project,
+    path: Path,
+    *,
+    update_existing: bool = False,
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Validate every line first; with any error raise ImportError_ and write nothing.
+
+    Flushes; the caller commits once.
+    """
+    known = existing_ids(session, project)
+    checked = validate_file(path, existing_ids=known, update=update_existing, max_bytes=max_bytes)
+    if checked.errors:
+        raise ImportError_(checked.errors)
+    if update_existing:
+        _refuse_lost_findings(session, project, path, known)
+
+    report = ImportReport()
+    position = session.scalar(
+        select(func.coalesce(func.max(Task.position), 0)).where(Task.project_id == project.id)
+    ) or 0
+    for chunk in _batches(iter_tasks(path), BATCH):
+        new = [line for line in chunk if line.task.id not in known]
+        old = [line for line in chunk if line.task.id in known]
+        if new:
+            rows = []
+            for line in new:
+                position += 1
+                rows.append(_task_row(project, line, position))
+            ids = session.execute(
+                insert(Task).returning(Task.id, Task.external_id, sort_by_parameter_order=True),
+                rows,
+            ).all()
+            by_ext = {ext: tid for tid, ext in ids}
+            cand_rows = [
+                _candidate_row(by_ext[line.task.id], i, c)
+                for line in new
+                for i, c in enumerate(line.task.candidates)
+            ]
+            session.execute(insert(Candidate), cand_rows)
+            report.created += len(new)
+            report.candidates += len(cand_rows)
+            report.task_ids.extend(by_ext.values())
+        for line in old:
+            report.task_ids.append(_replace_task(session, project, line))
+            report.updated += 1
+            report.candidates += len(line.task.candidates)
+        if progress is not None:
+            progress(len(chunk))
+    session.flush()
+    return report
+
+
+def _task_row(project: Project, line: Line, position: int) -> dict[str, Any]:
+    t = line.task
+    return {
+        "project_id": project.id,
+        "external_id": t.id,
+        "position": position,
+        "prompt": t.prompt,
+        "language": t.language,
+        "tests": t.tests,
+        "tests_hash": files_hash(t.tests),
+        "meta": t.metadata,
+        "is_gold": t.gold is not None,
+        "gold_answer": t.gold,
+        "created_at": utcnow(),
+        "updated_at": utcnow(),
+    }
+
+
+def _candidate_row(task_id: int, position: int, c: Any) -> dict[str, Any]:
+    return {
+        "task_id": task_id,
+        "label": c.id,
+        "position": position,
+        "model": c.model,
+        "files": c.files,
+        "content_hash": files_hash(c.files),
+        "meta": c.metadata,
+        "created_at": utcnow(),
+    }
+
+
+def _replace_task(session: Session, project: Project, line: Line) -> int:
+    """--update: the task keeps its row (and assignments); candidates are matched by id."""
+    t = line.task
+    task = session.scalars(
+        select(Task).where(Task.project_id == project.id, Task.external_id == t.id)
+    ).one()
+    row = _task_row(project, line, task.position)
+    for key in ("prompt", "language", "tests", "tests_hash", "meta", "is_gold", "gold_answer"):
+        setattr(task, key, row[key])
+    task.updated_at = utcnow()
+    by_label = {c.label: c for c in task.candidates}
+    wanted = {c.id for c in t.candidates}
+    for label, cand in by_label.items():
+        if label not in wanted:
+            session.delete(cand)
+    session.flush()
+    for i, c in enumerate(t.candidates):
+        values = _candidate_row(task.id, i, c)
+        values.pop("created_at")
+        if c.id in by_label:
+            session.execute(
+                update(Candidate).where(Candidate.id == by_label[c.id].id).values(**values)
+            )
+        else:
+            session.execute(insert(Candidate), [values | {"created_at": utcnow()}])
+    session.expire(task)
+    return task.id
+
+
+def _refuse_lost_findings(session: Session, project: Project, path: Path, known: set[str]) -> None:
+    """An update may not drop a candidate that annotators have recorded findings on."""
+    wanted: dict[str, set[str]] = {}
+    lines: dict[str, int] = {}
+    for line in iter_tasks(path):
+        if line.task.id in known:
+            wanted[line.task.id] = {c.id for c in line.task.candidates}
+            lines[line.task.id] = line.number
+    if not wanted:
+        return
+    rows = session.execute(
+        select(Task.external_id, Candidate.label)
+        .join(Candidate, Candidate.task_id == Task.id)
+        .join(Finding, Finding.candidate_id == Candidate.id)
+        .where(Task.project_id == project.id, Task.external_id.in_(list(wanted)))
+        .distinct()
+    ).all()
+    errors = [
+        f"{path}:{lines[ext]}: candidates: candidate {label!r} has recorded findings "
+        "and may not be removed"
+        for ext, label in rows
+        if label not in wanted[ext]
+    ]
+    if errors:
+        raise ImportError_(errors)
+

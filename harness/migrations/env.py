@@ -1,0 +1,43 @@
+"""Alembic environment: the engine comes from the caller (harness.setup.migrate)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic import context
+
+from harness.models import Base
+from harness.models.base import UTCDateTime
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    """Write our column types as plain SQLAlchemy ones, so migrations never import models."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
+def run_migrations_online() -> None:
+    engine = config.attributes.get("engine")
+    if engine is None:
+        from harness.db import make_engine
+        from harness.settings import Settings
+
+        engine = make_engine(Settings.from_env().database_url)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+            render_item=render_item,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
+
+
+run_migrations_online()

@@ -1,0 +1,42 @@
+"""All tables, imported here so Alembic and the services see one metadata."""
+
+from harness.models.analysis import Analysis
+from harness.models.base import Base, utcnow
+from harness.models.core import (
+    ApiToken,
+    AuditEvent,
+    Candidate,
+    Project,
+    ProjectMember,
+    Qualification,
+    Role,
+    Rubric,
+    Task,
+    User,
+    token_projects,
+)
+from harness.models.review import Annotation, Assignment, Finding, HintVerdict, ProbeTest
+from harness.models.runs import TestRun
+
+__all__ = [
+    "Analysis",
+    "Annotation",
+    "ApiToken",
+    "Assignment",
+    "AuditEvent",
+    "Base",
+    "Candidate",
+    "Finding",
+    "HintVerdict",
+    "ProbeTest",
+    "Project",
+    "ProjectMember",
+    "Qualification",
+    "Role",
+    "Rubric",
+    "Task",
+    "TestRun",
+    "User",
+    "token_projects",
+    "utcnow",
+]

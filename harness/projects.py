@@ -1,0 +1,139 @@
+"""Project files (YAML): schema, validation with line numbers, and create_project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from harness.models import AuditEvent, Project, Rubric
+from harness.rubric import (
+    RubricError,
+    format_validation_errors,
+    load_rubric_file,
+    load_yaml_with_lines,
+)
+
+
+class ProjectError(Exception):
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SandboxSettings(_Strict):
+    """Per-project overrides of the sandbox limits (defaults live in sandboxes.base.Limits)."""
+
+    wall_s: float | None = Field(default=None, gt=0, le=600)
+    memory_mb: int | None = Field(default=None, ge=16, le=16384)
+    pids: int | None = Field(default=None, ge=4, le=4096)
+    output_bytes: int | None = Field(default=None, ge=1024, le=64 * 1024 * 1024)
+    disk_mb: int | None = Field(default=None, ge=1, le=4096)
+    cpus: float | None = Field(default=None, gt=0, le=64)
+
+
+class HintSettings(_Strict):
+    visible: bool = True
+
+
+class ProjectFile(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
+    description: str = ""
+    rubric: str = Field(min_length=1)
+    tasks: str | None = None
+    overlap: int = Field(default=1, ge=1, le=50)
+    blind: bool = True
+    hints: HintSettings = Field(default_factory=HintSettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    tests: bool = True
+    lease_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
+
+
+def load_project_file(path: Path) -> ProjectFile:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProjectError([f"{path}:1: cannot read: {exc}"]) from None
+    try:
+        data = load_yaml_with_lines(text, str(path))
+    except RubricError as exc:
+        raise ProjectError(exc.errors) from None
+    if not isinstance(data, dict):
+        raise ProjectError([f"{path}:1: (top level): expected a mapping of project fields"])
+    try:
+        return ProjectFile.model_validate(data)
+    except ValidationError as exc:
+        raise ProjectError(format_validation_errors(exc, data, str(path))) from None
+
+
+def store_rubric(session: Session, path: Path) -> Rubric:
+    """The rubric row for this exact content, created when new (a rubric version)."""
+    body, source, digest = load_rubric_file(path)
+    rubric = session.scalars(
+        select(Rubric).where(Rubric.name == body.name, Rubric.content_hash == digest)
+    ).one_or_none()
+    if rubric is None:
+        rubric = Rubric(
+            name=body.name,
+            version=body.version,
+            content_hash=digest,
+            source=source,
+            body=body.model_dump(mode="json"),
+        )
+        session.add(rubric)
+        session.flush()
+    return rubric
+
+
+def resolve(base: Path, relative: str) -> Path:
+    path = Path(relative)
+    return path if path.is_absolute() else (base.parent / path)
+
+
+def create_project(session: Session, path: Path) -> tuple[Project, Path | None]:
+    """Create the project the file describes. Returns it and its task file, if named."""
+    spec = load_project_file(path)
+    errors = []
+    if session.scalars(select(Project.id).where(Project.slug == spec.slug)).first() is not None:
+        errors.append(f"{path}: slug: a project {spec.slug!r} already exists")
+    rubric_path = resolve(path, spec.rubric)
+    if not rubric_path.is_file():
+        errors.append(f"{path}: rubric: no such file {rubric_path}")
+    task_path = resolve(path, spec.tasks) if spec.tasks else None
+    if task_path is not None and not task_path.is_file():
+        errors.append(f"{path}: tasks: no such file {task_path}")
+    if errors:
+        raise ProjectError(errors)
+    try:
+        rubric = store_rubric(session, rubric_path)
+    except RubricError as exc:
+        raise ProjectError(exc.errors) from None
+    settings: dict[str, Any] = {}
+    if spec.lease_minutes is not None:
+        settings["lease_minutes"] = spec.lease_minutes
+    project = Project(
+        slug=spec.slug,
+        name=spec.name,
+        description=spec.description,
+        rubric_id=rubric.id,
+        overlap=spec.overlap,
+        blind=spec.blind,
+        hints_visible=spec.hints.visible,
+        tests_enabled=spec.tests,
+        sandbox_limits=spec.sandbox.model_dump(exclude_none=True),
+        settings=settings,
+    )
+    session.add(project)
+    session.flush()
+    session.add(AuditEvent(project_id=project.id, action="project.create", object_type="project",
+                           object_id=project.id, details={"file": str(path)}))
+    session.flush()
+    return project, task_path

@@ -1,0 +1,169 @@
+"""Rubric files: YAML parsed into a pydantic schema; errors name file, line and field."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class RubricError(Exception):
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Scale(_Strict):
+    min: int = 1
+    max: int = 5
+    labels: dict[int, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _range(self) -> Scale:
+        if self.max <= self.min:
+            raise ValueError(f"max ({self.max}) must be greater than min ({self.min})")
+        for key in self.labels:
+            if not self.min <= key <= self.max:
+                raise ValueError(f"label {key} is outside {self.min}..{self.max}")
+        return self
+
+
+class Criterion(_Strict):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    label: str = Field(min_length=1, max_length=120)
+    description: str = ""
+    scale: Scale = Field(default_factory=Scale)
+    required: bool = True
+
+
+class Category(_Strict):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    label: str = Field(min_length=1, max_length=80)
+    cwe: bool = False  # whether findings of this category carry a CWE
+
+
+class Ranking(_Strict):
+    enabled: bool = True
+    ties: bool = True
+    required: bool = True
+
+
+class RubricBody(_Strict):
+    name: str = Field(min_length=1, max_length=120)
+    version: str = Field(min_length=1, max_length=40)
+    description: str = ""
+    instructions: str = ""
+    criteria: list[Criterion] = Field(default_factory=list)
+    categories: list[Category] = Field(
+        default_factory=lambda: [
+            Category(key="bug", label="Bug"),
+            Category(key="security", label="Security", cwe=True),
+            Category(key="performance", label="Performance"),
+            Category(key="style", label="Style"),
+        ]
+    )
+    severities: list[str] = Field(default_factory=lambda: ["low", "medium", "high", "critical"])
+    ranking: Ranking = Field(default_factory=Ranking)
+    rationale_required: bool = True
+    rationale_min_chars: int = Field(default=0, ge=0)
+    confidence: bool = True
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+    @field_validator("criteria", "categories")
+    @classmethod
+    def _unique_keys(cls, items: list[Any]) -> list[Any]:
+        seen: set[str] = set()
+        for item in items:
+            if item.key in seen:
+                raise ValueError(f"duplicate key {item.key!r}")
+            seen.add(item.key)
+        return items
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A safe loader that remembers the line of every mapping key."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    mapping = loader.construct_mapping(node, deep=True)
+    lines = {k.value: k.start_mark.line + 1 for k, _ in node.value if hasattr(k, "value")}
+    return _Mapping(mapping, lines, node.start_mark.line + 1)
+
+
+class _Mapping(dict[Any, Any]):
+    def __init__(self, data: dict[Any, Any], lines: dict[Any, int], line: int) -> None:
+        super().__init__(data)
+        self.lines = lines
+        self.line = line
+
+
+_LineLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_mapping,
+)
+
+
+def _line_of(data: Any, loc: tuple[int | str, ...]) -> int | None:
+    line = getattr(data, "line", None)
+    node = data
+    for part in loc:
+        if isinstance(node, _Mapping):
+            line = node.lines.get(part, node.line)
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+            line = getattr(node, "line", line)
+        else:
+            break
+    return line
+
+
+def load_yaml_with_lines(text: str, name: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise RubricError([f"{name}:{line}: YAML syntax: {problem}"]) from None
+
+
+def format_validation_errors(exc: ValidationError, data: Any, name: str) -> list[str]:
+    errors = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        field = ".".join(str(p) for p in loc) or "(top level)"
+        line = _line_of(data, loc) or 1
+        errors.append(f"{name}:{line}: {field}: {err['msg']}")
+    return errors
+
+
+def parse_rubric(text: str, name: str = "<rubric>") -> RubricBody:
+    data = load_yaml_with_lines(text, name)
+    if not isinstance(data, dict):
+        raise RubricError([f"{name}:1: (top level): expected a mapping of rubric fields"])
+    try:
+        return RubricBody.model_validate(data)
+    except ValidationError as exc:
+        raise RubricError(format_validation_errors(exc, data, name)) from None
+
+
+def load_rubric_file(path: Path) -> tuple[RubricBody, str, str]:
+    """Returns the parsed rubric, its source text and its content hash."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RubricError([f"{path}:1: cannot read: {exc}"]) from None
+    body = parse_rubric(text, str(path))
+    return body, text, hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,208 @@
+"""The task file (JSONL, one task a line): its schema and a validator that reports every error.
+
+Validation never writes: it reads the file once and returns every problem as
+``FILE:LINE: field: message``. The importer only writes when the list is empty.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_MAX_FILE_BYTES = 1024 * 1024
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/+-]{0,199}$"
+
+
+def check_relative_path(path: str) -> str:
+    """A file name inside a task: relative, forward slashes, no '..', no NUL."""
+    if not path or path != path.strip():
+        raise ValueError(f"file path {path!r} is empty or has surrounding spaces")
+    if "\\" in path or "\x00" in path:
+        raise ValueError(f"file path {path!r} may not contain backslashes or NUL")
+    pure = PurePosixPath(path)
+    if pure.is_absolute() or path.startswith("~"):
+        raise ValueError(f"file path {path!r} must be relative")
+    if any(part in ("..", ".", "") for part in path.split("/")):
+        raise ValueError(f"file path {path!r} may not contain '..', '.' or empty parts")
+    return path
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class CandidateIn(_Model):
+    id: str = Field(pattern=ID_PATTERN)
+    model: str = Field(default="", max_length=200)
+    files: dict[str, str] = Field(min_length=1)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("files")
+    @classmethod
+    def _paths(cls, files: dict[str, str]) -> dict[str, str]:
+        for path in files:
+            check_relative_path(path)
+        return files
+
+
+class TaskIn(_Model):
+    id: str = Field(pattern=ID_PATTERN)
+    prompt: str = Field(min_length=1)
+    language: str = Field(default="python", pattern=r"^[a-z0-9+#-]{1,32}$")
+    tests: dict[str, str] = Field(default_factory=dict)
+    candidates: list[CandidateIn] = Field(min_length=2, max_length=6)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    gold: dict[str, Any] | None = None
+
+    @field_validator("tests")
+    @classmethod
+    def _paths(cls, files: dict[str, str]) -> dict[str, str]:
+        for path in files:
+            check_relative_path(path)
+        return files
+
+    @field_validator("candidates")
+    @classmethod
+    def _unique_candidates(cls, candidates: list[CandidateIn]) -> list[CandidateIn]:
+        seen: set[str] = set()
+        for c in candidates:
+            if c.id in seen:
+                raise ValueError(f"candidate id {c.id!r} appears twice in this task")
+            seen.add(c.id)
+        return candidates
+
+
+def files_hash(files: dict[str, str]) -> str:
+    """Content hash over file names and contents, independent of key order."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        data = files[name].encode()
+        digest.update(f"{len(name.encode())}:{name}:{len(data)}:".encode())
+        digest.update(data)
+    return digest.hexdigest()
+
+
+@dataclass
+class Line:
+    number: int
+    task: TaskIn
+
+
+@dataclass
+class Validation:
+    errors: list[str] = field(default_factory=list)
+    count: int = 0
+    ids: list[str] = field(default_factory=list)
+
+
+def _field_name(loc: tuple[int | str, ...], data: Any) -> str:
+    """candidates.1.files.x.py -> candidates[b].files['x.py'], readable and exact."""
+    parts: list[str] = []
+    node = data
+    for part in loc:
+        if isinstance(part, int) and isinstance(node, list):
+            item = node[part] if part < len(node) else None
+            label = item.get("id") if isinstance(item, dict) else None
+            parts[-1:] = [f"{parts[-1] if parts else ''}[{label if label else part}]"]
+            node = item
+        else:
+            parts.append(str(part))
+            node = node.get(part) if isinstance(node, dict) else None
+    return ".".join(parts) or "(line)"
+
+
+def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    with path.open("rb") as fh:
+        yield from enumerate(fh, start=1)
+
+
+def parse_line(raw: bytes, number: int, name: str, errors: list[str]) -> TaskIn | None:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        errors.append(f"{name}:{number}: (line): not UTF-8 text (byte {exc.start})")
+        return None
+    if not text.strip():
+        return None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        errors.append(f"{name}:{number}: (line): invalid JSON: {exc.msg} at column {exc.colno}")
+        return None
+    if not isinstance(data, dict):
+        errors.append(f"{name}:{number}: (line): expected a JSON object, got {type(data).__name__}")
+        return None
+    try:
+        return TaskIn.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            msg = err["msg"].removeprefix("Value error, ")
+            errors.append(f"{name}:{number}: {_field_name(tuple(err['loc']), data)}: {msg}")
+        return None
+
+
+def _size_errors(task: TaskIn, number: int, name: str, max_bytes: int) -> list[str]:
+    out = []
+    for path, text in task.tests.items():
+        if len(text.encode()) > max_bytes:
+            out.append(f"{name}:{number}: tests.{path}: larger than {max_bytes} bytes")
+    for cand in task.candidates:
+        for path, text in cand.files.items():
+            size = len(text.encode())
+            if size > max_bytes:
+                out.append(
+                    f"{name}:{number}: candidates[{cand.id}].files.{path}: "
+                    f"{size} bytes, larger than the cap of {max_bytes} bytes"
+                )
+    return out
+
+
+def validate_file(
+    path: Path,
+    *,
+    existing_ids: set[str] | frozenset[str] = frozenset(),
+    update: bool = False,
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> Validation:
+    """Check every line; collect every error. existing_ids are the project's task ids."""
+    name = str(path)
+    result = Validation()
+    first_line: dict[str, int] = {}
+    for number, raw in iter_lines(path):
+        task = parse_line(raw, number, name, result.errors)
+        if task is None:
+            continue
+        result.errors.extend(_size_errors(task, number, name, max_bytes))
+        if task.id in first_line:
+            result.errors.append(
+                f"{name}:{number}: id: {task.id!r} already appears on line {first_line[task.id]}"
+            )
+            continue
+        first_line[task.id] = number
+        if task.id in existing_ids and not update:
+            result.errors.append(
+                f"{name}:{number}: id: {task.id!r} already exists in the project "
+                "(use --update to replace it)"
+            )
+        result.count += 1
+        result.ids.append(task.id)
+    if result.count == 0 and not result.errors:
+        result.errors.append(f"{name}:1: (file): no tasks in the file")
+    return result
+
+
+def iter_tasks(path: Path) -> Iterator[Line]:
+    """Tasks of a file that validate_file passed."""
+    errors: list[str] = []
+    for number, raw in iter_lines(path):
+        task = parse_line(raw, number, str(path), errors)
+        if task is not None:
+            yield Line(number, task)
+    if errors:  # the file changed between validation and import
+        raise ValueError("task file changed during import: " + errors[0])

@@ -1,0 +1,205 @@
+"""Task-file import: every validation rule, all errors at once, nothing written on error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import DEMO_TASKS, REALDATA, task_line, write_jsonl
+from sqlalchemy import func, select
+
+from harness.importer import ImportError_
+from harness.models import Candidate, Task
+from harness.taskfile import files_hash
+
+
+def import_errors(db, project, path: Path, **kwargs: Any) -> list[str]:  # type: ignore[no-untyped-def]
+    from harness.importer import import_tasks
+
+    with pytest.raises(ImportError_) as info:
+        import_tasks(db, project, path, **kwargs)
+    db.rollback()
+    return info.value.errors
+
+
+def count_tasks(db, project) -> int:  # type: ignore[no-untyped-def]
+    return db.scalar(select(func.count(Task.id)).where(Task.project_id == project.id))
+
+
+def one_bad_line(db, make_project, tmp_path: Path, line: Any, **kwargs: Any) -> str:  # type: ignore[no-untyped-def]
+    project = make_project()
+    path = write_jsonl(tmp_path / "tasks.jsonl", [task_line("ok-1"), line])
+    errors = import_errors(db, project, path, **kwargs)
+    assert count_tasks(db, project) == 0
+    assert len(errors) >= 1
+    assert all(e.startswith(f"{path}:2: ") for e in errors), errors
+    return "\n".join(errors)
+
+
+def test_invalid_json(db, make_project, tmp_path) -> None:
+    err = one_bad_line(db, make_project, tmp_path, '{"id": "x", "prompt": ')
+    assert "invalid JSON" in err
+
+
+def test_not_an_object(db, make_project, tmp_path) -> None:
+    assert "expected a JSON object" in one_bad_line(db, make_project, tmp_path, "[1, 2]")
+
+
+@pytest.mark.parametrize("field", ["id", "prompt", "candidates"])
+def test_required_fields(db, make_project, tmp_path, field: str) -> None:
+    line = task_line("t2")
+    del line[field]
+    err = one_bad_line(db, make_project, tmp_path, line)
+    assert f": {field}: Field required" in err
+
+
+def test_candidate_needs_files(db, make_project, tmp_path) -> None:
+    line = task_line("t2")
+    del line["candidates"][1]["files"]
+    err = one_bad_line(db, make_project, tmp_path, line)
+    assert "candidates[b].files: Field required" in err
+
+
+def test_at_least_two_candidates(db, make_project, tmp_path) -> None:
+    line = task_line("t2")
+    line["candidates"] = line["candidates"][:1]
+    assert "at least 2 items" in one_bad_line(db, make_project, tmp_path, line)
+
+
+def test_unknown_field_is_an_error(db, make_project, tmp_path) -> None:
+    assert "Extra inputs" in one_bad_line(db, make_project, tmp_path, task_line("t2", colour="red"))
+
+
+def test_duplicate_task_id_in_file(db, make_project, tmp_path) -> None:
+    err = one_bad_line(db, make_project, tmp_path, task_line("ok-1"))
+    assert "already appears on line 1" in err
+
+
+def test_duplicate_candidate_id_in_task(db, make_project, tmp_path) -> None:
+    line = task_line("t2")
+    line["candidates"][1]["id"] = "a"
+    assert "candidate id 'a' appears twice" in one_bad_line(db, make_project, tmp_path, line)
+
+
+def test_id_already_in_project(db, make_project, import_file, tmp_path) -> None:
+    project = make_project()
+    import_file(project, write_jsonl(tmp_path / "first.jsonl", [task_line("t1")]))
+    path = write_jsonl(tmp_path / "again.jsonl", [task_line("t2"), task_line("t1")])
+    errors = import_errors(db, project, path)
+    assert errors == [f"{path}:2: id: 't1' already exists in the project (use --update to replace it)"]
+    assert count_tasks(db, project) == 1
+
+
+@pytest.mark.parametrize("name", ["../etc/passwd", "/etc/passwd", "a/../../b.py", "a\\b.py", "~/x.py", "./x.py", "a//b.py", ""])
+def test_file_paths_must_be_relative_and_plain(db, make_project, tmp_path, name: str) -> None:
+    line = task_line("t2")
+    line["candidates"][0]["files"] = {name: "x = 1\n"}
+    assert "file path" in one_bad_line(db, make_project, tmp_path, line)
+
+
+def test_test_file_paths_checked_too(db, make_project, tmp_path) -> None:
+    line = task_line("t2", tests={"../conftest.py": "x = 1\n"})
+    assert "tests" in one_bad_line(db, make_project, tmp_path, line)
+
+
+def test_not_utf8(db, make_project, tmp_path) -> None:
+    project = make_project()
+    path = tmp_path / "tasks.jsonl"
+    path.write_bytes(json.dumps(task_line("ok")).encode() + b"\n" + b'{"id": "\xff\xfe"}\n')
+    errors = import_errors(db, project, path)
+    assert len(errors) == 1 and errors[0].startswith(f"{path}:2: ") and "not UTF-8" in errors[0]
+
+
+def test_file_size_cap(db, make_project, tmp_path) -> None:
+    line = task_line("t2")
+    line["candidates"][0]["files"] = {"solution.py": "x = 1\n" * 100}
+    err = one_bad_line(db, make_project, tmp_path, line, max_bytes=500)
+    assert "candidates[a].files.solution.py: 600 bytes, larger than the cap of 500 bytes" in err
+
+
+def test_files_must_be_text(db, make_project, tmp_path) -> None:
+    line = task_line("t2")
+    line["candidates"][0]["files"] = {"solution.py": 42}
+    assert "valid string" in one_bad_line(db, make_project, tmp_path, line)
+
+
+def test_empty_file(db, make_project, tmp_path) -> None:
+    project = make_project()
+    path = tmp_path / "empty.jsonl"
+    path.write_text("\n\n")
+    assert import_errors(db, project, path) == [f"{path}:1: (file): no tasks in the file"]
+
+
+def test_errors_on_lines_2_5_9_are_exactly_reported_and_nothing_imported(db, make_project, tmp_path) -> None:
+    project = make_project()
+    lines: list[Any] = [task_line(f"t{i}") for i in range(1, 11)]
+    lines[1] = "not json"
+    lines[4] = task_line("t5", candidates=[])
+    bad = task_line("t9")
+    bad["candidates"][0]["files"] = {"../x.py": "1"}
+    lines[8] = bad
+    path = write_jsonl(tmp_path / "tasks.jsonl", lines)
+    errors = import_errors(db, project, path)
+    assert sorted({int(e.split(":")[1]) for e in errors}) == [2, 5, 9]
+    assert len(errors) == 3
+    assert count_tasks(db, project) == 0
+
+
+def test_valid_file_imports_every_task_and_candidate_with_hashes(db, make_project, import_file, tmp_path) -> None:
+    project = make_project()
+    lines = [task_line(f"t{i}") for i in range(1, 8)]
+    report = import_file(project, write_jsonl(tmp_path / "tasks.jsonl", lines))
+    assert (report.created, report.candidates) == (7, 14)
+    rows = db.execute(
+        select(Task.external_id, Candidate.label, Candidate.files, Candidate.content_hash, Task.tests_hash, Task.tests)
+        .join(Candidate).where(Task.project_id == project.id)
+    ).all()
+    assert len(rows) == 14
+    for _ext, _label, files, digest, tests_hash, tests in rows:
+        assert digest == files_hash(files) and len(digest) == 64
+        assert tests_hash == files_hash(tests)
+    positions = list(db.scalars(select(Task.position).where(Task.project_id == project.id).order_by(Task.position)))
+    assert positions == list(range(1, 8))
+
+
+def test_content_hash_depends_on_names_and_contents_not_order() -> None:
+    assert files_hash({"a.py": "1", "b.py": "2"}) == files_hash({"b.py": "2", "a.py": "1"})
+    assert files_hash({"a.py": "1"}) != files_hash({"b.py": "1"})
+    assert files_hash({"a.py": "12"}) != files_hash({"a.py1": "2"})
+
+
+def test_update_replaces_task_and_candidates(db, make_project, import_file, tmp_path) -> None:
+    project = make_project()
+    import_file(project, write_jsonl(tmp_path / "v1.jsonl", [task_line("t1"), task_line("t2")]))
+    task_id = db.scalar(select(Task.id).where(Task.external_id == "t1"))
+    changed = task_line("t1", prompt="Write `add(a, b)` for integers.")
+    changed["candidates"][1]["files"] = {"solution.py": "def add(a, b):\n    return b + a\n"}
+    changed["candidates"].append({"id": "c", "model": "m", "files": {"solution.py": "add = lambda a, b: a + b\n"}})
+    report = import_file(project, write_jsonl(tmp_path / "v2.jsonl", [changed]), update_existing=True)
+    assert (report.created, report.updated) == (0, 1)
+    db.expire_all()
+    task = db.get(Task, task_id)
+    assert task.prompt == "Write `add(a, b)` for integers."
+    assert {c.label: c.files["solution.py"] for c in task.candidates}["b"].endswith("return b + a\n")
+    assert [c.label for c in task.candidates] == ["a", "b", "c"]
+    assert task.candidates[1].content_hash == files_hash(task.candidates[1].files)
+    assert count_tasks(db, project) == 2
+
+
+def test_realdata_imports_as_is(db, make_project, import_file) -> None:
+    assert REALDATA.exists(), f"missing {REALDATA}"
+    project = make_project("humaneval")
+    report = import_file(project, REALDATA)
+    assert (report.created, report.candidates) == (54, 118)
+
+
+def test_demo_imports(db, make_project, import_file) -> None:
+    assert DEMO_TASKS.exists(), f"missing {DEMO_TASKS}"
+    project = make_project("demo")
+    report = import_file(project, DEMO_TASKS)
+    assert report.created >= 8
+    for task in db.scalars(select(Task).where(Task.project_id == project.id)):
+        assert 3 <= len(task.candidates) <= 4
+        assert task.tests

@@ -1,0 +1,45 @@
+"""serve and demo: the commands that need the web app (registered as entry points)."""
+
+from __future__ import annotations
+
+import click
+
+from harness import setup
+from harness.cli.common import engine, session, settings
+
+
+def run_server(host: str, port: int, threads: int) -> None:
+    from waitress import serve as waitress_serve
+
+    from web import create_app
+
+    setup.migrate(engine())
+    app = create_app(settings=settings())
+    click.echo(f"serving on http://{host}:{port}/ (Ctrl-C stops)")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="review-harness")
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(host: str, port: int, threads: int) -> None:
+    """Serve the web app with waitress (a production WSGI server)."""
+    run_server(host, port, threads)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Set up the demo and exit.")
+def demo(host: str, port: int, no_serve: bool) -> None:
+    """Init, demo users and the demo project, then serve."""
+    setup.migrate(engine())
+    with session() as s:
+        logins = setup.load_demo(s, progress=True)
+    click.echo("")
+    click.echo(f"Demo ready at http://{host}:{port}/ - log in as:")
+    for name, role, password in logins:
+        click.echo(f"  {name:<8} {role:<10} password: {password}")
+    if not no_serve:
+        run_server(host, port, 8)

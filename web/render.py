@@ -1,0 +1,75 @@
+"""Turning untrusted text into safe HTML: sanitised markdown and highlighted code.
+
+Both outputs are built by libraries that escape their input (markdown-it with
+raw HTML off, then nh3; pygments' HTML formatter), so templates may mark them
+safe. Nothing else from a task, candidate or user is ever marked safe.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import nh3
+from flask import Flask
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
+from pygments.util import ClassNotFound
+
+_md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+_ALLOWED_TAGS = {
+    "p", "pre", "code", "em", "strong", "ul", "ol", "li", "a", "blockquote", "h1", "h2",
+    "h3", "h4", "h5", "h6", "hr", "br", "table", "thead", "tbody", "tr", "th", "td",
+}
+
+
+@lru_cache(maxsize=4096)
+def _markdown(text: str) -> str:
+    html = _md.render(text)
+    return nh3.clean(
+        html,
+        tags=_ALLOWED_TAGS,
+        attributes={"a": {"href", "title"}, "code": {"class"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
+
+
+def markdown(text: str) -> Markup:
+    return Markup(_markdown(text))  # noqa: S704 - sanitised by markdown-it (html off) and nh3
+
+
+def _lexer(path: str, language: str):  # type: ignore[no-untyped-def]
+    try:
+        return get_lexer_for_filename(path, stripnl=False, ensurenl=False)
+    except ClassNotFound:
+        pass
+    try:
+        return get_lexer_by_name(language, stripnl=False, ensurenl=False)
+    except ClassNotFound:
+        return get_lexer_by_name("text", stripnl=False, ensurenl=False)
+
+
+_formatter = HtmlFormatter(nowrap=True)
+
+
+@lru_cache(maxsize=2048)
+def _highlight(path: str, language: str, text: str) -> tuple[str, ...]:
+    html = highlight(text, _lexer(path, language), _formatter)
+    lines = html.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return tuple(lines)
+
+
+def highlighted_lines(path: str, language: str, text: str) -> list[Markup]:
+    """One escaped, highlighted HTML fragment per source line (cached by content)."""
+    # pygments' HtmlFormatter escapes every token and closes spans at each newline
+    return [Markup(line) for line in _highlight(path, language, text)]  # noqa: S704
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["markdown"] = markdown
+    app.jinja_env.globals["highlighted_lines"] = highlighted_lines
