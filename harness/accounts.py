@@ -7,6 +7,7 @@ import hmac
 import re
 import secrets
 from collections.abc import Sequence
+from functools import cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,12 +31,14 @@ def hash_password(password: str) -> str:
 def verify_password(user: User, password: str) -> bool:
     if not user.password_hash or not user.is_active:
         # Same cost as a real check, so a missing user is not told apart by timing.
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return False
     return check_password_hash(user.password_hash, password)
 
 
-_DUMMY_HASH = generate_password_hash(secrets.token_hex(8))
+@cache
+def _dummy_hash() -> str:
+    return generate_password_hash(secrets.token_hex(8))
 
 
 def project_by_slug(session: Session, slug: str) -> Project:
