@@ -62,38 +62,41 @@ def import_tasks(
     if checked.errors:
         raise ImportError_(checked.errors)
     if update_existing:
-        _refuse_lost_findings(session, project, path, known)
+        _refuse_lost_findings(session, project, path, known, checked.digest)
 
     report = ImportReport()
     position = session.scalar(
         select(func.coalesce(func.max(Task.position), 0)).where(Task.project_id == project.id)
     ) or 0
-    for chunk in _batches(iter_tasks(path), BATCH):
-        new = [line for line in chunk if line.task.id not in known]
-        old = [line for line in chunk if line.task.id in known]
+    for chunk in _batches(iter_tasks(path, checked.digest), BATCH):
+        new = [line for line in chunk if line.task["id"] not in known]
+        old = [line for line in chunk if line.task["id"] in known]
         if new:
             rows = []
             for line in new:
                 position += 1
                 rows.append(_task_row(project, line, position))
+            task_table = Task.__table__
             ids = session.execute(
-                insert(Task).returning(Task.id, Task.external_id, sort_by_parameter_order=True),
+                insert(task_table).returning(
+                    task_table.c.id, task_table.c.external_id, sort_by_parameter_order=True
+                ),
                 rows,
             ).all()
             by_ext = {ext: tid for tid, ext in ids}
             cand_rows = [
-                _candidate_row(by_ext[line.task.id], i, c)
+                _candidate_row(by_ext[line.task["id"]], i, c)
                 for line in new
-                for i, c in enumerate(line.task.candidates)
+                for i, c in enumerate(line.task["candidates"])
             ]
-            session.execute(insert(Candidate), cand_rows)
+            session.execute(insert(Candidate.__table__), cand_rows)
             report.created += len(new)
             report.candidates += len(cand_rows)
             report.task_ids.extend(by_ext.values())
         for line in old:
             report.task_ids.append(_replace_task(session, project, line))
             report.updated += 1
-            report.candidates += len(line.task.candidates)
+            report.candidates += len(line.task["candidates"])
         if progress is not None:
             progress(len(chunk))
     session.flush()
@@ -102,31 +105,32 @@ def import_tasks(
 
 def _task_row(project: Project, line: Line, position: int) -> dict[str, Any]:
     t = line.task
+    tests = t.get("tests", {})
     return {
         "project_id": project.id,
-        "external_id": t.id,
+        "external_id": t["id"],
         "position": position,
-        "prompt": t.prompt,
-        "language": t.language,
-        "tests": t.tests,
-        "tests_hash": files_hash(t.tests),
-        "meta": t.metadata,
-        "is_gold": t.gold is not None,
-        "gold_answer": t.gold,
+        "prompt": t["prompt"],
+        "language": t.get("language", "python"),
+        "tests": tests,
+        "tests_hash": files_hash(tests),
+        "meta": t.get("metadata", {}),
+        "is_gold": t.get("gold") is not None,
+        "gold_answer": t.get("gold"),
         "created_at": utcnow(),
         "updated_at": utcnow(),
     }
 
 
-def _candidate_row(task_id: int, position: int, c: Any) -> dict[str, Any]:
+def _candidate_row(task_id: int, position: int, c: dict[str, Any]) -> dict[str, Any]:
     return {
         "task_id": task_id,
-        "label": c.id,
+        "label": c["id"],
         "position": position,
-        "model": c.model,
-        "files": c.files,
-        "content_hash": files_hash(c.files),
-        "meta": c.metadata,
+        "model": c.get("model", ""),
+        "files": c["files"],
+        "content_hash": files_hash(c["files"]),
+        "meta": c.get("metadata", {}),
         "created_at": utcnow(),
     }
 
@@ -135,24 +139,24 @@ def _replace_task(session: Session, project: Project, line: Line) -> int:
     """--update: the task keeps its row (and assignments); candidates are matched by id."""
     t = line.task
     task = session.scalars(
-        select(Task).where(Task.project_id == project.id, Task.external_id == t.id)
+        select(Task).where(Task.project_id == project.id, Task.external_id == t["id"])
     ).one()
     row = _task_row(project, line, task.position)
     for key in ("prompt", "language", "tests", "tests_hash", "meta", "is_gold", "gold_answer"):
         setattr(task, key, row[key])
     task.updated_at = utcnow()
     by_label = {c.label: c for c in task.candidates}
-    wanted = {c.id for c in t.candidates}
+    wanted = {c["id"] for c in t["candidates"]}
     for label, cand in by_label.items():
         if label not in wanted:
             session.delete(cand)
     session.flush()
-    for i, c in enumerate(t.candidates):
+    for i, c in enumerate(t["candidates"]):
         values = _candidate_row(task.id, i, c)
         values.pop("created_at")
-        if c.id in by_label:
+        if c["id"] in by_label:
             session.execute(
-                update(Candidate).where(Candidate.id == by_label[c.id].id).values(**values)
+                update(Candidate).where(Candidate.id == by_label[c["id"]].id).values(**values)
             )
         else:
             session.execute(insert(Candidate), [values | {"created_at": utcnow()}])
@@ -160,14 +164,16 @@ def _replace_task(session: Session, project: Project, line: Line) -> int:
     return task.id
 
 
-def _refuse_lost_findings(session: Session, project: Project, path: Path, known: set[str]) -> None:
+def _refuse_lost_findings(
+    session: Session, project: Project, path: Path, known: set[str], digest: str
+) -> None:
     """An update may not drop a candidate that annotators have recorded findings on."""
     wanted: dict[str, set[str]] = {}
     lines: dict[str, int] = {}
-    for line in iter_tasks(path):
-        if line.task.id in known:
-            wanted[line.task.id] = {c.id for c in line.task.candidates}
-            lines[line.task.id] = line.number
+    for line in iter_tasks(path, digest):
+        if line.task["id"] in known:
+            wanted[line.task["id"]] = {c["id"] for c in line.task["candidates"]}
+            lines[line.task["id"]] = line.number
     if not wanted:
         return
     rows = session.execute(
