@@ -15,8 +15,9 @@ class Analysis(CreatedMixin, Base):
 
     Keyed by (content_hash, versions_key): a new bandit, radon, gaming-rule or
     Python version gives a new key, so old rows are never served for it.
-    context_hash covers what else the result depends on (language, the task's
-    tests, the size cap); a row whose context differs is recomputed in place.
+    What else a result depends on (language, the task's tests, the size cap) is
+    hashed into summary["context_hash"]; a row whose context differs is
+    recomputed in place by harness.analysis.store.
     """
 
     __tablename__ = "analyses"
@@ -25,7 +26,6 @@ class Analysis(CreatedMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     versions_key: Mapped[str] = mapped_column(String(64))
-    context_hash: Mapped[str] = mapped_column(String(64), default="")
     versions: Mapped[dict[str, Any]] = mapped_column(default=dict)
     hints: Mapped[list[Any]] = mapped_column(default=list)
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)

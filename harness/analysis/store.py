@@ -1,0 +1,207 @@
+"""Analyses stored once per (content hash, analyzer versions): services that flush, never commit."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sized
+from concurrent.futures import Executor, ProcessPoolExecutor
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+from tqdm import tqdm
+
+from harness.analysis.core import DEFAULT_MAX_BYTES, analyze_files, analyzer_versions, versions_key
+from harness.analysis.hints import AnalysisResult
+from harness.models.analysis import Analysis
+
+Item = tuple[str, Mapping[str, str], str, Mapping[str, str] | None]
+"""(content_hash, files, language, tests) of one candidate."""
+
+BATCH = 256
+INLINE_BELOW = 8
+"""Fewer new hashes than this are analysed in this process: a pool costs more to start."""
+
+
+def current_versions_key() -> str:
+    return versions_key(analyzer_versions())
+
+
+def context_hash(language: str, tests: Mapping[str, str] | None, max_bytes: int) -> str:
+    """What a result depends on besides the files: language, the task's tests, the size cap."""
+    body = json.dumps(
+        {"language": language.lower(), "tests": dict(tests or {}), "max_bytes": max_bytes},
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(body.encode("utf-8", errors="replace")).hexdigest()
+
+
+def _columns(result: AnalysisResult, ctx: str) -> dict[str, Any]:
+    data = result.to_dict()
+    data["summary"] = {**data["summary"], "context_hash": ctx}
+    return {k: data[k] for k in ("hints", "metrics", "summary", "versions")}
+
+
+def stored_context(row: Analysis) -> str | None:
+    value = (row.summary or {}).get("context_hash")
+    return value if isinstance(value, str) else None
+
+
+def get_or_analyze(
+    session: Session,
+    content_hash: str,
+    files: Mapping[str, str],
+    *,
+    language: str = "python",
+    tests: Mapping[str, str] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    force: bool = False,
+) -> Analysis:
+    """The stored analysis of these files; analysed (and flushed) only when missing or stale."""
+    key = current_versions_key()
+    ctx = context_hash(language, tests, max_bytes)
+    row = session.scalars(
+        select(Analysis).where(Analysis.content_hash == content_hash, Analysis.versions_key == key)
+    ).one_or_none()
+    if row is not None and stored_context(row) == ctx and not force:
+        return row
+    result = analyze_files(files, language=language, tests=tests, max_bytes=max_bytes)
+    if row is None:
+        row = Analysis(content_hash=content_hash, versions_key=key)
+        session.add(row)
+    for name, value in _columns(result, ctx).items():
+        setattr(row, name, value)
+    session.flush()
+    return row
+
+
+def _analyze_item(
+    args: tuple[str, dict[str, str], str, dict[str, str], int, str],
+) -> dict[str, Any]:
+    """Runs in a worker process: plain data in, plain data out."""
+    content_hash, files, language, tests, max_bytes, ctx = args
+    result = analyze_files(files, language=language, tests=tests, max_bytes=max_bytes)
+    return {"content_hash": content_hash, **_columns(result, ctx)}
+
+
+def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def _pool(workers: int) -> Executor:
+    # forkserver: workers start from a clean process that has imported bandit and radon
+    # once, never from a fork of a caller that may hold threads or database connections.
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["harness.analysis.core"])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+
+
+def analyze_many(
+    session: Session,
+    items: Iterable[Item],
+    *,
+    progress: bool = False,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    force: bool = False,
+    workers: int | None = None,
+    total: int | None = None,
+) -> int:
+    """Analyse every content hash that has no current analysis, over all cores.
+
+    Items with a hash seen earlier in `items` are skipped (first one wins).
+    Returns how many hashes were analysed. `total` (number of items) sizes the
+    progress bar when items is a generator. Flushes; the caller commits.
+
+    Batches are pipelined: the next batch is queued in the pool before the
+    results of the current one are written, so the workers never wait on the
+    database.
+    """
+    key = current_versions_key()
+    workers = workers or os.cpu_count() or 1
+    if total is None and isinstance(items, Sized):
+        total = len(items)
+    seen: set[str] = set()
+    analysed = 0
+    pool: Executor | None = None
+    pending: _Batch | None = None
+    bar = tqdm(total=total, disable=not progress, unit="candidate", desc="analysing")
+    try:
+        for chunk in _batches(items, BATCH):
+            batch = _plan(session, key, chunk, seen, max_bytes=max_bytes, force=force)
+            bar.update(len(chunk) - len(batch.todo))
+            if pool is None and (workers == 1 or len(batch.todo) < INLINE_BELOW):
+                batch.results = map(_analyze_item, batch.todo)
+            else:
+                pool = pool or _pool(workers)
+                batch.results = pool.map(_analyze_item, batch.todo, chunksize=8)
+            if pending is not None:
+                analysed += pending.write(session, key, bar)
+            pending = batch
+        if pending is not None:
+            analysed += pending.write(session, key, bar)
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    session.flush()
+    return analysed
+
+
+class _Batch:
+    def __init__(self, todo: list[tuple[Any, ...]], stored: dict[str, str | None]) -> None:
+        self.todo = todo
+        self.stored = stored
+        self.results: Iterable[dict[str, Any]] = ()
+
+    def write(self, session: Session, key: str, bar: tqdm[Any]) -> int:
+        new_rows: list[dict[str, Any]] = []
+        changed_rows: list[dict[str, Any]] = []
+        for args, row in zip(self.todo, self.results, strict=True):
+            row["versions_key"] = key
+            (changed_rows if args[0] in self.stored else new_rows).append(row)
+            bar.update(1)
+        _write(session, key, new_rows, changed_rows)
+        return len(self.todo)
+
+
+def _plan(
+    session: Session, key: str, chunk: list[Item], seen: set[str], *, max_bytes: int, force: bool
+) -> _Batch:
+    """The items of a chunk that need analysing: new hashes, or stored with another context."""
+    fresh = []
+    for item in chunk:
+        if item[0] not in seen:
+            seen.add(item[0])
+            fresh.append(item)
+    query = select(Analysis.content_hash, Analysis.summary["context_hash"].as_string()).where(
+        Analysis.versions_key == key,
+        Analysis.content_hash.in_([item[0] for item in fresh]),
+    )
+    stored: dict[str, str | None] = {h: c for h, c in session.execute(query)}
+    todo = []
+    for content_hash, files, language, tests in fresh:
+        ctx = context_hash(language, tests, max_bytes)
+        if force or stored.get(content_hash) != ctx:
+            todo.append((content_hash, dict(files), language, dict(tests or {}), max_bytes, ctx))
+    return _Batch(todo, stored)
+
+
+def _write(
+    session: Session, key: str, new_rows: list[dict[str, Any]], changed_rows: list[dict[str, Any]]
+) -> None:
+    if new_rows:
+        session.execute(insert(Analysis), new_rows)
+    for row in changed_rows:
+        values = {k: v for k, v in row.items() if k not in ("content_hash", "versions_key")}
+        session.execute(
+            update(Analysis)
+            .where(Analysis.content_hash == row["content_hash"], Analysis.versions_key == key)
+            .values(**values)
+        )
