@@ -62,7 +62,8 @@ def ours(path: Path, data: Path) -> float:
     migrate(engine)
     factory = make_sessionmaker(engine)
     project_file = data / "p.yaml"
-    project_file.write_text(f"name: bench\nslug: bench\nrubric: {REPO / 'rubrics/code-review.yaml'}\n")
+    rubric = REPO / "rubrics" / "code-review.yaml"
+    project_file.write_text(f"name: bench\nslug: bench\nrubric: {rubric}\n")
     with factory() as session:
         project, _ = projects.create_project(session, project_file)
         session.commit()

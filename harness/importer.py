@@ -8,13 +8,16 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from harness.models import Candidate, Finding, Project, Task, utcnow
 from harness.taskfile import DEFAULT_MAX_FILE_BYTES, Line, files_hash, iter_tasks, validate_file
 
 BATCH = 500
+# Core tables: bulk inserts without the ORM's per-row bookkeeping
+TASKS: Table = Task.__table__  # type: ignore[assignment]
+CANDIDATES: Table = Candidate.__table__  # type: ignore[assignment]
 T = TypeVar("T")
 
 
@@ -76,7 +79,7 @@ def import_tasks(
             for line in new:
                 position += 1
                 rows.append(_task_row(project, line, position))
-            task_table = Task.__table__
+            task_table = TASKS
             ids = session.execute(
                 insert(task_table).returning(
                     task_table.c.id, task_table.c.external_id, sort_by_parameter_order=True
@@ -89,7 +92,7 @@ def import_tasks(
                 for line in new
                 for i, c in enumerate(line.task["candidates"])
             ]
-            session.execute(insert(Candidate.__table__), cand_rows)
+            session.execute(insert(CANDIDATES), cand_rows)
             report.created += len(new)
             report.candidates += len(cand_rows)
             report.task_ids.extend(by_ext.values())

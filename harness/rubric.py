@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ class Criterion(_Strict):
 class Category(_Strict):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
     label: str = Field(min_length=1, max_length=80)
+    description: str = ""
     cwe: bool = False  # whether findings of this category carry a CWE
 
 
@@ -55,11 +57,26 @@ class Ranking(_Strict):
     required: bool = True
 
 
+class Confidence(_Strict):
+    """How sure the annotator is of the ranking; `confidence: true` is the 1..5 default."""
+
+    enabled: bool = True
+    required: bool = True
+    scale: Scale = Field(
+        default_factory=lambda: Scale(min=1, max=5, labels={1: "guessing", 5: "certain"})
+    )
+
+
+SEVERITY_KEY = r"^[a-z][a-z0-9_]{0,19}$"
+HIGH_SEVERITIES = frozenset({"high", "critical"})
+"""Severities that make a security finding on the top-ranked candidate worth a warning."""
+
+
 class RubricBody(_Strict):
     name: str = Field(min_length=1, max_length=120)
     version: str = Field(min_length=1, max_length=40)
     description: str = ""
-    instructions: str = ""
+    instructions: str = ""  # markdown, sanitised when shown
     criteria: list[Criterion] = Field(default_factory=list)
     categories: list[Category] = Field(
         default_factory=lambda: [
@@ -69,16 +86,29 @@ class RubricBody(_Strict):
             Category(key="style", label="Style"),
         ]
     )
-    severities: list[str] = Field(default_factory=lambda: ["low", "medium", "high", "critical"])
+    severities: list[str] = Field(
+        default_factory=lambda: ["low", "medium", "high", "critical"], min_length=1
+    )
     ranking: Ranking = Field(default_factory=Ranking)
     rationale_required: bool = True
-    rationale_min_chars: int = Field(default=0, ge=0)
-    confidence: bool = True
+    rationale_min_chars: int = Field(default=0, ge=0, le=10_000)
+    rationale_max_chars: int = Field(default=20_000, ge=1, le=100_000)
+    confidence: Confidence = Field(default_factory=Confidence)
+    findings_required: bool = False  # at least one finding per annotation
 
     @field_validator("version", mode="before")
     @classmethod
     def _version_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    @field_validator("confidence", mode="before")
+    @classmethod
+    def _confidence_flag(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return {"enabled": value, "required": value}
+        return value
 
     @field_validator("criteria", "categories")
     @classmethod
@@ -89,6 +119,27 @@ class RubricBody(_Strict):
                 raise ValueError(f"duplicate key {item.key!r}")
             seen.add(item.key)
         return items
+
+    @field_validator("severities")
+    @classmethod
+    def _severity_keys(cls, items: list[str]) -> list[str]:
+        for item in items:
+            if not re.match(SEVERITY_KEY, item):
+                raise ValueError(f"severity {item!r}: lower-case letters, digits and _ only")
+        if len(set(items)) != len(items):
+            raise ValueError("duplicate severity")
+        return items
+
+    @model_validator(mode="after")
+    def _rankable(self) -> RubricBody:
+        if self.rationale_max_chars < self.rationale_min_chars:
+            raise ValueError("rationale_max_chars is below rationale_min_chars")
+        if not self.criteria and not self.ranking.enabled:
+            raise ValueError("a rubric needs criteria, a ranking, or both")
+        return self
+
+    def category(self, key: str) -> Category | None:
+        return next((c for c in self.categories if c.key == key), None)
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -167,3 +218,17 @@ def load_rubric_file(path: Path) -> tuple[RubricBody, str, str]:
         raise RubricError([f"{path}:1: cannot read: {exc}"]) from None
     body = parse_rubric(text, str(path))
     return body, text, hashlib.sha256(text.encode()).hexdigest()
+
+
+_BODIES: dict[str, RubricBody] = {}
+
+
+def body_of(content_hash: str, body: dict[str, Any]) -> RubricBody:
+    """The parsed rubric of a stored row, cached by its content hash (rows never change)."""
+    parsed = _BODIES.get(content_hash)
+    if parsed is None:
+        parsed = RubricBody.model_validate(body)
+        if len(_BODIES) > 256:
+            _BODIES.clear()
+        _BODIES[content_hash] = parsed
+    return parsed

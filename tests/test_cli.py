@@ -13,9 +13,9 @@ from pathlib import Path
 
 import click
 import pytest
+from helpers import RUBRIC, task_line, write_jsonl
 
 from harness.cli import main
-from helpers import RUBRIC, task_line, write_jsonl
 
 HARNESS = str(Path(sys.executable).parent / "harness")
 
@@ -114,8 +114,8 @@ def test_import_errors_print_every_line_and_import_nothing(env, tmp_path) -> Non
     path = write_jsonl(tmp_path / "t.jsonl", [task_line("a"), "{", task_line("b", candidates=[])])
     result = run(env, "import", "p", str(path))
     assert result.returncode == 1
-    lines = [l for l in result.stderr.splitlines() if l.startswith(str(path))]
-    assert [l.split(":")[1] for l in lines] == ["2", "3"]
+    lines = [x for x in result.stderr.splitlines() if x.startswith(str(path))]
+    assert [x.split(":")[1] for x in lines] == ["2", "3"]
     assert "nothing was imported" in result.stderr
     status = json.loads(run(env, "status", "p", "--json").stdout)
     assert status["tasks"] == 0

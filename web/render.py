@@ -15,6 +15,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
+from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
 from pygments.util import ClassNotFound
 
@@ -41,7 +42,7 @@ def markdown(text: str) -> Markup:
     return Markup(_markdown(text))  # noqa: S704 - sanitised by markdown-it (html off) and nh3
 
 
-def _lexer(path: str, language: str):  # type: ignore[no-untyped-def]
+def _lexer(path: str, language: str) -> Lexer:
     try:
         return get_lexer_for_filename(path, stripnl=False, ensurenl=False)
     except ClassNotFound:

@@ -1,19 +1,43 @@
-"""Projects, task lists and the task page."""
+"""Projects, task lists, the queue and the review page with its JSON writes."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+import difflib
+from functools import lru_cache
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
-from harness.models import Candidate, Task
+from harness import annotate, queue
+from harness.cwe import COMMON_CWES
+from harness.models import Analysis, Annotation, Assignment, Candidate, Project, Task, User
+from harness.rubric import RubricBody, body_of
+from harness.settings import Settings
 from harness.status import project_status
 from web.access import project_or_404, sees_models, task_or_404, visible_projects
 from web.extensions import db
+from web.render import highlighted_lines
+from web.security import roles_required
 
 bp = Blueprint("review", __name__)
 
 PAGE_SIZE = 50
+HINT_SEVERITIES = ("info", "low", "medium", "high")
 
 
 @bp.route("/")
@@ -55,3 +79,436 @@ def task_page(slug: str, external_id: str) -> ResponseReturnValue:
         candidates=candidates,
         show_models=sees_models(project),
     )
+
+
+# --- queue ----------------------------------------------------------------------------
+
+
+def _lease_default() -> int:
+    settings: Settings = current_app.config["HARNESS_SETTINGS"]
+    return settings.lease_minutes
+
+
+def _to_assignment(claim: queue.Claim) -> ResponseReturnValue:
+    assert claim.assignment is not None
+    db.session.commit()
+    slug = db.session.scalar(
+        select(Project.slug).where(Project.id == claim.assignment.project_id)
+    )
+    return redirect(url_for("review.assignment_page", slug=slug, assignment_id=claim.assignment.id))
+
+
+@bp.route("/queue", methods=["GET", "POST"])
+def queue_page() -> ResponseReturnValue:
+    """GET shows where work is waiting; POST (a form with its CSRF token) claims it."""
+    admin = current_user.role == "admin"
+    if request.method == "POST":
+        claim = queue.claim_any(
+            db.session, current_user.id, admin=admin, default_lease_minutes=_lease_default()
+        )
+        if claim.assignment is not None:
+            return _to_assignment(claim)
+        db.session.commit()
+        return render_template("queue.html", project=None, reason=claim.reason,
+                               message=claim.message, current=[]), 200
+    projects = queue.member_projects(db.session, current_user.id, admin=admin)
+    current = _my_active(None)
+    reason = "no_projects" if not projects else None
+    return render_template("queue.html", project=None, projects=projects, reason=reason,
+                           message=queue.Claim(None, reason).message, current=current)
+
+
+@bp.route("/p/<slug>/queue", methods=["GET", "POST"])
+def project_queue(slug: str) -> ResponseReturnValue:
+    project = project_or_404(slug)
+    if request.method == "POST":
+        claim = queue.claim_next(
+            db.session, current_user.id, project, default_lease_minutes=_lease_default()
+        )
+        if claim.assignment is not None:
+            return _to_assignment(claim)
+        db.session.commit()
+        return render_template("queue.html", project=project, reason=claim.reason,
+                               message=claim.message, current=[])
+    return render_template("queue.html", project=project, projects=[project], reason=None,
+                           message="", current=_my_active(project))
+
+
+def _my_active(project: Project | None) -> list[tuple[Assignment, str, str]]:
+    query = (
+        select(Assignment, Project.slug, Task.external_id)
+        .join(Project, Project.id == Assignment.project_id)
+        .join(Task, Task.id == Assignment.task_id)
+        .where(Assignment.user_id == current_user.id, Assignment.state == "active")
+        .order_by(Assignment.created_at)
+        .limit(20)
+    )
+    if project is not None:
+        query = query.where(Assignment.project_id == project.id)
+    return [(a, s, e) for a, s, e in db.session.execute(query).all()]
+
+
+# --- the review page --------------------------------------------------------------------
+
+
+def assignment_or_404(project: Project, assignment_id: int) -> Assignment:
+    """The user's own assignment in this project; anything else is a 404."""
+    assignment = db.session.scalars(
+        select(Assignment).where(
+            Assignment.id == assignment_id,
+            Assignment.project_id == project.id,
+            Assignment.user_id == current_user.id,
+        )
+    ).one_or_none()
+    if assignment is None:
+        abort(404)
+    return assignment
+
+
+def _rubric(project: Project) -> RubricBody:
+    return body_of(project.rubric.content_hash, project.rubric.body)
+
+
+def _hints(shown: list[annotate.Shown]) -> dict[int, dict[str, Any]]:
+    """Hints and summary per candidate id, from the newest analysis of its content."""
+    hashes = {s.candidate.content_hash for s in shown}
+    rows = db.session.execute(
+        select(Analysis.content_hash, Analysis.hints, Analysis.summary)
+        .where(Analysis.content_hash.in_(hashes))
+        .order_by(Analysis.created_at, Analysis.id)
+    ).all()
+    newest = {digest: (hints, summary) for digest, hints, summary in rows}
+    out: dict[int, dict[str, Any]] = {}
+    for s in shown:
+        hints, summary = newest.get(s.candidate.content_hash, (None, None))
+        if hints is None:
+            continue
+        items = []
+        for h in hints if isinstance(hints, list) else []:
+            if not isinstance(h, dict):
+                continue
+            severity = h.get("severity") if h.get("severity") in HINT_SEVERITIES else "info"
+            item = {
+                "analyzer": str(h.get("analyzer", "")),
+                "rule_id": str(h.get("rule_id", "")),
+                "title": str(h.get("title", "")),
+                "severity": severity,
+                "cwe": h.get("cwe") if isinstance(h.get("cwe"), int) else None,
+                "file_path": str(h.get("file_path", "")),
+                "line_start": int(h.get("line_start") or 1),
+                "line_end": int(h.get("line_end") or h.get("line_start") or 1),
+                "message": str(h.get("message", "")),
+            }
+            item["key"] = (
+                f"{item['analyzer']}:{item['rule_id']}:{item['file_path']}:{item['line_start']}"
+            )
+            items.append(item)
+        out[s.candidate.id] = {"hints": items, "summary": summary or {}}
+    return out
+
+
+def _summary_text(summary: dict[str, Any]) -> list[str]:
+    parts = []
+    bandit = summary.get("bandit")
+    if isinstance(bandit, dict) and bandit:
+        counts = ", ".join(f"{v} {k}" for k, v in bandit.items() if isinstance(v, int) and v)
+        parts.append(f"bandit: {counts or 'no issues'}")
+    cc = summary.get("worst_cc") or summary.get("cc")
+    if isinstance(cc, dict) and cc.get("rank"):
+        parts.append(f"worst complexity {cc.get('rank')} ({cc.get('function', '')})")
+    elif summary.get("worst_cc_rank"):
+        fn = summary.get("worst_cc_function", "")
+        parts.append(f"worst complexity {summary['worst_cc_rank']} ({fn})")
+    mi = summary.get("mi")
+    if isinstance(mi, int | float):
+        parts.append(f"maintainability {mi:.0f}")
+    return parts
+
+
+HINTED = ' class="hinted"'
+Mark = tuple[int, int, str, str, str, str]
+"""A gutter marker: (first line, last line, severity, hint key, title, aria-label)."""
+
+
+def _marks(hints: list[dict[str, Any]], path: str) -> tuple[Mark, ...]:
+    return tuple(
+        (
+            h["line_start"],
+            h["line_end"],
+            h["severity"],
+            h["key"],
+            f"{h['severity']}: {h['title']} — {h['message']}",
+            f"Hint, {h['severity']}, lines {h['line_start']} to {h['line_end']}: "
+            f"{h['title']}. {h['message']}",
+        )
+        for h in hints
+        if h["file_path"] == path
+    )
+
+
+@lru_cache(maxsize=512)
+def code_rows(path: str, language: str, text: str, marks: tuple[Mark, ...]) -> Markup:
+    """The rows of one file's code table: gutter markers, line numbers, highlighted source.
+
+    Built here rather than in the template because it is the page's hot loop
+    (4 x 200 lines); cached by content and hints. Every hint text is escaped;
+    the source comes escaped from pygments (web.render.highlighted_lines).
+    """
+    by_line: dict[int, list[str]] = {}
+    hinted: set[int] = set()
+    for line, last, severity, key, title, aria in marks:
+        hinted.update(range(line, min(last, line + 500) + 1))
+        by_line.setdefault(line, []).append(
+            f'<button type="button" class="hint-marker sev-{escape(severity)}" '
+            f'data-hint-key="{escape(key)}" title="{escape(title)}" aria-label="{escape(aria)}">'
+            "</button>"
+        )
+    rows = [
+        f'<tr data-line="{n}"{HINTED if n in hinted else ""}>'
+        f'<td class="gutter">{"".join(by_line.get(n, ()))}</td>'
+        f'<td class="ln">{n}</td><td class="src"><code>{html}</code></td></tr>'
+        for n, html in enumerate(highlighted_lines(path, language, text), start=1)
+    ]
+    return Markup("\n".join(rows))  # noqa: S704 - every part escaped above
+
+
+@bp.route("/p/<slug>/a/<int:assignment_id>")
+def assignment_page(slug: str, assignment_id: int) -> ResponseReturnValue:
+    project = project_or_404(slug)
+    assignment = assignment_or_404(project, assignment_id)
+    task = assignment.task
+    rubric = _rubric(project)
+    shown = annotate.shown_candidates(assignment, task.candidates)
+    hints = _hints(shown) if project.hints_visible else {}
+    versions = list(
+        db.session.execute(
+            select(Annotation.version, Annotation.submitted_at)
+            .where(Annotation.assignment_id == assignment.id)
+            .order_by(Annotation.version)
+        ).all()
+    )
+    page_data = {
+        "assignment": assignment.id,
+        "state": assignment.state,
+        "urls": {
+            "draft": url_for("review.save_draft", slug=slug, assignment_id=assignment.id),
+            "submit": url_for("review.submit", slug=slug, assignment_id=assignment.id),
+            "diff": url_for("review.diff", slug=slug, assignment_id=assignment.id),
+            "runs": url_for("review.task_page", slug=slug, external_id=task.external_id)
+            + "/runs.json",
+            "probe": url_for("review.assignment_page", slug=slug, assignment_id=assignment.id)
+            + "/probe",
+        },
+        "candidates": [
+            {
+                "id": s.candidate.id,
+                "letter": s.letter,
+                "files": s.line_counts,
+            }
+            for s in shown
+        ],
+        "rubric": {
+            "criteria": [
+                {"key": c.key, "label": c.label, "min": c.scale.min, "max": c.scale.max,
+                 "required": c.required}
+                for c in rubric.criteria
+            ],
+            "categories": [
+                {"key": c.key, "label": c.label, "cwe": c.cwe} for c in rubric.categories
+            ],
+            "severities": rubric.severities,
+            "ties": rubric.ranking.ties,
+            "ranking": rubric.ranking.enabled,
+        },
+        "cwes": [[cwe_id, name] for cwe_id, name in COMMON_CWES],
+        "draft": assignment.draft or {},
+        "versions": len(versions),
+        "active_seconds": assignment.active_seconds,
+    }
+    return render_template(
+        "review.html",
+        code_rows=lambda cand, path: code_rows(
+            path, task.language, str(cand.files[path]),
+            _marks(hints.get(cand.id, {}).get("hints", []), path),
+        ),
+        project=project,
+        assignment=assignment,
+        task=task,
+        rubric=rubric,
+        shown=shown,
+        hints=hints,
+        summary_text=_summary_text,
+        show_models=sees_models(project),
+        page_data=page_data,
+        versions=versions,
+        lease_minutes=queue.lease_minutes(project, _lease_default()),
+    )
+
+
+def _json_error(code: str, message: str, status: int, field: str = "") -> ResponseReturnValue:
+    return {"error": {"code": code, "message": message, "field": field}}, status
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_error(exc: CSRFError) -> ResponseReturnValue:
+    """JSON writes from the page get JSON back, so the page can say what happened."""
+    if request.is_json:
+        return _json_error(
+            "csrf", "your session has expired or the page is stale: reload the page", 400
+        )
+    return exc
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        abort(make_response(_json_error("bad_request", "expected a JSON object", 400)))
+    return data
+
+
+@bp.route("/p/<slug>/a/<int:assignment_id>/draft", methods=["POST"])
+def save_draft(slug: str, assignment_id: int) -> ResponseReturnValue:
+    """Autosave and heartbeat: {"draft": {...} | null, "active_seconds": n}."""
+    project = project_or_404(slug)
+    assignment = assignment_or_404(project, assignment_id)
+    data = _body()
+    try:
+        added = annotate.save_draft(
+            db.session, assignment, project, data.get("draft"),
+            active_seconds=data.get("active_seconds", 0), lease_default=_lease_default(),
+        )
+    except annotate.AnnotateError as exc:
+        db.session.rollback()
+        return _json_error("invalid", exc.message, 409 if exc.field == "lease" else 400, exc.field)
+    warnings: list[dict[str, str]] = []
+    if data.get("draft") is not None:
+        shown = annotate.shown_candidates(assignment, assignment.task.candidates)
+        outcomes = annotate.run_outcomes(
+            db.session, assignment.task, [s.candidate for s in shown]
+        )
+        warnings = [
+            w.to_dict()
+            for w in annotate.consistency_warnings(
+                _rubric(project), shown, assignment.draft or {}, outcomes
+            )
+        ]
+    db.session.commit()
+    return {
+        "saved_at": assignment.draft_saved_at.isoformat() if assignment.draft_saved_at else None,
+        "lease_expires_at": assignment.lease_expires_at.isoformat()
+        if assignment.lease_expires_at else None,
+        "active_seconds": round(assignment.active_seconds, 1),
+        "added_seconds": round(added, 1),
+        "state": assignment.state,
+        "warnings": warnings,
+    }
+
+
+@bp.route("/p/<slug>/a/<int:assignment_id>/submit", methods=["POST"])
+def submit(slug: str, assignment_id: int) -> ResponseReturnValue:
+    """{"draft": {...}, "acknowledge_warnings": bool, "active_seconds": n}."""
+    project = project_or_404(slug)
+    assignment = assignment_or_404(project, assignment_id)
+    data = _body()
+    try:
+        annotate.save_draft(
+            db.session, assignment, project, None,
+            active_seconds=data.get("active_seconds", 0), lease_default=_lease_default(),
+        )
+        result = annotate.submit_annotation(
+            db.session, assignment, project, _rubric(project), data.get("draft"),
+            acknowledge_warnings=bool(data.get("acknowledge_warnings")),
+            lease_default=_lease_default(),
+        )
+    except annotate.AnnotateError as exc:
+        db.session.rollback()
+        return _json_error("invalid", exc.message, 409 if exc.field == "lease" else 400, exc.field)
+    db.session.commit()
+    body: dict[str, Any] = {
+        "ok": result.annotation is not None,
+        "errors": [e.to_dict() for e in result.errors],
+        "warnings": [w.to_dict() for w in result.warnings],
+    }
+    if result.annotation is not None:
+        body["version"] = result.annotation.version
+        body["next"] = url_for("review.queue_page")
+    return body, (422 if result.errors else 200)
+
+
+@bp.route("/p/<slug>/a/<int:assignment_id>/skip", methods=["POST"])
+def skip(slug: str, assignment_id: int) -> ResponseReturnValue:
+    project = project_or_404(slug)
+    assignment = assignment_or_404(project, assignment_id)
+    try:
+        queue.skip(db.session, assignment, request.form.get("reason", ""))
+    except queue.QueueError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("review.assignment_page", slug=slug, assignment_id=assignment.id))
+    db.session.commit()
+    flash("Task skipped. It will not come back to you.", "info")
+    return redirect(url_for("review.project_queue", slug=slug))
+
+
+@bp.route("/p/<slug>/a/<int:assignment_id>/diff")
+def diff(slug: str, assignment_id: int) -> ResponseReturnValue:
+    """Line diff of one file between two candidates of this assignment's task."""
+    project = project_or_404(slug)
+    assignment = assignment_or_404(project, assignment_id)
+    by_id = {c.id: c for c in assignment.task.candidates}
+    left = by_id.get(request.args.get("left", -1, type=int) or -1)
+    right = by_id.get(request.args.get("right", -1, type=int) or -1)
+    if left is None or right is None:
+        return _json_error("not_found", "choose two candidates of this task", 404)
+    path = request.args.get("path") or ""
+    left_path = path if path in left.files else sorted(left.files)[0]
+    right_path = path if path in right.files else (
+        left_path if left_path in right.files else sorted(right.files)[0]
+    )
+    a = str(left.files[left_path]).splitlines()
+    b = str(right.files[right_path]).splitlines()
+    rows: list[dict[str, Any]] = []
+    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            rows.extend({"op": "equal", "a": i + 1, "b": j + 1, "a_text": a[i], "b_text": b[j]}
+                        for i, j in zip(range(i1, i2), range(j1, j2), strict=True))
+            continue
+        for k in range(max(i2 - i1, j2 - j1)):
+            i, j = i1 + k, j1 + k
+            rows.append({
+                "op": tag,
+                "a": i + 1 if i < i2 else None,
+                "b": j + 1 if j < j2 else None,
+                "a_text": a[i] if i < i2 else None,
+                "b_text": b[j] if j < j2 else None,
+            })
+    changed = sum(1 for r in rows if r["op"] != "equal")
+    return {"left": left.id, "right": right.id, "left_path": left_path,
+            "right_path": right_path, "rows": rows, "changed": changed}
+
+
+# --- lead pages -------------------------------------------------------------------------
+
+
+@bp.route("/p/<slug>/assignments")
+@roles_required("lead")
+def assignments(slug: str) -> ResponseReturnValue:
+    """Who has which task, in what state, with how many versions (leads only)."""
+    project = project_or_404(slug)
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    versions = (
+        select(func.count(Annotation.id))
+        .where(Annotation.assignment_id == Assignment.id)
+        .correlate(Assignment)
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        select(Assignment, User.name, Task.external_id, versions)
+        .join(User, User.id == Assignment.user_id)
+        .join(Task, Task.id == Assignment.task_id)
+        .where(Assignment.project_id == project.id)
+        .order_by(Assignment.created_at.desc())
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    ).all()
+    return render_template("assignments.html", project=project, rows=rows, page=page)

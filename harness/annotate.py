@@ -1,0 +1,580 @@
+"""Drafts, submissions and their checks: what an annotator records on the review page.
+
+A draft is the page's state as JSON, saved as it is typed (shape-checked, never
+judged). A submission is checked against the project's rubric; every problem
+names the field it concerns, and a submission with any problem changes
+nothing. Each accepted submission is a new Annotation version; older versions
+stay. Consistency warnings never block: they ask the annotator to look again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from harness.cwe import MAX_CWE
+from harness.models import (
+    Annotation,
+    Assignment,
+    AuditEvent,
+    Candidate,
+    Finding,
+    HintVerdict,
+    Project,
+    Task,
+    TestRun,
+    utcnow,
+)
+from harness.queue import DEFAULT_LEASE_MINUTES, renew_lease
+from harness.rubric import HIGH_SEVERITIES, RubricBody
+
+MAX_DRAFT_BYTES = 512 * 1024
+MAX_FINDINGS = 500
+MAX_COMMENT = 5000
+MAX_BEAT_SECONDS = 120.0
+"""The most active time one save or heartbeat may add, whatever the client claims."""
+CLOCK_SLACK = 5.0
+DRAFT_KEYS = ("findings", "scores", "ranking", "rationale", "confidence", "hint_verdicts")
+VERDICTS = ("confirmed", "false_positive")
+FAILING = frozenset({"failed", "error", "timeout", "oom", "output_limit", "tamper_suspected"})
+
+
+class AnnotateError(ValueError):
+    """A request that cannot be taken at all (bad shape, closed assignment)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+@dataclass
+class SubmitResult:
+    annotation: Annotation | None
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A candidate as the annotator saw it: its letter comes from the display order."""
+
+    candidate: Candidate
+    letter: str
+    line_counts: dict[str, int]
+
+
+def line_count(text: str) -> int:
+    return max(len(text.splitlines()), 1)
+
+
+def shown_candidates(assignment: Assignment, candidates: Sequence[Candidate]) -> list[Shown]:
+    by_id = {c.id: c for c in candidates}
+    order = [cid for cid in assignment.display_order if cid in by_id]
+    order += [c.id for c in candidates if c.id not in order]
+    return [
+        Shown(
+            by_id[cid],
+            "ABCDEFGHIJKL"[i] if i < 12 else str(i + 1),
+            {path: line_count(str(text)) for path, text in by_id[cid].files.items()},
+        )
+        for i, cid in enumerate(order)
+    ]
+
+
+# --- drafts ---------------------------------------------------------------------------
+
+
+def normalise_draft(raw: Any) -> dict[str, Any]:
+    """The draft with its known keys and their types checked; nothing else is kept."""
+    if not isinstance(raw, dict):
+        raise AnnotateError("draft", "expected an object")
+    draft: dict[str, Any] = {}
+    types: dict[str, tuple[type, ...]] = {
+        "findings": (list,),
+        "scores": (dict,),
+        "ranking": (list,),
+        "rationale": (str,),
+        "confidence": (int, type(None)),
+        "hint_verdicts": (dict,),
+    }
+    for key in DRAFT_KEYS:
+        if key not in raw:
+            continue
+        value = raw[key]
+        if isinstance(value, bool) or not isinstance(value, types[key]):
+            raise AnnotateError(key, f"expected {' or '.join(t.__name__ for t in types[key])}")
+        draft[key] = value
+    if len(draft.get("findings", [])) > MAX_FINDINGS:
+        raise AnnotateError("findings", f"at most {MAX_FINDINGS}")
+    if len(json.dumps(draft)) > MAX_DRAFT_BYTES:
+        raise AnnotateError("draft", f"larger than {MAX_DRAFT_BYTES // 1024} KiB")
+    return draft
+
+
+def add_active_time(assignment: Assignment, seconds: Any, now: datetime) -> float:
+    """Add the client's active seconds, capped by the time since the last contact."""
+    try:
+        claimed = float(seconds or 0)
+    except (TypeError, ValueError):
+        claimed = 0.0
+    if claimed != claimed or claimed <= 0:  # NaN or nothing
+        return 0.0
+    last = assignment.draft_saved_at or assignment.created_at or now
+    elapsed = max((now - last).total_seconds(), 0.0)
+    added = min(claimed, elapsed + CLOCK_SLACK, MAX_BEAT_SECONDS)
+    assignment.active_seconds = float(assignment.active_seconds or 0.0) + added
+    return added
+
+
+def _writable(
+    session: Session, assignment: Assignment, project: Project, now: datetime, lease_default: int
+) -> None:
+    if assignment.state == "skipped":
+        raise AnnotateError("assignment", "this task was skipped; it can no longer be edited")
+    if assignment.state == "submitted":
+        return
+    if not renew_lease(session, assignment, project, now=now, default_lease_minutes=lease_default):
+        raise AnnotateError(
+            "lease", "your lease on this task ran out and others have taken it; take the next task"
+        )
+
+
+def save_draft(
+    session: Session,
+    assignment: Assignment,
+    project: Project,
+    draft: Any | None,
+    *,
+    active_seconds: Any = 0,
+    now: datetime | None = None,
+    lease_default: int = DEFAULT_LEASE_MINUTES,
+) -> float:
+    """Store the draft (None: a heartbeat only), add active time, renew the lease.
+
+    Returns the seconds added. draft_saved_at doubles as the time of last contact.
+    """
+    now = now or utcnow()
+    _writable(session, assignment, project, now, lease_default)
+    if draft is not None:
+        assignment.draft = normalise_draft(draft)
+    added = add_active_time(assignment, active_seconds, now)
+    assignment.draft_saved_at = now
+    session.flush()
+    return added
+
+
+# --- validation -----------------------------------------------------------------------
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _check_findings(
+    rubric: RubricBody, shown: list[Shown], findings: Any, problems: list[Problem]
+) -> list[dict[str, Any]]:
+    by_id = {s.candidate.id: s for s in shown}
+    clean: list[dict[str, Any]] = []
+    if not isinstance(findings, list):
+        problems.append(Problem("findings", "expected a list"))
+        return clean
+    severities = set(rubric.severities)
+    for i, item in enumerate(findings):
+        where = f"findings.{i}"
+        if not isinstance(item, dict):
+            problems.append(Problem(where, "expected an object"))
+            continue
+        cand = by_id.get(_int(item.get("candidate_id")) or -1)
+        if cand is None:
+            problems.append(Problem(f"{where}.candidate_id", "not a candidate of this task"))
+            continue
+        label = f"Finding {i + 1} on candidate {cand.letter}"
+        path = item.get("file_path")
+        if not isinstance(path, str) or path not in cand.line_counts:
+            problems.append(Problem(f"{where}.file_path", f"{label}: no such file"))
+            continue
+        start, end = _int(item.get("line_start")), _int(item.get("line_end"))
+        lines = cand.line_counts[path]
+        if start is None or end is None or not 1 <= start <= end <= lines:
+            problems.append(
+                Problem(
+                    f"{where}.line_start",
+                    f"{label}: lines must be a range within 1..{lines} of {path}",
+                )
+            )
+            continue
+        category = rubric.category(str(item.get("category") or ""))
+        if category is None:
+            keys = ", ".join(c.key for c in rubric.categories)
+            problems.append(Problem(f"{where}.category", f"{label}: choose a category ({keys})"))
+            continue
+        severity = item.get("severity")
+        if severity not in severities:
+            problems.append(
+                Problem(
+                    f"{where}.severity",
+                    f"{label}: choose a severity ({', '.join(rubric.severities)})",
+                )
+            )
+            continue
+        cwe: int | None = None
+        raw_cwe = item.get("cwe")
+        if category.cwe and raw_cwe not in (None, ""):
+            cwe = _int(raw_cwe)
+            if cwe is None or not 1 <= cwe <= MAX_CWE:
+                problems.append(Problem(f"{where}.cwe", f"{label}: CWE must be a number"))
+                continue
+        comment = item.get("comment", "")
+        if not isinstance(comment, str) or len(comment) > MAX_COMMENT:
+            problems.append(
+                Problem(f"{where}.comment", f"{label}: comment of at most {MAX_COMMENT} characters")
+            )
+            continue
+        clean.append(
+            {
+                "candidate": cand.candidate,
+                "file_path": path,
+                "line_start": start,
+                "line_end": end,
+                "category": category.key,
+                "severity": severity,
+                "cwe": cwe,
+                "comment": comment,
+            }
+        )
+    if rubric.findings_required and not findings:
+        problems.append(Problem("findings", "record at least one finding"))
+    return clean
+
+
+def _check_scores(
+    rubric: RubricBody, shown: list[Shown], scores: Any, problems: list[Problem]
+) -> dict[str, dict[str, int]]:
+    clean: dict[str, dict[str, int]] = {}
+    if not isinstance(scores, dict):
+        problems.append(Problem("scores", "expected an object"))
+        return clean
+    for s in shown:
+        given = scores.get(str(s.candidate.id)) or {}
+        if not isinstance(given, dict):
+            problems.append(Problem(f"scores.{s.candidate.id}", "expected an object"))
+            continue
+        row: dict[str, int] = {}
+        for criterion in rubric.criteria:
+            where = f"scores.{s.candidate.id}.{criterion.key}"
+            raw = given.get(criterion.key)
+            if raw in (None, ""):
+                if criterion.required:
+                    problems.append(
+                        Problem(where, f"Candidate {s.letter}: score {criterion.label}")
+                    )
+                continue
+            value = _int(raw)
+            lo, hi = criterion.scale.min, criterion.scale.max
+            if value is None or not lo <= value <= hi:
+                problems.append(
+                    Problem(where, f"Candidate {s.letter}: {criterion.label} must be {lo}..{hi}")
+                )
+                continue
+            row[criterion.key] = value
+        clean[str(s.candidate.id)] = row
+    return clean
+
+
+def _check_ranking(
+    rubric: RubricBody, shown: list[Shown], ranking: Any, problems: list[Problem]
+) -> list[list[int]]:
+    if not rubric.ranking.enabled:
+        return []
+    if ranking in (None, []):
+        if rubric.ranking.required:
+            problems.append(Problem("ranking", "rank the candidates, best first"))
+        return []
+    if not isinstance(ranking, list) or not all(isinstance(g, list) and g for g in ranking):
+        problems.append(Problem("ranking", "expected a list of groups of candidate ids"))
+        return []
+    ids = [s.candidate.id for s in shown]
+    clean = [[_int(c) for c in group] for group in ranking]
+    flat = [c for group in clean for c in group]
+    if sorted(flat, key=lambda c: c or -1) != sorted(ids):
+        problems.append(Problem("ranking", "rank every candidate exactly once"))
+        return []
+    if not rubric.ranking.ties and any(len(g) > 1 for g in clean):
+        problems.append(Problem("ranking", "this rubric does not allow ties"))
+        return []
+    return [[int(c) for c in group if c is not None] for group in clean]
+
+
+def validate(
+    rubric: RubricBody, shown: list[Shown], payload: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[Problem]]:
+    problems: list[Problem] = []
+    clean: dict[str, Any] = {
+        "findings": _check_findings(rubric, shown, payload.get("findings", []), problems),
+        "scores": _check_scores(rubric, shown, payload.get("scores", {}), problems),
+        "ranking": _check_ranking(rubric, shown, payload.get("ranking"), problems),
+    }
+    rationale = payload.get("rationale", "")
+    if not isinstance(rationale, str):
+        problems.append(Problem("rationale", "expected text"))
+        rationale = ""
+    text = rationale.strip()
+    if rubric.rationale_required and not text:
+        problems.append(Problem("rationale", "explain your ranking"))
+    elif text and len(text) < rubric.rationale_min_chars:
+        problems.append(
+            Problem("rationale", f"at least {rubric.rationale_min_chars} characters, please")
+        )
+    if len(rationale) > rubric.rationale_max_chars:
+        problems.append(Problem("rationale", f"at most {rubric.rationale_max_chars} characters"))
+    clean["rationale"] = rationale
+    confidence = None
+    if rubric.confidence.enabled:
+        raw = payload.get("confidence")
+        lo, hi = rubric.confidence.scale.min, rubric.confidence.scale.max
+        if raw in (None, ""):
+            if rubric.confidence.required:
+                problems.append(Problem("confidence", "say how confident you are"))
+        else:
+            confidence = _int(raw)
+            if confidence is None or not lo <= confidence <= hi:
+                problems.append(Problem("confidence", f"must be {lo}..{hi}"))
+                confidence = None
+    clean["confidence"] = confidence
+    clean["hint_verdicts"] = _check_verdicts(shown, payload.get("hint_verdicts", {}), problems)
+    return clean, problems
+
+
+def _check_verdicts(
+    shown: list[Shown], raw: Any, problems: list[Problem]
+) -> list[tuple[int, str, str]]:
+    out: list[tuple[int, str, str]] = []
+    if not isinstance(raw, dict):
+        problems.append(Problem("hint_verdicts", "expected an object"))
+        return out
+    ids = {s.candidate.id for s in shown}
+    for cid, verdicts in raw.items():
+        cand = _int(cid)
+        if cand not in ids or not isinstance(verdicts, dict):
+            problems.append(Problem(f"hint_verdicts.{cid}", "not a candidate of this task"))
+            continue
+        for key, verdict in verdicts.items():
+            if verdict in (None, ""):
+                continue
+            if verdict not in VERDICTS or not isinstance(key, str) or len(key) > 300:
+                problems.append(
+                    Problem(f"hint_verdicts.{cid}", "verdict is confirmed or false_positive")
+                )
+                continue
+            out.append((int(cand), key, verdict))
+    return out
+
+
+# --- warnings -------------------------------------------------------------------------
+
+
+def run_outcomes(session: Session, task: Task, candidates: Sequence[Candidate]) -> dict[int, str]:
+    """passed or failed per candidate, from the newest finished run of its tests."""
+    hashes = {c.content_hash for c in candidates}
+    if not hashes:
+        return {}
+    rows = session.execute(
+        select(TestRun.candidate_hash, TestRun.status)
+        .where(
+            TestRun.candidate_hash.in_(hashes),
+            TestRun.tests_hash == task.tests_hash,
+            TestRun.state == "done",
+        )
+        .order_by(TestRun.generation, TestRun.id)
+    ).all()
+    newest = {digest: status for digest, status in rows}  # later rows win
+    out: dict[int, str] = {}
+    for c in candidates:
+        status = newest.get(c.content_hash)
+        if status == "passed":
+            out[c.id] = "passed"
+        elif status in FAILING:
+            out[c.id] = "failed"
+    return out
+
+
+
+
+def consistency_warnings(
+    rubric: RubricBody,
+    shown: list[Shown],
+    payload: Mapping[str, Any],
+    outcomes: Mapping[int, str],
+) -> list[Problem]:
+    """Questions worth a second look before submitting; they never block."""
+    clean, _ = validate(rubric, shown, payload)
+    ranking: list[list[int]] = clean["ranking"]
+    if not ranking:
+        return []
+    letters = {s.candidate.id: s.letter for s in shown}
+    warnings: list[Problem] = []
+    top = ranking[0]
+    scores: dict[str, dict[str, int]] = clean["scores"]
+    keys = [c.key for c in rubric.criteria]
+    for best in top:
+        mine = scores.get(str(best), {})
+        for other, theirs in scores.items():
+            if int(other) in top or not keys:
+                continue
+            if all(k in mine and k in theirs and mine[k] < theirs[k] for k in keys):
+                warnings.append(
+                    Problem(
+                        "ranking",
+                        f"Candidate {letters[best]} is ranked first but scores below "
+                        f"candidate {letters[int(other)]} on every criterion.",
+                    )
+                )
+    security = {c.key for c in rubric.categories if c.cwe or c.key == "security"}
+    for finding in clean["findings"]:
+        cand = finding["candidate"].id
+        severe = finding["severity"] in HIGH_SEVERITIES
+        if cand in top and finding["category"] in security and severe:
+            warnings.append(
+                Problem(
+                    "ranking",
+                    f"Candidate {letters[cand]} is ranked first but has a "
+                    f"{finding['severity']} security finding (lines "
+                    f"{finding['line_start']}-{finding['line_end']}).",
+                )
+            )
+            break
+    for i, group in enumerate(ranking):
+        for failing in (c for c in group if outcomes.get(c) == "failed"):
+            below = [c for g in ranking[i + 1 :] for c in g if outcomes.get(c) == "passed"]
+            if below:
+                warnings.append(
+                    Problem(
+                        "ranking",
+                        f"Candidate {letters[failing]} fails its tests but is ranked above "
+                        f"candidate {letters[below[0]]}, whose tests pass.",
+                    )
+                )
+    return warnings
+
+
+# --- submit ---------------------------------------------------------------------------
+
+
+def submit_annotation(
+    session: Session,
+    assignment: Assignment,
+    project: Project,
+    rubric: RubricBody,
+    payload: Any,
+    *,
+    acknowledge_warnings: bool = False,
+    now: datetime | None = None,
+    lease_default: int = DEFAULT_LEASE_MINUTES,
+) -> SubmitResult:
+    """Check the payload against the rubric and store it as a new annotation version.
+
+    Nothing changes when there are errors, or warnings the annotator has not yet seen.
+    """
+    now = now or utcnow()
+    draft = normalise_draft(payload)
+    shown = shown_candidates(assignment, assignment.task.candidates)
+    clean, errors = validate(rubric, shown, draft)
+    if errors:
+        return SubmitResult(None, errors=errors)
+    outcomes = run_outcomes(session, assignment.task, [s.candidate for s in shown])
+    warnings = consistency_warnings(rubric, shown, draft, outcomes)
+    if warnings and not acknowledge_warnings:
+        return SubmitResult(None, warnings=warnings)
+    _writable(session, assignment, project, now, lease_default)
+    version = (
+        session.scalar(
+            select(func.max(Annotation.version)).where(Annotation.assignment_id == assignment.id)
+        )
+        or 0
+    ) + 1
+    annotation = Annotation(
+        assignment_id=assignment.id,
+        version=version,
+        rubric_id=project.rubric_id,
+        scores=clean["scores"],
+        ranking=clean["ranking"],
+        rationale=clean["rationale"],
+        confidence=clean["confidence"],
+        display_order=[s.candidate.id for s in shown],
+        active_seconds=float(assignment.active_seconds or 0.0),
+        hints_visible=project.hints_visible,
+        submitted_at=now,
+    )
+    for f in clean["findings"]:
+        cand: Candidate = f["candidate"]
+        annotation.findings.append(
+            Finding(
+                candidate_id=cand.id,
+                content_hash=cand.content_hash,
+                file_path=f["file_path"],
+                line_start=f["line_start"],
+                line_end=f["line_end"],
+                category=f["category"],
+                severity=f["severity"],
+                cwe=f["cwe"],
+                comment=f["comment"],
+            )
+        )
+    rules = {}
+    for cid, key, verdict in clean["hint_verdicts"]:
+        rules[(cid, key)] = verdict
+    for (cid, key), verdict in rules.items():
+        parts = key.split(":")
+        annotation.hint_verdicts.append(
+            HintVerdict(
+                candidate_id=cid,
+                hint_key=key,
+                rule_id=(parts[1] if len(parts) > 1 else key)[:80],
+                verdict=verdict,
+            )
+        )
+    session.add(annotation)
+    assignment.state = "submitted"
+    assignment.submitted_at = now
+    assignment.draft = draft
+    assignment.draft_saved_at = now
+    assignment.lease_expires_at = None
+    session.flush()
+    session.add(
+        AuditEvent(
+            user_id=assignment.user_id,
+            project_id=assignment.project_id,
+            action="annotation.submit",
+            object_type="annotation",
+            object_id=annotation.id,
+            details={
+                "assignment": assignment.id,
+                "version": version,
+                "warnings": [w.message for w in warnings],
+            },
+        )
+    )
+    session.flush()
+    return SubmitResult(annotation, warnings=warnings)

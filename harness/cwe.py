@@ -1,0 +1,73 @@
+"""The common CWEs offered by the finding form's picker (ids and short names).
+
+Drawn from the CWE Top 25 and the weaknesses most often seen in generated code.
+Any CWE id is accepted; this list is what the picker searches.
+"""
+
+from __future__ import annotations
+
+COMMON_CWES: tuple[tuple[int, str], ...] = (
+    (20, "Improper Input Validation"),
+    (22, "Path Traversal"),
+    (73, "External Control of File Name or Path"),
+    (77, "Command Injection"),
+    (78, "OS Command Injection"),
+    (79, "Cross-site Scripting (XSS)"),
+    (89, "SQL Injection"),
+    (94, "Code Injection"),
+    (95, "Eval Injection"),
+    (116, "Improper Encoding or Escaping of Output"),
+    (117, "Improper Output Neutralization for Logs"),
+    (125, "Out-of-bounds Read"),
+    (190, "Integer Overflow or Wraparound"),
+    (200, "Exposure of Sensitive Information"),
+    (209, "Error Message Containing Sensitive Information"),
+    (250, "Execution with Unnecessary Privileges"),
+    (252, "Unchecked Return Value"),
+    (259, "Use of Hard-coded Password"),
+    (276, "Incorrect Default Permissions"),
+    (284, "Improper Access Control"),
+    (287, "Improper Authentication"),
+    (295, "Improper Certificate Validation"),
+    (306, "Missing Authentication for Critical Function"),
+    (311, "Missing Encryption of Sensitive Data"),
+    (312, "Cleartext Storage of Sensitive Information"),
+    (319, "Cleartext Transmission of Sensitive Information"),
+    (326, "Inadequate Encryption Strength"),
+    (327, "Use of a Broken or Risky Cryptographic Algorithm"),
+    (328, "Use of Weak Hash"),
+    (330, "Use of Insufficiently Random Values"),
+    (338, "Use of Cryptographically Weak PRNG"),
+    (345, "Insufficient Verification of Data Authenticity"),
+    (352, "Cross-Site Request Forgery (CSRF)"),
+    (362, "Race Condition"),
+    (367, "Time-of-check Time-of-use (TOCTOU) Race Condition"),
+    (377, "Insecure Temporary File"),
+    (400, "Uncontrolled Resource Consumption"),
+    (434, "Unrestricted Upload of File with Dangerous Type"),
+    (476, "NULL Pointer Dereference"),
+    (502, "Deserialization of Untrusted Data"),
+    (522, "Insufficiently Protected Credentials"),
+    (532, "Insertion of Sensitive Information into Log File"),
+    (601, "Open Redirect"),
+    (611, "XML External Entity (XXE) Reference"),
+    (613, "Insufficient Session Expiration"),
+    (614, "Sensitive Cookie Without 'Secure' Attribute"),
+    (639, "Authorization Bypass Through User-Controlled Key"),
+    (643, "XPath Injection"),
+    (703, "Improper Check or Handling of Exceptional Conditions"),
+    (732, "Incorrect Permission Assignment for Critical Resource"),
+    (759, "Use of a One-Way Hash without a Salt"),
+    (770, "Allocation of Resources Without Limits or Throttling"),
+    (776, "XML Entity Expansion"),
+    (798, "Use of Hard-coded Credentials"),
+    (862, "Missing Authorization"),
+    (863, "Incorrect Authorization"),
+    (915, "Mass Assignment"),
+    (918, "Server-Side Request Forgery (SSRF)"),
+    (1004, "Sensitive Cookie Without 'HttpOnly' Flag"),
+    (1333, "Inefficient Regular Expression Complexity (ReDoS)"),
+)
+
+CWE_NAMES: dict[int, str] = dict(COMMON_CWES)
+MAX_CWE = 9999

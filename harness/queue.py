@@ -1,0 +1,328 @@
+"""The work queue: who gets which task next, leases, skips, and why the queue is empty.
+
+Rules: a task takes at most `project.overlap` annotators (active and submitted
+assignments count; expired and skipped ones free their slot); an annotator
+never gets the same task twice (the unique (task_id, user_id) constraint holds
+that line even if a check here were wrong); an active assignment holds its slot
+until its lease runs out, and every save or heartbeat renews the lease.
+
+Concurrency: on SQLite the first statement of a claim is the lease-expiry
+UPDATE, which takes the database's write lock for the rest of the transaction,
+so the count check and the insert that follow cannot interleave with another
+claim. On PostgreSQL the task row is locked (SELECT ... FOR UPDATE) before its
+count is checked. The count is checked again after the insert in both cases.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from harness.models import (
+    Assignment,
+    AuditEvent,
+    Candidate,
+    Project,
+    ProjectMember,
+    Task,
+    utcnow,
+)
+
+HOLDING = ("active", "submitted")
+"""Assignment states that hold one of a task's k slots."""
+
+DEFAULT_LEASE_MINUTES = 30
+MAX_SKIP_REASON = 2000
+SCAN = 50
+"""How many open tasks one claim looks at before giving up on a crowded project."""
+
+
+class QueueError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What the queue answered: an assignment, or the reason there is none."""
+
+    assignment: Assignment | None
+    reason: str | None = None  # no_projects | all_done | taken | paused
+    resumed: bool = False
+
+    MESSAGES = {
+        "no_projects": "You are not a member of any active project yet. A project lead adds you.",
+        "all_done": "There is nothing left for you: every task is done by you, "
+        "skipped by you, or already has all the reviews it needs.",
+        "taken": "All remaining tasks are being reviewed by others right now. "
+        "Come back later: abandoned tasks return to the queue when their lease runs out.",
+        "paused": "This project is not handing out tasks at the moment.",
+    }
+
+    @property
+    def message(self) -> str:
+        return self.MESSAGES.get(self.reason or "", "")
+
+
+def lease_minutes(project: Project, default: int = DEFAULT_LEASE_MINUTES) -> int:
+    value = (project.settings or {}).get("lease_minutes")
+    return int(value) if isinstance(value, int) and value > 0 else default
+
+
+def expire_leases(session: Session, now: datetime | None = None) -> int:
+    """Active assignments past their lease become expired; their tasks return to the pool."""
+    now = now or utcnow()
+    result = session.execute(
+        update(Assignment)
+        .where(Assignment.state == "active", Assignment.lease_expires_at < now)
+        .values(state="expired")
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def display_order(task_id: int, candidate_ids: list[int], nth: int) -> list[int]:
+    """The order shown to the nth annotator of a task.
+
+    A per-task seeded shuffle, rotated by nth: the first len(candidates)
+    annotators of a task all see different orders and every candidate appears
+    in every position equally often, which balances position bias.
+    """
+    ids = sorted(candidate_ids)
+    seed = int.from_bytes(hashlib.sha256(f"order:{task_id}".encode()).digest()[:8], "big")
+    random.Random(seed).shuffle(ids)  # noqa: S311 - ordering, not security
+    if not ids:
+        return ids
+    shift = nth % len(ids)
+    return ids[shift:] + ids[:shift]
+
+
+def _holding_count(session: Session, task_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count(Assignment.id)).where(
+                Assignment.task_id == task_id, Assignment.state.in_(HOLDING)
+            )
+        )
+        or 0
+    )
+
+
+def _open_task_ids(session: Session, project: Project, user_id: int, limit: int) -> list[int]:
+    holding = (
+        select(func.count(Assignment.id))
+        .where(Assignment.task_id == Task.id, Assignment.state.in_(HOLDING))
+        .correlate(Task)
+        .scalar_subquery()
+    )
+    mine = exists().where(Assignment.task_id == Task.id, Assignment.user_id == user_id)
+    return list(
+        session.scalars(
+            select(Task.id)
+            .where(Task.project_id == project.id, ~mine, holding < project.overlap)
+            .order_by(Task.position, Task.id)
+            .limit(limit)
+        )
+    )
+
+
+def _why_empty(session: Session, project: Project, user_id: int) -> str:
+    """all_done, or taken when some task still needs annotators but is leased by others."""
+    mine = exists().where(Assignment.task_id == Task.id, Assignment.user_id == user_id)
+    submitted = (
+        select(func.count(Assignment.id))
+        .where(Assignment.task_id == Task.id, Assignment.state == "submitted")
+        .correlate(Task)
+        .scalar_subquery()
+    )
+    waiting = session.scalar(
+        select(Task.id)
+        .where(Task.project_id == project.id, ~mine, submitted < project.overlap)
+        .limit(1)
+    )
+    return "taken" if waiting is not None else "all_done"
+
+
+def active_assignment(
+    session: Session, user_id: int, project: Project | None = None
+) -> Assignment | None:
+    query = select(Assignment).where(Assignment.user_id == user_id, Assignment.state == "active")
+    if project is not None:
+        query = query.where(Assignment.project_id == project.id)
+    return session.scalars(query.order_by(Assignment.created_at).limit(1)).first()
+
+
+def claim_next(
+    session: Session,
+    user_id: int,
+    project: Project,
+    *,
+    now: datetime | None = None,
+    default_lease_minutes: int = DEFAULT_LEASE_MINUTES,
+) -> Claim:
+    """The user's next assignment in this project: their active one, or a new one."""
+    now = now or utcnow()
+    expire_leases(session, now)  # first: takes SQLite's write lock (see module docstring)
+    if project.state != "active":
+        return Claim(None, "paused")
+    lease = timedelta(minutes=lease_minutes(project, default_lease_minutes))
+    current = active_assignment(session, user_id, project)
+    if current is not None:
+        current.lease_expires_at = now + lease
+        session.flush()
+        return Claim(current, resumed=True)
+    # the user's own lapsed lease comes back first, draft and all, if the slot is still free
+    lapsed = session.scalars(
+        select(Assignment)
+        .where(
+            Assignment.user_id == user_id,
+            Assignment.project_id == project.id,
+            Assignment.state == "expired",
+        )
+        .order_by(Assignment.lease_expires_at.desc())
+        .limit(5)
+    ).all()
+    for old in lapsed:
+        if renew_lease(session, old, project, now=now, default_lease_minutes=default_lease_minutes):
+            return Claim(old, resumed=True)
+    for task_id in _open_task_ids(session, project, user_id, SCAN):
+        # PostgreSQL: serialise claims of this task; SQLite ignores FOR UPDATE.
+        session.execute(select(Task.id).where(Task.id == task_id).with_for_update())
+        if _holding_count(session, task_id) >= project.overlap:
+            continue
+        candidate_ids = list(
+            session.scalars(select(Candidate.id).where(Candidate.task_id == task_id))
+        )
+        nth = int(
+            session.scalar(select(func.count(Assignment.id)).where(Assignment.task_id == task_id))
+            or 0
+        )
+        assignment = Assignment(
+            project_id=project.id,
+            task_id=task_id,
+            user_id=user_id,
+            state="active",
+            display_order=display_order(task_id, candidate_ids, nth),
+            lease_expires_at=now + lease,
+        )
+        try:
+            with session.begin_nested():
+                session.add(assignment)
+                session.flush()
+                if _holding_count(session, task_id) > project.overlap:
+                    raise _Overfull
+        except (_Overfull, IntegrityError):
+            continue
+        return Claim(assignment)
+    return Claim(None, _why_empty(session, project, user_id))
+
+
+class _Overfull(Exception):
+    pass
+
+
+def member_projects(session: Session, user_id: int, *, admin: bool = False) -> list[Project]:
+    query = select(Project).where(Project.state == "active").order_by(Project.name)
+    if not admin:
+        query = query.join(ProjectMember).where(ProjectMember.user_id == user_id)
+    return list(session.scalars(query))
+
+
+def claim_any(
+    session: Session,
+    user_id: int,
+    *,
+    admin: bool = False,
+    now: datetime | None = None,
+    default_lease_minutes: int = DEFAULT_LEASE_MINUTES,
+) -> Claim:
+    """The next assignment across every active project of the user, in name order."""
+    projects = member_projects(session, user_id, admin=admin)
+    if not projects:
+        return Claim(None, "no_projects")
+    reasons = []
+    for project in projects:
+        claim = claim_next(
+            session, user_id, project, now=now, default_lease_minutes=default_lease_minutes
+        )
+        if claim.assignment is not None:
+            return claim
+        reasons.append(claim.reason)
+    return Claim(None, "taken" if "taken" in reasons else "all_done")
+
+
+def renew_lease(
+    session: Session,
+    assignment: Assignment,
+    project: Project,
+    *,
+    now: datetime | None = None,
+    default_lease_minutes: int = DEFAULT_LEASE_MINUTES,
+) -> bool:
+    """Extend an active lease; revive an expired one if its slot is still free.
+
+    Returns False when the assignment cannot be worked on any more (skipped, or
+    expired and the task has been taken by others in the meantime).
+    """
+    now = now or utcnow()
+    lease = timedelta(minutes=lease_minutes(project, default_lease_minutes))
+    if assignment.state == "active" and (
+        assignment.lease_expires_at is None or assignment.lease_expires_at >= now
+    ):
+        assignment.lease_expires_at = now + lease
+        session.flush()
+        return True
+    if assignment.state in ("active", "expired"):
+        other = aliased(Assignment)
+        revived = session.execute(
+            update(Assignment)
+            .where(
+                Assignment.id == assignment.id,
+                Assignment.state.in_(("active", "expired")),
+                select(func.count(other.id))
+                .where(
+                    and_(
+                        other.task_id == assignment.task_id,
+                        other.state.in_(HOLDING),
+                        other.id != assignment.id,
+                    )
+                )
+                .scalar_subquery()
+                < project.overlap,
+            )
+            .values(state="active", lease_expires_at=now + lease)
+            .execution_options(synchronize_session=False)
+        )
+        session.refresh(assignment)
+        return bool(getattr(revived, "rowcount", 0))
+    return assignment.state == "submitted"
+
+
+def skip(session: Session, assignment: Assignment, reason: str) -> None:
+    """Give the task back with a reason; it never comes back to this annotator."""
+    reason = reason.strip()
+    if not reason:
+        raise QueueError("reason: say why you skip this task")
+    if len(reason) > MAX_SKIP_REASON:
+        raise QueueError(f"reason: at most {MAX_SKIP_REASON} characters")
+    if assignment.state == "submitted":
+        raise QueueError("state: a submitted task cannot be skipped")
+    assignment.state = "skipped"
+    assignment.skip_reason = reason
+    assignment.lease_expires_at = None
+    session.add(
+        AuditEvent(
+            user_id=assignment.user_id,
+            project_id=assignment.project_id,
+            action="assignment.skip",
+            object_type="assignment",
+            object_id=assignment.id,
+            details={"reason": reason},
+        )
+    )
+    session.flush()

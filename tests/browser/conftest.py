@@ -1,0 +1,147 @@
+"""A real server and a real browser: waitress on 127.0.0.1 in a thread, Debian's Chromium.
+
+Each test gets a fresh data dir seeded with the demo project, so tests do not
+depend on each other's claims. The browser is launched once per session and
+never downloaded: without /usr/bin/chromium the tests fail and say so.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import PASSWORD, REPO
+from sqlalchemy.orm import Session, sessionmaker
+
+from harness import accounts, importer, projects
+from harness.db import make_engine, make_sessionmaker
+from harness.settings import Settings
+from harness.setup import migrate
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+DEMO = REPO / "examples" / "demo"
+USERS = {"alice": ("annotator", ["demo"]), "bob": ("annotator", ["demo"]),
+         "lead1": ("lead", ["demo"])}
+
+
+@dataclass
+class Live:
+    url: str
+    sessions: sessionmaker[Session]
+    tmp: Path
+    dialogs: list[str] = field(default_factory=list)
+
+    def db(self) -> Session:
+        return self.sessions()
+
+    def add_project(self, spec: dict[str, Any], tasks: list[dict[str, Any]] | None = None,
+                    rubric_text: str | None = None) -> None:
+        spec = dict(spec)
+        if rubric_text is not None:
+            path = self.tmp / f"{spec['slug']}-rubric.yaml"
+            path.write_text(rubric_text, encoding="utf-8")
+            spec["rubric"] = str(path)
+        spec.setdefault("rubric", str(REPO / "rubrics" / "code-review.yaml"))
+        file = self.tmp / f"{spec['slug']}.yaml"
+        file.write_text(json.dumps(spec), encoding="utf-8")
+        with self.sessions() as s:
+            project, _ = projects.create_project(s, file)
+            if tasks is not None:
+                jsonl = self.tmp / f"{spec['slug']}.jsonl"
+                jsonl.write_text("".join(json.dumps(t) + "\n" for t in tasks), encoding="utf-8")
+                importer.import_tasks(s, project, jsonl)
+            s.commit()
+
+    def add_user(self, name: str, role: str = "annotator", project_slugs: list[str] = ()) -> None:  # type: ignore[assignment]
+        with self.sessions() as s:
+            accounts.add_user(s, name, role, password=PASSWORD, projects=list(project_slugs))
+            s.commit()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser tests drive Debian's Chromium. "
+            "Install it with `apt-get install -y chromium` (never a downloaded browser)."
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[Live]:
+    from waitress.server import create_server
+
+    from web import create_app
+
+    settings = Settings.from_env({"HARNESS_DATA_DIR": str(tmp_path / "data")})
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    sessions = make_sessionmaker(engine)
+    with sessions() as s:
+        project, task_path = projects.create_project(s, DEMO / "project.yaml")
+        assert task_path is not None
+        importer.import_tasks(s, project, task_path)
+        for name, (role, slugs) in USERS.items():
+            accounts.add_user(s, name, role, password=PASSWORD, projects=slugs)
+        s.commit()
+    app = create_app(settings=settings)
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield Live(f"http://127.0.0.1:{server.effective_port}", sessions, tmp_path)
+    finally:
+        # let in-flight requests (a page's last autosave) finish before closing the sockets
+        dispatcher = server.task_dispatcher
+        deadline = time.monotonic() + 3
+        while (dispatcher.active_count or dispatcher.queue) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        dispatcher.shutdown()
+        server.close()
+        thread.join(timeout=5)
+        engine.dispose()
+
+
+@pytest.fixture
+def open_page(browser, live: Live) -> Iterator[Callable[..., Any]]:
+    """A logged-in page in its own browser context; every dialog is recorded (and dismissed)."""
+    contexts = []
+
+    def open_as(name: str, width: int = 1280, height: int = 800) -> Any:
+        context = browser.new_context(viewport={"width": width, "height": height})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+
+        def on_dialog(dialog: Any) -> None:
+            live.dialogs.append(f"{dialog.type}: {dialog.message}")
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
+        page.goto(f"{live.url}/login")
+        page.fill('input[name="name"]', name)
+        page.fill('input[name="password"]', PASSWORD)
+        page.click('button[type="submit"]')
+        page.wait_for_url(f"{live.url}/")
+        return page
+
+    yield open_as
+    for context in contexts:
+        context.close()

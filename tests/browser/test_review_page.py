@@ -1,0 +1,462 @@
+"""The review page in a real browser: the annotator's whole path, and what gets stored."""
+
+from __future__ import annotations
+
+import difflib
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from harness.models import Annotation, Assignment, Candidate, Project, utcnow
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+HOSTILE_COMMENT = '<img src=x onerror=alert("comment")> "; alert(1); // </textarea><script>alert(2)</script>'
+RATIONALE = "D is the only one with a random salt; A and C tie, both use a fixed salt. <b>bold?</b>"
+
+
+def take_next(page, live) -> int:
+    page.goto(f"{live.url}/queue")
+    page.click("#take-next")
+    page.wait_for_url("**/a/*")
+    page.wait_for_selector("#ranking .chip")
+    return int(page.url.rstrip("/").rsplit("/", 1)[1])
+
+
+def no_js_errors(page) -> list[str]:
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return errors
+
+
+def add_finding(page, letter: str, start: int, end: int, *, category: str, severity: str,
+                cwe: str = "", comment: str = "") -> None:
+    article = page.locator(f"#cand-{letter}")
+    article.locator(f'tr[data-line="{start}"] td.ln').click()
+    article.locator(f'tr[data-line="{end}"] td.ln').click(modifiers=["Shift"])
+    article.locator(".add-finding").click()
+    form = article.locator(".finding-form")
+    form.locator('select[name="category"]').select_option(category)
+    form.locator('select[name="severity"]').select_option(severity)
+    if cwe:
+        form.locator('input[name="cwe"]').fill(cwe)
+    if comment:
+        form.locator('textarea[name="comment"]').fill(comment)
+    form.locator('button[type="submit"]').click()
+    article.locator(".finding-form").wait_for(state="detached")
+
+
+def wait_saved(page) -> None:
+    page.wait_for_selector('#save-status[data-state="saved"]')
+
+
+def test_annotator_reviews_a_task_end_to_end(live, open_page) -> None:
+    page = open_page("alice")
+    errors = no_js_errors(page)
+    assignment_id = take_next(page, live)
+    with live.db() as s:
+        assignment = s.get(Assignment, assignment_id)
+        order = list(assignment.display_order)
+        hashes = dict(s.execute(select(Candidate.id, Candidate.content_hash)
+                                .where(Candidate.id.in_(order))).all())
+    a, b, c, d = order  # letters A..D as shown
+    letters = dict(zip("ABCD", order, strict=True))
+
+    # a security finding on lines 3-5 of candidate B, with a CWE, by mouse
+    add_finding(page, "B", 3, 5, category="security", severity="high",
+                cwe="CWE-89: SQL Injection", comment=HOSTILE_COMMENT)
+    # a bug on line 12 of candidate C, by keyboard: focus the code, move, extend, Enter
+    page.keyboard.press("3")
+    for _ in range(12):
+        page.keyboard.press("ArrowDown")
+    page.keyboard.press("Shift+ArrowDown")
+    page.keyboard.press("Enter")
+    form = page.locator("#cand-C .finding-form")
+    form.locator('select[name="category"]').select_option("bug")
+    form.locator('select[name="severity"]').select_option("medium")
+    form.locator('textarea[name="comment"]').fill("fixed salt for every password")
+    form.locator('button[type="submit"]').click()
+    gutter = page.locator("#cand-B tr.has-finding")
+    assert gutter.count() == 3
+    assert page.locator("#cand-B li.finding .comment").inner_text() == HOSTILE_COMMENT
+    assert page.locator("#cand-C tr.has-finding").count() == 2
+
+    # every criterion scored: D best everywhere, others lower
+    scores: dict[str, dict[str, int]] = {}
+    criteria = ["correctness", "security", "efficiency", "readability"]
+    base = {a: 3, b: 2, c: 3, d: 5}
+    for cand in order:
+        for i, key in enumerate(criteria):
+            value = max(1, base[cand] - (i % 2 if cand != d else 0))
+            scores.setdefault(str(cand), {})[key] = value
+            page.select_option(f'select[data-candidate="{cand}"][data-criterion="{key}"]', str(value))
+
+    # ranking: drag D to the top, then by keyboard move C up and tie it with A
+    page.drag_and_drop(f'#ranking .chip[data-candidate="{d}"]', '#ranking .gap[data-gap="0"]')
+    assert page.evaluate("window.reviewPage.store.state.ranking") == [[d], [a], [b], [c]]
+    page.locator(f'#ranking .chip[data-candidate="{c}"]').focus()
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("=")
+    expected_ranking = [[d], [a, c], [b]]
+    assert page.evaluate("window.reviewPage.store.state.ranking") == expected_ranking
+    assert page.locator("#ranking .tier").nth(1).locator(".chip").all_inner_texts() == ["A", "C"]
+
+    page.fill("#rationale", RATIONALE)
+    page.check('input[name="confidence"][value="4"]')
+    wait_saved(page)
+    page.screenshot(path=str(SCREENSHOTS / "review-page-full.png"), full_page=True)
+    page.click(".prompt summary")  # fold the prompt: the code and findings fill the screen
+    page.evaluate("window.scrollTo(0, 0)")
+    page.locator("#cand-B .code-scroll").evaluate("el => { el.scrollTop = 0; }")
+    page.evaluate("() => { const c = document.getElementById('candidates');"
+                  " window.scrollTo(0, c.getBoundingClientRect().top + window.scrollY - 60); }")
+    page.screenshot(path=str(SCREENSHOTS / "review-page.png"))
+    page.click(".prompt summary")
+
+    # reload: the draft is back, exactly
+    page.reload()
+    page.wait_for_selector("#ranking .chip")
+    assert page.locator("#cand-B li.finding").count() == 1
+    assert page.locator("#cand-B li.finding .comment").inner_text() == HOSTILE_COMMENT
+    assert page.locator("#cand-B tr.has-finding").count() == 3
+    assert page.input_value("#rationale") == RATIONALE
+    assert page.is_checked('input[name="confidence"][value="4"]')
+    assert page.input_value(f'select[data-candidate="{d}"][data-criterion="security"]') == "5"
+    assert [t.locator(".chip").all_inner_texts() for t in page.locator("#ranking .tier").all()] == [
+        ["D"], ["A", "C"], ["B"]]
+
+    # submit: stored exactly as entered
+    page.click("#submit")
+    page.wait_for_selector("#submitted:has-text('version 1')")
+    assert errors == []
+    assert live.dialogs == []
+    with live.db() as s:
+        ann = s.scalars(select(Annotation).where(Annotation.assignment_id == assignment_id)).one()
+        assignment = s.get(Assignment, assignment_id)
+        assert assignment.state == "submitted"
+        assert ann.version == 1
+        assert ann.scores == scores
+        assert ann.ranking == expected_ranking
+        assert ann.rationale == RATIONALE
+        assert ann.confidence == 4
+        assert ann.display_order == order
+        assert ann.active_seconds > 0
+        got = sorted((f.candidate_id, f.content_hash, f.file_path, f.line_start, f.line_end,
+                      f.category, f.severity, f.cwe, f.comment) for f in ann.findings)
+        assert got == sorted([
+            (letters["B"], hashes[b], "solution.py", 3, 5, "security", "high", 89, HOSTILE_COMMENT),
+            (letters["C"], hashes[c], "solution.py", 12, 13, "bug", "medium", None,
+             "fixed salt for every password"),
+        ])
+
+    # resubmitting makes version 2 and keeps version 1
+    page.fill("#rationale", RATIONALE + " Re-checked.")
+    page.click("#submit")
+    page.wait_for_selector("#submitted:has-text('version 2')")
+    with live.db() as s:
+        versions = s.scalars(select(Annotation).where(Annotation.assignment_id == assignment_id)
+                             .order_by(Annotation.version)).all()
+        assert [(v.version, v.rationale) for v in versions] == [
+            (1, RATIONALE), (2, RATIONALE + " Re-checked.")]
+
+
+def test_submit_shows_what_is_missing_and_warnings(live, open_page) -> None:
+    page = open_page("alice")
+    assignment_id = take_next(page, live)
+    page.click("#submit")
+    page.wait_for_selector("#errors li")
+    text = page.inner_text("#errors")
+    assert "Candidate A: score Correctness" in text
+    assert "rank the candidates" in text
+    assert page.locator("select.score.invalid").count() > 0
+    # a high security finding on the top-ranked candidate warns, but does not block
+    with live.db() as s:
+        order = s.get(Assignment, assignment_id).display_order
+    for select_ in page.locator("select.score").all():
+        select_.select_option("3")
+    add_finding(page, "A", 1, 2, category="security", severity="critical", cwe="798")
+    page.click("#keep-order")
+    page.fill("#rationale", "A first, the rest in the shown order.")
+    page.check('input[name="confidence"][value="2"]')
+    page.click("#submit")
+    page.wait_for_selector("#submit-anyway:visible")
+    assert "critical security finding" in page.inner_text("#warnings")
+    with live.db() as s:
+        assert s.scalars(select(Annotation)).first() is None  # nothing stored yet
+    page.click("#submit-anyway")
+    page.wait_for_selector("#submitted:has-text('version 1')")
+    with live.db() as s:
+        ann = s.scalars(select(Annotation)).one()
+        assert ann.ranking == [[cid] for cid in order]
+        assert ann.findings[0].cwe == 798
+    # edit the finding down to low: the warning goes; a second finding is added and deleted
+    page.locator("#cand-A li.finding button", has_text="Edit").click()
+    form = page.locator("#cand-A .finding-form")
+    assert form.locator('select[name="severity"]').input_value() == "critical"
+    assert form.locator('input[name="cwe"]').input_value().startswith("CWE-798")
+    form.locator('select[name="severity"]').select_option("low")
+    form.locator('button[type="submit"]').click()
+    add_finding(page, "B", 2, 2, category="style", severity="low", comment="to be deleted")
+    page.locator("#cand-B li.finding button", has_text="Delete").click()
+    assert page.locator("#cand-B li.finding").count() == 0
+    assert page.locator("#cand-B tr.has-finding").count() == 0
+    page.click("#submit")
+    page.wait_for_selector("#submitted:has-text('version 2')")
+    assert page.inner_text("#warnings") == ""
+    with live.db() as s:
+        v2 = s.scalars(select(Annotation).where(Annotation.version == 2)).one()
+        assert [(f.severity, f.cwe, f.line_start, f.line_end) for f in v2.findings] == [
+            ("low", 798, 1, 2)]
+
+
+def test_second_annotator_sees_a_different_order(live, open_page) -> None:
+    first = take_next(open_page("alice"), live)
+    page = open_page("bob")
+    second = take_next(page, live)
+    with live.db() as s:
+        one, two = s.get(Assignment, first), s.get(Assignment, second)
+        assert one.task_id == two.task_id
+        assert sorted(one.display_order) == sorted(two.display_order)
+        assert one.display_order != two.display_order
+        letters = [page.get_attribute(f"#cand-{x}", "data-candidate") for x in "ABCD"]
+        assert [int(x) for x in letters if x] == two.display_order
+
+
+def test_diff_view_marks_the_changed_lines(live, open_page) -> None:
+    page = open_page("alice")
+    assignment_id = take_next(page, live)
+    with live.db() as s:
+        order = s.get(Assignment, assignment_id).display_order
+        left, right = (s.get(Candidate, cid) for cid in order[:2])
+        a = left.files["solution.py"].splitlines()
+        b = right.files["solution.py"].splitlines()
+    expected_left, expected_right = set(), set()
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if tag != "equal":
+            expected_left.update(range(i1 + 1, i2 + 1))
+            expected_right.update(range(j1 + 1, j2 + 1))
+    page.select_option("#diff-left", str(order[0]))
+    page.select_option("#diff-right", str(order[1]))
+    page.click("#diff-show")
+    page.wait_for_selector("#diff-view:not([hidden]) #diff-table tr")
+    changed = page.locator('#diff-table tr[data-changed="true"]')
+    assert changed.count() > 0
+    got_left = {int(x) for x in changed.locator("td.ln:nth-child(1)").all_inner_texts() if x}
+    got_right = {int(x) for x in changed.locator("td.ln:nth-child(3)").all_inner_texts() if x}
+    assert got_left == expected_left and got_right == expected_right
+    unchanged = page.locator('#diff-table tr[data-changed="false"]')
+    assert unchanged.count() == len(a) - len(expected_left)
+    page.screenshot(path=str(SCREENSHOTS / "diff-view.png"))
+    page.keyboard.press("Escape")
+    assert page.locator("#diff-view").is_hidden()
+    # synchronised scrolling: on with "s", one column scrolls the others
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("s")
+    assert page.is_checked("#sync-scroll")
+    page.locator("#cand-B .code-scroll").evaluate("el => { el.scrollTop = 60; }")
+    page.wait_for_function("() => document.querySelector('#cand-A .code-scroll').scrollTop > 0")
+    page.keyboard.press("s")
+    assert not page.is_checked("#sync-scroll")
+
+
+def test_lease_expires_and_the_task_returns_to_the_queue(live, open_page) -> None:
+    task = {"id": "only", "prompt": "Add.", "language": "python",
+            "tests": {"test_solution.py": "def test_x():\n    pass\n"},
+            "candidates": [{"id": "a", "model": "m1", "files": {"solution.py": "x = 1\n"}},
+                           {"id": "b", "model": "m2", "files": {"solution.py": "x = 2\n"}}]}
+    live.add_project({"name": "Lease", "slug": "lease", "overlap": 1, "lease_minutes": 5}, [task])
+    live.add_user("erin", project_slugs=["lease"])
+    live.add_user("finn", project_slugs=["lease"])
+    erin = open_page("erin")
+    first = take_next(erin, live)
+    finn = open_page("finn")
+    finn.goto(f"{live.url}/p/lease/queue")
+    finn.click("#take-next")
+    assert finn.get_attribute("#queue-empty", "data-reason") == "taken"
+    assert "being reviewed by others" in finn.inner_text("#queue-empty")
+    with live.db() as s:  # move the clock: erin's lease ran out
+        s.get(Assignment, first).lease_expires_at = utcnow() - timedelta(seconds=1)
+        s.commit()
+    finn.goto(f"{live.url}/p/lease/queue")
+    finn.click("#take-next")
+    finn.wait_for_url("**/a/*")
+    with live.db() as s:
+        mine = s.scalars(select(Assignment).where(Assignment.id != first)).one()
+        assert mine.task_id == s.get(Assignment, first).task_id
+        assert s.get(Assignment, first).state == "expired"
+    # erin's page can no longer save: the task is someone else's now
+    erin.fill("#rationale", "too late")
+    erin.wait_for_selector('#save-status[data-state="error"]')
+    assert "lease" in erin.inner_text("#save-status")
+    # and with everything done or taken, the queue says why
+    finn.goto(f"{live.url}/p/lease/queue")
+    assert "In progress" in finn.inner_text("main")
+
+
+XSS = '<img src=x onerror=alert("xss")><script>alert("xss")</script>'
+HOSTILE_RUBRIC = f"""
+name: hostile
+version: "1"
+description: '{XSS}'
+instructions: |
+  Review <script>alert("instr")</script> and [this](javascript:alert(1)).
+  <img src=x onerror=alert(3)>
+criteria:
+  - key: correctness
+    label: '{XSS}'
+    description: '<svg onload=alert(4)>'
+    scale: {{min: 1, max: 3, labels: {{1: '<b onmouseover=alert(5)>bad</b>'}}}}
+categories:
+  - {{key: security, label: '<img src=x onerror=alert(6)>', cwe: true}}
+severities: [low, high]
+ranking: {{enabled: true, ties: true, required: true}}
+rationale_required: false
+confidence: false
+"""
+
+
+def test_hostile_strings_never_run(live, open_page) -> None:
+    task = {"id": "x-1", "language": "python",
+            "prompt": f"# Title {XSS}\n\n<script>alert('prompt')</script>\n\n[link](javascript:alert(8))",
+            "tests": {"test_solution.py": "def test_x():\n    pass\n"},
+            "candidates": [
+                {"id": "a", "model": XSS, "files": {"solution.py": f"s = '{XSS}'\n# </script><script>alert(9)</script>\nx = 1\n"}},
+                {"id": "b", "model": "<svg/onload=alert(10)>", "files": {"solution.py": "s = '<iframe src=javascript:alert(11)>'\n"}}]}
+    live.add_project({"name": f"X {XSS}", "slug": "xss", "overlap": 2, "blind": False},
+                     [task], rubric_text=HOSTILE_RUBRIC)
+    live.add_user("lead2", role="lead", project_slugs=["xss"])
+    page = open_page("lead2")
+    errors = no_js_errors(page)
+    page.goto(f"{live.url}/p/xss/queue")
+    page.click("#take-next")
+    page.wait_for_url("**/a/*")
+    page.wait_for_selector("#ranking .chip")
+    models = page.locator(".cand-head .model").all_inner_texts()  # lead, not blind: shown, as text
+    assert sorted(models) == sorted([XSS, "<svg/onload=alert(10)>"])
+    assert XSS in page.inner_text("#cand-A") or XSS in page.inner_text("#cand-B")
+    page.click("details.instructions summary")
+    add_finding(page, "A", 1, 1, category="security", severity="high", comment=XSS)
+    wait_saved(page)
+    page.reload()
+    page.wait_for_selector("li.finding")
+    assert page.locator("li.finding .comment").inner_text() == XSS
+    page.hover("li.finding")
+    page.hover("table.scores th")
+    page.click("#submit")
+    page.wait_for_selector("#errors li")
+    page.wait_for_timeout(300)
+    assert page.locator("script:not([src]):not([type='application/json'])").count() == 0
+    assert live.dialogs == []
+    assert errors == []
+
+
+def test_help_overlay_and_keyboard_only_ranking(live, open_page) -> None:
+    page = open_page("bob", width=1920, height=1080)
+    assignment_id = take_next(page, live)
+    page.keyboard.press("?")
+    assert page.locator("#help").is_visible()
+    page.keyboard.press("Escape")
+    assert page.locator("#help").is_hidden()
+    page.keyboard.press("r")
+    page.keyboard.press("ArrowDown")  # A goes below B
+    page.keyboard.press("ArrowDown")  # ...and below C
+    with live.db() as s:
+        order = s.get(Assignment, assignment_id).display_order
+        project = s.scalars(select(Project).where(Project.slug == "demo")).one()
+        assert project.overlap == 2
+    a, b, c, d = order
+    assert page.evaluate("window.reviewPage.store.state.ranking") == [[b], [c], [a], [d]]
+    # dropping a candidate onto a row ties it with that row
+    page.drag_and_drop(f'#ranking .chip[data-candidate="{d}"]', '#ranking .tier[data-row="0"]')
+    assert page.evaluate("window.reviewPage.store.state.ranking") == [[b, d], [c], [a]]
+    page.locator(f'#ranking .chip[data-candidate="{d}"]').focus()
+    page.keyboard.press("ArrowDown")  # out of the tie, to its own row below
+    assert page.evaluate("window.reviewPage.store.state.ranking") == [[b], [d], [c], [a]]
+    page.screenshot(path=str(SCREENSHOTS / "review-page-wide.png"))
+
+
+def test_hints_test_results_probe_and_triage(live, open_page) -> None:
+    from harness.models import Analysis, Task
+
+    with live.db() as s:
+        task = s.scalars(select(Task).where(Task.external_id == "demo-01-password-hash")).one()
+        for cand in task.candidates:
+            s.add(Analysis(content_hash=cand.content_hash, versions_key="test", summary={
+                "bandit": {"high": 1, "low": 0}, "mi": 71.3},
+                hints=[{"analyzer": "bandit", "rule_id": "B324", "title": f"weak hash {XSS}",
+                        "severity": "high", "confidence": "high", "cwe": 327,
+                        "file_path": "solution.py", "line_start": 2, "line_end": 3,
+                        "message": f"md5 is weak {XSS}", "doc_url": None}]))
+        s.commit()
+    page = open_page("alice")
+    errors = no_js_errors(page)
+    calls = {"runs": 0, "probe": []}
+
+    def runs(route) -> None:  # noqa: ANN001
+        calls["runs"] += 1
+        ids = [int(x) for x in page.eval_on_selector_all(
+            ".candidate", "els => els.map(e => e.dataset.candidate)")]
+        if calls["runs"] == 1:
+            body = {"pending": True, "runs": {str(i): {"state": "queued", "status": None} for i in ids}}
+        else:
+            done = {"state": "done", "status": "failed", "wall_s": 0.61,
+                    "peak_memory_bytes": 31_000_000, "isolation": "bwrap",
+                    "tests": [{"name": "test_roundtrip", "outcome": "passed"},
+                              {"name": f"test_{XSS}", "outcome": "failed"}],
+                    "stdout": XSS, "stderr": "", "stdout_truncated": True,
+                    "stderr_truncated": False, "tamper": []}
+            body = {"pending": False, "runs": {str(i): done for i in ids}}
+        route.fulfill(json=body)
+
+    def probe(route) -> None:  # noqa: ANN001
+        calls["probe"].append(route.request.headers.get("x-csrftoken"))
+        ids = page.eval_on_selector_all(".candidate", "els => els.map(e => e.dataset.candidate)")
+        route.fulfill(json={"id": 1, "results": {i: {"state": "done", "status": "passed",
+                                                     "tests": [{"name": "test_probe", "outcome": "passed"}]}
+                                                 for i in ids}})
+
+    page.route("**/runs.json", runs)
+    page.route("**/probe", probe)
+    take_next(page, live)
+    assert page.locator("#cand-A .tests .badge").first.inner_text() in ("queued", "failed")
+    page.wait_for_selector("#cand-A .tests .status-failed")  # polled without a reload
+    assert calls["runs"] >= 2
+    panel = page.locator("#cand-A .tests").first
+    assert "0.61 s" in panel.inner_text() and "bwrap" in panel.inner_text()
+    panel.locator("summary", has_text="stdout").click()
+    assert panel.locator("pre").inner_text() == XSS
+    # hints: a focusable marker on line 2 with the message, a summary, a verdict
+    marker = page.locator('#cand-A tr[data-line="2"] .hint-marker')
+    assert "md5 is weak" in marker.get_attribute("aria-label")
+    assert "bandit: 1 high" in page.inner_text("#cand-A .hint-summary")
+    marker.focus()
+    page.keyboard.press("Enter")
+    page.locator("#cand-A li.hint button[data-verdict='false_positive']").click()
+    wait_saved(page)
+    page.click("#probe summary")
+    page.fill("#probe-source", "from solution import *\n\ndef test_probe():\n    assert True\n")
+    page.click("#probe-run")
+    page.wait_for_selector("#cand-B .probe-result .status-passed")
+    assert calls["probe"] and calls["probe"][0]
+    with live.db() as s:
+        a = s.scalars(select(Assignment)).one()
+        cid = str(a.display_order[0])
+        assert a.draft["hint_verdicts"] == {cid: {"bandit:B324:solution.py:2": "false_positive"}}
+    assert errors == [] and live.dialogs == []
+
+
+def test_hints_hidden_note(live, open_page) -> None:
+    live.add_project({"name": "NoHints", "slug": "nh", "hints": {"visible": False}},
+                     [{"id": "t", "prompt": "p", "language": "python", "tests": {"test_solution.py": "def test_x():\n    pass\n"},
+                       "candidates": [{"id": "a", "files": {"solution.py": "x = 1\n"}},
+                                      {"id": "b", "files": {"solution.py": "x = 2\n"}}]}])
+    live.add_user("hana", project_slugs=["nh"])
+    page = open_page("hana")
+    page.goto(f"{live.url}/p/nh/queue")
+    page.click("#take-next")
+    page.wait_for_url("**/a/*")
+    assert "Hints are hidden for this project" in page.inner_text("#hints-hidden")
+    assert page.locator(".hint-marker").count() == 0

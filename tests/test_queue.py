@@ -1,0 +1,269 @@
+"""The queue: k per task, no repeats, leases, skips, empty states, concurrent claims; access."""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import timedelta
+
+import pytest
+from helpers import csrf_from, task_line, write_jsonl
+from sqlalchemy import func, select
+
+from harness import queue
+from harness.models import Assignment, utcnow
+
+
+@pytest.fixture
+def setup(db, make_project, make_user, import_file, tmp_path):  # type: ignore[no-untyped-def]
+    def make(n_tasks: int = 3, overlap: int = 2, users: int = 3, **fields):  # type: ignore[no-untyped-def]
+        project = make_project("q", overlap=overlap, **fields)
+        lines = [task_line(f"t{i}") for i in range(n_tasks)]
+        for line in lines:
+            line["candidates"].append(
+                {"id": "c", "model": "z", "files": {"solution.py": "def add(a, b):\n    return b + a\n"}})
+        import_file(project, write_jsonl(tmp_path / "t.jsonl", lines))
+        people = [make_user(f"u{i}", projects=["q"]) for i in range(users)]
+        return project, people
+
+    return make
+
+
+def claim(db, user, project, **kw):  # type: ignore[no-untyped-def]
+    result = queue.claim_next(db, user.id, project, **kw)
+    db.commit()
+    return result
+
+
+def test_at_most_k_annotators_per_task_and_then_taken(db, setup) -> None:
+    project, (a, b, c) = setup(n_tasks=1, overlap=2)
+    first, second = claim(db, a, project), claim(db, b, project)
+    assert first.assignment.task_id == second.assignment.task_id
+    third = claim(db, c, project)
+    assert third.assignment is None and third.reason == "taken"
+    assert "being reviewed by others" in third.message
+    for done in (first, second):
+        done.assignment.state = "submitted"
+    db.commit()
+    assert claim(db, c, project).reason == "all_done"
+
+
+def test_never_the_same_task_twice_and_resume(db, setup) -> None:
+    project, (a, *_) = setup(n_tasks=2, overlap=3)
+    one = claim(db, a, project)
+    again = claim(db, a, project)
+    assert again.resumed and again.assignment.id == one.assignment.id
+    one.assignment.state = "submitted"
+    db.commit()
+    two = claim(db, a, project)
+    assert two.assignment.task_id != one.assignment.task_id
+    two.assignment.state = "submitted"
+    db.commit()
+    empty = claim(db, a, project)
+    assert empty.assignment is None and empty.reason == "all_done"
+
+
+def test_lease_expiry_returns_the_task(db, setup) -> None:
+    project, (a, b, _) = setup(n_tasks=1, overlap=1)
+    held = claim(db, a, project).assignment
+    assert held.lease_expires_at is not None
+    assert claim(db, b, project).reason == "taken"
+    later = utcnow() + timedelta(minutes=31)  # the default lease is 30 minutes
+    got = claim(db, b, project, now=later)
+    assert got.assignment is not None and got.assignment.task_id == held.task_id
+    db.refresh(held)
+    assert held.state == "expired"
+    # the first annotator cannot take the slot back while someone else holds it
+    assert queue.renew_lease(db, held, project, now=later) is False
+    # ...and does not get the task again from the queue
+    assert claim(db, a, project, now=later).assignment is None
+
+
+def test_lease_minutes_from_project_settings(db, setup) -> None:
+    project, (a, b, _) = setup(n_tasks=1, overlap=1, lease_minutes=5)
+    assert queue.lease_minutes(project) == 5
+    claim(db, a, project)
+    assert claim(db, b, project, now=utcnow() + timedelta(minutes=4)).reason == "taken"
+    assert claim(db, b, project, now=utcnow() + timedelta(minutes=6)).assignment is not None
+
+
+def test_expired_assignment_revives_when_the_slot_is_free(db, setup) -> None:
+    project, (a, *_) = setup(n_tasks=1, overlap=1)
+    held = claim(db, a, project).assignment
+    later = utcnow() + timedelta(hours=1)
+    queue.expire_leases(db, later)
+    db.refresh(held)
+    assert held.state == "expired"
+    assert queue.renew_lease(db, held, project, now=later) is True
+    assert held.state == "active" and held.lease_expires_at > later
+
+
+def test_own_lapsed_lease_comes_back_with_its_draft(db, setup) -> None:
+    project, (a, *_) = setup(n_tasks=2, overlap=1)
+    held = claim(db, a, project).assignment
+    held.draft = {"rationale": "half-way"}
+    db.commit()
+    later = utcnow() + timedelta(hours=2)
+    back = claim(db, a, project, now=later)
+    assert back.resumed and back.assignment.id == held.id
+    assert back.assignment.state == "active" and back.assignment.draft == {"rationale": "half-way"}
+
+
+def test_skip_with_reason(db, setup) -> None:
+    project, (a, b, _) = setup(n_tasks=1, overlap=1)
+    held = claim(db, a, project).assignment
+    with pytest.raises(queue.QueueError, match="reason"):
+        queue.skip(db, held, "   ")
+    queue.skip(db, held, "I do not know this library")
+    db.commit()
+    assert held.state == "skipped" and held.skip_reason == "I do not know this library"
+    assert claim(db, a, project).reason == "all_done"  # never back to the skipper
+    assert claim(db, b, project).assignment.task_id == held.task_id  # the slot is free
+
+
+def test_display_order_is_recorded_and_differs_between_annotators(db, setup) -> None:
+    project, (a, b, c) = setup(n_tasks=1, overlap=3)
+    orders = [claim(db, u, project).assignment.display_order for u in (a, b, c)]
+    assert all(sorted(o) == sorted(orders[0]) for o in orders)
+    assert len({tuple(o) for o in orders}) == 3
+    # stable: the same task and position give the same order
+    assert queue.display_order(7, [1, 2, 3], 1) == queue.display_order(7, [3, 2, 1], 1)
+
+
+def test_empty_states(db, make_user, setup) -> None:
+    loner = make_user("loner")
+    assert queue.claim_any(db, loner.id).reason == "no_projects"
+    project, (a, *_) = setup(n_tasks=1)
+    project.state = "paused"
+    db.commit()
+    assert claim(db, a, project).reason == "paused"
+    assert queue.claim_any(db, a.id).reason == "no_projects"  # paused projects hand out nothing
+
+
+def test_concurrent_claims_never_exceed_k(session_factory, setup) -> None:
+    project, users = setup(n_tasks=3, overlap=2, users=10)
+    barrier = threading.Barrier(len(users))
+    errors: list[BaseException] = []
+
+    def work(user_id: int) -> None:
+        session = session_factory()
+        try:
+            proj = session.get(type(project), project.id)
+            barrier.wait()
+            queue.claim_next(session, user_id, proj)
+            session.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+            session.rollback()
+        finally:
+            session.close()
+
+    threads = [threading.Thread(target=work, args=(u.id,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    session = session_factory()
+    per_task = dict(session.execute(
+        select(Assignment.task_id, func.count()).group_by(Assignment.task_id)).all())
+    per_user = dict(session.execute(
+        select(Assignment.user_id, func.count()).group_by(Assignment.user_id)).all())
+    session.close()
+    assert max(per_task.values()) <= 2
+    assert sum(per_task.values()) == 6  # 3 tasks x k=2, every slot used once
+    assert max(per_user.values()) == 1
+
+
+# --- through the web -------------------------------------------------------------------
+
+
+def test_queue_page_claims_and_redirects(client, login, setup) -> None:
+    setup(n_tasks=1, overlap=1)
+    login("u0")
+    page = client.get("/queue").get_data(as_text=True)
+    resp = client.post("/queue", data={"csrf_token": csrf_from(page)})
+    assert resp.status_code == 302
+    assert re.fullmatch(r"/p/q/a/\d+", resp.headers["Location"])
+    assert client.get(resp.headers["Location"]).status_code == 200
+    assert client.post("/queue").status_code == 400  # no CSRF token
+
+
+def test_queue_empty_state_for_a_user_without_projects(client, login, make_user) -> None:
+    make_user("loner")
+    login("loner")
+    html = client.get("/queue").get_data(as_text=True)
+    assert 'data-reason="no_projects"' in html
+
+
+def test_another_annotators_assignment_is_404(client, login, db, setup) -> None:
+    project, (a, b, _) = setup(n_tasks=1, overlap=2)
+    theirs = claim(db, a, project).assignment
+    login("u1")
+    page = client.get("/queue").get_data(as_text=True)
+    token = csrf_from(page)
+    base = f"/p/q/a/{theirs.id}"
+    assert client.get(base).status_code == 404
+    assert client.get(f"{base}/diff?left=1&right=2").status_code == 404
+    headers = {"X-CSRFToken": token}
+    assert client.post(f"{base}/draft", json={"draft": {}}, headers=headers).status_code == 404
+    assert client.post(f"{base}/submit", json={"draft": {}}, headers=headers).status_code == 404
+    assert client.post(f"{base}/skip", data={"csrf_token": token, "reason": "x"}).status_code == 404
+    db.refresh(theirs)
+    assert theirs.state == "active" and theirs.draft is None
+
+
+def test_assignment_of_a_project_the_user_left_is_404(client, login, db, make_project, setup) -> None:
+    project, (a, *_) = setup(n_tasks=1)
+    mine = claim(db, a, project).assignment
+    make_project("other")
+    login("u0")
+    assert client.get(f"/p/other/a/{mine.id}").status_code == 404  # wrong project in the URL
+
+
+def test_annotators_cannot_see_lead_pages(client, login, make_user, setup) -> None:
+    setup(n_tasks=1)
+    make_user("boss", role="lead", projects=["q"])
+    login("u0")
+    assert client.get("/p/q/assignments").status_code == 403
+    page = client.get("/").get_data(as_text=True)
+    client.post("/logout", data={"csrf_token": csrf_from(page)})
+    login("boss")
+    assert client.get("/p/q/assignments").status_code == 200
+
+
+def test_models_hidden_from_annotators_on_blind_projects(client, login, db, make_user, setup) -> None:
+    project, (a, *_) = setup(n_tasks=1, overlap=2, blind=True)
+    lead = make_user("boss", role="lead", projects=["q"])
+    mine = claim(db, a, project).assignment
+    theirs = claim(db, lead, project).assignment
+    login("u0")
+    html = client.get(f"/p/q/a/{mine.id}").get_data(as_text=True)
+    assert "model-x" not in html and "model-y" not in html
+    page = client.get("/").get_data(as_text=True)
+    client.post("/logout", data={"csrf_token": csrf_from(page)})
+    login("boss")
+    html = client.get(f"/p/q/a/{theirs.id}").get_data(as_text=True)
+    assert "model-x" in html and "model-y" in html
+
+
+def test_skip_form_needs_a_reason_and_frees_the_task(client, login, db, make_user, setup) -> None:
+    project, (a, *_) = setup(n_tasks=1, overlap=1)
+    held = claim(db, a, project).assignment
+    login("u0")
+    html = client.get(f"/p/q/a/{held.id}").get_data(as_text=True)
+    token = csrf_from(html)
+    resp = client.post(f"/p/q/a/{held.id}/skip", data={"csrf_token": token, "reason": " "})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/p/q/a/{held.id}")
+    db.refresh(held)
+    assert held.state == "active"
+    resp = client.post(f"/p/q/a/{held.id}/skip", data={"csrf_token": token, "reason": "<b>not my area</b>"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/p/q/queue")
+    db.refresh(held)
+    assert held.state == "skipped" and held.skip_reason == "<b>not my area</b>"
+    make_user("boss", role="lead", projects=["q"])
+    page = client.get("/").get_data(as_text=True)
+    client.post("/logout", data={"csrf_token": csrf_from(page)})
+    login("boss")
+    html = client.get("/p/q/assignments").get_data(as_text=True)
+    assert "skipped" in html and "&lt;b&gt;not my area&lt;/b&gt;" in html
