@@ -1,0 +1,286 @@
+"""The bubblewrap backend: namespaces, a read-only root, a per-run cgroup.
+
+Like the docker backend it starts sandboxes ahead of need (sandboxes.pool):
+the runner imports pytest inside its cgroup, then waits for its job; the wall
+clock starts when the job is sent, and CPU used before that is subtracted.
+
+bwrap itself runs as uid 65534 (unprivileged user namespaces), so the sandbox
+is nobody on the host too, not root in a user namespace. Before exec the child
+joins the run's cgroup and takes rlimits for open files, file size and core
+size. With the offline rootfs built, it is bound read-only as `/`; otherwise
+only the host's system dirs are (never /root, /home, /tmp or the data dir).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import secrets
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from sandboxes import cgroups, image
+from sandboxes.base import Limits, RunResult, Sandbox, SandboxConfig, register_backend
+from sandboxes.job import (
+    RUNNER_ARGV,
+    SANDBOX_ENV,
+    SANDBOX_TMP,
+    SANDBOX_UID,
+    Capture,
+    Pumped,
+    Stage,
+    assemble,
+    error_result,
+    pump,
+    sweep_stages,
+)
+from sandboxes.pool import Reaper, WarmPool
+
+HOST_SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
+HOST_ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
+                  "/etc/alternatives", "/etc/localtime", "/etc/nsswitch.conf")
+
+
+def _child_setup(procs_files: list[str], limits: Limits) -> Callable[[], None]:
+    """Runs in the child between fork and exec: join the cgroup, set limits, drop to nobody.
+
+    Only os/resource calls (no locks), so it is safe in a threaded parent.
+    Without a cgroup (degraded isolation) the address space is capped per process
+    instead; the pids and CPU limits then do not apply, the wall time still does.
+    """
+    nofile = limits.nofile
+    fsize = limits.file_size_mb << 20
+    address_space = (limits.memory_mb << 20) + (256 << 20) if not procs_files else None
+
+    def setup() -> None:
+        pid = str(os.getpid()).encode()
+        for path in procs_files:
+            fd = os.open(path, os.O_WRONLY)
+            os.write(fd, pid)
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if address_space is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+        if os.geteuid() == 0:
+            os.setgroups([])
+            os.setgid(SANDBOX_UID)
+            os.setuid(SANDBOX_UID)
+
+    return setup
+
+
+@dataclass
+class Started:
+    proc: subprocess.Popen[bytes]
+    stage: Stage
+    group: cgroups.RunCgroup | None
+
+
+class BwrapSandbox(Sandbox):
+    name: ClassVar[str] = "bwrap"
+
+    def __init__(self, config: SandboxConfig, pool_size: int | None = None) -> None:
+        super().__init__(config)
+        self._swept = False
+        self.pool: WarmPool[Started] = WarmPool(self._start, self._discard, pool_size)
+        self.reaper = Reaper()
+
+    @property
+    def rootfs(self) -> Path | None:
+        paths = image.paths_for(self.config.sandbox_dir)
+        return paths.rootfs if paths.rootfs_ready() else None
+
+    def isolation(self) -> str:
+        return "full" if cgroups.version() is not None else "degraded"
+
+    def image_name(self) -> str:
+        root = self.rootfs
+        return f"rootfs:{image.content_version()}" if root else "host-system-dirs"
+
+    def check(self) -> tuple[bool, str]:
+        if shutil.which("bwrap") is None:
+            return False, "bubblewrap is not installed (apt-get install -y bubblewrap)"
+        saved, self.pool.size = self.pool.size, 0
+        try:
+            probe = self.run({"solution.py": "X = 1\n"},
+                             {"test_probe.py": "from solution import X\n\n"
+                                               "def test_x():\n    assert X == 1\n"},
+                             Limits(wall_s=20))
+        finally:
+            self.pool.size = saved
+        if probe.status != "passed":
+            return False, f"probe run ended {probe.status}: {probe.error or probe.stderr[-300:]}"
+        where = "rootfs " + image.content_version() if self.rootfs else "host system dirs"
+        if probe.isolation == "degraded":
+            return True, f"isolation degraded (no cgroup can be made here); {where}"
+        return True, f"isolation full (cgroup v{cgroups.version()}); {where}"
+
+    def _mounts(self, stage: Stage, limits: Limits) -> list[str]:
+        size = str(limits.disk_mb << 20)
+        args: list[str] = []
+        root = self.rootfs
+        if root is not None:
+            args += ["--ro-bind", str(root), "/"]
+        else:
+            for d in HOST_SYSTEM_DIRS:
+                if os.path.islink(d):
+                    args += ["--symlink", os.readlink(d), d]
+                elif os.path.isdir(d):
+                    args += ["--ro-bind", d, d]
+            for f in HOST_ETC_FILES:
+                if os.path.exists(f):
+                    args += ["--ro-bind", f, f]
+        args += ["--proc", "/proc", "--dev", "/dev",
+                 "--size", size, "--tmpfs", SANDBOX_TMP,
+                 "--size", size, "--tmpfs", "/work",
+                 "--ro-bind", str(stage.in_dir), "/in",
+                 "--bind", str(stage.report), "/results/report.json"]
+        if root is None:
+            args += ["--remount-ro", "/"]
+        return args
+
+    def command(self, stage: Stage, limits: Limits) -> list[str]:
+        env: list[str] = []
+        for k, v in SANDBOX_ENV.items():
+            env += ["--setenv", k, v]
+        return ["bwrap", "--unshare-all", "--die-with-parent", "--new-session",
+                "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+                "--unshare-user", "--hostname", "sandbox", "--cap-drop", "ALL", "--disable-userns",
+                *self._mounts(stage, limits), "--chdir", "/work", "--clearenv", *env,
+                *RUNNER_ARGV]
+
+    def _start(self, limits: Limits) -> Started:
+        """A sandbox whose runner has imported pytest and waits for its job on stdin."""
+        stage = Stage.empty()
+        group: cgroups.RunCgroup | None = None
+        try:
+            name = f"{os.getpid()}-{secrets.token_hex(6)}"
+            try:
+                group = cgroups.create(name, limits.memory_mb << 20, limits.pids, limits.cpus)
+            except OSError:
+                group = None
+            proc = subprocess.Popen(  # noqa: S603 - fixed argument list
+                self.command(stage, limits), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, env={}, close_fds=True,
+                preexec_fn=_child_setup(group.procs_files if group else [], limits),  # noqa: PLW1509
+            )
+        except BaseException:
+            if group is not None:
+                group.remove()
+            stage.remove()
+            raise
+        return Started(proc, stage, group)
+
+    def _discard(self, started: Started) -> None:
+        self._teardown(started)
+        if started.group is not None:
+            started.group.remove()
+        started.stage.remove()
+
+    @staticmethod
+    def _teardown(started: Started) -> int:
+        """Kill the whole group, then reap bwrap; returns its exit status."""
+        if started.group is not None:
+            started.group.kill()
+        proc = started.proc
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        rc = proc.wait()
+        for pipe in (proc.stdout, proc.stderr, proc.stdin):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+        return rc
+
+    def set_pool_size(self, size: int) -> None:
+        self.pool.size = size
+
+    def settle(self) -> None:
+        self.pool.settle()
+        self.reaper.settle()
+
+    def close(self) -> None:
+        self.pool.close()
+        self.reaper.settle()
+
+    def waiting_resources(self) -> dict[str, set[str]]:
+        waiting = self.pool.waiting()
+        return {"stages": {str(w.stage.root) for w in waiting},
+                "cgroups": {str(d) for w in waiting if w.group for d in w.group.dirs},
+                "pids": {str(w.proc.pid) for w in waiting}}
+
+    def run(self, candidate_files: Mapping[str, str], test_files: Mapping[str, str],
+            limits: Limits) -> RunResult:
+        if not self._swept:
+            cgroups.sweep_orphans()
+            sweep_stages()
+            self._swept = True
+        started = time.monotonic()
+        out, err = Capture(limits.output_bytes), Capture(limits.output_bytes)
+        pumped = Pumped()
+        exit_code: int | None = None
+        sig: int | None = None
+        cpu_before = 0.0
+        try:
+            box = self.pool.take(limits)
+            if box.proc.poll() is not None:  # died while waiting: start a fresh one
+                self._discard(box)
+                box = self._start(limits)
+        except OSError as exc:
+            return error_result(self.name, self.image_name(), started,
+                                f"could not start bwrap: {exc}", self.isolation())
+        proc, stage, group = box.proc, box.stage, box.group
+        infra: str | None = None
+        ended: float | None = None
+        try:
+            job = stage.fill(candidate_files, test_files)
+            if group is not None:
+                cpu_before = group.stats()[0] or 0.0
+            assert proc.stdin and proc.stdout and proc.stderr
+            started = time.monotonic()
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.write(job.encode())
+                proc.stdin.close()
+            pidfd = os.pidfd_open(proc.pid)
+            try:
+                pumped = pump({"stdout": proc.stdout.fileno(), "stderr": proc.stderr.fileno()},
+                              {"stdout": out, "stderr": err}, started + limits.wall_s,
+                              lambda: proc.poll() is not None, pidfd)
+                ended = time.monotonic()
+            finally:
+                os.close(pidfd)
+        except (OSError, ValueError) as exc:
+            infra = f"bwrap run failed: {exc}"
+        finally:
+            rc = self._teardown(box)
+            exit_code, sig = (None, -rc) if rc < 0 else (rc, None)
+            if exit_code is not None and 128 < exit_code < 193:
+                sig = exit_code - 128
+        cpu_s, peak, ooms = group.stats() if group is not None else (None, None, 0)
+        if cpu_s is not None:
+            cpu_s = max(0.0, cpu_s - cpu_before)
+        try:
+            return assemble(stage=stage, backend=self.name, image=self.image_name(),
+                            isolation="full" if group is not None else "degraded",
+                            limits=limits, started=started, exit_code=exit_code, sig=sig,
+                            pumped=pumped, out=out, err=err, cpu_s=cpu_s, peak=peak,
+                            oom=ooms > 0, infra_error=infra, ended=ended)
+        finally:
+            self.reaper.submit(lambda: self._remove(group, stage))
+
+    @staticmethod
+    def _remove(group: cgroups.RunCgroup | None, stage: Stage) -> None:
+        if group is not None:
+            group.remove()
+        stage.remove()
+
+
+register_backend(BwrapSandbox)

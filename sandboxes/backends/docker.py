@@ -1,0 +1,316 @@
+"""The Docker backend (docker SDK), with containers started ahead of need.
+
+A fresh container costs ~0.3 s to create and start, so the backend keeps a
+few started containers per limits set (sandboxes.pool) whose runner has
+already imported pytest and waits on stdin for its job. A run takes one,
+sends the job through the attach socket, reads the multiplexed output with
+caps and a deadline, and force-removes it; every container is used once. Containers carry
+labels with the owning process, so a new backend removes those of a dead
+harness (the orphan sweep).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import secrets
+import selectors
+import socket
+import struct
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from sandboxes import image
+from sandboxes.base import Limits, RunResult, Sandbox, SandboxConfig, register_backend
+from sandboxes.job import (
+    RUNNER_ARGV,
+    SANDBOX_ENV,
+    SANDBOX_TMP,
+    SANDBOX_UID,
+    Capture,
+    Pumped,
+    Stage,
+    assemble,
+    error_result,
+    sweep_stages,
+)
+from sandboxes.pool import Reaper, WarmPool
+
+LABEL = "review-harness.sandbox"
+HOST = socket.gethostname()
+
+
+@dataclass
+class Warm:
+    container: Any
+    stage: Stage
+    sock: Any
+
+
+def _raw(sock: Any) -> socket.socket:
+    return sock._sock if hasattr(sock, "_sock") else sock  # noqa: SLF001
+
+
+def _close_sock(sock: Any) -> None:
+    """Close the hijacked attach connection: raw socket, its file wrapper, the response."""
+    for closer in (getattr(sock, "_sock", None), sock, getattr(sock, "_response", None)):
+        with contextlib.suppress(Exception):
+            if closer is not None:
+                closer.close()
+
+
+def pump_frames(sock: socket.socket, out: Capture, err: Capture, deadline: float) -> Pumped:
+    """Demultiplex docker's attach stream ([stream, 0, 0, 0, size] frames) with caps."""
+    state = Pumped()
+    buf = bytearray()
+    sel = selectors.DefaultSelector()
+    sel.register(sock, selectors.EVENT_READ)
+    sock.setblocking(False)
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                state.timed_out = True
+                return state
+            if not sel.select(timeout=min(remaining, 0.5)):
+                continue
+            try:
+                chunk = sock.recv(1 << 16)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                chunk = b""
+            if not chunk:
+                state.exited = True
+                return state
+            buf += chunk
+            while len(buf) >= 8:
+                kind, size = buf[0], struct.unpack(">I", bytes(buf[4:8]))[0]
+                if len(buf) < 8 + size:
+                    break
+                payload = bytes(buf[8:8 + size])
+                del buf[:8 + size]
+                target = err if kind == 2 else out
+                target.add(payload)
+                if target.truncated:
+                    state.output_exceeded = True
+                    return state
+    finally:
+        sel.close()
+
+
+class DockerSandbox(Sandbox):
+    name: ClassVar[str] = "docker"
+
+    def __init__(self, config: SandboxConfig, pool_size: int | None = None) -> None:
+        super().__init__(config)
+        self._client: Any = None
+        self._swept = False
+        self.pool: WarmPool[Warm] = WarmPool(self._create, self._discard, pool_size)
+        self.reaper = Reaper()
+
+    # -- engine ---------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import docker
+
+            self._client = docker.from_env(timeout=30, max_pool_size=32)
+        return self._client
+
+    def available(self) -> bool:
+        try:
+            self.client.ping()
+            return image.docker_image_present(self.client, self.config.image_tag)
+        except Exception:  # noqa: BLE001 - any failure means "no engine"
+            self._client = None
+            return False
+
+    def check(self) -> tuple[bool, str]:
+        try:
+            self.client.ping()
+        except Exception as exc:  # noqa: BLE001 - any failure means "no engine"
+            self._client = None
+            return False, f"no Docker engine answers: {exc.__class__.__name__}"
+        if not image.docker_image_present(self.client, self.config.image_tag):
+            return False, (f"image {self.config.image_tag} is missing; run "
+                           "`harness sandbox build --offline`")
+        saved, self.pool.size = self.pool.size, 0
+        try:
+            probe = self.run({"solution.py": "X = 1\n"},
+                             {"test_probe.py": "from solution import X\n\n"
+                                               "def test_x():\n    assert X == 1\n"},
+                             Limits(wall_s=30))
+        finally:
+            self.pool.size = saved
+        if probe.status != "passed":
+            return False, f"probe run ended {probe.status}: {probe.error or probe.stderr[-300:]}"
+        return True, f"isolation full (container, image {self.config.image_tag})"
+
+    def sweep_orphans(self) -> int:
+        """Remove sandbox containers whose owning harness process is gone."""
+        removed = 0
+        for c in self.client.containers.list(all=True, filters={"label": LABEL}):
+            labels = c.labels or {}
+            pid = labels.get(f"{LABEL}.pid", "")
+            if labels.get(f"{LABEL}.host") == HOST and pid.isdigit():
+                try:
+                    os.kill(int(pid), 0)
+                    continue
+                except ProcessLookupError:
+                    pass
+                except PermissionError:
+                    continue
+            elif labels.get(f"{LABEL}.host") != HOST:
+                continue
+            with contextlib.suppress(Exception):
+                c.remove(force=True)
+                removed += 1
+        return removed
+
+    # -- containers -----------------------------------------------------------
+
+    def _create(self, limits: Limits) -> Warm:
+        from docker.types import LogConfig, Mount, Ulimit
+
+        stage = Stage.empty()
+        disk = limits.disk_mb
+        fsize = limits.file_size_mb << 20
+        api = self.client.api
+        try:
+            host_config = api.create_host_config(
+                network_mode="none", read_only=True,
+                tmpfs={SANDBOX_TMP: f"size={disk}m,mode=1777,nosuid,nodev",
+                       "/work": f"size={disk}m,uid={SANDBOX_UID},gid={SANDBOX_UID},"
+                                "mode=0700,nosuid,nodev"},
+                mounts=[Mount("/in", str(stage.in_dir), type="bind", read_only=True),
+                        Mount("/results/report.json", str(stage.report), type="bind")],
+                cap_drop=["ALL"], security_opt=["no-new-privileges"],
+                pids_limit=limits.pids, mem_limit=f"{limits.memory_mb}m",
+                memswap_limit=f"{limits.memory_mb}m", mem_swappiness=0,
+                nano_cpus=int(limits.cpus * 1e9),
+                ulimits=[Ulimit(name="nofile", soft=limits.nofile, hard=limits.nofile),
+                         Ulimit(name="fsize", soft=fsize, hard=fsize),
+                         Ulimit(name="core", soft=0, hard=0)],
+                log_config=LogConfig(type="none"), ipc_mode="private",
+            )
+            created = api.create_container(
+                self.config.image_tag, command=RUNNER_ARGV,
+                user=f"{SANDBOX_UID}:{SANDBOX_UID}", working_dir="/work",
+                environment=dict(SANDBOX_ENV), hostname="sandbox", network_disabled=True,
+                labels={LABEL: "1", f"{LABEL}.pid": str(os.getpid()), f"{LABEL}.host": HOST,
+                        f"{LABEL}.run": secrets.token_hex(8), f"{LABEL}.limits": limits.key()},
+                stdin_open=True, tty=False, detach=False,  # detach=False: StdinOnce
+                host_config=host_config,
+            )
+            container = self.client.containers.get(created["Id"])
+        except BaseException:
+            stage.remove()
+            raise
+        try:
+            sock = self.client.api.attach_socket(
+                container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+            container.start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+            stage.remove()
+            raise
+        return Warm(container, stage, sock)
+
+    def set_pool_size(self, size: int) -> None:
+        self.pool.size = size
+
+    def waiting_resources(self) -> dict[str, set[str]]:
+        waiting = self.pool.waiting()
+        return {"containers": {w.container.id for w in waiting},
+                "stages": {str(w.stage.root) for w in waiting}}
+
+    def settle(self) -> None:
+        self.pool.settle()
+        self.reaper.settle()
+
+    def close(self) -> None:
+        self.pool.close()
+        self.reaper.settle()
+
+    def _discard(self, warm: Warm) -> None:
+        _close_sock(warm.sock)
+        with contextlib.suppress(Exception):
+            warm.container.remove(force=True)
+        warm.stage.remove()
+
+    # -- a run ----------------------------------------------------------------
+
+    def run(self, candidate_files: Mapping[str, str], test_files: Mapping[str, str],
+            limits: Limits) -> RunResult:
+        started = time.monotonic()
+        out, err = Capture(limits.output_bytes), Capture(limits.output_bytes)
+        pumped = Pumped()
+        infra: str | None = None
+        exit_code: int | None = None
+        oom = False
+        warm: Warm | None = None
+        stage: Stage | None = None
+        ended: float | None = None
+        try:
+            if not self._swept:
+                self.sweep_orphans()
+                sweep_stages()
+                self._swept = True
+            warm = self.pool.take(limits)
+            warm.container.reload()
+            if warm.container.status != "running":  # died while waiting (engine restart)
+                dead, warm = warm, None
+                self._discard(dead)
+                warm = self._create(limits)
+            stage = warm.stage
+            job = stage.fill(candidate_files, test_files)
+            sock = _raw(warm.sock)
+            started = time.monotonic()
+            sock.sendall(job.encode())
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_WR)
+            pumped = pump_frames(sock, out, err, started + limits.wall_s)
+            ended = time.monotonic()
+        except Exception as exc:  # noqa: BLE001 - engine trouble is a sandbox_error
+            infra = f"docker: {exc.__class__.__name__}: {exc}"
+        finally:
+            if warm is not None:
+                container = warm.container
+                if pumped.timed_out or pumped.output_exceeded or infra:
+                    # Close our end first: the engine will not finish a container
+                    # whose output it is still trying to hand to us.
+                    _close_sock(warm.sock)
+                    with contextlib.suppress(Exception):
+                        container.kill()
+                with contextlib.suppress(Exception):
+                    status = container.wait(timeout=5)
+                    exit_code = int(status.get("StatusCode"))
+                with contextlib.suppress(Exception):
+                    container.reload()
+                    oom = bool(container.attrs["State"].get("OOMKilled"))
+                _close_sock(warm.sock)
+        if stage is None:
+            if warm is not None:
+                self.reaper.submit(functools.partial(self._discard, warm))
+            return error_result(self.name, self.config.image_tag, started, infra or "no stage")
+        try:
+            sig = exit_code - 128 if exit_code is not None and 128 < exit_code < 193 else None
+            result = assemble(stage=stage, backend=self.name, image=self.config.image_tag,
+                              isolation="full", limits=limits, started=started,
+                              exit_code=exit_code, sig=sig, pumped=pumped, out=out, err=err,
+                              cpu_s=None, peak=None, oom=oom, infra_error=infra, ended=ended)
+            return result
+        finally:
+            if warm is not None:
+                self.reaper.submit(functools.partial(self._discard, warm))
+            else:
+                stage.remove()
+
+
+register_backend(DockerSandbox)

@@ -1,0 +1,243 @@
+"""The sandbox interface: limits, results, the backend registry, refused files.
+
+Nothing here imports `harness`; the arrows point harness -> sandboxes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import posixpath
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sandboxes.image import default_image_tag
+
+STATUSES = ("passed", "failed", "error", "timeout", "oom", "output_limit",
+            "sandbox_error", "tamper_suspected")
+OUTCOMES = ("passed", "failed", "error", "skipped", "missing")
+
+
+@dataclass(frozen=True)
+class Limits:
+    wall_s: float = 10.0
+    memory_mb: int = 512
+    pids: int = 64
+    output_bytes: int = 1 << 20
+    disk_mb: int = 64
+    cpus: float = 1.0
+    nofile: int = 256
+    file_size_mb: int = 16
+
+    # (minimum, maximum) for each field; a project may not ask for more.
+    BOUNDS: ClassVar[dict[str, tuple[float, float]]] = {
+        "wall_s": (0.5, 3600.0), "memory_mb": (32, 65536), "pids": (8, 4096),
+        "output_bytes": (1024, 64 << 20), "disk_mb": (1, 16384), "cpus": (0.1, 64.0),
+        "nofile": (16, 65536), "file_size_mb": (1, 16384),
+    }
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"limits.{f.name}: expected a number, got {value!r}")
+            if f.type == "int" and not isinstance(value, int):
+                if float(value).is_integer():
+                    object.__setattr__(self, f.name, int(value))
+                else:
+                    raise ValueError(f"limits.{f.name}: expected an integer, got {value!r}")
+            low, high = self.BOUNDS[f.name]
+            if not low <= value <= high:
+                raise ValueError(f"limits.{f.name}: {value} is outside {low:g}..{high:g}")
+
+    def key(self) -> str:
+        """A stable string for deduplicating runs (same limits -> same key)."""
+        return ",".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Limits:
+        if not isinstance(d, Mapping):
+            raise ValueError(f"limits: expected a mapping, got {type(d).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"limits: unknown key(s) {', '.join(map(str, unknown))}; "
+                             f"expected some of {', '.join(sorted(names))}")
+        return cls(**dict(d))
+
+
+@dataclass
+class TestOutcome:
+    __test__ = False  # not a pytest class
+
+    name: str
+    outcome: str  # passed|failed|error|skipped|missing
+    duration_s: float | None = None
+    message: str = ""
+
+
+@dataclass
+class RunResult:
+    status: str
+    exit_code: int | None
+    signal: int | None
+    tests: list[TestOutcome]
+    wall_s: float
+    cpu_s: float | None
+    peak_memory_bytes: int | None
+    stdout: str
+    stderr: str
+    stdout_truncated: bool
+    stderr_truncated: bool
+    backend: str
+    image: str
+    isolation: str  # "full" | "degraded"
+    tamper: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RunResult:
+        data = dict(d)
+        data["tests"] = [t if isinstance(t, TestOutcome) else TestOutcome(**t)
+                         for t in data.get("tests", [])]
+        data["tamper"] = list(data.get("tamper", []))
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(OUTCOMES, 0)
+        for t in self.tests:
+            out[t.outcome] = out.get(t.outcome, 0) + 1
+        return out
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    sandbox_dir: Path
+    image_tag: str = field(default_factory=default_image_tag)
+
+
+class SandboxUnavailable(Exception):
+    """The backend cannot run here (engine down, bwrap missing, image not built)."""
+
+
+class Sandbox(ABC):
+    """One way of running untrusted code. Subclasses register with `register_backend`."""
+
+    name: ClassVar[str]
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+
+    @abstractmethod
+    def check(self) -> tuple[bool, str]:
+        """Whether this backend works here, and its isolation level or the reason not."""
+
+    @abstractmethod
+    def run(self, candidate_files: Mapping[str, str], test_files: Mapping[str, str],
+            limits: Limits) -> RunResult:
+        """Run the trusted tests against the candidate; never raises for candidate behaviour."""
+
+    def available(self) -> bool:
+        """A cheap yes/no for `auto` (the full check may run a probe)."""
+        return self.check()[0]
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Discard sandboxes started ahead of need (they are started again on use)."""
+
+    def set_pool_size(self, size: int) -> None:  # noqa: B027 - optional hook
+        """How many sandboxes to keep started ahead of need per limits set (0: none)."""
+
+    def settle(self) -> None:  # noqa: B027 - optional hook
+        """Wait until no sandbox is being started in the background."""
+
+    def waiting_resources(self) -> dict[str, set[str]]:
+        """Host resources of sandboxes started ahead of need and not yet used
+        (keys: containers, stages, cgroups, pids); tests tell them from leftovers."""
+        return {}
+
+
+_BACKENDS: dict[str, type[Sandbox]] = {}
+
+
+def register_backend(cls: type[Sandbox]) -> type[Sandbox]:
+    _BACKENDS[cls.name] = cls
+    return cls
+
+
+def backend_names() -> list[str]:
+    _load_builtin_backends()
+    return sorted(_BACKENDS)
+
+
+def _load_builtin_backends() -> None:
+    import sandboxes.backends  # noqa: F401 - registers the built-in backends
+
+
+_INSTANCES: dict[tuple[str, SandboxConfig], Sandbox] = {}
+
+
+def get_backend(name: str, config: SandboxConfig) -> Sandbox:
+    """A backend by name; `auto` is docker when an engine answers, else bwrap.
+
+    Instances are shared per (name, config) so pools and engine clients are reused.
+    """
+    _load_builtin_backends()
+    if name == "auto":
+        docker = get_backend("docker", config)
+        return docker if docker.available() else get_backend("bwrap", config)
+    if name not in _BACKENDS:
+        raise ValueError(f"unknown sandbox backend {name!r}; expected auto or one of "
+                         f"{', '.join(sorted(_BACKENDS))}")
+    key = (name, config)
+    if key not in _INSTANCES:
+        _INSTANCES[key] = _BACKENDS[name](config)
+    return _INSTANCES[key]
+
+
+# -- files a candidate may not ship ------------------------------------------
+
+# Any of these could change how pytest or Python start up, collect or report
+# (conftest hooks, ini options, site hooks, path hooks) or shadow the runner's
+# own imports. pyproject.toml is not refused: the runner passes its own ini
+# file with -c, so pytest never reads a candidate's pyproject.toml.
+REFUSED_NAMES = frozenset({
+    "conftest.py", "pytest.ini", ".pytest.ini", "setup.cfg", "tox.ini",
+    "sitecustomize.py", "usercustomize.py",
+    "pytest.py", "_pytest", "pluggy", "py.py", "_harness_runner.py",
+})
+REFUSED_SUFFIXES = (".pth",)
+
+
+def is_refused(path: str) -> bool:
+    parts = [p for p in posixpath.normpath(path.replace("\\", "/")).split("/") if p]
+    if not parts:
+        return False
+    base = parts[-1]
+    return (base in REFUSED_NAMES or base.endswith(REFUSED_SUFFIXES)
+            or any(p in {"_pytest", "pluggy"} for p in parts[:-1]))
+
+
+def safe_relpath(path: str) -> str:
+    """Normalise a file name from a task; refuse absolute paths and `..`."""
+    norm = posixpath.normpath(path.replace("\\", "/"))
+    if (not path or norm.startswith("/") or norm == "." or norm.startswith("../")
+            or norm == ".." or "\x00" in norm):
+        raise ValueError(f"file name {path!r}: must be a relative path inside the work dir")
+    return norm
+
+
+def refused_files(files: Mapping[str, str]) -> list[str]:
+    return sorted(name for name in files if is_refused(name))

@@ -1,0 +1,259 @@
+"""What every backend shares: staging a run's files, capping output, the verdict.
+
+A run's host staging dir (`harness-sbx-*` in the temp dir, removed when the run
+ends) holds `in/` (candidate files, trusted tests, the runner, an empty ini;
+bound read-only at /in) and `results/report.json` (owned by the sandbox user,
+bound as a single file at /results/report.json, so the sandbox can neither
+replace it with a link nor create anything else there).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import secrets
+import selectors
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from sandboxes import verdict
+from sandboxes.base import Limits, RunResult, safe_relpath
+
+SANDBOX_UID = 65534
+STAGE_PREFIX = "harness-sbx-"
+RUNNER_NAME = "_harness_runner.py"
+RUNNER_ARGV = ["python3", "-I", "-B", f"/in/{RUNNER_NAME}"]
+# The sandbox's own size-capped tmpfs, never the host's /tmp.
+SANDBOX_TMP = "/tmp"  # noqa: S108
+SANDBOX_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "HOME": SANDBOX_TMP,
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+    "TMPDIR": SANDBOX_TMP,
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONHASHSEED": "0",
+    "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+}
+
+
+@functools.cache
+def runner_source() -> bytes:
+    return (resources.files("sandboxes.runner") / RUNNER_NAME).read_bytes()
+
+
+def _write_tree(root: Path, files: Mapping[str, str]) -> None:
+    for name, text in files.items():
+        path = root / safe_relpath(name)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+        path.write_text(text, encoding="utf-8")
+        path.chmod(0o644)
+
+
+@dataclass
+class Stage:
+    root: Path
+    key: bytes
+    expected: dict[str, list[str]]
+
+    @property
+    def in_dir(self) -> Path:
+        return self.root / "in"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "results" / "report.json"
+
+    @classmethod
+    def empty(cls) -> Stage:
+        """A staging dir with the runner but no job yet (for pooled containers)."""
+        root = Path(tempfile.mkdtemp(prefix=f"{STAGE_PREFIX}{os.getpid()}-"))
+        try:
+            root.chmod(0o711)
+            (root / "in").mkdir(mode=0o755)
+            (root / "in" / RUNNER_NAME).write_bytes(runner_source())
+            (root / "in" / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+            for sub in ("candidate", "tests"):
+                (root / "in" / sub).mkdir(mode=0o755)
+            for p in (root / "in").iterdir():
+                p.chmod(0o755 if p.is_dir() else 0o644)
+            (root / "results").mkdir(mode=0o711)
+            fd = os.open(root / "results" / "report.json",
+                         os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.close(fd)
+            if os.geteuid() == 0:
+                os.chown(root / "results" / "report.json", SANDBOX_UID, SANDBOX_UID)
+        except BaseException:
+            shutil.rmtree(root, ignore_errors=True)
+            raise
+        return cls(root, b"", {})
+
+    def fill(self, candidate_files: Mapping[str, str], test_files: Mapping[str, str]) -> str:
+        """Write the files; returns the job line for the runner's stdin."""
+        _write_tree(self.in_dir / "candidate", candidate_files)
+        _write_tree(self.in_dir / "tests", test_files)
+        self.expected = verdict.expected_tests(test_files)
+        self.key = secrets.token_bytes(32)
+        return json.dumps({"key": self.key.hex(), "tests": sorted(self.expected)}) + "\n"
+
+    def remove(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@dataclass
+class Capture:
+    cap: int
+    data: bytearray = field(default_factory=bytearray)
+    total: int = 0
+
+    @property
+    def truncated(self) -> bool:
+        return self.total > self.cap
+
+    def add(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        room = self.cap - len(self.data)
+        if room > 0:
+            self.data += chunk[:room]
+
+    def text(self) -> str:
+        return self.data.decode("utf-8", errors="replace")
+
+
+@dataclass
+class Pumped:
+    timed_out: bool = False
+    output_exceeded: bool = False
+    exited: bool = False
+
+
+def pump(fds: Mapping[str, int], captures: Mapping[str, Capture], deadline: float,
+         exited: Callable[[], bool], exit_fd: int | None = None,
+         drain_after_exit: float = 0.5) -> Pumped:
+    """Read the pipes into the captures until EOF on all, the deadline, or too much output.
+
+    Once the process has exited, keeps draining for at most `drain_after_exit`
+    seconds (a grandchild may still hold the pipe; the caller kills the group).
+    """
+    sel = selectors.DefaultSelector()
+    for name, fd in fds.items():
+        os.set_blocking(fd, False)
+        sel.register(fd, selectors.EVENT_READ, name)
+    if exit_fd is not None:
+        sel.register(exit_fd, selectors.EVENT_READ, None)
+    state = Pumped()
+    open_fds = set(fds.values())
+    hard_stop: float | None = None
+    try:
+        while open_fds:
+            now = time.monotonic()
+            if now >= deadline:
+                state.timed_out = True
+                break
+            if hard_stop is not None and now >= hard_stop:
+                break
+            wait = min(deadline, hard_stop or deadline) - now
+            for sk, _ in sel.select(timeout=max(0.0, min(wait, 0.25))):
+                if sk.data is None:
+                    sel.unregister(sk.fd)
+                    continue
+                fd = int(sk.fd)
+                try:
+                    chunk = os.read(fd, 1 << 16)
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    sel.unregister(fd)
+                    open_fds.discard(fd)
+                    continue
+                capture = captures[sk.data]
+                capture.add(chunk)
+                if capture.truncated:
+                    state.output_exceeded = True
+                    return state
+            if hard_stop is None and exited():
+                state.exited = True
+                hard_stop = time.monotonic() + drain_after_exit
+    finally:
+        sel.close()
+    state.exited = state.exited or exited()
+    return state
+
+
+def assemble(*, stage: Stage, backend: str, image: str, isolation: str, limits: Limits,
+             started: float, exit_code: int | None, sig: int | None, pumped: Pumped,
+             out: Capture, err: Capture, cpu_s: float | None, peak: int | None,
+             oom: bool, infra_error: str | None = None,
+             ended: float | None = None) -> RunResult:
+    """The RunResult from what the backend observed and the report it left."""
+    wall = round((ended or time.monotonic()) - started, 4)
+    data, problem = verdict.read_report(stage.report)
+    report = verdict.parse_report(data, stage.key)
+    if problem:
+        report.tamper.append(problem)
+    tests = verdict.outcomes(stage.expected, report)
+    done = next((r for r in report.records if r.get("kind") == "done"), {})
+    if cpu_s is None and isinstance(done.get("cpu_s"), int | float):
+        cpu_s = float(done["cpu_s"])  # reported from inside: informational only
+    if peak is None and isinstance(done.get("maxrss"), int):
+        peak = int(done["maxrss"])
+    error: str | None = None
+    if infra_error is not None:
+        status, error = "sandbox_error", infra_error
+    elif report.tamper:
+        status = "tamper_suspected"
+    elif oom:  # before timeout: an OOM kill is often why the rest then hung
+        status, error = "oom", f"memory limit of {limits.memory_mb} MiB reached"
+    elif pumped.timed_out:
+        status, error = "timeout", f"wall time limit of {limits.wall_s:g} s reached"
+    elif pumped.output_exceeded:
+        status, error = "output_limit", f"output limit of {limits.output_bytes} bytes reached"
+    elif not report.started:
+        status = "sandbox_error"
+        error = "the runner did not start: " + (err.text()[-400:].strip() or "no output")
+    else:
+        status, error = verdict.decide(tests, report)
+    return RunResult(
+        status=status, exit_code=exit_code, signal=sig, tests=tests, wall_s=wall,
+        cpu_s=None if cpu_s is None else round(cpu_s, 4), peak_memory_bytes=peak,
+        stdout=out.text(), stderr=err.text(), stdout_truncated=out.truncated,
+        stderr_truncated=err.truncated, backend=backend, image=image, isolation=isolation,
+        tamper=list(report.tamper), error=error,
+    )
+
+
+def error_result(backend: str, image: str, started: float, error: str,
+                 isolation: str = "full") -> RunResult:
+    """A sandbox_error result for a run that never got going."""
+    return RunResult(
+        status="sandbox_error", exit_code=None, signal=None, tests=[],
+        wall_s=round(time.monotonic() - started, 4), cpu_s=None, peak_memory_bytes=None,
+        stdout="", stderr="", stdout_truncated=False, stderr_truncated=False,
+        backend=backend, image=image, isolation=isolation, tamper=[], error=error)
+
+
+def sweep_stages() -> int:
+    """Remove staging dirs left by a harness process that is gone."""
+    removed = 0
+    for d in Path(tempfile.gettempdir()).glob(STAGE_PREFIX + "*"):
+        pid = d.name[len(STAGE_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        with contextlib.suppress(OSError):
+            shutil.rmtree(d)
+            removed += 1
+    return removed

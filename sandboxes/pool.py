@@ -1,0 +1,127 @@
+"""Sandboxes started ahead of need, each used exactly once.
+
+Starting Python and importing pytest is most of a run's cost, so a backend
+keeps a few started sandboxes per limits set whose runner already waits on
+stdin for its job (no candidate code has run in them). Taking one starts a
+replacement in the background. `size=0` starts one per run on demand.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from sandboxes.base import Limits
+
+T = TypeVar("T")
+
+
+def default_size() -> int:
+    return max(2, os.cpu_count() or 2)
+
+
+class WarmPool(Generic[T]):
+    def __init__(self, start: Callable[[Limits], T], discard: Callable[[T], None],
+                 size: int | None = None) -> None:
+        self._start = start
+        self._discard = discard
+        self.size = default_size() if size is None else size
+        self._lock = threading.Lock()
+        self._ready: dict[str, list[T]] = {}
+        self._filling: dict[str, int] = {}
+        self._closed = False
+        atexit.register(self._shutdown)
+
+    def _refill(self, limits: Limits) -> None:
+        key = limits.key()
+        item: T | None = None
+        with contextlib.suppress(Exception):  # the next run starts its own
+            item = self._start(limits)
+        with self._lock:
+            self._filling[key] -= 1
+            if item is not None and not self._closed:
+                self._ready.setdefault(key, []).append(item)
+                item = None
+        if item is not None:
+            self._discard(item)
+
+    def take(self, limits: Limits) -> T:
+        """A started sandbox for these limits (started now if none is waiting)."""
+        key = limits.key()
+        with self._lock:
+            ready = self._ready.setdefault(key, [])
+            item = ready.pop(0) if ready else None
+            want = max(0, self.size - len(ready) - self._filling.get(key, 0))
+            if self._closed:
+                want = 0
+            self._filling[key] = self._filling.get(key, 0) + want
+        for _ in range(want):
+            threading.Thread(target=self._refill, args=(limits,), daemon=True).start()
+        return item if item is not None else self._start(limits)
+
+    def waiting(self) -> list[T]:
+        with self._lock:
+            return [item for items in self._ready.values() for item in items]
+
+    def settle(self, timeout: float = 30.0) -> None:
+        """Wait until nothing is being started in the background."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not any(self._filling.values()):
+                    return
+            time.sleep(0.01)
+
+    def drain(self) -> None:
+        """Discard every waiting sandbox (the pool keeps working afterwards)."""
+        with self._lock:
+            items = [item for items in self._ready.values() for item in items]
+            self._ready.clear()
+        for item in items:
+            self._discard(item)
+
+    def close(self) -> None:
+        """Discard waiting sandboxes once background starts have finished."""
+        self.settle(timeout=10)
+        self.drain()
+
+    def _shutdown(self) -> None:
+        with self._lock:
+            self._closed = True
+        self.close()
+
+
+class Reaper:
+    """Teardown after a run's result is known (container removal, cgroup and staging
+    dir removal), off the caller's path. `settle()` waits for all of it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending = 0
+        atexit.register(self.settle)
+
+    def submit(self, fn: Callable[[], None]) -> None:
+        with self._lock:
+            self._pending += 1
+
+        def work() -> None:
+            try:
+                fn()
+            finally:
+                with self._lock:
+                    self._pending -= 1
+
+        threading.Thread(target=work, daemon=False).start()
+
+    def settle(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._pending:
+                    return
+            time.sleep(0.005)
