@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -11,10 +12,11 @@ from typing import Any, TypeVar
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from harness.models import Candidate, Finding, Project, Task, utcnow
+from harness.models import Assignment, Candidate, Project, Task, utcnow
 from harness.taskfile import DEFAULT_MAX_FILE_BYTES, Line, files_hash, iter_tasks, validate_file
 
 BATCH = 500
+_shuffle = random.SystemRandom().shuffle
 # Core tables: bulk inserts without the ORM's per-row bookkeeping
 TASKS: Table = Task.__table__  # type: ignore[assignment]
 CANDIDATES: Table = Candidate.__table__  # type: ignore[assignment]
@@ -65,7 +67,7 @@ def import_tasks(
     if checked.errors:
         raise ImportError_(checked.errors)
     if update_existing:
-        _refuse_lost_findings(session, project, path, known, checked.digest)
+        _refuse_reviewed_updates(session, project, path, known, checked.digest)
 
     report = ImportReport()
     position = session.scalar(
@@ -87,11 +89,16 @@ def import_tasks(
                 rows,
             ).all()
             by_ext = {ext: tid for tid, ext in ids}
-            cand_rows = [
-                _candidate_row(by_ext[line.task["id"]], i, c)
-                for line in new
-                for i, c in enumerate(line.task["candidates"])
-            ]
+            cand_rows = []
+            for line in new:
+                rows_of_task = [
+                    _candidate_row(by_ext[line.task["id"]], i, c)
+                    for i, c in enumerate(line.task["candidates"])
+                ]
+                # Ids in random order, so on a blind project an id never tells where a
+                # candidate stood in the file (the file's order is kept in position).
+                _shuffle(rows_of_task)
+                cand_rows.extend(rows_of_task)
             session.execute(insert(CANDIDATES), cand_rows)
             report.created += len(new)
             report.candidates += len(cand_rows)
@@ -139,7 +146,7 @@ def _candidate_row(task_id: int, position: int, c: dict[str, Any]) -> dict[str, 
 
 
 def _replace_task(session: Session, project: Project, line: Line) -> int:
-    """--update: the task keeps its row (and assignments); candidates are matched by id."""
+    """--update of a task nobody has been assigned: the row stays; candidates matched by id."""
     t = line.task
     task = session.scalars(
         select(Task).where(Task.project_id == project.id, Task.external_id == t["id"])
@@ -162,36 +169,33 @@ def _replace_task(session: Session, project: Project, line: Line) -> int:
                 update(Candidate).where(Candidate.id == by_label[c["id"]].id).values(**values)
             )
         else:
-            session.execute(insert(Candidate), [values | {"created_at": utcnow()}])
+            session.execute(insert(CANDIDATES), [values | {"created_at": utcnow()}])
     session.expire(task)
     return task.id
 
 
-def _refuse_lost_findings(
+def _refuse_reviewed_updates(
     session: Session, project: Project, path: Path, known: set[str], digest: str
 ) -> None:
-    """An update may not drop a candidate that annotators have recorded findings on."""
-    wanted: dict[str, set[str]] = {}
-    lines: dict[str, int] = {}
-    for line in iter_tasks(path, digest):
-        if line.task["id"] in known:
-            wanted[line.task["id"]] = {c["id"] for c in line.task["candidates"]}
-            lines[line.task["id"]] = line.number
-    if not wanted:
+    """--update may not change a task that has been handed to annotators: their findings,
+    scores and rankings refer to the code they saw, so it may not change under them."""
+    lines = {
+        line.task["id"]: line.number
+        for line in iter_tasks(path, digest)
+        if line.task["id"] in known
+    }
+    if not lines:
         return
     rows = session.execute(
-        select(Task.external_id, Candidate.label)
-        .join(Candidate, Candidate.task_id == Task.id)
-        .join(Finding, Finding.candidate_id == Candidate.id)
-        .where(Task.project_id == project.id, Task.external_id.in_(list(wanted)))
-        .distinct()
+        select(Task.external_id, func.count(Assignment.id))
+        .join(Assignment, Assignment.task_id == Task.id)
+        .where(Task.project_id == project.id, Task.external_id.in_(list(lines)))
+        .group_by(Task.external_id)
     ).all()
     errors = [
-        f"{path}:{lines[ext]}: candidates: candidate {label!r} has recorded findings "
-        "and may not be removed"
-        for ext, label in rows
-        if label not in wanted[ext]
+        f"{path}:{lines[ext]}: id: task {ext!r} has {n} assignment(s) and can no longer "
+        "change; import the new version under a new id"
+        for ext, n in sorted(rows, key=lambda r: lines[r[0]])
     ]
     if errors:
         raise ImportError_(errors)
-

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,6 +16,7 @@ from harness.rubric import (
     load_rubric_file,
     load_yaml_with_lines,
 )
+from sandboxes.base import Limits
 
 
 class ProjectError(Exception):
@@ -29,14 +30,21 @@ class _Strict(BaseModel):
 
 
 class SandboxSettings(_Strict):
-    """Per-project overrides of the sandbox limits (defaults live in sandboxes.base.Limits)."""
+    """Per-project overrides of the sandbox limits; bounds are the sandbox's own (Limits)."""
 
-    wall_s: float | None = Field(default=None, gt=0, le=600)
-    memory_mb: int | None = Field(default=None, ge=16, le=16384)
-    pids: int | None = Field(default=None, ge=4, le=4096)
-    output_bytes: int | None = Field(default=None, ge=1024, le=64 * 1024 * 1024)
-    disk_mb: int | None = Field(default=None, ge=1, le=4096)
-    cpus: float | None = Field(default=None, gt=0, le=64)
+    wall_s: float | None = None
+    memory_mb: int | None = None
+    pids: int | None = None
+    output_bytes: int | None = None
+    disk_mb: int | None = None
+    cpus: float | None = None
+    nofile: int | None = None
+    file_size_mb: int | None = None
+
+    @model_validator(mode="after")
+    def _within_sandbox_bounds(self) -> SandboxSettings:
+        Limits.from_dict(self.model_dump(exclude_none=True))  # ValueError names the field
+        return self
 
 
 class HintSettings(_Strict):

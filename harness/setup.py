@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from alembic import command
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from harness import accounts, importer, projects
 from harness.models import Candidate, Project, Task, User
+from harness.taskfile import DEFAULT_MAX_FILE_BYTES
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -31,29 +33,53 @@ def migrate(engine: Engine) -> None:
 
 
 def after_import(
-    session: Session, project: Project, report: importer.ImportReport, *, progress: bool
+    session: Session,
+    project: Project,
+    report: importer.ImportReport,
+    *,
+    progress: bool,
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    checkpoint: Callable[[], None] | None = None,
 ) -> None:
-    """Hints for every new candidate content; test runs queued when the project has tests."""
+    """Test runs queued when the project has tests, then hints for every new content.
+
+    `checkpoint` (a commit) is called after queuing and after each analysis batch, so
+    a caller beside a live server never holds the write lock for the whole analysis.
+    """
     from harness.analysis.store import analyze_many
 
-    analyze_many(session, _analysis_items(session, report.task_ids), progress=progress)
+    _queue_runs(session, project, report)
+    if checkpoint is not None:
+        checkpoint()
+    analyze_many(
+        session,
+        _analysis_items(session, report.task_ids),
+        progress=progress,
+        max_bytes=max_bytes,
+        on_batch=checkpoint,
+    )
+
+
+def _queue_runs(session: Session, project: Project, report: importer.ImportReport) -> None:
+    if project.tests_enabled:
+        from harness.runqueue import RunQueueError, enqueue_for_tasks
+
+        try:
+            enqueue_for_tasks(session, project, report.task_ids)
+        except RunQueueError as exc:  # the import stands; `harness runs` repeats the reason
+            logging.getLogger("harness.runqueue").warning("no test runs queued: %s", exc)
 
 
 def _analysis_items(
     session: Session, task_ids: list[int]
 ) -> Iterator[tuple[str, dict[str, str], str, dict[str, str]]]:
-    """(content hash, files, language, tests) of each distinct candidate, in batches."""
-    seen: set[str] = set()
+    """(content hash, files, language, tests) of every candidate, 500 tasks at a time."""
     for start in range(0, len(task_ids), 500):
-        rows = session.execute(
+        yield from session.execute(
             select(Candidate.content_hash, Candidate.files, Task.language, Task.tests)
             .join(Task)
             .where(Task.id.in_(task_ids[start : start + 500]))
-        ).all()
-        for digest, files, language, tests in rows:
-            if digest not in seen:
-                seen.add(digest)
-                yield digest, files, language, tests
+        ).tuples()
 
 
 DEMO_USERS = [("lead", "lead"), ("alice", "annotator"), ("bob", "annotator"), ("lab", "lab")]

@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from harness.models import Annotation, Assignment, Candidate, Project, Task, TestRun
+from harness.models import Annotation, Assignment, Candidate, Project, Task
+from harness.runqueue import project_counts
 
 
 def project_status(session: Session, project: Project) -> dict[str, Any]:
@@ -27,25 +28,7 @@ def project_status(session: Session, project: Project) -> dict[str, Any]:
         .join(Assignment)
         .where(Assignment.project_id == project.id)
     ) or 0
-    # Runs are shared by content; count the ones this project's candidates use.
-    run_keys = (
-        select(Candidate.content_hash, Task.tests_hash)
-        .join(Task)
-        .where(Task.project_id == project.id)
-        .distinct()
-        .subquery()
-    )
-    runs = dict(
-        session.execute(
-            select(func.coalesce(TestRun.status, TestRun.state), func.count(TestRun.id))
-            .join(
-                run_keys,
-                (TestRun.candidate_hash == run_keys.c.content_hash)
-                & (TestRun.tests_hash == run_keys.c.tests_hash),
-            )
-            .group_by(func.coalesce(TestRun.status, TestRun.state))
-        ).all()
-    )
+    runs = {k: v for k, v in project_counts(session, project).items() if v}
     return {
         "project": project.slug,
         "tasks": tasks,

@@ -148,6 +148,14 @@ def parse_line(raw: bytes, number: int, name: str, errors: list[str]) -> TaskIn 
         errors.append(f"{name}:{number}: (line): expected a JSON object, got {type(data).__name__}")
         return None
     try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        errors.append(
+            f"{name}:{number}: (line): contains a lone UTF-16 surrogate escape "
+            "(\\ud800-\\udfff), which is not text"
+        )
+        return None
+    try:
         return TaskIn.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():

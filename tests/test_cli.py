@@ -165,3 +165,10 @@ def test_serve_runs_a_production_server_on_loopback(env) -> None:
     finally:
         proc.terminate()
         proc.communicate(timeout=10)
+
+
+def test_sandbox_limits_outside_the_sandbox_bounds_are_refused(env, tmp_path) -> None:
+    path = project_file(tmp_path, sandbox={"memory_mb": 16})
+    result = run(env, "project", "create", str(path))
+    assert result.returncode == 1
+    assert f"{path}:4: sandbox:" in result.stderr and "limits.memory_mb: 16 is outside 32..65536" in result.stderr

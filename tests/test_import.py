@@ -203,3 +203,37 @@ def test_demo_imports(db, make_project, import_file) -> None:
     for task in db.scalars(select(Task).where(Task.project_id == project.id)):
         assert 3 <= len(task.candidates) <= 4
         assert task.tests
+
+
+def test_lone_surrogate_escape_is_an_error_not_a_crash(db, make_project, tmp_path) -> None:
+    err = one_bad_line(db, make_project, tmp_path, '{"id": "t2", "prompt": "x\\ud800", "candidates": []}')
+    assert "lone UTF-16 surrogate" in err
+
+
+def test_update_of_a_task_with_assignments_is_refused(db, make_project, make_user, import_file, tmp_path) -> None:
+    from harness.models import Assignment
+
+    project = make_project()
+    import_file(project, write_jsonl(tmp_path / "v1.jsonl", [task_line("t1"), task_line("t2")]))
+    user = make_user("ann", projects=[project.slug])
+    task = db.scalars(select(Task).where(Task.external_id == "t1")).one()
+    db.add(Assignment(project_id=project.id, task_id=task.id, user_id=user.id))
+    db.commit()
+    path = write_jsonl(tmp_path / "v2.jsonl", [task_line("t2", prompt="new"), task_line("t1", prompt="new")])
+    errors = import_errors(db, project, path, update_existing=True)
+    assert errors == [f"{path}:2: id: task 't1' has 1 assignment(s) and can no longer change; "
+                      "import the new version under a new id"]
+    assert db.scalars(select(Task.prompt).where(Task.project_id == project.id)).all() == ["Write `add(a, b)`."] * 2
+
+
+def test_candidate_ids_do_not_follow_file_order(db, make_project, import_file, tmp_path) -> None:
+    """On a blind project a database id must not tell where a candidate stood in the file."""
+    project = make_project()
+    line = task_line("t1")
+    line["candidates"] += [{"id": x, "files": {"solution.py": f"# {x}\n"}} for x in "cdef"]
+    import_file(project, write_jsonl(tmp_path / "t.jsonl", [dict(line, id=f"t{i}") for i in range(30)]))
+    orders = set()
+    for task in db.scalars(select(Task).where(Task.project_id == project.id)):
+        assert [c.label for c in task.candidates] == list("abcdef")  # position keeps file order
+        orders.add(tuple(c.label for c in sorted(task.candidates, key=lambda c: c.id)))
+    assert len(orders) > 1  # 30 tasks of 6: the chance of one order everywhere is nil

@@ -46,10 +46,11 @@ def init_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from web import auth, review
+    from web import auth, review, runs
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(review.bp)
+    runs.init_app(app)
 
 
 def install_security(app: Flask) -> None:

@@ -12,9 +12,11 @@ def run_server(host: str, port: int, threads: int) -> None:
     from waitress import serve as waitress_serve
 
     from web import create_app
+    from web.runs import start_worker as start_run_worker
 
     setup.migrate(engine())
     app = create_app(settings=settings())
+    start_run_worker(app)
     click.echo(f"serving on http://{host}:{port}/ (Ctrl-C stops)")
     waitress_serve(app, host=host, port=port, threads=threads, ident="review-harness")
 

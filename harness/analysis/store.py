@@ -6,7 +6,7 @@ import hashlib
 import json
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sized
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from concurrent.futures import Executor, ProcessPoolExecutor
 from itertools import islice
 from typing import Any
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from harness.analysis.core import DEFAULT_MAX_BYTES, analyze_files, analyzer_versions, versions_key
-from harness.analysis.hints import AnalysisResult
+from harness.analysis.hints import AnalysisResult, Hint
 from harness.models.analysis import Analysis
 
 Item = tuple[str, Mapping[str, str], str, Mapping[str, str] | None]
@@ -112,12 +112,15 @@ def analyze_many(
     force: bool = False,
     workers: int | None = None,
     total: int | None = None,
+    on_batch: Callable[[], None] | None = None,
 ) -> int:
     """Analyse every content hash that has no current analysis, over all cores.
 
     Items with a hash seen earlier in `items` are skipped (first one wins).
     Returns how many hashes were analysed. `total` (number of items) sizes the
-    progress bar when items is a generator. Flushes; the caller commits.
+    progress bar when items is a generator. Flushes; the caller commits. A caller that
+    must not hold a write transaction for the whole run (a large import beside a live
+    server) passes `on_batch=session.commit`: results are a cache, safe to keep in part.
 
     Batches are pipelined: the next batch is queued in the pool before the
     results of the current one are written, so the workers never wait on the
@@ -143,9 +146,13 @@ def analyze_many(
                 batch.results = pool.map(_analyze_item, batch.todo, chunksize=8)
             if pending is not None:
                 analysed += pending.write(session, key, bar)
+                if on_batch is not None:
+                    on_batch()
             pending = batch
         if pending is not None:
             analysed += pending.write(session, key, bar)
+            if on_batch is not None:
+                on_batch()
     finally:
         bar.close()
         if pool is not None:
@@ -205,3 +212,40 @@ def _write(
             .where(Analysis.content_hash == row["content_hash"], Analysis.versions_key == key)
             .values(**values)
         )
+
+
+def analyses_for(
+    session: Session, content_hashes: Iterable[str]
+) -> dict[str, tuple[list[Hint], dict[str, Any]]]:
+    """Hints and summary of the newest stored analysis of each content hash.
+
+    What the review page shows and what a submitted hint verdict is checked
+    against: one lookup for both. A stored hint that no longer parses is left out.
+    """
+    hashes = set(content_hashes)
+    if not hashes:
+        return {}
+    rows = session.execute(
+        select(Analysis.content_hash, Analysis.hints, Analysis.summary)
+        .where(Analysis.content_hash.in_(hashes))
+        .order_by(Analysis.created_at, Analysis.id)
+    ).all()
+    newest = {digest: (hints, summary) for digest, hints, summary in rows}
+    out: dict[str, tuple[list[Hint], dict[str, Any]]] = {}
+    for digest, (hints, summary) in newest.items():
+        if hints is None:
+            continue
+        parsed = []
+        for item in hints if isinstance(hints, list) else []:
+            try:
+                parsed.append(Hint.from_dict(item))
+            except (KeyError, TypeError, ValueError):
+                continue
+        out[digest] = (parsed, summary if isinstance(summary, dict) else {})
+    return out
+
+
+def hints_for(session: Session, content_hash: str) -> list[Hint]:
+    """The hints of one candidate's content, as the review page shows them."""
+    found = analyses_for(session, [content_hash]).get(content_hash)
+    return found[0] if found else []

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from harness import accounts, importer, projects, setup, status
 from harness.cli.common import engine, fail, session, settings
 from harness.models import Project, User
+from harness.taskfile import FileChangedError
 
 
 @click.command()
@@ -86,16 +87,19 @@ def project_create(file: Path) -> None:
             created, task_path = projects.create_project(s, file)
         except projects.ProjectError as exc:
             raise fail("\n".join(exc.errors)) from None
-        if task_path is not None:
-            _import(s, created, task_path, update=False)
+        report = _import(s, created, task_path, update=False) if task_path else None
+    if report is not None:
+        _after_import(created.id, report)
     click.echo(created.slug)
 
 
 def _import(s: Session, target: Project, path: Path, *, update: bool) -> importer.ImportReport:
-    total = sum(1 for _ in path.open("rb"))
+    """Import in the caller's transaction; the caller commits, then calls _after_import."""
+    with path.open("rb") as fh:
+        total = sum(1 for _ in fh)
     with click.progressbar(length=total, label=f"importing {path.name}", file=sys.stderr) as bar:
         try:
-            report = importer.import_tasks(
+            return importer.import_tasks(
                 s, target, path, update_existing=update,
                 max_bytes=settings().max_file_bytes, progress=bar.update,
             )
@@ -103,8 +107,20 @@ def _import(s: Session, target: Project, path: Path, *, update: bool) -> importe
             for line in exc.errors:
                 click.echo(line, err=True)
             raise fail(f"{len(exc.errors)} error(s) in {path}; nothing was imported") from None
-    setup.after_import(s, target, report, progress=True)
-    return report
+        except FileChangedError as exc:
+            raise fail(str(exc)) from None
+
+
+def _after_import(project_id: int, report: importer.ImportReport) -> None:
+    """Runs queued and hints computed after the import has committed, in short
+    transactions, so a server beside this command keeps answering."""
+    with session() as s:
+        target = s.get(Project, project_id)
+        assert target is not None
+        setup.after_import(
+            s, target, report, progress=True,
+            max_bytes=settings().max_file_bytes, checkpoint=s.commit,
+        )
 
 
 @click.command("import")
@@ -119,6 +135,7 @@ def import_cmd(project_slug: str, tasks: Path, update: bool) -> None:
         except accounts.AccountError as exc:
             raise fail(str(exc)) from None
         report = _import(s, target, tasks, update=update)
+    _after_import(target.id, report)
     click.echo(
         f"imported {report.created} new and {report.updated} updated task(s), "
         f"{report.candidates} candidate(s) into {project_slug}"

@@ -1,0 +1,40 @@
+"""Runners for the queue's mechanics: plain functions that build a RunResult from their
+inputs (no sandbox), and the real bwrap sandbox for the integration tests."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from sandboxes.base import Limits, RunResult, TestOutcome
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def result(status: str, tests: Mapping[str, str], *, stdout: str = "") -> RunResult:
+    outcome = "passed" if status == "passed" else "failed"
+    return RunResult(
+        status=status, exit_code=0 if status == "passed" else 1, signal=None,
+        tests=[TestOutcome(f"{name}::test", outcome, 0.01) for name in sorted(tests)],
+        wall_s=0.01, cpu_s=0.01, peak_memory_bytes=1 << 20, stdout=stdout, stderr="",
+        stdout_truncated=False, stderr_truncated=False, backend="echo", image="echo",
+        isolation="full", tamper=[], error=None,
+    )
+
+
+def echo_runner(files: Mapping[str, str], tests: Mapping[str, str], limits: Limits) -> RunResult:
+    """passed when the candidate adds, failed otherwise; echoes the limits it was given."""
+    status = "passed" if "a + b" in files.get("solution.py", "") else "failed"
+    return result(status, tests, stdout=f"memory_mb={limits.memory_mb}")
+
+
+def slow_echo_runner(files: Mapping[str, str], tests: Mapping[str, str],
+                     limits: Limits) -> RunResult:
+    time.sleep(float(os.environ.get("ECHO_RUNNER_SLEEP", "0.3")))
+    return echo_runner(files, tests, limits)
+
+
+def broken_runner(files: Mapping[str, str], tests: Mapping[str, str], limits: Limits) -> RunResult:
+    raise RuntimeError("the sandbox fell over")

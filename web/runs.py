@@ -1,0 +1,245 @@
+"""Test runs on the task page: the runs.json poll, probe tests, a lead's re-run.
+
+Every error from these views is JSON of one shape: {"error": {"code", "message"}}.
+The server's in-process run worker is started from `harness serve`
+(`start_worker`), never from the app factory.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, request
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+
+from harness import probes, runqueue
+from harness.models import Assignment, AuditEvent, Candidate, ProbeTest, TestRun
+from harness.runqueue import Runner, RunQueueError, Worker
+from harness.settings import Settings
+from web.access import project_or_404, task_or_404
+from web.extensions import db
+from web.security import roles_required
+
+bp = Blueprint("runs", __name__)
+PROBES_SHOWN = 20
+log = logging.getLogger("harness.runqueue")
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+
+
+# -- JSON shapes ---------------------------------------------------------------------
+
+
+def error(code: str, message: str, status: int, **headers: str) -> ResponseReturnValue:
+    return {"error": {"code": code, "message": message}}, status, headers
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> ResponseReturnValue:
+    if isinstance(exc, CSRFError):
+        return error("csrf", exc.description or "the CSRF token is missing or invalid", 400)
+    code = (exc.name or "error").lower().replace(" ", "_")
+    return error(code, exc.description or code, exc.code or 500)
+
+
+def result_json(state: str, result: dict[str, Any] | None) -> dict[str, Any]:
+    """One candidate's run (or probe) as the task page shows it."""
+    result = result or {}
+    return {
+        "state": state,
+        "status": result.get("status"),
+        "tests": [{"name": t.get("name"), "outcome": t.get("outcome"),
+                   "message": t.get("message", "")} for t in result.get("tests", [])],
+        "wall_s": result.get("wall_s"),
+        "peak_memory_bytes": result.get("peak_memory_bytes"),
+        "isolation": result.get("isolation") or None,
+        "backend": result.get("backend") or None,
+        "stdout": result.get("stdout", ""),
+        "stderr": result.get("stderr", ""),
+        "stdout_truncated": bool(result.get("stdout_truncated", False)),
+        "stderr_truncated": bool(result.get("stderr_truncated", False)),
+        "tamper": list(result.get("tamper", [])),
+        "error": result.get("error"),
+    }
+
+
+def run_json(run: TestRun | None) -> dict[str, Any]:
+    if run is None:
+        return result_json("none", None)
+    return result_json(run.state, run.result if run.state == "done" else None)
+
+
+# -- the runner the probes use -------------------------------------------------------
+
+
+def runner() -> Runner:
+    """The sandbox runner for this app; tests may set SANDBOX_RUNNER in the config."""
+    configured: Runner | None = current_app.config.get("SANDBOX_RUNNER")
+    if configured is not None:
+        return configured
+    cached: Runner | None = current_app.extensions.get("harness.runner")
+    if cached is None:
+        settings: Settings = current_app.config["HARNESS_SETTINGS"]
+        cached = runqueue.sandbox_runner(settings.sandbox_backend, settings.sandbox_dir)
+        current_app.extensions["harness.runner"] = cached
+    return cached
+
+
+# -- views -------------------------------------------------------------------------
+
+
+@bp.get("/p/<slug>/t/<path:external_id>/runs.json")
+def task_runs(slug: str, external_id: str) -> ResponseReturnValue:
+    project = project_or_404(slug)
+    task = task_or_404(project, external_id)
+    try:
+        runs = runqueue.runs_for_task(db.session, task)
+    except RunQueueError as exc:
+        return error("bad_limits", str(exc), 500)
+    pending = any(r is not None and r.state in ("queued", "running") for r in runs.values())
+    return {"pending": pending, "runs": {str(cid): run_json(r) for cid, r in runs.items()}}
+
+
+def _own_assignment(project_id: int, assignment_id: int) -> Assignment | None:
+    return db.session.scalars(
+        select(Assignment).where(
+            Assignment.id == assignment_id,
+            Assignment.project_id == project_id,
+            Assignment.user_id == current_user.id,
+        )
+    ).one_or_none()
+
+
+def probe_json(found: ProbeTest) -> dict[str, Any]:
+    return {
+        "id": found.id,
+        "created_at": found.created_at.isoformat(),
+        "source": found.source,
+        "results": {cid: result_json("done", res) for cid, res in found.results.items()},
+    }
+
+
+@bp.get("/p/<slug>/a/<int:assignment_id>/probes")
+def probe_list(slug: str, assignment_id: int) -> ResponseReturnValue:
+    """The assignment's probes, newest first (at most PROBES_SHOWN)."""
+    project = project_or_404(slug)
+    assignment = _own_assignment(project.id, assignment_id)
+    if assignment is None:
+        return error("not_found", "no such assignment of yours in this project", 404)
+    found = db.session.scalars(
+        select(ProbeTest)
+        .where(ProbeTest.assignment_id == assignment.id)
+        .order_by(ProbeTest.created_at.desc(), ProbeTest.id.desc())
+        .limit(PROBES_SHOWN)
+    )
+    return {"probes": [probe_json(p) for p in found]}
+
+
+@bp.post("/p/<slug>/a/<int:assignment_id>/probe")
+def probe(slug: str, assignment_id: int) -> ResponseReturnValue:
+    """Run the annotator's extra test file {"source": ...} against every candidate."""
+    project = project_or_404(slug)
+    assignment = _own_assignment(project.id, assignment_id)
+    if assignment is None:
+        return error("not_found", "no such assignment of yours in this project", 404)
+    if not project.tests_enabled:
+        return error("tests_disabled", "tests are switched off for this project", 409)
+    body = request.get_json(silent=True)
+    source = body.get("source") if isinstance(body, dict) else None
+    if not isinstance(source, str):
+        return error("bad_request", 'expected a JSON object {"source": "<pytest file>"}', 400)
+    try:
+        found = probes.run_probe(db.session, assignment, source, runner())
+    except probes.ProbeError as exc:
+        if exc.code == "rate_limited":
+            return error(exc.code, exc.message, 429, **{"Retry-After": str(exc.retry_after)})
+        return error(exc.code, exc.message, 413 if exc.code == "too_large" else 400)
+    except RunQueueError as exc:
+        return error("bad_limits", str(exc), 500)
+    db.session.commit()
+    return probe_json(found)
+
+
+@bp.post("/p/<slug>/t/<path:external_id>/rerun")
+@roles_required("lead")
+def rerun(slug: str, external_id: str) -> ResponseReturnValue:
+    project = project_or_404(slug)
+    task = task_or_404(project, external_id)
+    body = request.get_json(silent=True) or {}
+    if not isinstance(body, dict):
+        return error("bad_request", 'expected a JSON object, e.g. {"candidate_id": 12}', 400)
+    target: Any = task
+    candidate_id = body.get("candidate_id")
+    if candidate_id is not None:
+        if not isinstance(candidate_id, int) or isinstance(candidate_id, bool):
+            return error("bad_request", "candidate_id: expected an integer", 400)
+        target = db.session.scalars(
+            select(Candidate).where(Candidate.id == candidate_id, Candidate.task_id == task.id)
+        ).one_or_none()
+        if target is None:
+            return error("not_found", "no such candidate in this task", 404)
+    try:
+        queued = runqueue.rerun(db.session, project, target)
+    except RunQueueError as exc:
+        return error("cannot_rerun", str(exc), 409)
+    db.session.add(AuditEvent(
+        user_id=current_user.id, project_id=project.id, action="runs.rerun",
+        object_type="candidate" if candidate_id is not None else "task",
+        object_id=candidate_id if candidate_id is not None else task.id,
+        details={"queued": queued},
+    ))
+    db.session.commit()
+    return {"queued": queued, "pending": True}, 202
+
+
+# -- the in-process worker -----------------------------------------------------------
+
+
+def start_worker(app: Flask) -> Worker | None:
+    """Start the server's run worker in background threads, unless HARNESS_INPROCESS_WORKER=0.
+
+    The sandbox is checked in the background thread, so start-up does no I/O here;
+    when no backend works the worker logs why and does not run.
+    """
+    if os.environ.get("HARNESS_INPROCESS_WORKER", "1") == "0":
+        return None
+    settings: Settings = app.config["HARNESS_SETTINGS"]
+    configured: Runner | None = app.config.get("SANDBOX_RUNNER")
+    worker = Worker(
+        app.extensions["harness.sessionmaker"],
+        configured or runqueue.sandbox_runner(settings.sandbox_backend, settings.sandbox_dir),
+        concurrency=settings.run_concurrency,
+        name="serve",
+    )
+
+    def main() -> None:
+        if configured is None:
+            from sandboxes.base import SandboxConfig, get_backend
+
+            try:
+                ok, detail = get_backend(
+                    settings.sandbox_backend, SandboxConfig(sandbox_dir=settings.sandbox_dir)
+                ).check()
+            except Exception as exc:  # no backend: say so, serve anyway
+                ok, detail = False, str(exc)
+            if not ok:
+                log.warning("no test runs in this process: sandbox %r is not usable: %s",
+                            settings.sandbox_backend, detail)
+                return
+        try:
+            worker.run()
+        except Exception:  # the server keeps serving; say why runs stopped
+            log.exception("the in-process run worker stopped")
+
+    threading.Thread(target=main, name="run-worker", daemon=True).start()
+    app.extensions["harness.worker"] = worker
+    return worker
