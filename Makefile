@@ -15,6 +15,7 @@ export DEBIAN_FRONTEND := noninteractive
 .PHONY: demo test lint system-base system-test sandbox-host browser clean
 
 demo: $(BIN)/.installed system-base
+	$(BIN)/harness sandbox build --offline
 	$(BIN)/harness demo
 
 test: $(BIN)/.installed-dev system-test
@@ -26,12 +27,17 @@ lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# Python itself: Debian ships venv and pip as separate packages.
+# Python's venv (a separate package on Debian), bubblewrap for the sandbox and
+# mmdebstrap to build the sandbox's root filesystem from this host's apt sources.
 system-base:
-	@if ! $(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || ! command -v bwrap >/dev/null; then \
-	  test -n "$(APT)" || { echo "need apt-get to install python3-venv and bubblewrap" >&2; exit 1; }; \
-	  $(SUDO) apt-get update -qq; \
-	  $(SUDO) apt-get install -y -qq python3-venv python3-pip bubblewrap python3-pytest >/dev/null; \
+	@missing=""; \
+	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
+	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	command -v mmdebstrap >/dev/null || missing="$$missing mmdebstrap"; \
+	if [ -n "$$missing" ]; then \
+	  test -n "$(APT)" || { echo "need apt-get to install:$$missing" >&2; exit 1; }; \
+	  echo "installing$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 $(BIN)/.installed: pyproject.toml | system-base
