@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
@@ -77,22 +78,25 @@ def import_tasks(
         new = [line for line in chunk if line.task["id"] not in known]
         old = [line for line in chunk if line.task["id"] in known]
         if new:
+            now = utcnow()
             rows = []
             for line in new:
                 position += 1
-                rows.append(_task_row(project, line, position))
-            task_table = TASKS
+                rows.append(_task_row(project, line, position, now))
+            # One executemany, then one query for the new ids (RETURNING with a
+            # guaranteed order costs a statement per row on SQLite).
+            session.execute(insert(TASKS), rows)
             ids = session.execute(
-                insert(task_table).returning(
-                    task_table.c.id, task_table.c.external_id, sort_by_parameter_order=True
-                ),
-                rows,
+                select(Task.id, Task.external_id).where(
+                    Task.project_id == project.id,
+                    Task.external_id.in_([line.task["id"] for line in new]),
+                )
             ).all()
             by_ext = {ext: tid for tid, ext in ids}
             cand_rows = []
             for line in new:
                 rows_of_task = [
-                    _candidate_row(by_ext[line.task["id"]], i, c)
+                    _candidate_row(by_ext[line.task["id"]], i, c, now)
                     for i, c in enumerate(line.task["candidates"])
                 ]
                 # Ids in random order, so on a blind project an id never tells where a
@@ -113,7 +117,7 @@ def import_tasks(
     return report
 
 
-def _task_row(project: Project, line: Line, position: int) -> dict[str, Any]:
+def _task_row(project: Project, line: Line, position: int, now: datetime) -> dict[str, Any]:
     t = line.task
     tests = t.get("tests", {})
     return {
@@ -127,12 +131,14 @@ def _task_row(project: Project, line: Line, position: int) -> dict[str, Any]:
         "meta": t.get("metadata", {}),
         "is_gold": t.get("gold") is not None,
         "gold_answer": t.get("gold"),
-        "created_at": utcnow(),
-        "updated_at": utcnow(),
+        "created_at": now,
+        "updated_at": now,
     }
 
 
-def _candidate_row(task_id: int, position: int, c: dict[str, Any]) -> dict[str, Any]:
+def _candidate_row(
+    task_id: int, position: int, c: dict[str, Any], now: datetime
+) -> dict[str, Any]:
     return {
         "task_id": task_id,
         "label": c["id"],
@@ -141,7 +147,7 @@ def _candidate_row(task_id: int, position: int, c: dict[str, Any]) -> dict[str, 
         "files": c["files"],
         "content_hash": files_hash(c["files"]),
         "meta": c.get("metadata", {}),
-        "created_at": utcnow(),
+        "created_at": now,
     }
 
 
@@ -151,10 +157,11 @@ def _replace_task(session: Session, project: Project, line: Line) -> int:
     task = session.scalars(
         select(Task).where(Task.project_id == project.id, Task.external_id == t["id"])
     ).one()
-    row = _task_row(project, line, task.position)
+    now = utcnow()
+    row = _task_row(project, line, task.position, now)
     for key in ("prompt", "language", "tests", "tests_hash", "meta", "is_gold", "gold_answer"):
         setattr(task, key, row[key])
-    task.updated_at = utcnow()
+    task.updated_at = now
     by_label = {c.label: c for c in task.candidates}
     wanted = {c["id"] for c in t["candidates"]}
     for label, cand in by_label.items():
@@ -162,14 +169,14 @@ def _replace_task(session: Session, project: Project, line: Line) -> int:
             session.delete(cand)
     session.flush()
     for i, c in enumerate(t["candidates"]):
-        values = _candidate_row(task.id, i, c)
+        values = _candidate_row(task.id, i, c, now)
         values.pop("created_at")
         if c["id"] in by_label:
             session.execute(
                 update(Candidate).where(Candidate.id == by_label[c["id"]].id).values(**values)
             )
         else:
-            session.execute(insert(CANDIDATES), [values | {"created_at": utcnow()}])
+            session.execute(insert(CANDIDATES), [values | {"created_at": now}])
     session.expire(task)
     return task.id
 
