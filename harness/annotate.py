@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from harness.analysis.hints import Hint
+from harness.analysis.store import analyses_for
 from harness.cwe import MAX_CWE
 from harness.models import (
     Annotation,
@@ -28,18 +30,18 @@ from harness.models import (
     HintVerdict,
     Project,
     Task,
-    TestRun,
     utcnow,
 )
-from harness.queue import DEFAULT_LEASE_MINUTES, renew_lease
-from harness.rubric import HIGH_SEVERITIES, RubricBody
+from harness.queue import DEFAULT_LEASE_MINUTES, lease_minutes, renew_lease
+from harness.rubric import RubricBody
+from harness.runqueue import runs_for_task
+from harness.text import line_count
 
 MAX_DRAFT_BYTES = 512 * 1024
 MAX_FINDINGS = 500
 MAX_COMMENT = 5000
-MAX_BEAT_SECONDS = 120.0
-"""The most active time one save or heartbeat may add, whatever the client claims."""
 CLOCK_SLACK = 5.0
+"""Seconds a client's clock may run ahead of ours between two contacts."""
 DRAFT_KEYS = ("findings", "scores", "ranking", "rationale", "confidence", "hint_verdicts")
 VERDICTS = ("confirmed", "false_positive")
 FAILING = frozenset({"failed", "error", "timeout", "oom", "output_limit", "tamper_suspected"})
@@ -77,10 +79,6 @@ class Shown:
     candidate: Candidate
     letter: str
     line_counts: dict[str, int]
-
-
-def line_count(text: str) -> int:
-    return max(len(text.splitlines()), 1)
 
 
 def shown_candidates(assignment: Assignment, candidates: Sequence[Candidate]) -> list[Shown]:
@@ -127,8 +125,15 @@ def normalise_draft(raw: Any) -> dict[str, Any]:
     return draft
 
 
-def add_active_time(assignment: Assignment, seconds: Any, now: datetime) -> float:
-    """Add the client's active seconds, capped by the time since the last contact."""
+def add_active_time(
+    assignment: Assignment, seconds: Any, now: datetime, *, cap: float | None = None
+) -> float:
+    """Add the client's active seconds, capped by the time since the last contact.
+
+    A page that was offline for a while sends all the time it counted meanwhile,
+    and gets it: only the elapsed time (plus a little clock slack) bounds it, and
+    `cap` (the lease length) bounds what a forged client can claim in one request.
+    """
     try:
         claimed = float(seconds or 0)
     except (TypeError, ValueError):
@@ -137,7 +142,9 @@ def add_active_time(assignment: Assignment, seconds: Any, now: datetime) -> floa
         return 0.0
     last = assignment.draft_saved_at or assignment.created_at or now
     elapsed = max((now - last).total_seconds(), 0.0)
-    added = min(claimed, elapsed + CLOCK_SLACK, MAX_BEAT_SECONDS)
+    added = min(claimed, elapsed + CLOCK_SLACK)
+    if cap is not None:
+        added = min(added, cap)
     assignment.active_seconds = float(assignment.active_seconds or 0.0) + added
     return added
 
@@ -173,7 +180,8 @@ def save_draft(
     _writable(session, assignment, project, now, lease_default)
     if draft is not None:
         assignment.draft = normalise_draft(draft)
-    added = add_active_time(assignment, active_seconds, now)
+    cap = 60.0 * lease_minutes(project, lease_default)
+    added = add_active_time(assignment, active_seconds, now, cap=cap)
     assignment.draft_saved_at = now
     session.flush()
     return added
@@ -327,9 +335,26 @@ def _check_ranking(
     return [[int(c) for c in group if c is not None] for group in clean]
 
 
+KnownHints = Mapping[int, Mapping[str, Hint]]
+"""The hints each shown candidate had on the page: candidate id -> hint key -> hint."""
+
+
+def known_hints(session: Session, shown: list[Shown]) -> dict[int, dict[str, Hint]]:
+    """The hints the review page shows for these candidates (the same stored analyses)."""
+    found = analyses_for(session, (s.candidate.content_hash for s in shown))
+    return {
+        s.candidate.id: {h.key: h for h in found.get(s.candidate.content_hash, ([], {}))[0]}
+        for s in shown
+    }
+
+
 def validate(
-    rubric: RubricBody, shown: list[Shown], payload: Mapping[str, Any]
+    rubric: RubricBody,
+    shown: list[Shown],
+    payload: Mapping[str, Any],
+    hints: KnownHints | None = None,
 ) -> tuple[dict[str, Any], list[Problem]]:
+    """The payload checked against the rubric; `hints` None means the page showed none."""
     problems: list[Problem] = []
     clean: dict[str, Any] = {
         "findings": _check_findings(rubric, shown, payload.get("findings", []), problems),
@@ -363,32 +388,44 @@ def validate(
                 problems.append(Problem("confidence", f"must be {lo}..{hi}"))
                 confidence = None
     clean["confidence"] = confidence
-    clean["hint_verdicts"] = _check_verdicts(shown, payload.get("hint_verdicts", {}), problems)
+    clean["hint_verdicts"] = _check_verdicts(
+        shown, payload.get("hint_verdicts", {}), hints, problems
+    )
     return clean, problems
 
 
 def _check_verdicts(
-    shown: list[Shown], raw: Any, problems: list[Problem]
-) -> list[tuple[int, str, str]]:
-    out: list[tuple[int, str, str]] = []
+    shown: list[Shown], raw: Any, hints: KnownHints | None, problems: list[Problem]
+) -> list[tuple[int, Hint, str]]:
+    """Each verdict must be on a hint the candidate was shown with; None: no hints shown."""
+    out: list[tuple[int, Hint, str]] = []
     if not isinstance(raw, dict):
         problems.append(Problem("hint_verdicts", "expected an object"))
         return out
-    ids = {s.candidate.id for s in shown}
+    letters = {s.candidate.id: s.letter for s in shown}
     for cid, verdicts in raw.items():
         cand = _int(cid)
-        if cand not in ids or not isinstance(verdicts, dict):
+        if cand not in letters or not isinstance(verdicts, dict):
             problems.append(Problem(f"hint_verdicts.{cid}", "not a candidate of this task"))
             continue
         for key, verdict in verdicts.items():
             if verdict in (None, ""):
                 continue
-            if verdict not in VERDICTS or not isinstance(key, str) or len(key) > 300:
+            where = f"hint_verdicts.{cid}.{str(key)[:300]}"
+            if hints is None:
                 problems.append(
-                    Problem(f"hint_verdicts.{cid}", "verdict is confirmed or false_positive")
+                    Problem(where, "this project does not show hints, so they take no verdicts")
                 )
                 continue
-            out.append((int(cand), key, verdict))
+            hint = hints.get(int(cand), {}).get(key) if isinstance(key, str) else None
+            if hint is None:
+                letter = letters[int(cand)]
+                problems.append(Problem(where, f"Candidate {letter}: no such hint here"))
+                continue
+            if verdict not in VERDICTS:
+                problems.append(Problem(where, "verdict is confirmed or false_positive"))
+                continue
+            out.append((int(cand), hint, verdict))
     return out
 
 
@@ -396,26 +433,16 @@ def _check_verdicts(
 
 
 def run_outcomes(session: Session, task: Task, candidates: Sequence[Candidate]) -> dict[int, str]:
-    """passed or failed per candidate, from the newest finished run of its tests."""
-    hashes = {c.content_hash for c in candidates}
-    if not hashes:
-        return {}
-    rows = session.execute(
-        select(TestRun.candidate_hash, TestRun.status)
-        .where(
-            TestRun.candidate_hash.in_(hashes),
-            TestRun.tests_hash == task.tests_hash,
-            TestRun.state == "done",
-        )
-        .order_by(TestRun.generation, TestRun.id)
-    ).all()
-    newest = {digest: status for digest, status in rows}  # later rows win
+    """passed or failed per candidate, from its current finished run (same image and limits)."""
+    runs = runs_for_task(session, task)
     out: dict[int, str] = {}
     for c in candidates:
-        status = newest.get(c.content_hash)
-        if status == "passed":
+        run = runs.get(c.id)
+        if run is None or run.state != "done":
+            continue
+        if run.status == "passed":
             out[c.id] = "passed"
-        elif status in FAILING:
+        elif run.status in FAILING:
             out[c.id] = "failed"
     return out
 
@@ -454,7 +481,7 @@ def consistency_warnings(
     security = {c.key for c in rubric.categories if c.cwe or c.key == "security"}
     for finding in clean["findings"]:
         cand = finding["candidate"].id
-        severe = finding["severity"] in HIGH_SEVERITIES
+        severe = finding["severity"] in rubric.high_severities
         if cand in top and finding["category"] in security and severe:
             warnings.append(
                 Problem(
@@ -500,7 +527,8 @@ def submit_annotation(
     now = now or utcnow()
     draft = normalise_draft(payload)
     shown = shown_candidates(assignment, assignment.task.candidates)
-    clean, errors = validate(rubric, shown, draft)
+    hints = known_hints(session, shown) if project.hints_visible else None
+    clean, errors = validate(rubric, shown, draft, hints)
     if errors:
         return SubmitResult(None, errors=errors)
     outcomes = run_outcomes(session, assignment.task, [s.candidate for s in shown])
@@ -542,16 +570,13 @@ def submit_annotation(
                 comment=f["comment"],
             )
         )
-    rules = {}
-    for cid, key, verdict in clean["hint_verdicts"]:
-        rules[(cid, key)] = verdict
-    for (cid, key), verdict in rules.items():
-        parts = key.split(":")
+    hint: Hint
+    for cid, hint, verdict in clean["hint_verdicts"]:
         annotation.hint_verdicts.append(
             HintVerdict(
                 candidate_id=cid,
-                hint_key=key,
-                rule_id=(parts[1] if len(parts) > 1 else key)[:80],
+                hint_key=hint.key[:300],
+                rule_id=hint.rule_id[:80],
                 verdict=verdict,
             )
         )

@@ -177,19 +177,32 @@ def claim_next(
         session.flush()
         return Claim(current, resumed=True)
     # the user's own lapsed lease comes back first, draft and all, if the slot is still free
+    other = aliased(Assignment)
+    others_holding = (
+        select(func.count(other.id))
+        .where(
+            other.task_id == Assignment.task_id,
+            other.state.in_(HOLDING),
+            other.id != Assignment.id,
+        )
+        .correlate(Assignment)
+        .scalar_subquery()
+    )
     lapsed = session.scalars(
         select(Assignment)
         .where(
             Assignment.user_id == user_id,
             Assignment.project_id == project.id,
             Assignment.state == "expired",
+            others_holding < project.overlap,
         )
-        .order_by(Assignment.lease_expires_at.desc())
-        .limit(5)
-    ).all()
-    for old in lapsed:
-        if renew_lease(session, old, project, now=now, default_lease_minutes=default_lease_minutes):
-            return Claim(old, resumed=True)
+        .order_by(Assignment.lease_expires_at.desc(), Assignment.id.desc())
+        .limit(1)
+    ).first()
+    if lapsed is not None and renew_lease(
+        session, lapsed, project, now=now, default_lease_minutes=default_lease_minutes
+    ):
+        return Claim(lapsed, resumed=True)
     for task_id in _open_task_ids(session, project, user_id, SCAN):
         # PostgreSQL: serialise claims of this task; SQLite ignores FOR UPDATE.
         session.execute(select(Task.id).where(Task.id == task_id).with_for_update())
@@ -241,10 +254,28 @@ def claim_any(
     now: datetime | None = None,
     default_lease_minutes: int = DEFAULT_LEASE_MINUTES,
 ) -> Claim:
-    """The next assignment across every active project of the user, in name order."""
+    """The next assignment across every active project of the user, in name order.
+
+    An active assignment in any of those projects comes back first: one task at a time.
+    """
     projects = member_projects(session, user_id, admin=admin)
     if not projects:
         return Claim(None, "no_projects")
+    now = now or utcnow()
+    expire_leases(session, now)
+    by_id = {p.id: p for p in projects}
+    current = session.scalars(
+        select(Assignment)
+        .where(
+            Assignment.user_id == user_id,
+            Assignment.state == "active",
+            Assignment.project_id.in_(by_id),
+        )
+        .order_by(Assignment.created_at, Assignment.id)
+        .limit(1)
+    ).first()
+    if current is not None:
+        projects = [by_id[current.project_id]]
     reasons = []
     for project in projects:
         claim = claim_next(
@@ -278,6 +309,9 @@ def renew_lease(
         session.flush()
         return True
     if assignment.state in ("active", "expired"):
+        # PostgreSQL: serialise with claims of this task, as claim_next does; SQLite
+        # ignores FOR UPDATE (its write lock is already held by expire_leases or a write).
+        session.execute(select(Task.id).where(Task.id == assignment.task_id).with_for_update())
         other = aliased(Assignment)
         revived = session.execute(
             update(Assignment)

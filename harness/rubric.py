@@ -68,8 +68,6 @@ class Confidence(_Strict):
 
 
 SEVERITY_KEY = r"^[a-z][a-z0-9_]{0,19}$"
-HIGH_SEVERITIES = frozenset({"high", "critical"})
-"""Severities that make a security finding on the top-ranked candidate worth a warning."""
 
 
 class RubricBody(_Strict):
@@ -95,6 +93,12 @@ class RubricBody(_Strict):
     rationale_max_chars: int = Field(default=20_000, ge=1, le=100_000)
     confidence: Confidence = Field(default_factory=Confidence)
     findings_required: bool = False  # at least one finding per annotation
+
+    @property
+    def high_severities(self) -> frozenset[str]:
+        """The last two severities listed (mildest first): a security finding on the
+        top-ranked candidate with one of these is worth a warning."""
+        return frozenset(self.severities[-2:])
 
     @field_validator("version", mode="before")
     @classmethod

@@ -9,8 +9,11 @@ from helpers import csrf_from, task_line, write_jsonl
 from sqlalchemy import select
 
 from harness import annotate, queue
-from harness.models import Annotation, TestRun, utcnow
+from harness.analysis import Hint
+from harness.analysis.store import hints_for
+from harness.models import Analysis, Annotation, HintVerdict, TestRun, utcnow
 from harness.rubric import body_of
+from harness.runqueue import dedup_key, image_tag, limits_for
 
 HOSTILE = "<script>alert(1)</script>\u202e'; DROP TABLE findings; --\x00 ✓"
 
@@ -181,6 +184,18 @@ def test_draft_round_trip_and_shape_checks(db, work) -> None:
         assert info.value.field == field
 
 
+def test_active_time_after_an_outage_counts_in_full(db, work) -> None:
+    """Five minutes offline: the page counted 300 active seconds and sends them in one go."""
+    project, assignment, _ = work
+    t0 = utcnow()
+    annotate.save_draft(db, assignment, project, None, active_seconds=1, now=t0)
+    before = assignment.active_seconds
+    added = annotate.save_draft(db, assignment, project, None, active_seconds=300,
+                                now=t0 + timedelta(minutes=5, seconds=2))
+    assert added == pytest.approx(300)
+    assert assignment.active_seconds - before == pytest.approx(300)
+
+
 def test_active_time_is_capped_by_the_time_since_last_contact(db, work) -> None:
     project, assignment, _ = work
     t0 = utcnow()
@@ -189,10 +204,10 @@ def test_active_time_is_capped_by_the_time_since_last_contact(db, work) -> None:
     # 3 s later the client claims 500 s: only 3 s + slack count
     annotate.save_draft(db, assignment, project, None, active_seconds=500, now=t0 + timedelta(seconds=3))
     assert assignment.active_seconds - start == pytest.approx(3 + annotate.CLOCK_SLACK)
-    # an hour later: one beat never adds more than the cap
+    # a forged client an hour later: never more than the lease length (30 min) in one request
     before = assignment.active_seconds
     annotate.save_draft(db, assignment, project, None, active_seconds=3600, now=t0 + timedelta(hours=1))
-    assert assignment.active_seconds - before == pytest.approx(annotate.MAX_BEAT_SECONDS)
+    assert assignment.active_seconds - before == pytest.approx(30 * 60)
     for junk in (-5, "nan", None, "x"):
         assert annotate.add_active_time(assignment, junk, t0 + timedelta(hours=2)) == 0.0
 
@@ -226,18 +241,70 @@ def test_skipped_assignment_cannot_be_submitted(db, work) -> None:
                                    acknowledge_warnings=True)
 
 
+def store_hints(db, candidate, *hints: Hint) -> None:  # type: ignore[no-untyped-def]
+    """An analysis row for the candidate's content, as `harness analyze` stores it."""
+    db.add(Analysis(content_hash=candidate.content_hash, versions_key="test",
+                    hints=[h.to_dict() for h in hints], summary={}, metrics={}, versions={}))
+    db.commit()
+
+
+def hint(rule: str, path: str = "solution.py", start: int = 1, end: int | None = None,
+         analyzer: str = "bandit") -> Hint:
+    end = start if end is None else end
+    return Hint(analyzer=analyzer, rule_id=rule, title=rule, severity="low", confidence=None,
+                cwe=None, file_path=path, line_start=start, line_end=end, message="m",
+                doc_url=None)
+
+
 def test_hint_verdicts_are_stored(db, work) -> None:
     _, assignment, _ = work
     cid = assignment.display_order[1]
+    cand = next(c for c in assignment.task.candidates if c.id == cid)
+    b608, c901 = hint("B608", start=2), hint("C901", analyzer="radon", end=2)
+    store_hints(db, cand, b608, c901)
+    assert {h.key for h in hints_for(db, cand.content_hash)} == {b608.key, c901.key}
     payload = full_payload(assignment, hint_verdicts={str(cid): {
-        "bandit:B608:solution.py:3": "false_positive", "radon:C901:solution.py:1": "confirmed",
-        "bandit:B101:solution.py:9": None}})
+        b608.key: "false_positive", c901.key: "confirmed", "bandit:B101:solution.py:9-9": None}})
     assert submit(db, work, payload).errors == []
     verdicts = db.scalars(select(Annotation)).one().hint_verdicts
-    assert sorted((v.candidate_id, v.rule_id, v.verdict) for v in verdicts) == [
-        (cid, "B608", "false_positive"), (cid, "C901", "confirmed")]
-    bad = full_payload(assignment, hint_verdicts={str(cid): {"k": "maybe"}})
-    assert f"hint_verdicts.{cid}" in fields(submit(db, work, bad))
+    assert sorted((v.candidate_id, v.hint_key, v.rule_id, v.verdict) for v in verdicts) == [
+        (cid, b608.key, "B608", "false_positive"), (cid, c901.key, "C901", "confirmed")]
+    bad = full_payload(assignment, hint_verdicts={str(cid): {b608.key: "maybe"}})
+    assert f"hint_verdicts.{cid}.{b608.key}" in fields(submit(db, work, bad))
+
+
+def test_hint_verdicts_on_unknown_keys_are_refused(db, work) -> None:
+    _, assignment, _ = work
+    first, second, _ = assignment.display_order
+    by_id = {c.id: c for c in assignment.task.candidates}
+    real = hint("B608", start=2)
+    store_hints(db, by_id[first], real)
+    fabricated = {
+        str(first): {"bandit:B608:solution.py:3": "confirmed",  # the old, wrong key format
+                     "bandit:B999:solution.py:2-2": "confirmed"},
+        str(second): {real.key: "false_positive"},  # a real key, but of another candidate
+    }
+    result = submit(db, work, full_payload(assignment, hint_verdicts=fabricated))
+    assert result.annotation is None
+    assert fields(result) == {f"hint_verdicts.{first}.bandit:B608:solution.py:3",
+                              f"hint_verdicts.{first}.bandit:B999:solution.py:2-2",
+                              f"hint_verdicts.{second}.{real.key}"}
+    assert all("no such hint" in p.message for p in result.errors)
+    assert db.scalars(select(HintVerdict)).all() == []
+
+
+def test_hint_verdicts_are_refused_when_the_project_hides_hints(db, work) -> None:
+    project, assignment, _ = work
+    cid = assignment.display_order[0]
+    real = hint("B608", start=2)
+    store_hints(db, next(c for c in assignment.task.candidates if c.id == cid), real)
+    project.hints_visible = False
+    db.commit()
+    result = submit(db, work, full_payload(assignment, hint_verdicts={str(cid): {real.key: "confirmed"}}))
+    assert fields(result) == {f"hint_verdicts.{cid}.{real.key}"}
+    assert "does not show hints" in result.errors[0].message
+    # no verdicts at all is fine
+    assert submit(db, work, full_payload(assignment, hint_verdicts={})).annotation is not None
 
 
 # --- consistency warnings -----------------------------------------------------------------
@@ -263,14 +330,90 @@ def test_warning_high_security_finding_on_top_ranked(db, work) -> None:
         "Candidate A is ranked first but has a critical security finding (lines 1-2)."]
 
 
+def test_warning_high_security_finding_follows_the_rubric_severities(
+    db, make_project, make_user, import_file, tmp_path
+) -> None:
+    """The two last severities a rubric lists are the high ones, whatever they are called."""
+    import yaml
+    from helpers import REPO
+
+    body = yaml.safe_load((REPO / "rubrics" / "code-review.yaml").read_text(encoding="utf-8"))
+    body["severities"] = ["minor", "major", "blocker"]
+    body["name"] = "severity-test"
+    path = tmp_path / "severity-rubric.yaml"
+    path.write_text(yaml.safe_dump(body), encoding="utf-8")
+    project = make_project("sev", rubric=str(path))
+    import_file(project, write_jsonl(tmp_path / "t.jsonl", [task_line("t1")]))
+    user = make_user("ann", projects=["sev"])
+    assignment = queue.claim_next(db, user.id, project).assignment
+    db.commit()
+    rubric = body_of(project.rubric.content_hash, project.rubric.body)
+    assert rubric.high_severities == {"major", "blocker"}
+    a, b = assignment.display_order
+    shown = annotate.shown_candidates(assignment, assignment.task.candidates)
+
+    def warnings(severity: str) -> list[str]:
+        payload = {"findings": [{"candidate_id": a, "file_path": "solution.py", "line_start": 1,
+                                 "line_end": 1, "category": "security", "severity": severity}],
+                   "ranking": [[a], [b]]}
+        return [w.message for w in annotate.consistency_warnings(rubric, shown, payload, {})]
+
+    assert warnings("minor") == []
+    assert warnings("major") == [
+        "Candidate A is ranked first but has a major security finding (lines 1-1)."]
+    assert len(warnings("blocker")) == 1
+
+
+def test_lines_are_counted_on_newlines_only(client, login, db, make_project, make_user,
+                                            import_file, tmp_path) -> None:
+    """Form feeds, U+2028 and \r\n do not make extra lines: the page, pygments and the
+    server agree, so a finding on line 5 is line 5 everywhere."""
+    from harness.text import line_count, split_lines
+    from web.render import highlighted_lines
+
+    text = "x = 1\n\x0c\ny = \"a\u2028b\"\nz = 3\r\nw=4\n"
+    assert line_count(text) == 5
+    assert split_lines(text) == ["x = 1", "\x0c", 'y = "a\u2028b"', "z = 3", "w=4"]
+    assert len(highlighted_lines("solution.py", "python", text)) == 5
+    line = task_line("t1")
+    line["candidates"][0]["files"]["solution.py"] = text
+    project = make_project("lines")
+    import_file(project, write_jsonl(tmp_path / "t.jsonl", [line]))
+    user = make_user("ann", projects=["lines"])
+    assignment = queue.claim_next(db, user.id, project).assignment
+    db.commit()
+    shown = annotate.shown_candidates(assignment, assignment.task.candidates)
+    odd = next(s for s in shown if s.candidate.files["solution.py"] == text)
+    other = next(s for s in shown if s is not odd)
+    assert odd.line_counts == {"solution.py": 5}
+    login("ann")
+    html = client.get(f"/p/lines/a/{assignment.id}").get_data(as_text=True)
+    rows = html.split(f'id="cand-{odd.letter}"', 1)[1].split("</article>", 1)[0]
+    assert rows.count('<td class="ln">') == 5
+    diff = client.get(f"/p/lines/a/{assignment.id}/diff?left={odd.candidate.id}"
+                      f"&right={other.candidate.id}").get_json()
+    assert max(r["a"] or 0 for r in diff["rows"]) == 5
+    # a finding on line 5 is in range; line 6 is not
+    rubric = body_of(project.rubric.content_hash, project.rubric.body)
+    finding = {"candidate_id": odd.candidate.id, "file_path": "solution.py", "line_start": 5,
+               "line_end": 5, "category": "bug", "severity": "low"}
+    _, problems = annotate.validate(rubric, shown, {"findings": [finding]})
+    assert not [p for p in problems if p.field.startswith("findings")]
+    _, problems = annotate.validate(rubric, shown, {"findings": [{**finding, "line_end": 6}]})
+    assert [p.field for p in problems if p.field.startswith("findings")] == ["findings.0.line_start"]
+
+
 def test_warning_failing_tests_ranked_above_passing(db, work) -> None:
     _, assignment, _ = work
     task = assignment.task
     by_id = {c.id: c for c in task.candidates}
     a, b, c = assignment.display_order
+    image, limits = image_tag(), limits_for(task.project.sandbox_limits)
     for cid, status, gen in ((a, "passed", 1), (a, "failed", 2), (b, "passed", 1)):
-        db.add(TestRun(dedup_key=f"{cid}", generation=gen, candidate_hash=by_id[cid].content_hash,
-                       tests_hash=task.tests_hash, image="img", state="done", status=status))
+        digest = by_id[cid].content_hash
+        db.add(TestRun(dedup_key=dedup_key(digest, task.tests_hash, image, limits.key()),
+                       generation=gen, candidate_hash=digest, tests_hash=task.tests_hash,
+                       image=image, state="done", status=status))
     db.commit()
     assert annotate.run_outcomes(db, task, list(by_id.values())) == {a: "failed", b: "passed"}
     result = submit(db, work, full_payload(assignment, findings=[]))
@@ -279,6 +422,45 @@ def test_warning_failing_tests_ranked_above_passing(db, work) -> None:
 
 
 # --- through the web ---------------------------------------------------------------------
+
+
+def test_a_refused_submit_keeps_the_draft_and_the_lease(client, login, db, work) -> None:
+    """A submit is also the page's save: refused (422 or warnings), the draft is kept."""
+    _, assignment, _ = work
+    login("ann")
+    url = f"/p/w/a/{assignment.id}"
+    html = client.get(url).get_data(as_text=True)
+    token = csrf_from(html.replace('name="csrf-token" content=', 'name="csrf_token" value='))
+    draft = {"rationale": "short", "scores": {str(assignment.display_order[0]): {"correctness": 2}}}
+    resp = client.post(f"{url}/submit", json={"draft": draft, "active_seconds": 1},
+                       headers={"X-CSRFToken": token})
+    assert resp.status_code == 422
+    db.refresh(assignment)
+    assert assignment.state == "active" and assignment.draft == draft
+    assert assignment.draft_saved_at is not None
+    warned = full_payload(assignment)
+    warned["findings"][0]["severity"] = "critical"
+    resp = client.post(f"{url}/submit", json={"draft": warned}, headers={"X-CSRFToken": token})
+    assert resp.status_code == 200 and resp.get_json()["ok"] is False
+    db.refresh(assignment)
+    assert assignment.state == "active" and assignment.draft["findings"][0]["severity"] == "critical"
+
+
+def test_unload_beacon_saves_a_form_encoded_draft(client, login, db, work) -> None:
+    """navigator.sendBeacon cannot set headers: the token comes in the form, the JSON in payload."""
+    import json
+
+    _, assignment, _ = work
+    login("ann")
+    url = f"/p/w/a/{assignment.id}"
+    html = client.get(url).get_data(as_text=True)
+    token = csrf_from(html.replace('name="csrf-token" content=', 'name="csrf_token" value='))
+    payload = json.dumps({"draft": {"rationale": "left the page"}, "active_seconds": 2})
+    assert client.post(f"{url}/draft", data={"payload": payload}).status_code == 400  # no token
+    resp = client.post(f"{url}/draft", data={"csrf_token": token, "payload": payload})
+    assert resp.status_code == 200
+    db.refresh(assignment)
+    assert assignment.draft == {"rationale": "left the page"}
 
 
 def test_submit_endpoint_returns_named_errors(client, login, work) -> None:

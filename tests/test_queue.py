@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 from helpers import csrf_from, task_line, write_jsonl
-from sqlalchemy import func, select
+from sqlalchemy import delete, event, func, select
 
 from harness import queue
-from harness.models import Assignment, utcnow
+from harness.models import Assignment, ProjectMember, Task, utcnow
 
 
 @pytest.fixture
@@ -213,12 +213,36 @@ def test_another_annotators_assignment_is_404(client, login, db, setup) -> None:
     assert theirs.state == "active" and theirs.draft is None
 
 
-def test_assignment_of_a_project_the_user_left_is_404(client, login, db, make_project, setup) -> None:
+def test_assignment_under_another_project_of_the_user_is_404(
+    client, login, db, make_project, setup
+) -> None:
+    """The user belongs to both projects: the 404 comes from the assignment lookup."""
     project, (a, *_) = setup(n_tasks=1)
     mine = claim(db, a, project).assignment
-    make_project("other")
+    other = make_project("other")
+    db.add(ProjectMember(project_id=other.id, user_id=a.id))
+    db.commit()
     login("u0")
+    assert client.get("/p/other/queue").status_code == 200  # a member of "other"
+    assert client.get(f"/p/q/a/{mine.id}").status_code == 200
     assert client.get(f"/p/other/a/{mine.id}").status_code == 404  # wrong project in the URL
+    assert client.get(f"/p/other/a/{mine.id}/diff?left=1&right=2").status_code == 404
+
+
+def test_assignment_of_a_project_the_user_left_is_404(client, login, db, setup) -> None:
+    project, (a, *_) = setup(n_tasks=1)
+    mine = claim(db, a, project).assignment
+    login("u0")
+    assert client.get(f"/p/q/a/{mine.id}").status_code == 200
+    token = csrf_from(client.get("/queue").get_data(as_text=True))
+    db.execute(delete(ProjectMember).where(ProjectMember.user_id == a.id))
+    db.commit()
+    assert client.get(f"/p/q/a/{mine.id}").status_code == 404
+    resp = client.post(f"/p/q/a/{mine.id}/draft", json={"draft": {"rationale": "x"}},
+                       headers={"X-CSRFToken": token})
+    assert resp.status_code == 404
+    db.refresh(mine)
+    assert mine.draft is None
 
 
 def test_annotators_cannot_see_lead_pages(client, login, make_user, setup) -> None:
@@ -267,3 +291,125 @@ def test_skip_form_needs_a_reason_and_frees_the_task(client, login, db, make_use
     login("boss")
     html = client.get("/p/q/assignments").get_data(as_text=True)
     assert "skipped" in html and "&lt;b&gt;not my area&lt;/b&gt;" in html
+
+
+def test_only_annotators_claim_and_write(client, login, db, make_user, setup) -> None:
+    """A lead's (or lab's) claims would fill k slots and go into exports: 403, said why."""
+    project, (a, *_) = setup(n_tasks=2, overlap=2)
+    lead = make_user("boss", role="lead", projects=["q"])
+    make_user("lab1", role="lab", projects=["q"])
+    held = claim(db, lead, project).assignment  # made before the role rule, say
+    for name in ("boss", "lab1"):
+        login(name)
+        page = client.get("/queue")
+        html = page.get_data(as_text=True)
+        assert 'data-reason="not_annotator"' in html and "Only annotators" in html
+        assert 'id="take-next"' not in html
+        assert 'id="take-next"' not in client.get("/p/q/queue").get_data(as_text=True)
+        token = csrf_from(html)
+        for url in ("/queue", "/p/q/queue"):
+            resp = client.post(url, data={"csrf_token": token})
+            assert resp.status_code == 403 and b"Only annotators" in resp.data
+        headers = {"X-CSRFToken": token}
+        base = f"/p/q/a/{held.id}"
+        for url, body in ((f"{base}/draft", {"draft": {"rationale": "x"}}),
+                          (f"{base}/submit", {"draft": {}}),
+                          (f"{base}/probe", {"source": "def test_x():\n    pass\n"})):
+            resp = client.post(url, json=body, headers=headers)
+            assert resp.status_code == 403, url
+            assert resp.get_json()["error"]["code"] == "forbidden"
+            assert "Only annotators" in resp.get_json()["error"]["message"]
+        resp = client.post(f"{base}/skip", data={"csrf_token": token, "reason": "x"})
+        assert resp.status_code == 403
+        client.post("/logout", data={"csrf_token": token})
+    assert db.scalar(select(func.count(Assignment.id))) == 1
+    db.refresh(held)
+    assert held.state == "active" and held.draft is None
+    login("u0")
+    assert client.post("/queue", data={"csrf_token": csrf_from(
+        client.get("/queue").get_data(as_text=True))}).status_code == 302
+    assert db.scalar(select(func.count(Assignment.id))) == 2
+
+
+def test_task_list_and_task_page_are_for_leads_only(client, login, make_user, setup) -> None:
+    setup(n_tasks=2)
+    make_user("boss", role="lead", projects=["q"])
+    login("u0")
+    assert client.get("/p/q/").status_code == 403
+    assert client.get("/p/q/t/t1").status_code == 403
+    assert client.get("/p/nope/").status_code == 403  # the same answer: nothing leaks
+    home = client.get("/").get_data(as_text=True)
+    assert 'href="/p/q/queue"' in home and 'href="/p/q/"' not in home
+    client.post("/logout", data={"csrf_token": csrf_from(home)})
+    login("boss")
+    assert client.get("/p/q/").status_code == 200
+    assert client.get("/p/q/t/t1").status_code == 200
+    home = client.get("/").get_data(as_text=True)
+    assert 'href="/p/q/"' in home and "Take the next task" not in home
+
+
+def test_annotators_see_their_own_submitted_assignments(client, login, db, setup) -> None:
+    project, (a, *_) = setup(n_tasks=2)
+    done = claim(db, a, project).assignment
+    done.state, done.submitted_at = "submitted", utcnow()
+    db.commit()
+    login("u0")
+    html = client.get("/p/q/queue").get_data(as_text=True)
+    assert f'href="/p/q/a/{done.id}"' in html and 'id="my-submitted"' in html
+
+
+def test_take_next_resumes_the_active_task_of_another_project(
+    db, make_project, import_file, tmp_path, setup
+) -> None:
+    project, (a, *_) = setup(n_tasks=1)
+    held = claim(db, a, project).assignment
+    other = make_project("aaa-first")  # "Project aaa-first" is tried before "Project q"
+    import_file(other, write_jsonl(tmp_path / "other.jsonl", [task_line("free")]))
+    db.add(ProjectMember(project_id=other.id, user_id=a.id))
+    db.commit()
+    again = queue.claim_any(db, a.id)
+    db.commit()
+    assert again.resumed and again.assignment.id == held.id
+    assert db.scalar(select(func.count(Assignment.id)).where(Assignment.user_id == a.id)) == 1
+
+
+def test_lapsed_lease_revives_when_its_slot_is_free_however_many_lapsed(db, setup) -> None:
+    """The slot check is in the query: the one revivable lapsed task is found among many."""
+    project, (a, b, _) = setup(n_tasks=7, overlap=1)
+    task_ids = db.scalars(select(Task.id).where(Task.project_id == project.id).order_by(Task.id))
+    mine = [Assignment(project_id=project.id, task_id=tid, user_id=a.id, state="expired",
+                       display_order=[], lease_expires_at=utcnow() - timedelta(minutes=60 - i))
+            for i, tid in enumerate(task_ids)]  # the first lapsed longest ago
+    db.add_all(mine)
+    db.commit()
+    for got in mine[1:]:  # others took every task but the first
+        db.add(Assignment(project_id=project.id, task_id=got.task_id, user_id=b.id,
+                          state="submitted", display_order=[]))
+    db.commit()
+    back = claim(db, a, project)
+    assert back.resumed and back.assignment.id == mine[0].id
+    assert back.assignment.state == "active"
+
+
+def test_reviving_a_lease_locks_the_task_row_first(db, setup) -> None:
+    """PostgreSQL: the revival UPDATE runs after SELECT ... FOR UPDATE on the task."""
+    project, (a, *_) = setup(n_tasks=1, overlap=1)
+    held = claim(db, a, project).assignment
+    later = utcnow() + timedelta(hours=1)
+    queue.expire_leases(db, later)
+    db.refresh(held)
+    seen: list[str] = []
+
+    @event.listens_for(db, "do_orm_execute")
+    def record(state) -> None:  # type: ignore[no-untyped-def]
+        stmt = state.statement
+        if state.is_select and getattr(stmt, "_for_update_arg", None) is not None:
+            seen.append("lock " + ",".join(t.name for t in stmt.get_final_froms()))
+        elif state.is_update:
+            seen.append("update " + stmt.table.name)
+
+    try:
+        assert queue.renew_lease(db, held, project, now=later) is True
+    finally:
+        event.remove(db, "do_orm_execute", record)
+    assert seen[:2] == ["lock tasks", "update assignments"]

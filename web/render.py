@@ -19,6 +19,8 @@ from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
 from pygments.util import ClassNotFound
 
+from harness.text import line_count, normalise_newlines
+
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 _ALLOWED_TAGS = {
     "p", "pre", "code", "em", "strong", "ul", "ol", "li", "a", "blockquote", "h1", "h2",
@@ -58,10 +60,14 @@ _formatter = HtmlFormatter(nowrap=True)
 
 @lru_cache(maxsize=2048)
 def _highlight(path: str, language: str, text: str) -> tuple[str, ...]:
+    text = normalise_newlines(text)
     html = highlight(text, _lexer(path, language), _formatter)
     lines = html.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
+    # one row per line as harness.text counts them, whatever the lexer did at the end
+    want = line_count(text)
+    lines = lines[:want] + [""] * (want - len(lines))
     return tuple(lines)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 from functools import lru_cache
 from typing import Any
 
@@ -24,20 +25,21 @@ from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
 from harness import annotate, queue
+from harness.analysis.store import analyses_for
 from harness.cwe import COMMON_CWES
-from harness.models import Analysis, Annotation, Assignment, Candidate, Project, Task, User
+from harness.models import Annotation, Assignment, Candidate, Project, Task, User
 from harness.rubric import RubricBody, body_of
 from harness.settings import Settings
 from harness.status import project_status
+from harness.text import split_lines
 from web.access import project_or_404, sees_models, task_or_404, visible_projects
 from web.extensions import db
 from web.render import highlighted_lines
-from web.security import roles_required
+from web.security import NOT_AN_ANNOTATOR, annotator_only, roles_required
 
 bp = Blueprint("review", __name__)
 
 PAGE_SIZE = 50
-HINT_SEVERITIES = ("info", "low", "medium", "high")
 
 
 @bp.route("/")
@@ -48,6 +50,7 @@ def index() -> ResponseReturnValue:
 
 
 @bp.route("/p/<slug>/")
+@roles_required("lead")
 def project_tasks(slug: str) -> ResponseReturnValue:
     project = project_or_404(slug)
     page = max(request.args.get("page", 1, type=int) or 1, 1)
@@ -68,6 +71,7 @@ def project_tasks(slug: str) -> ResponseReturnValue:
 
 
 @bp.route("/p/<slug>/t/<path:external_id>")
+@roles_required("lead")
 def task_page(slug: str, external_id: str) -> ResponseReturnValue:
     project = project_or_404(slug)
     task = task_or_404(project, external_id)
@@ -99,6 +103,7 @@ def _to_assignment(claim: queue.Claim) -> ResponseReturnValue:
 
 
 @bp.route("/queue", methods=["GET", "POST"])
+@annotator_only("POST")
 def queue_page() -> ResponseReturnValue:
     """GET shows where work is waiting; POST (a form with its CSRF token) claims it."""
     admin = current_user.role == "admin"
@@ -110,15 +115,19 @@ def queue_page() -> ResponseReturnValue:
             return _to_assignment(claim)
         db.session.commit()
         return render_template("queue.html", project=None, reason=claim.reason,
-                               message=claim.message, current=[]), 200
+                               message=claim.message, current=[], submitted=[]), 200
     projects = queue.member_projects(db.session, current_user.id, admin=admin)
+    if current_user.role != "annotator":
+        return _not_an_annotator(None, projects)
     current = _my_active(None)
     reason = "no_projects" if not projects else None
     return render_template("queue.html", project=None, projects=projects, reason=reason,
-                           message=queue.Claim(None, reason).message, current=current)
+                           message=queue.Claim(None, reason).message, current=current,
+                           submitted=[])
 
 
 @bp.route("/p/<slug>/queue", methods=["GET", "POST"])
+@annotator_only("POST")
 def project_queue(slug: str) -> ResponseReturnValue:
     project = project_or_404(slug)
     if request.method == "POST":
@@ -129,9 +138,18 @@ def project_queue(slug: str) -> ResponseReturnValue:
             return _to_assignment(claim)
         db.session.commit()
         return render_template("queue.html", project=project, reason=claim.reason,
-                               message=claim.message, current=[])
+                               message=claim.message, current=[], submitted=[])
+    if current_user.role != "annotator":
+        return _not_an_annotator(project, [project])
     return render_template("queue.html", project=project, projects=[project], reason=None,
-                           message="", current=_my_active(project))
+                           message="", current=_my_active(project),
+                           submitted=_my_submitted(project))
+
+
+def _not_an_annotator(project: Project | None, projects: list[Project]) -> ResponseReturnValue:
+    return render_template("queue.html", project=project, projects=projects,
+                           reason="not_annotator", current=[], submitted=[],
+                           message=NOT_AN_ANNOTATOR.format(role=current_user.role))
 
 
 def _my_active(project: Project | None) -> list[tuple[Assignment, str, str]]:
@@ -145,6 +163,23 @@ def _my_active(project: Project | None) -> list[tuple[Assignment, str, str]]:
     )
     if project is not None:
         query = query.where(Assignment.project_id == project.id)
+    return [(a, s, e) for a, s, e in db.session.execute(query).all()]
+
+
+def _my_submitted(project: Project) -> list[tuple[Assignment, str, str]]:
+    """The user's own submitted assignments in this project, newest first (to revise)."""
+    query = (
+        select(Assignment, Project.slug, Task.external_id)
+        .join(Project, Project.id == Assignment.project_id)
+        .join(Task, Task.id == Assignment.task_id)
+        .where(
+            Assignment.user_id == current_user.id,
+            Assignment.project_id == project.id,
+            Assignment.state == "submitted",
+        )
+        .order_by(Assignment.submitted_at.desc())
+        .limit(PAGE_SIZE)
+    )
     return [(a, s, e) for a, s, e in db.session.execute(query).all()]
 
 
@@ -171,39 +206,16 @@ def _rubric(project: Project) -> RubricBody:
 
 def _hints(shown: list[annotate.Shown]) -> dict[int, dict[str, Any]]:
     """Hints and summary per candidate id, from the newest analysis of its content."""
-    hashes = {s.candidate.content_hash for s in shown}
-    rows = db.session.execute(
-        select(Analysis.content_hash, Analysis.hints, Analysis.summary)
-        .where(Analysis.content_hash.in_(hashes))
-        .order_by(Analysis.created_at, Analysis.id)
-    ).all()
-    newest = {digest: (hints, summary) for digest, hints, summary in rows}
+    found = analyses_for(db.session, (s.candidate.content_hash for s in shown))
     out: dict[int, dict[str, Any]] = {}
     for s in shown:
-        hints, summary = newest.get(s.candidate.content_hash, (None, None))
-        if hints is None:
+        if s.candidate.content_hash not in found:
             continue
-        items = []
-        for h in hints if isinstance(hints, list) else []:
-            if not isinstance(h, dict):
-                continue
-            severity = h.get("severity") if h.get("severity") in HINT_SEVERITIES else "info"
-            item = {
-                "analyzer": str(h.get("analyzer", "")),
-                "rule_id": str(h.get("rule_id", "")),
-                "title": str(h.get("title", "")),
-                "severity": severity,
-                "cwe": h.get("cwe") if isinstance(h.get("cwe"), int) else None,
-                "file_path": str(h.get("file_path", "")),
-                "line_start": int(h.get("line_start") or 1),
-                "line_end": int(h.get("line_end") or h.get("line_start") or 1),
-                "message": str(h.get("message", "")),
-            }
-            item["key"] = (
-                f"{item['analyzer']}:{item['rule_id']}:{item['file_path']}:{item['line_start']}"
-            )
-            items.append(item)
-        out[s.candidate.id] = {"hints": items, "summary": summary or {}}
+        hints, summary = found[s.candidate.content_hash]
+        out[s.candidate.id] = {
+            "hints": [{**h.to_dict(), "key": h.key} for h in hints],
+            "summary": summary,
+        }
     return out
 
 
@@ -213,12 +225,9 @@ def _summary_text(summary: dict[str, Any]) -> list[str]:
     if isinstance(bandit, dict) and bandit:
         counts = ", ".join(f"{v} {k}" for k, v in bandit.items() if isinstance(v, int) and v)
         parts.append(f"bandit: {counts or 'no issues'}")
-    cc = summary.get("worst_cc") or summary.get("cc")
+    cc = summary.get("worst_cc")
     if isinstance(cc, dict) and cc.get("rank"):
-        parts.append(f"worst complexity {cc.get('rank')} ({cc.get('function', '')})")
-    elif summary.get("worst_cc_rank"):
-        fn = summary.get("worst_cc_function", "")
-        parts.append(f"worst complexity {summary['worst_cc_rank']} ({fn})")
+        parts.append(f"worst complexity {cc['rank']} ({cc.get('function', '')}, CC {cc.get('cc')})")
     mi = summary.get("mi")
     if isinstance(mi, int | float):
         parts.append(f"maintainability {mi:.0f}")
@@ -294,10 +303,8 @@ def assignment_page(slug: str, assignment_id: int) -> ResponseReturnValue:
             "draft": url_for("review.save_draft", slug=slug, assignment_id=assignment.id),
             "submit": url_for("review.submit", slug=slug, assignment_id=assignment.id),
             "diff": url_for("review.diff", slug=slug, assignment_id=assignment.id),
-            "runs": url_for("review.task_page", slug=slug, external_id=task.external_id)
-            + "/runs.json",
-            "probe": url_for("review.assignment_page", slug=slug, assignment_id=assignment.id)
-            + "/probe",
+            "runs": url_for("runs.task_runs", slug=slug, external_id=task.external_id),
+            "probe": url_for("runs.probe", slug=slug, assignment_id=assignment.id),
         },
         "candidates": [
             {
@@ -360,13 +367,25 @@ def _csrf_error(exc: CSRFError) -> ResponseReturnValue:
 
 
 def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
+    """A JSON object, or a form whose `payload` field is one.
+
+    The form is what navigator.sendBeacon sends when the page unloads: it cannot set
+    the X-CSRFToken header, so the token travels in the form's csrf_token field.
+    """
+    if request.is_json:
+        data = request.get_json(silent=True)
+    else:
+        try:
+            data = json.loads(request.form.get("payload", ""))
+        except ValueError:
+            data = None
     if not isinstance(data, dict):
         abort(make_response(_json_error("bad_request", "expected a JSON object", 400)))
     return data
 
 
 @bp.route("/p/<slug>/a/<int:assignment_id>/draft", methods=["POST"])
+@annotator_only()
 def save_draft(slug: str, assignment_id: int) -> ResponseReturnValue:
     """Autosave and heartbeat: {"draft": {...} | null, "active_seconds": n}."""
     project = project_or_404(slug)
@@ -405,14 +424,17 @@ def save_draft(slug: str, assignment_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/p/<slug>/a/<int:assignment_id>/submit", methods=["POST"])
+@annotator_only()
 def submit(slug: str, assignment_id: int) -> ResponseReturnValue:
     """{"draft": {...}, "acknowledge_warnings": bool, "active_seconds": n}."""
     project = project_or_404(slug)
     assignment = assignment_or_404(project, assignment_id)
     data = _body()
     try:
+        # the draft as sent is kept even when the submission is refused (errors or
+        # warnings): this request is also the page's save, heartbeat and lease renewal
         annotate.save_draft(
-            db.session, assignment, project, None,
+            db.session, assignment, project, data.get("draft"),
             active_seconds=data.get("active_seconds", 0), lease_default=_lease_default(),
         )
         result = annotate.submit_annotation(
@@ -436,6 +458,7 @@ def submit(slug: str, assignment_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/p/<slug>/a/<int:assignment_id>/skip", methods=["POST"])
+@annotator_only()
 def skip(slug: str, assignment_id: int) -> ResponseReturnValue:
     project = project_or_404(slug)
     assignment = assignment_or_404(project, assignment_id)
@@ -464,8 +487,8 @@ def diff(slug: str, assignment_id: int) -> ResponseReturnValue:
     right_path = path if path in right.files else (
         left_path if left_path in right.files else sorted(right.files)[0]
     )
-    a = str(left.files[left_path]).splitlines()
-    b = str(right.files[right_path]).splitlines()
+    a = split_lines(str(left.files[left_path]))
+    b = split_lines(str(right.files[right_path]))
     rows: list[dict[str, Any]] = []
     matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, abort, current_app, redirect, request, url_for
+from flask import Flask, abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
@@ -23,6 +23,47 @@ def public(view: F) -> F:
     """Mark a view as reachable without a login. Everything else needs one."""
     view.is_public = True  # type: ignore[attr-defined]
     return view
+
+
+def annotator_only(*methods: str) -> Callable[[F], F]:
+    """Only role annotator may use this view with these methods (all when none are named).
+
+    Claims, drafts, submits, skips and probes make annotations that go into exports, so
+    a lead, admin or lab account gets a 403 that says why (checked in `_annotator_only`).
+    """
+
+    def decorator(view: F) -> F:
+        view.annotator_only = frozenset(m.upper() for m in methods) or ANY  # type: ignore[attr-defined]
+        return view
+
+    return decorator
+
+
+ANY = frozenset({"*"})
+ANNOTATOR_ONLY_ELSEWHERE = {"runs.probe": ANY}
+"""Views of blueprints owned elsewhere that are annotators' work too."""
+NOT_AN_ANNOTATOR = (
+    "Only annotators take and review tasks: your account is a {role}, and its "
+    "annotations would go into the exports. Use an annotator account to review."
+)
+
+
+def annotator_only_methods(endpoint: str | None) -> frozenset[str]:
+    view = current_app.view_functions.get(endpoint or "")
+    marked: frozenset[str] | None = getattr(view, "annotator_only", None)
+    return marked or ANNOTATOR_ONLY_ELSEWHERE.get(endpoint or "", frozenset())
+
+
+def _annotator_only() -> ResponseReturnValue | None:
+    methods = annotator_only_methods(request.endpoint)
+    if not methods or not current_user.is_authenticated or current_user.role == "annotator":
+        return None
+    if methods != ANY and request.method not in methods:
+        return None
+    message = NOT_AN_ANNOTATOR.format(role=current_user.role)
+    if request.is_json or request.accept_mimetypes.best == "application/json":
+        return {"error": {"code": "forbidden", "message": message, "field": "role"}}, 403
+    return render_template("forbidden.html", message=message), 403
 
 
 def roles_required(*roles: str) -> Callable[[F], F]:
@@ -66,4 +107,5 @@ def _headers(response: Any) -> Any:
 
 def init_app(app: Flask) -> None:
     app.before_request(_require_login)
+    app.before_request(_annotator_only)
     app.after_request(_headers)

@@ -8,6 +8,7 @@ never downloaded: without /usr/bin/chromium the tests fail and say so.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,10 +18,12 @@ from typing import Any
 
 import pytest
 from helpers import PASSWORD, REPO
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from harness import accounts, importer, projects
 from harness.db import make_engine, make_sessionmaker
+from harness.models import Analysis, Candidate, Project, Task, TestRun, utcnow
 from harness.settings import Settings
 from harness.setup import migrate
 
@@ -33,6 +36,11 @@ SCREENSHOTS = Path(__file__).parent / "screenshots"
 DEMO = REPO / "examples" / "demo"
 USERS = {"alice": ("annotator", ["demo"]), "bob": ("annotator", ["demo"]),
          "lead1": ("lead", ["demo"])}
+SANDBOX_DIR = Path(os.environ.get("HARNESS_SANDBOX_DIR") or REPO / ".cache" / "sandbox").resolve()
+"""The sandbox rootfs built by sandboxes/host-setup.sh; probes and seeded runs use bwrap in it."""
+ANALYSIS_COLUMNS = ("content_hash", "versions_key", "hints", "metrics", "summary", "versions")
+_RUN_RESULTS: dict[tuple[str, str, str], dict[str, Any]] = {}
+"""Real sandbox results by (candidate hash, tests hash, limits key), shared by the session."""
 
 
 @dataclass
@@ -68,6 +76,71 @@ class Live:
             accounts.add_user(s, name, role, password=PASSWORD, projects=list(project_slugs))
             s.commit()
 
+    def seed_runs(self, external_id: str, slug: str = "demo") -> dict[int, dict[str, Any]]:
+        """Finished test runs for every candidate of a task, as the run worker stores them.
+
+        The results are real: each distinct candidate is run once per test session in
+        the bwrap sandbox (about a second each), then stored here under the dedup key
+        `runs_for_task` looks up. Returns candidate id -> result dict.
+        """
+        from harness.runqueue import dedup_key, image_tag, limits_for
+        from harness.sandbox_run import run_candidate
+        from sandboxes.base import SandboxConfig
+
+        out: dict[int, dict[str, Any]] = {}
+        with self.sessions() as s:
+            task = s.scalars(select(Task).join(Project).where(
+                Project.slug == slug, Task.external_id == external_id)).one()
+            limits = limits_for(task.project.sandbox_limits)
+            image = image_tag()
+            for cand in task.candidates:
+                cache = (cand.content_hash, task.tests_hash, limits.key())
+                if cache not in _RUN_RESULTS:
+                    result = run_candidate(dict(cand.files), dict(task.tests), limits, "bwrap",
+                                           SandboxConfig(sandbox_dir=SANDBOX_DIR))
+                    assert result.status != "sandbox_error", result.error
+                    _RUN_RESULTS[cache] = result.to_dict()
+                result = _RUN_RESULTS[cache]
+                key = dedup_key(cand.content_hash, task.tests_hash, image, limits)
+                if s.scalar(select(TestRun.id).where(TestRun.dedup_key == key)) is None:
+                    s.add(TestRun(
+                        dedup_key=key, generation=1, candidate_hash=cand.content_hash,
+                        tests_hash=task.tests_hash, image=image, limits=limits.to_dict(),
+                        files=dict(cand.files), tests=dict(task.tests), state="done",
+                        status=result["status"], backend=result.get("backend") or None,
+                        isolation=result.get("isolation") or None, result=result,
+                        error=result.get("error"), attempts=1, finished_at=utcnow()))
+                out[cand.id] = result
+            s.commit()
+        return out
+
+
+@pytest.fixture(scope="session")
+def demo_analyses(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    """The demo candidates' stored analyses (real bandit and radon hints), computed once
+    per session with harness.analysis.store.analyze_many and copied into each test's DB."""
+    from harness.analysis.store import analyze_many
+
+    settings = Settings.from_env({"HARNESS_DATA_DIR": str(tmp_path_factory.mktemp("analyses"))})
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    try:
+        with make_sessionmaker(engine)() as s:
+            project, task_path = projects.create_project(s, DEMO / "project.yaml")
+            assert task_path is not None
+            importer.import_tasks(s, project, task_path)
+            items = [(c.content_hash, dict(c.files), language, dict(tests or {}))
+                     for c, language, tests in s.execute(
+                         select(Candidate, Task.language, Task.tests).join(Task))]
+            analyze_many(s, items)
+            rows = [{k: getattr(a, k) for k in ANALYSIS_COLUMNS}
+                    for a in s.scalars(select(Analysis))]
+            s.commit()
+    finally:
+        engine.dispose()
+    assert any(row["hints"] for row in rows)
+    return rows
+
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
@@ -85,12 +158,14 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def live(tmp_path: Path) -> Iterator[Live]:
+def live(tmp_path: Path, demo_analyses: list[dict[str, Any]]) -> Iterator[Live]:
     from waitress.server import create_server
 
     from web import create_app
 
-    settings = Settings.from_env({"HARNESS_DATA_DIR": str(tmp_path / "data")})
+    settings = Settings.from_env({"HARNESS_DATA_DIR": str(tmp_path / "data"),
+                                  "HARNESS_SANDBOX": "bwrap",
+                                  "HARNESS_SANDBOX_DIR": str(SANDBOX_DIR)})
     engine = make_engine(settings.database_url)
     migrate(engine)
     sessions = make_sessionmaker(engine)
@@ -100,6 +175,7 @@ def live(tmp_path: Path) -> Iterator[Live]:
         importer.import_tasks(s, project, task_path)
         for name, (role, slugs) in USERS.items():
             accounts.add_user(s, name, role, password=PASSWORD, projects=slugs)
+        s.execute(insert(Analysis), [dict(row, created_at=utcnow()) for row in demo_analyses])
         s.commit()
     app = create_app(settings=settings)
     server = create_server(app, host="127.0.0.1", port=0, threads=4)

@@ -83,10 +83,11 @@ def test_login_never_redirects_off_site(client, make_user, target: str) -> None:
 def test_projects_of_other_people_are_404(client, make_project, make_user, login) -> None:
     make_project("secret")
     make_project("mine")
-    make_user("ann", projects=["mine"])
+    make_user("ann", role="lead", projects=["mine"])
     login("ann")
     assert client.get("/p/mine/").status_code == 200
     assert client.get("/p/secret/").status_code == 404
+    assert client.get("/p/secret/queue").status_code == 404
     assert b"secret" not in client.get("/").data
 
 

@@ -2,11 +2,10 @@
 
 const token = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
 
-export async function postJSON(url, body, { keepalive = false } = {}) {
+export async function postJSON(url, body) {
   const resp = await fetch(url, {
     method: "POST",
     credentials: "same-origin",
-    keepalive,
     headers: {
       "Content-Type": "application/json",
       Accept: "application/json",
@@ -21,6 +20,39 @@ export async function postJSON(url, body, { keepalive = false } = {}) {
     data = null;
   }
   return { ok: resp.ok, status: resp.status, data };
+}
+
+// Browsers refuse keepalive fetches and beacons whose queued bodies pass 64 KiB in all.
+const UNLOAD_MAX_BYTES = 60 * 1024;
+
+function beacon(url, body) {
+  // a form, because a beacon cannot set headers: the CSRF token travels as csrf_token
+  const form = new URLSearchParams({ csrf_token: token(), payload: JSON.stringify(body) });
+  if (form.toString().length > UNLOAD_MAX_BYTES || !navigator.sendBeacon) return false;
+  return navigator.sendBeacon(url, form);
+}
+
+function synchronousPost(url, body) {
+  try {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", url, false);
+    xhr.setRequestHeader("Content-Type", "application/json");
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.setRequestHeader("X-CSRFToken", token());
+    xhr.send(JSON.stringify(body));
+    return xhr.status >= 200 && xhr.status < 300;
+  } catch {
+    return false; // browsers may refuse synchronous requests while a page unloads
+  }
+}
+
+// The last save as the page goes away: a beacon when the body is small enough,
+// otherwise a synchronous request as a best effort, and if that is refused at least
+// the active seconds (body.draft dropped) in a beacon. Never retried, never rescheduled.
+export function postOnUnload(url, body) {
+  if (beacon(url, body) || synchronousPost(url, body)) return true;
+  if (body.draft !== null && body.draft !== undefined) beacon(url, { ...body, draft: null });
+  return false;
 }
 
 export async function getJSON(url) {

@@ -11,9 +11,8 @@ function size(bytes) {
 }
 
 export class TestPanels {
-  constructor(data, onOutcomes) {
+  constructor(data) {
     this.url = data.urls.runs;
-    this.onOutcomes = onOutcomes;
     this.panels = [...document.querySelectorAll(".tests[data-tests-for]")];
     this.poll();
   }

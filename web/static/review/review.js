@@ -1,7 +1,7 @@
 // The review page: draft state, autosave and heartbeat, active time, scores,
 // rationale, confidence, hint triage, submit, sync scrolling and shortcuts.
 
-import { postJSON, el } from "./api.js";
+import { postJSON, postOnUnload, el } from "./api.js";
 import { Findings } from "./findings.js";
 import { Ranking } from "./ranking.js";
 import { DiffView, Probe, TestPanels } from "./panels.js";
@@ -25,7 +25,9 @@ class Store {
       hint_verdicts: draft.hint_verdicts && typeof draft.hint_verdicts === "object" ? draft.hint_verdicts : {},
     };
     this.dirty = false;
+    this.revision = 0; // counts changes, so a reply can tell whether it saw the latest state
     this.saving = false;
+    this.unloading = false;
     this.timer = null;
     this.pendingActive = 0; // active seconds not yet sent
     this.status = document.getElementById("save-status");
@@ -33,9 +35,30 @@ class Store {
 
   changed() {
     this.dirty = true;
+    this.revision += 1;
     this.setStatus("dirty", "Unsaved changes…");
+    this.rearm(SAVE_DELAY_MS);
+  }
+
+  // Schedule the next save (autosave, heartbeat and lease renewal), unless the page is going.
+  rearm(delay = SAVE_DELAY_MS) {
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.save(), SAVE_DELAY_MS);
+    this.timer = null;
+    if (this.unloading) return;
+    this.timer = setTimeout(() => this.save(), delay);
+  }
+
+  // The page is going away: send what is left once, and never schedule anything again.
+  flushOnUnload() {
+    this.unloading = true;
+    clearTimeout(this.timer);
+    this.timer = null;
+    if (!this.dirty && this.pendingActive <= 0) return;
+    const body = { draft: this.dirty ? this.state : null, active_seconds: this.pendingActive };
+    if (postOnUnload(data.urls.draft, body)) {
+      this.dirty = false;
+      this.pendingActive = 0;
+    }
   }
 
   setStatus(state, text) {
@@ -49,10 +72,10 @@ class Store {
     return seconds;
   }
 
-  async save({ heartbeat = false, keepalive = false } = {}) {
+  async save() {
+    if (this.unloading) return;
     if (this.saving) {
-      clearTimeout(this.timer);
-      this.timer = setTimeout(() => this.save({ heartbeat }), 300);
+      this.rearm(300);
       return;
     }
     const sendDraft = this.dirty;
@@ -62,7 +85,7 @@ class Store {
     this.dirty = false;
     let result;
     try {
-      result = await postJSON(data.urls.draft, { draft: sendDraft ? this.state : null, active_seconds: active }, { keepalive });
+      result = await postJSON(data.urls.draft, { draft: sendDraft ? this.state : null, active_seconds: active });
     } catch {
       result = { ok: false, status: 0, data: null };
     }
@@ -72,10 +95,7 @@ class Store {
       this.dirty = this.dirty || wasDirty;
       const msg = result.data?.error?.message || "Not saved: the server did not answer. Retrying…";
       this.setStatus("error", msg);
-      if (result.status !== 409) {
-        clearTimeout(this.timer);
-        this.timer = setTimeout(() => this.save(), 5000);
-      }
+      if (result.status !== 409) this.rearm(5000);
       return;
     }
     document.getElementById("active-time").textContent = clock(result.data.active_seconds);
@@ -107,11 +127,12 @@ setInterval(() => {
   if (document.visibilityState === "visible" && Date.now() - lastInput < IDLE_MS) store.pendingActive += 1;
 }, 1000);
 setInterval(() => {
-  if (!store.dirty && store.pendingActive > 0) store.save({ heartbeat: true });
+  // a heartbeat renews the lease; it carries the draft too if an autosave is still due
+  if (store.dirty || store.pendingActive > 0) store.save();
 }, HEARTBEAT_MS);
 document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "hidden" && (store.dirty || store.pendingActive > 0)) {
-    store.save({ keepalive: true });
+    store.save();
   }
 });
 
@@ -222,6 +243,7 @@ async function submit(acknowledge = false) {
   submitButton.disabled = true;
   anyway.disabled = true;
   const active = store.takeActive();
+  const revision = store.revision;
   let result;
   try {
     result = await postJSON(data.urls.submit, { draft: store.state, acknowledge_warnings: acknowledge, active_seconds: active });
@@ -233,14 +255,18 @@ async function submit(acknowledge = false) {
   const body = result.data || {};
   if (!result.ok && result.status !== 422) {
     store.pendingActive += active;
+    if (store.dirty) store.rearm();
     showErrors([{ field: body.error?.field || "submit", message: body.error?.message || "The server did not answer; try again." }]);
     return;
   }
   showErrors(body.errors || []);
   showWarnings(body.warnings || []);
+  // accepted or not, the server kept the draft as sent (and renewed the lease)
+  if (store.revision === revision) store.dirty = false;
+  else store.rearm();
+  if (!body.ok && !store.dirty) store.setStatus("saved", `Draft saved ${new Date().toLocaleTimeString()}`);
   if (body.ok) {
-    store.dirty = false;
-    store.setStatus("saved", `Submitted (version ${body.version})`);
+    if (!store.dirty) store.setStatus("saved", `Submitted (version ${body.version})`);
     anyway.hidden = true;
     document.getElementById("review").dataset.state = "submitted";
     const done = document.getElementById("submitted");
@@ -342,9 +368,9 @@ document.addEventListener("keydown", (ev) => {
   ev.preventDefault();
 });
 
-window.addEventListener("beforeunload", () => {
-  if (store.dirty || store.pendingActive > 0) store.save({ keepalive: true });
-});
+window.addEventListener("pagehide", () => store.flushOnUnload());
+window.addEventListener("pageshow", (ev) => { if (ev.persisted) store.unloading = false; });
+window.addEventListener("beforeunload", () => store.flushOnUnload());
 
 // For tests and debugging: the page's state, read-only in spirit.
 window.reviewPage = { store, findings, ranking };

@@ -1,0 +1,28 @@
+"""Lines of candidate code, counted one way everywhere (the server, pygments and the page).
+
+Only "\\n" ends a line ("\\r\\n" and a lone "\\r" are normalised to it first), as in
+pygments and the browser. str.splitlines() would also split on form feeds,
+"\\u2028", "\\x85" and others, so findings' line numbers would drift from the page.
+"""
+
+from __future__ import annotations
+
+
+def normalise_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def split_lines(text: str) -> list[str]:
+    """The lines of `text`; a final newline does not start another line."""
+    text = normalise_newlines(text)
+    if not text:
+        return []
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def line_count(text: str) -> int:
+    """At least 1: an empty file still shows (and takes findings on) one line."""
+    return max(len(split_lines(text)), 1)
