@@ -29,12 +29,14 @@ from harness.analysis.store import analyses_for
 from harness.cwe import COMMON_CWES
 from harness.models import Annotation, Assignment, Candidate, Project, Task, User
 from harness.rubric import RubricBody, body_of
+from harness.runqueue import runs_for_task
 from harness.settings import Settings
 from harness.status import project_status
 from harness.text import split_lines
 from web.access import project_or_404, sees_models, task_or_404, visible_projects
 from web.extensions import db
 from web.render import highlighted_lines
+from web.runs import run_json
 from web.security import NOT_AN_ANNOTATOR, annotator_only, roles_required
 
 bp = Blueprint("review", __name__)
@@ -73,14 +75,28 @@ def project_tasks(slug: str) -> ResponseReturnValue:
 @bp.route("/p/<slug>/t/<path:external_id>")
 @roles_required("lead")
 def task_page(slug: str, external_id: str) -> ResponseReturnValue:
+    """The lead's view of a task: every candidate in file order, with its model, hints
+    and test results (annotators see candidates only through their own assignment)."""
     project = project_or_404(slug)
     task = task_or_404(project, external_id)
-    candidates = list(task.candidates)
+    shown = [
+        annotate.Shown(c, "ABCDEFGHIJKL"[i] if i < 12 else str(i + 1), {})
+        for i, c in enumerate(task.candidates)
+    ]
+    hints = _hints(shown)
+    runs = {cid: run_json(run) for cid, run in runs_for_task(db.session, task).items()}
     return render_template(
         "task.html",
+        code_rows=lambda cand, path: code_rows(
+            path, task.language, str(cand.files[path]),
+            _marks(hints.get(cand.id, {}).get("hints", []), path),
+        ),
         project=project,
         task=task,
-        candidates=candidates,
+        shown=shown,
+        hints=hints,
+        runs=runs,
+        summary_text=_summary_text,
         show_models=sees_models(project),
     )
 

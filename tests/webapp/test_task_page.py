@@ -83,3 +83,40 @@ def test_empty_project_says_how_to_import(client, make_project, make_user, login
     make_user("lead1", role="lead", projects=["empty"])
     login("lead1")
     assert "harness import empty" in client.get("/p/empty/").get_data(as_text=True)
+
+
+def test_lead_task_page_shows_hints_on_their_lines_runs_and_a_syntax_error(client, db, make_project, make_user, import_file, login, tmp_path) -> None:
+    from harness.analysis.store import analyze_many
+    from harness.models import Candidate, TestRun
+    from harness.runqueue import dedup_key, image_tag, limits_for
+
+    project = make_project("h")
+    line = task_line("t1")
+    line["candidates"][0]["files"] = {"solution.py": "import pickle\n\n\ndef load(blob):\n    return pickle.loads(blob)\n"}
+    line["candidates"][1]["files"] = {"solution.py": "def add(a, b:\n    return a + b\n"}
+    import_file(project, write_jsonl(tmp_path / "t.jsonl", [line]))
+    cands = {c.label: c for c in db.query(Candidate).all()}
+    analyze_many(db, [(c.content_hash, c.files, "python", line["tests"]) for c in cands.values()])
+    task = cands["a"].task
+    limits = limits_for(project.sandbox_limits)
+    db.add(TestRun(dedup_key=dedup_key(cands["a"].content_hash, task.tests_hash, image_tag(), limits.key()),
+                   candidate_hash=cands["a"].content_hash, tests_hash=task.tests_hash, image=image_tag(),
+                   state="done", status="failed",
+                   result={"status": "failed", "tests": [{"name": "test_add", "outcome": "failed"}],
+                           "wall_s": 0.2, "isolation": "full", "stdout": "<b>out</b>", "tamper": []}))
+    db.commit()
+    make_user("lead1", role="lead", projects=["h"])
+    login("lead1")
+    html = client.get("/p/h/t/t1").get_data(as_text=True)
+    article_a, article_b = html.split('class="candidate"')[1:3]
+    # bandit's B301 (pickle) sits on line 5, the line it concerns
+    row5 = re.search(r'<tr data-line="5"[^>]*>(.*?)</tr>', article_a, re.S).group(1)
+    assert 'class="hint-marker sev-' in row5 and "B301" in row5
+    assert "B403" in re.search(r"<tr data-line=\"1\"[^>]*>(.*?)</tr>", article_a, re.S).group(1)  # import pickle
+    assert "<tr data-line=\"2\">" in article_a  # a blank line carries no hint
+    assert "status-failed" in article_a and "0/1 tests passed" in article_a
+    assert "&lt;b&gt;out&lt;/b&gt;" in article_a  # output escaped
+    # the candidate that does not parse: exactly one hint, and the page still renders
+    assert article_b.count('class="hint-marker') == 1
+    assert "syntax error at line 1" in article_b
+    assert "no test run" in article_b
