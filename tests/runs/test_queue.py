@@ -262,7 +262,11 @@ def test_limits_the_sandbox_refuses_are_reported_not_queued(db, make_project, tm
 
     from harness import importer
 
-    project = make_project("lim", sandbox={"memory_mb": 16})
+    project = make_project("lim")
+    # A project file with such limits is refused (test_cli); a row written before the
+    # bounds tightened, or by hand, is reported here rather than crashing the import.
+    project.sandbox_limits = {"memory_mb": 16}
+    db.commit()
     report = importer.import_tasks(db, project, write_jsonl(tmp_path / "t.jsonl", add_tasks(1)))
     setup.after_import(db, project, report, progress=False)  # the import itself stands
     assert all_runs(db) == []
