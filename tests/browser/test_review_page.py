@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -143,6 +144,9 @@ def test_annotator_reviews_a_task_end_to_end(live, open_page) -> None:
       }
     }""")
     page.screenshot(path=str(SCREENSHOTS / "review-page.png"))
+    if os.environ.get("HARNESS_UPDATE_README_SCREENSHOT") == "1":
+        # the README's picture is committed; a normal test run leaves it alone
+        page.screenshot(path=str(SCREENSHOTS / "readme-review-page.png"))
     page.click(".prompt summary")
 
     # reload: the draft is back, exactly
