@@ -75,12 +75,12 @@ def _analysis_items(
 ) -> Iterator[tuple[str, dict[str, str], str, dict[str, str]]]:
     """(content hash, files, language, tests) of every candidate, 500 tasks at a time."""
     for start in range(0, len(task_ids), 500):
-        for digest, files, language, tests in session.execute(
+        rows = session.execute(
             select(Candidate.content_hash, Candidate.files, Task.language, Task.tests)
             .join(Task)
             .where(Task.id.in_(task_ids[start : start + 500]))
-        ):
-            yield digest, files, language, tests
+        )
+        yield from ((digest, files, language, tests) for digest, files, language, tests in rows)
 
 
 DEMO_USERS = [("lead", "lead"), ("alice", "annotator"), ("bob", "annotator"), ("lab", "lab")]

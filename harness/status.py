@@ -37,3 +37,28 @@ def project_status(session: Session, project: Project) -> dict[str, Any]:
         "assignments": assignments,
         "annotations": annotations,
     }
+
+
+def project_overview(session: Session, project_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Task, candidate and annotation counts of many projects in three grouped queries
+    (the project list; `project_status` is the full picture of one project)."""
+    out = {pid: {"tasks": 0, "candidates": 0, "annotations": 0} for pid in project_ids}
+    if not project_ids:
+        return out
+    queries = {
+        "tasks": select(Task.project_id, func.count(Task.id))
+        .where(Task.project_id.in_(project_ids))
+        .group_by(Task.project_id),
+        "candidates": select(Task.project_id, func.count(Candidate.id))
+        .join(Candidate, Candidate.task_id == Task.id)
+        .where(Task.project_id.in_(project_ids))
+        .group_by(Task.project_id),
+        "annotations": select(Assignment.project_id, func.count(Annotation.id))
+        .join(Annotation, Annotation.assignment_id == Assignment.id)
+        .where(Assignment.project_id.in_(project_ids))
+        .group_by(Assignment.project_id),
+    }
+    for key, query in queries.items():
+        for pid, n in session.execute(query):
+            out[pid][key] = n
+    return out

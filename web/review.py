@@ -31,7 +31,7 @@ from harness.models import Annotation, Assignment, Candidate, Project, Task, Use
 from harness.rubric import RubricBody, body_of
 from harness.runqueue import runs_for_task
 from harness.settings import Settings
-from harness.status import project_status
+from harness.status import project_overview
 from harness.text import split_lines
 from web.access import project_or_404, sees_models, task_or_404, visible_projects
 from web.extensions import db
@@ -47,7 +47,7 @@ PAGE_SIZE = 50
 @bp.route("/")
 def index() -> ResponseReturnValue:
     projects = visible_projects()
-    counts = {p.id: project_status(db.session, p) for p in projects}
+    counts = project_overview(db.session, [p.id for p in projects])
     return render_template("projects.html", projects=projects, counts=counts)
 
 

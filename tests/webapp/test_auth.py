@@ -94,3 +94,32 @@ def test_projects_of_other_people_are_404(client, make_project, make_user, login
 def test_csp_is_strict(client) -> None:
     csp = client.get("/login").headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp
+
+
+def test_project_list_counts_with_a_fixed_number_of_queries(app, client, db, make_project, make_user, import_file, login, tmp_path) -> None:
+    """The project list costs the same few queries for 1 project or 6 (no N+1)."""
+    from helpers import task_line, write_jsonl
+    from sqlalchemy import event
+
+    user = make_user("boss", role="admin")
+    import_file(make_project("first"), write_jsonl(tmp_path / "t.jsonl", [task_line("a"), task_line("b")]))
+    login(user.name)
+
+    def queries_for_index() -> int:
+        seen: list[str] = []
+        engine = app.extensions["harness.engine"]
+        listener = lambda *args: seen.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            html = client.get("/").get_data(as_text=True)
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        assert "Project first" in html
+        return len(seen)
+
+    one = queries_for_index()
+    for i in range(5):
+        make_project(f"more{i}")
+    assert queries_for_index() == one
+    html = client.get("/").get_data(as_text=True)
+    assert "<td>2</td>\n      <td>4</td>" in html  # first: 2 tasks, 4 candidates
