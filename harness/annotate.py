@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from harness.analysis.core import DEFAULT_MAX_BYTES
 from harness.analysis.hints import Hint
-from harness.analysis.store import analyses_for
+from harness.analysis.store import analyses_for, task_context
 from harness.cwe import MAX_CWE
 from harness.models import (
     Annotation,
@@ -339,9 +340,14 @@ KnownHints = Mapping[int, Mapping[str, Hint]]
 """The hints each shown candidate had on the page: candidate id -> hint key -> hint."""
 
 
-def known_hints(session: Session, shown: list[Shown]) -> dict[int, dict[str, Hint]]:
-    """The hints the review page shows for these candidates (the same stored analyses)."""
-    found = analyses_for(session, (s.candidate.content_hash for s in shown))
+def known_hints(
+    session: Session, task: Task, shown: list[Shown], *, max_bytes: int
+) -> dict[int, dict[str, Hint]]:
+    """The hints the review page shows for these candidates of `task` (the same stored
+    analyses, in the task's context; max_bytes: the settings' file size cap)."""
+    found = analyses_for(
+        session, (s.candidate.content_hash for s in shown), context=task_context(task, max_bytes)
+    )
     return {
         s.candidate.id: {h.key: h for h in found.get(s.candidate.content_hash, ([], {}))[0]}
         for s in shown
@@ -519,15 +525,20 @@ def submit_annotation(
     acknowledge_warnings: bool = False,
     now: datetime | None = None,
     lease_default: int = DEFAULT_LEASE_MINUTES,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> SubmitResult:
     """Check the payload against the rubric and store it as a new annotation version.
 
     Nothing changes when there are errors, or warnings the annotator has not yet seen.
+    `max_bytes` is the settings' file size cap: part of the context of the hints shown.
     """
     now = now or utcnow()
     draft = normalise_draft(payload)
-    shown = shown_candidates(assignment, assignment.task.candidates)
-    hints = known_hints(session, shown) if project.hints_visible else None
+    task = assignment.task
+    shown = shown_candidates(assignment, task.candidates)
+    hints = None
+    if project.hints_visible:
+        hints = known_hints(session, task, shown, max_bytes=max_bytes)
     clean, errors = validate(rubric, shown, draft, hints)
     if errors:
         return SubmitResult(None, errors=errors)

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from harness import annotate, queue
 from harness.analysis import Hint
-from harness.analysis.store import hints_for
+from harness.analysis.core import DEFAULT_MAX_BYTES
+from harness.analysis.store import hints_for, task_context
 from harness.models import Analysis, Annotation, HintVerdict, TestRun, utcnow
 from harness.rubric import body_of
 from harness.runqueue import dedup_key, image_tag, limits_for
@@ -242,8 +243,10 @@ def test_skipped_assignment_cannot_be_submitted(db, work) -> None:
 
 
 def store_hints(db, candidate, *hints: Hint) -> None:  # type: ignore[no-untyped-def]
-    """An analysis row for the candidate's content, as `harness analyze` stores it."""
+    """An analysis row for the candidate's content in its task's context, as `harness analyze`
+    stores it (with the default size cap, which submit_annotation uses by default)."""
     db.add(Analysis(content_hash=candidate.content_hash, versions_key="test",
+                    context_hash=task_context(candidate.task, DEFAULT_MAX_BYTES),
                     hints=[h.to_dict() for h in hints], summary={}, metrics={}, versions={}))
     db.commit()
 
@@ -262,7 +265,8 @@ def test_hint_verdicts_are_stored(db, work) -> None:
     cand = next(c for c in assignment.task.candidates if c.id == cid)
     b608, c901 = hint("B608", start=2), hint("C901", analyzer="radon", end=2)
     store_hints(db, cand, b608, c901)
-    assert {h.key for h in hints_for(db, cand.content_hash)} == {b608.key, c901.key}
+    context = task_context(cand.task, DEFAULT_MAX_BYTES)
+    assert {h.key for h in hints_for(db, cand.content_hash, context=context)} == {b608.key, c901.key}
     payload = full_payload(assignment, hint_verdicts={str(cid): {
         b608.key: "false_positive", c901.key: "confirmed", "bandit:B101:solution.py:9-9": None}})
     assert submit(db, work, payload).errors == []

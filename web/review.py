@@ -25,7 +25,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
 from harness import annotate, queue
-from harness.analysis.store import analyses_for
+from harness.analysis.store import analyses_for, task_context
 from harness.cwe import COMMON_CWES
 from harness.models import Annotation, Assignment, Candidate, Project, Task, User
 from harness.rubric import RubricBody, body_of
@@ -83,7 +83,7 @@ def task_page(slug: str, external_id: str) -> ResponseReturnValue:
         annotate.Shown(c, "ABCDEFGHIJKL"[i] if i < 12 else str(i + 1), {})
         for i, c in enumerate(task.candidates)
     ]
-    hints = _hints(shown)
+    hints = _hints(task, shown)
     runs = {cid: run_json(run) for cid, run in runs_for_task(db.session, task).items()}
     return render_template(
         "task.html",
@@ -220,9 +220,19 @@ def _rubric(project: Project) -> RubricBody:
     return body_of(project.rubric.content_hash, project.rubric.body)
 
 
-def _hints(shown: list[annotate.Shown]) -> dict[int, dict[str, Any]]:
-    """Hints and summary per candidate id, from the newest analysis of its content."""
-    found = analyses_for(db.session, (s.candidate.content_hash for s in shown))
+def _max_bytes() -> int:
+    settings: Settings = current_app.config["HARNESS_SETTINGS"]
+    return settings.max_file_bytes
+
+
+def _hints(task: Task, shown: list[annotate.Shown]) -> dict[int, dict[str, Any]]:
+    """Hints and summary per candidate id, from the newest analysis of its content
+    under this task's tests (the same content in another task may have other hints)."""
+    found = analyses_for(
+        db.session,
+        (s.candidate.content_hash for s in shown),
+        context=task_context(task, _max_bytes()),
+    )
     out: dict[int, dict[str, Any]] = {}
     for s in shown:
         if s.candidate.content_hash not in found:
@@ -304,7 +314,7 @@ def assignment_page(slug: str, assignment_id: int) -> ResponseReturnValue:
     task = assignment.task
     rubric = _rubric(project)
     shown = annotate.shown_candidates(assignment, task.candidates)
-    hints = _hints(shown) if project.hints_visible else {}
+    hints = _hints(task, shown) if project.hints_visible else {}
     versions = list(
         db.session.execute(
             select(Annotation.version, Annotation.submitted_at)
@@ -456,7 +466,7 @@ def submit(slug: str, assignment_id: int) -> ResponseReturnValue:
         result = annotate.submit_annotation(
             db.session, assignment, project, _rubric(project), data.get("draft"),
             acknowledge_warnings=bool(data.get("acknowledge_warnings")),
-            lease_default=_lease_default(),
+            lease_default=_lease_default(), max_bytes=_max_bytes(),
         )
     except annotate.AnnotateError as exc:
         db.session.rollback()

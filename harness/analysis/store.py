@@ -1,4 +1,9 @@
-"""Analyses stored once per (content hash, analyzer versions): services that flush, never commit."""
+"""Analyses stored once per (content hash, analyzer versions, context): services that flush.
+
+The context (`context_hash`) is what a result depends on besides the files: the
+language, the task's tests and the size cap. The same content in two tasks with
+different tests gets two rows, and a reader passes the context of its task.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from concurrent.futures import Executor, ProcessPoolExecutor
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
@@ -18,6 +23,9 @@ from tqdm import tqdm
 from harness.analysis.core import DEFAULT_MAX_BYTES, analyze_files, analyzer_versions, versions_key
 from harness.analysis.hints import AnalysisResult, Hint
 from harness.models.analysis import Analysis
+
+if TYPE_CHECKING:
+    from harness.models.core import Task
 
 Item = tuple[str, Mapping[str, str], str, Mapping[str, str] | None]
 """(content_hash, files, language, tests) of one candidate."""
@@ -41,15 +49,14 @@ def context_hash(language: str, tests: Mapping[str, str] | None, max_bytes: int)
     return hashlib.sha256(body.encode("utf-8", errors="replace")).hexdigest()
 
 
-def _columns(result: AnalysisResult, ctx: str) -> dict[str, Any]:
+def task_context(task: Task, max_bytes: int) -> str:
+    """The context under which a task's candidates are analysed (max_bytes: the settings')."""
+    return context_hash(task.language, task.tests, max_bytes)
+
+
+def _columns(result: AnalysisResult) -> dict[str, Any]:
     data = result.to_dict()
-    data["summary"] = {**data["summary"], "context_hash": ctx}
     return {k: data[k] for k in ("hints", "metrics", "summary", "versions")}
-
-
-def stored_context(row: Analysis) -> str | None:
-    value = (row.summary or {}).get("context_hash")
-    return value if isinstance(value, str) else None
 
 
 def get_or_analyze(
@@ -62,19 +69,26 @@ def get_or_analyze(
     max_bytes: int = DEFAULT_MAX_BYTES,
     force: bool = False,
 ) -> Analysis:
-    """The stored analysis of these files; analysed (and flushed) only when missing or stale."""
+    """The stored analysis of these files in this context; analysed (and flushed) when missing.
+
+    `force` recomputes the row of this same key in place; other contexts are never touched.
+    """
     key = current_versions_key()
     ctx = context_hash(language, tests, max_bytes)
     row = session.scalars(
-        select(Analysis).where(Analysis.content_hash == content_hash, Analysis.versions_key == key)
+        select(Analysis).where(
+            Analysis.content_hash == content_hash,
+            Analysis.versions_key == key,
+            Analysis.context_hash == ctx,
+        )
     ).one_or_none()
-    if row is not None and stored_context(row) == ctx and not force:
+    if row is not None and not force:
         return row
     result = analyze_files(files, language=language, tests=tests, max_bytes=max_bytes)
     if row is None:
-        row = Analysis(content_hash=content_hash, versions_key=key)
+        row = Analysis(content_hash=content_hash, versions_key=key, context_hash=ctx)
         session.add(row)
-    for name, value in _columns(result, ctx).items():
+    for name, value in _columns(result).items():
         setattr(row, name, value)
     session.flush()
     return row
@@ -86,7 +100,7 @@ def _analyze_item(
     """Runs in a worker process: plain data in, plain data out."""
     content_hash, files, language, tests, max_bytes, ctx = args
     result = analyze_files(files, language=language, tests=tests, max_bytes=max_bytes)
-    return {"content_hash": content_hash, **_columns(result, ctx)}
+    return {"content_hash": content_hash, "context_hash": ctx, **_columns(result)}
 
 
 def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
@@ -114,13 +128,16 @@ def analyze_many(
     total: int | None = None,
     on_batch: Callable[[], None] | None = None,
 ) -> int:
-    """Analyse every content hash that has no current analysis, over all cores.
+    """Analyse every (content hash, context) that has no current analysis, over all cores.
 
-    Items with a hash seen earlier in `items` are skipped (first one wins).
-    Returns how many hashes were analysed. `total` (number of items) sizes the
-    progress bar when items is a generator. Flushes; the caller commits. A caller that
-    must not hold a write transaction for the whole run (a large import beside a live
-    server) passes `on_batch=session.commit`: results are a cache, safe to keep in part.
+    The context of an item is context_hash(language, tests, max_bytes). Items whose
+    hash and context were seen earlier in `items` are skipped (first one wins); the
+    same hash under other tests is analysed again, into its own row. `force` recomputes
+    stored rows in place. Returns how many (hash, context) pairs were analysed. `total`
+    (number of items) sizes the progress bar when items is a generator. Flushes; the
+    caller commits. A caller that must not hold a write transaction for the whole run
+    (a large import beside a live server) passes `on_batch=session.commit`: results are
+    a cache, safe to keep in part.
 
     Batches are pipelined: the next batch is queued in the pool before the
     results of the current one are written, so the workers never wait on the
@@ -130,7 +147,7 @@ def analyze_many(
     workers = workers or os.cpu_count() or 1
     if total is None and isinstance(items, Sized):
         total = len(items)
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     analysed = 0
     pool: Executor | None = None
     pending: _Batch | None = None
@@ -162,7 +179,7 @@ def analyze_many(
 
 
 class _Batch:
-    def __init__(self, todo: list[tuple[Any, ...]], stored: dict[str, str | None]) -> None:
+    def __init__(self, todo: list[tuple[Any, ...]], stored: set[tuple[str, str]]) -> None:
         self.todo = todo
         self.stored = stored
         self.results: Iterable[dict[str, Any]] = ()
@@ -172,31 +189,38 @@ class _Batch:
         changed_rows: list[dict[str, Any]] = []
         for args, row in zip(self.todo, self.results, strict=True):
             row["versions_key"] = key
-            (changed_rows if args[0] in self.stored else new_rows).append(row)
+            (changed_rows if (args[0], args[5]) in self.stored else new_rows).append(row)
             bar.update(1)
         _write(session, key, new_rows, changed_rows)
         return len(self.todo)
 
 
 def _plan(
-    session: Session, key: str, chunk: list[Item], seen: set[str], *, max_bytes: int, force: bool
+    session: Session,
+    key: str,
+    chunk: list[Item],
+    seen: set[tuple[str, str]],
+    *,
+    max_bytes: int,
+    force: bool,
 ) -> _Batch:
-    """The items of a chunk that need analysing: new hashes, or stored with another context."""
+    """The items of a chunk that need analysing: (hash, context) pairs not stored (or force)."""
     fresh = []
-    for item in chunk:
-        if item[0] not in seen:
-            seen.add(item[0])
-            fresh.append(item)
-    query = select(Analysis.content_hash, Analysis.summary["context_hash"].as_string()).where(
-        Analysis.versions_key == key,
-        Analysis.content_hash.in_([item[0] for item in fresh]),
-    )
-    stored: dict[str, str | None] = {h: c for h, c in session.execute(query)}
-    todo = []
-    for content_hash, files, language, tests in fresh:
+    for content_hash, files, language, tests in chunk:
         ctx = context_hash(language, tests, max_bytes)
-        if force or stored.get(content_hash) != ctx:
-            todo.append((content_hash, dict(files), language, dict(tests or {}), max_bytes, ctx))
+        if (content_hash, ctx) not in seen:
+            seen.add((content_hash, ctx))
+            fresh.append((content_hash, files, language, tests, ctx))
+    query = select(Analysis.content_hash, Analysis.context_hash).where(
+        Analysis.versions_key == key,
+        Analysis.content_hash.in_({item[0] for item in fresh}),
+    )
+    stored = {(h, c) for h, c in session.execute(query)}
+    todo = [
+        (content_hash, dict(files), language, dict(tests or {}), max_bytes, ctx)
+        for content_hash, files, language, tests, ctx in fresh
+        if force or (content_hash, ctx) not in stored
+    ]
     return _Batch(todo, stored)
 
 
@@ -205,29 +229,35 @@ def _write(
 ) -> None:
     if new_rows:
         session.execute(insert(Analysis), new_rows)
+    keys = ("content_hash", "versions_key", "context_hash")
     for row in changed_rows:
-        values = {k: v for k, v in row.items() if k not in ("content_hash", "versions_key")}
+        values = {k: v for k, v in row.items() if k not in keys}
         session.execute(
             update(Analysis)
-            .where(Analysis.content_hash == row["content_hash"], Analysis.versions_key == key)
+            .where(
+                Analysis.content_hash == row["content_hash"],
+                Analysis.versions_key == key,
+                Analysis.context_hash == row["context_hash"],
+            )
             .values(**values)
         )
 
 
 def analyses_for(
-    session: Session, content_hashes: Iterable[str]
+    session: Session, content_hashes: Iterable[str], *, context: str
 ) -> dict[str, tuple[list[Hint], dict[str, Any]]]:
-    """Hints and summary of the newest stored analysis of each content hash.
+    """Hints and summary of the newest stored analysis of each content hash in `context`.
 
-    What the review page shows and what a submitted hint verdict is checked
-    against: one lookup for both. A stored hint that no longer parses is left out.
+    `context` is the task's (task_context): the same content under other tests has
+    other hints. What the review page shows and what a submitted hint verdict is
+    checked against: one lookup for both. A stored hint that no longer parses is left out.
     """
     hashes = set(content_hashes)
     if not hashes:
         return {}
     rows = session.execute(
         select(Analysis.content_hash, Analysis.hints, Analysis.summary)
-        .where(Analysis.content_hash.in_(hashes))
+        .where(Analysis.content_hash.in_(hashes), Analysis.context_hash == context)
         .order_by(Analysis.created_at, Analysis.id)
     ).all()
     newest = {digest: (hints, summary) for digest, hints, summary in rows}
@@ -245,7 +275,7 @@ def analyses_for(
     return out
 
 
-def hints_for(session: Session, content_hash: str) -> list[Hint]:
-    """The hints of one candidate's content, as the review page shows them."""
-    found = analyses_for(session, [content_hash]).get(content_hash)
+def hints_for(session: Session, content_hash: str, *, context: str) -> list[Hint]:
+    """The hints of one candidate's content in its task's context, as the review page shows."""
+    found = analyses_for(session, [content_hash], context=context).get(content_hash)
     return found[0] if found else []

@@ -1,4 +1,4 @@
-"""Static-analysis results, stored once per candidate content hash and analyzer versions."""
+"""Static-analysis results, stored once per candidate content, analyzer versions and context."""
 
 from __future__ import annotations
 
@@ -13,19 +13,21 @@ from harness.models.base import Base, CreatedMixin
 class Analysis(CreatedMixin, Base):
     """AnalysisResult of `harness.analysis.analyze_files`, as JSON columns.
 
-    Keyed by (content_hash, versions_key): a new bandit, radon, gaming-rule or
-    Python version gives a new key, so old rows are never served for it.
-    What else a result depends on (language, the task's tests, the size cap) is
-    hashed into summary["context_hash"]; a row whose context differs is
-    recomputed in place by harness.analysis.store.
+    Keyed by (content_hash, versions_key, context_hash): a new bandit, radon,
+    gaming-rule or Python version gives a new key, so old rows are never served
+    for it. context_hash (harness.analysis.store.context_hash) covers what else a
+    result depends on: the language, the task's tests (the test-gaming rules
+    compare the code with them) and the size cap. The same content in two tasks
+    with different tests has two rows, and each task's pages read their own.
     """
 
     __tablename__ = "analyses"
-    __table_args__ = (UniqueConstraint("content_hash", "versions_key"),)
+    __table_args__ = (UniqueConstraint("content_hash", "versions_key", "context_hash"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     versions_key: Mapped[str] = mapped_column(String(64))
+    context_hash: Mapped[str] = mapped_column(String(64))
     versions: Mapped[dict[str, Any]] = mapped_column(default=dict)
     hints: Mapped[list[Any]] = mapped_column(default=list)
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)

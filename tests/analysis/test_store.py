@@ -13,10 +13,20 @@ from harness.analysis import analyze_files
 from harness.analysis.analyzers.bandit_hints import BanditAnalyzer
 from harness.analysis.analyzers.gaming import GamingAnalyzer
 from harness.analysis.analyzers.radon_metrics import RadonAnalyzer
-from harness.analysis.store import analyze_many, get_or_analyze
+from harness.analysis.core import DEFAULT_MAX_BYTES
+from harness.analysis.store import (
+    analyses_for,
+    analyze_many,
+    context_hash,
+    get_or_analyze,
+    hints_for,
+)
 from harness.models.analysis import Analysis
 
 CODE = "import pickle\n\ndef load(b):\n    return pickle.loads(b)\n"
+SPECIAL_CASED = "def f(x):\n    if x == 12345:\n        return 42\n    return x\n"
+TESTS_PLAIN = {"test_s.py": "from solution import f\n\ndef test_f():\n    assert f(3) == 3\n"}
+TESTS_WITH_LITERAL = {"test_s.py": "assert f(12345) == 42\n"}
 
 
 def _hash(files: dict[str, str]) -> str:
@@ -70,17 +80,59 @@ def test_a_new_bandit_or_radon_version_invalidates(
     assert runs["bandit"] == 3
 
 
-def test_other_tests_for_the_same_files_are_reanalysed(
+def test_other_tests_for_the_same_files_are_analysed_into_their_own_row(
     analysis_db: Session, runs: dict[str, int]
 ) -> None:
-    files = {"solution.py": "def f(x):\n    if x == 12345:\n        return 42\n    return x\n"}
-    row = get_or_analyze(analysis_db, _hash(files), files, tests={})
-    assert row.hints == []
-    row = get_or_analyze(
-        analysis_db, _hash(files), files, tests={"test_s.py": "assert f(12345) == 42\n"}
-    )
-    assert [h["rule_id"] for h in row.hints] == ["special-cased-test-input"]
-    assert runs["gaming"] == 2 and _rows(analysis_db) == 1
+    files = {"solution.py": SPECIAL_CASED}
+    plain = get_or_analyze(analysis_db, _hash(files), files, tests={})
+    assert plain.hints == []
+    gamed = get_or_analyze(analysis_db, _hash(files), files, tests=TESTS_WITH_LITERAL)
+    assert [h["rule_id"] for h in gamed.hints] == ["special-cased-test-input"]
+    assert runs["gaming"] == 2 and _rows(analysis_db) == 2 and gamed.id != plain.id
+    analysis_db.refresh(plain)
+    assert plain.hints == []  # not overwritten by the other context
+    assert get_or_analyze(analysis_db, _hash(files), files, tests={}).id == plain.id
+    assert runs["gaming"] == 2
+
+
+def test_the_same_candidate_in_two_tasks_keeps_each_tasks_hints(
+    analysis_db: Session, runs: dict[str, int]
+) -> None:
+    """The reproduction: one candidate in t1 (tests without the literal) and t2 (tests
+    assert f(12345) == ...). Each task reads the analysis against its own tests."""
+    files = {"solution.py": SPECIAL_CASED}
+    digest = _hash(files)
+    t1 = context_hash("python", TESTS_PLAIN, DEFAULT_MAX_BYTES)
+    t2 = context_hash("python", TESTS_WITH_LITERAL, DEFAULT_MAX_BYTES)
+    items = [(digest, files, "python", TESTS_PLAIN), (digest, files, "python", TESTS_WITH_LITERAL)]
+    assert analyze_many(analysis_db, items) == 2
+    assert _rows(analysis_db) == 2
+
+    direct = analyze_files(files, tests=TESTS_WITH_LITERAL).to_dict()["hints"]
+    assert "special-cased-test-input" in {h["rule_id"] for h in direct}
+    assert [h.to_dict() for h in hints_for(analysis_db, digest, context=t2)] == direct
+    assert hints_for(analysis_db, digest, context=t1) == []
+    assert analyses_for(analysis_db, [digest], context="0" * 64) == {}
+
+    # a second run, in either order, finds both; force recomputes each in its own row
+    before = runs["gaming"]
+    assert analyze_many(analysis_db, items[::-1]) == 0
+    assert analyze_many(analysis_db, items[::-1], force=True) == 2
+    assert _rows(analysis_db) == 2 and runs["gaming"] == before + 2
+    assert [h.to_dict() for h in hints_for(analysis_db, digest, context=t2)] == direct
+    assert hints_for(analysis_db, digest, context=t1) == []
+
+
+def test_get_or_analyze_force_recomputes_only_its_own_context(
+    analysis_db: Session, runs: dict[str, int]
+) -> None:
+    files = {"solution.py": SPECIAL_CASED}
+    plain = get_or_analyze(analysis_db, _hash(files), files, tests=TESTS_PLAIN)
+    gamed = get_or_analyze(analysis_db, _hash(files), files, tests=TESTS_WITH_LITERAL)
+    again = get_or_analyze(analysis_db, _hash(files), files, tests=TESTS_WITH_LITERAL, force=True)
+    assert again.id == gamed.id and runs["gaming"] == 3 and _rows(analysis_db) == 2
+    analysis_db.refresh(plain)
+    assert plain.hints == [] and plain.context_hash != gamed.context_hash
 
 
 def test_services_flush_and_never_commit(analysis_db: Session) -> None:

@@ -38,7 +38,8 @@ USERS = {"alice": ("annotator", ["demo"]), "bob": ("annotator", ["demo"]),
          "lead1": ("lead", ["demo"])}
 SANDBOX_DIR = Path(os.environ.get("HARNESS_SANDBOX_DIR") or REPO / ".cache" / "sandbox").resolve()
 """The sandbox rootfs built by sandboxes/host-setup.sh; probes and seeded runs use bwrap in it."""
-ANALYSIS_COLUMNS = ("content_hash", "versions_key", "hints", "metrics", "summary", "versions")
+ANALYSIS_COLUMNS = ("content_hash", "versions_key", "context_hash", "hints", "metrics", "summary",
+                    "versions")
 _RUN_RESULTS: dict[tuple[str, str, str], dict[str, Any]] = {}
 """Real sandbox results by (candidate hash, tests hash, limits key), shared by the session."""
 

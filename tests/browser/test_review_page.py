@@ -419,7 +419,8 @@ PROBE = (
 def test_hints_test_results_probe_and_triage(live, open_page) -> None:
     """Real hints (analyze_many), real test runs (bwrap, stored as the worker stores them)
     and a real probe through POST .../probe and the bwrap sandbox: nothing mocked."""
-    from harness.analysis.store import hints_for
+    from harness.analysis.core import DEFAULT_MAX_BYTES
+    from harness.analysis.store import hints_for, task_context
     from harness.models import ProbeTest
 
     runs = live.seed_runs("demo-01-password-hash")
@@ -431,7 +432,8 @@ def test_hints_test_results_probe_and_triage(live, open_page) -> None:
         order = list(assignment.display_order)
         hashes = dict(s.execute(select(Candidate.id, Candidate.content_hash)
                                 .where(Candidate.id.in_(order))).all())
-        hints = {cid: hints_for(s, hashes[cid]) for cid in order}
+        context = task_context(assignment.task, DEFAULT_MAX_BYTES)  # live's default size cap
+        hints = {cid: hints_for(s, hashes[cid], context=context) for cid in order}
     assert set(runs) == set(order)
     # test results: each candidate's panel shows its own stored run
     for letter, cid in zip("ABCD", order, strict=False):

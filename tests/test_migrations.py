@@ -1,0 +1,87 @@
+"""Schema migrations applied to a database that already holds data."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from harness.analysis.core import DEFAULT_MAX_BYTES
+from harness.analysis.store import analyses_for, context_hash
+from harness.db import make_engine
+from harness.setup import alembic_config, migrate
+
+T2_CONTEXT = context_hash("python", {"test_s.py": "assert f(12345) == 42\n"}, DEFAULT_MAX_BYTES)
+HINT = {"analyzer": "gaming", "rule_id": "special-cased-test-input", "title": "t",
+        "severity": "medium", "confidence": None, "cwe": None, "file_path": "solution.py",
+        "line_start": 2, "line_end": 3, "message": "m", "doc_url": None}
+INSERT = text(
+    "INSERT INTO analyses (content_hash, versions_key, versions, hints, metrics, summary, "
+    "created_at) VALUES (:h, 'k', '{}', :hints, '{}', :summary, '2026-11-01 00:00:00')"
+)
+
+
+@pytest.fixture
+def engine_at_0001(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    command.upgrade(alembic_config(engine), "0001")
+    yield engine
+    engine.dispose()
+
+
+def _insert(engine: Engine, digest: str, summary: dict[str, object]) -> None:
+    with engine.begin() as conn:
+        conn.execute(INSERT, {"h": digest, "hints": json.dumps([HINT]),
+                              "summary": json.dumps(summary)})
+
+
+def test_0002_takes_each_analysis_context_from_its_summary(engine_at_0001: Engine) -> None:
+    _insert(engine_at_0001, "h1", {"hints": 1, "context_hash": T2_CONTEXT})
+    _insert(engine_at_0001, "h2", {"hints": 1})  # written before contexts existed
+    migrate(engine_at_0001)
+
+    with engine_at_0001.connect() as conn:
+        rows = dict(conn.execute(text("SELECT content_hash, context_hash FROM analyses")).all())
+    assert rows == {"h1": T2_CONTEXT, "h2": ""}
+    columns = {c["name"]: c for c in inspect(engine_at_0001).get_columns("analyses")}
+    assert columns["context_hash"]["nullable"] is False
+    uniques = inspect(engine_at_0001).get_unique_constraints("analyses")
+    assert [u["column_names"] for u in uniques] == [["content_hash", "versions_key", "context_hash"]]
+
+    with Session(engine_at_0001) as s:
+        found = analyses_for(s, ["h1", "h2"], context=T2_CONTEXT)
+        assert [h.rule_id for h in found["h1"][0]] == ["special-cased-test-input"]
+        assert "h2" not in found  # no context: never served, `harness analyze` recomputes
+    with engine_at_0001.begin() as conn:  # the same content under another context is a new row
+        conn.execute(text(
+            "INSERT INTO analyses (content_hash, versions_key, context_hash, versions, hints, "
+            "metrics, summary, created_at) VALUES ('h1', 'k', 'other', '{}', '[]', '{}', '{}', "
+            "'2026-11-02 00:00:00')"))
+    with pytest.raises(IntegrityError), engine_at_0001.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO analyses (content_hash, versions_key, context_hash, versions, hints, "
+            "metrics, summary, created_at) VALUES ('h1', 'k', 'other', '{}', '[]', '{}', '{}', "
+            "'2026-11-03 00:00:00')"))
+
+
+def test_0002_downgrade_keeps_the_newest_row_per_old_key(engine_at_0001: Engine) -> None:
+    _insert(engine_at_0001, "h1", {"context_hash": T2_CONTEXT})
+    migrate(engine_at_0001)
+    with engine_at_0001.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO analyses (content_hash, versions_key, context_hash, versions, hints, "
+            "metrics, summary, created_at) VALUES ('h1', 'k', 'other', '{}', '[]', '{}', '{}', "
+            "'2026-11-02 00:00:00')"))
+    command.downgrade(alembic_config(engine_at_0001), "0001")
+    with engine_at_0001.connect() as conn:
+        assert conn.execute(text("SELECT content_hash, hints FROM analyses")).all() == [("h1", "[]")]
+    assert "context_hash" not in {
+        c["name"] for c in inspect(engine_at_0001).get_columns("analyses")
+    }
+    migrate(engine_at_0001)  # and up again
