@@ -3,23 +3,38 @@
 Same sandbox and limits as the task's runs. The probe file is the only test
 file collected; the task's non-test files (helpers, data) are copied beside it.
 Runs are synchronous, in a small thread pool, one per distinct candidate
-content. The rate limit is counted from the ProbeTest table, so it holds
-across restarts and server processes.
+content.
+
+A probe is two steps, each committed by the caller: `reserve_probe` checks the
+source, the assignment and the user's rate and inserts a pending ProbeTest
+(empty `results`); `finish_probe` runs the sandboxes and fills the results in.
+The rate is counted from the ProbeTest table, pending rows included, so it holds
+across concurrent requests, restarts and server processes. The count and the
+insert are serialised per user: on PostgreSQL the user row is locked (SELECT ...
+FOR UPDATE); on SQLite the reservation's first statement is a write, which takes
+the database's write lock until the caller commits.
+
+`ProbeSlots` bounds how many probes one server process runs at once; a probe
+that finds no free slot is refused (ProbeError "busy"), not queued.
 """
 
 from __future__ import annotations
 
 import ast
+import os
 import posixpath
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from harness.models import Assignment, ProbeTest, utcnow
+from harness.models import Assignment, ProbeTest, User, utcnow
 from harness.runqueue.queue import error_result
 from harness.runqueue.runner import Runner, limits_for
 from sandboxes.base import Limits, RunResult
@@ -29,6 +44,15 @@ RATE_LIMIT = 10
 RATE_WINDOW = timedelta(minutes=5)
 MAX_PARALLEL = 4
 PROBE_FILE = "test_probe.py"
+MAX_STORED_OUTPUT = 16 * 1024
+"""Bytes of stdout and of stderr kept per candidate in a stored probe."""
+BUSY_RETRY_AFTER = 5
+"""Seconds a probe refused for want of a free slot is told to wait."""
+
+
+def default_probe_slots() -> int:
+    """Probes one server process runs at once: half the CPUs, at least one."""
+    return max(1, (os.cpu_count() or 1) // 2)
 
 
 class ProbeError(Exception):
@@ -74,8 +98,33 @@ def check_source(source: str) -> None:
                          "the probe has no test: define a function whose name starts with test_")
 
 
-def recent_probes(session: Session, user_id: int, window: timedelta) -> list[Any]:
-    since = utcnow() - window
+class ProbeSlots:
+    """A process-wide bound on running probes; a full server refuses rather than queues."""
+
+    def __init__(self, size: int) -> None:
+        self.size = max(1, size)
+        self._free = threading.BoundedSemaphore(self.size)
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        if not self._free.acquire(blocking=False):
+            raise ProbeError(
+                "busy",
+                f"the server is running as many probes as it can; try again in "
+                f"{BUSY_RETRY_AFTER} s",
+                retry_after=BUSY_RETRY_AFTER,
+            )
+        try:
+            yield
+        finally:
+            self._free.release()
+
+
+def recent_probes(
+    session: Session, user_id: int, window: timedelta, now: datetime | None = None
+) -> list[Any]:
+    """Creation times of the user's probes in the window, pending ones included."""
+    since = (now or utcnow()) - window
     return list(session.scalars(
         select(ProbeTest.created_at)
         .join(Assignment, Assignment.id == ProbeTest.assignment_id)
@@ -84,11 +133,14 @@ def recent_probes(session: Session, user_id: int, window: timedelta) -> list[Any
     ))
 
 
-def check_rate(session: Session, user_id: int, limit: RateLimit) -> None:
-    times = recent_probes(session, user_id, limit.window)
+def check_rate(
+    session: Session, user_id: int, limit: RateLimit, now: datetime | None = None
+) -> None:
+    now = now or utcnow()
+    times = recent_probes(session, user_id, limit.window, now)
     if len(times) >= limit.count:
         oldest = times[-limit.count]
-        retry = max(int((oldest + limit.window - utcnow()).total_seconds()) + 1, 1)
+        retry = max(int((oldest + limit.window - now).total_seconds()) + 1, 1)
         minutes = int(limit.window.total_seconds() // 60)
         raise ProbeError(
             "rate_limited",
@@ -113,30 +165,91 @@ def probe_files(task_tests: dict[str, str], source: str) -> dict[str, str]:
     return files
 
 
+def _trim(text: str, limit: int = MAX_STORED_OUTPUT) -> tuple[str, bool]:
+    """At most `limit` UTF-8 bytes of text, cut at a character boundary; and whether it was cut."""
+    data = text.encode("utf-8", errors="surrogatepass")
+    if len(data) <= limit:
+        return text, False
+    return data[:limit].decode("utf-8", errors="ignore"), True
+
+
 def _summary(result: RunResult) -> dict[str, Any]:
     data = result.to_dict()
     data["tests"] = [{"name": t.name, "outcome": t.outcome, "message": t.message}
                      for t in result.tests]
+    for stream in ("stdout", "stderr"):
+        data[stream], cut = _trim(data.get(stream) or "")
+        data[f"{stream}_truncated"] = bool(data.get(f"{stream}_truncated")) or cut
     return data
 
 
-def run_probe(
+def _lock_user(session: Session, user_id: int) -> None:
+    """Serialise probe reservations of one user until the transaction ends."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    else:
+        # SQLite: this write begins the transaction and takes the database's write lock
+        # (waiting up to busy_timeout), so no other reservation interleaves with the
+        # count and insert that follow.
+        session.execute(
+            update(User).where(User.id == user_id).values(is_active=User.is_active)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def check_active(session: Session, assignment: Assignment, now: datetime) -> None:
+    """Probes are for work in progress: the assignment must be active, its lease live."""
+    state, lease = session.execute(
+        select(Assignment.state, Assignment.lease_expires_at).where(Assignment.id == assignment.id)
+    ).one()
+    if state == "active" and lease is not None and lease < now:
+        state = "expired"
+    if state != "active":
+        extra = ("; your lease ran out: reload the page to resume the task if it is still free"
+                 if state == "expired" else "")
+        raise ProbeError(
+            "not_active",
+            f"this assignment is {state}: probes run only while an assignment is active{extra}",
+        )
+
+
+def reserve_probe(
     session: Session,
     assignment: Assignment,
     source: str,
-    runner: Runner,
     *,
     rate: RateLimit | None = None,
+    now: datetime | None = None,
 ) -> ProbeTest:
-    """Check the probe and the user's rate, run it against every candidate, store it.
+    """Check the probe, the assignment and the user's rate; insert the probe, pending.
 
-    Raises ProbeError (bad source, rate exceeded) before anything runs. Flushes.
+    Raises ProbeError (bad source, assignment not active, rate exceeded) or
+    RunQueueError (the project's limits are bad) and inserts nothing. Flushes; the
+    caller commits at once, which ends the per-user lock, and then calls finish_probe.
     """
     check_source(source)
-    check_rate(session, assignment.user_id, rate or RateLimit())
+    limits_for(assignment.project.sandbox_limits)  # bad limits fail before a slot is taken
+    now = now or utcnow()
+    _lock_user(session, assignment.user_id)
+    check_active(session, assignment, now)
+    check_rate(session, assignment.user_id, rate or RateLimit(), now)
+    probe = ProbeTest(assignment_id=assignment.id, source=source, results={}, created_at=now)
+    session.add(probe)
+    session.flush()
+    return probe
+
+
+def finish_probe(
+    session: Session, probe: ProbeTest, assignment: Assignment, runner: Runner
+) -> ProbeTest:
+    """Run a reserved probe against every candidate and store the results. Flushes.
+
+    A sandbox that fails is that candidate's result (status sandbox_error), so a
+    reserved probe always ends with a result for every candidate.
+    """
     task = assignment.task
     limits: Limits = limits_for(assignment.project.sandbox_limits)
-    tests = probe_files(dict(task.tests), source)
+    tests = probe_files(dict(task.tests), probe.source)
     by_hash: dict[str, dict[str, str]] = {}
     for cand in task.candidates:
         by_hash.setdefault(cand.content_hash, dict(cand.files))
@@ -149,9 +262,6 @@ def run_probe(
 
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, max(len(by_hash), 1))) as pool:
         outcomes = dict(zip(by_hash, pool.map(one, by_hash.values()), strict=True))
-    results = {str(c.id): _summary(outcomes[c.content_hash]) for c in task.candidates}
-    probe = ProbeTest(assignment_id=assignment.id, source=source, results=results)
-    session.add(probe)
+    probe.results = {str(c.id): _summary(outcomes[c.content_hash]) for c in task.candidates}
     session.flush()
     return probe
-

@@ -33,6 +33,9 @@ log = logging.getLogger("harness.runqueue")
 
 
 def init_app(app: Flask) -> None:
+    """PROBE_SLOTS in the config bounds the probes this process runs at once."""
+    size = app.config.get("PROBE_SLOTS") or probes.default_probe_slots()
+    app.extensions["harness.probe_slots"] = probes.ProbeSlots(size)
     app.register_blueprint(bp)
 
 
@@ -99,8 +102,16 @@ def runner() -> Runner:
 
 @bp.get("/p/<slug>/t/<path:external_id>/runs.json")
 def task_runs(slug: str, external_id: str) -> ResponseReturnValue:
+    """Leads and admins see any task's runs; an annotator only those of a task assigned
+    to them (the review page polls this), and a 404 for any other."""
     project = project_or_404(slug)
     task = task_or_404(project, external_id)
+    if current_user.role not in ("lead", "admin") and db.session.scalar(
+        select(Assignment.id).where(
+            Assignment.task_id == task.id, Assignment.user_id == current_user.id
+        )
+    ) is None:
+        return error("not_found", "no such task of yours in this project", 404)
     try:
         runs = runqueue.runs_for_task(db.session, task)
     except RunQueueError as exc:
@@ -123,6 +134,7 @@ def probe_json(found: ProbeTest) -> dict[str, Any]:
     return {
         "id": found.id,
         "created_at": found.created_at.isoformat(),
+        "pending": not found.results,
         "source": found.source,
         "results": {cid: result_json("done", res) for cid, res in found.results.items()},
     }
@@ -157,16 +169,30 @@ def probe(slug: str, assignment_id: int) -> ResponseReturnValue:
     source = body.get("source") if isinstance(body, dict) else None
     if not isinstance(source, str):
         return error("bad_request", 'expected a JSON object {"source": "<pytest file>"}', 400)
+    slots: probes.ProbeSlots = current_app.extensions["harness.probe_slots"]
+    run = runner()
     try:
-        found = probes.run_probe(db.session, assignment, source, runner())
+        probes.check_source(source)
+        with slots.hold():
+            found = probes.reserve_probe(db.session, assignment, source)
+            db.session.commit()  # the user's rate slot is taken before anything runs
+            probes.finish_probe(db.session, found, assignment, run)
+            db.session.commit()
     except probes.ProbeError as exc:
-        if exc.code == "rate_limited":
-            return error(exc.code, exc.message, 429, **{"Retry-After": str(exc.retry_after)})
-        return error(exc.code, exc.message, 413 if exc.code == "too_large" else 400)
+        db.session.rollback()
+        return probe_error(exc)
     except RunQueueError as exc:
+        db.session.rollback()
         return error("bad_limits", str(exc), 500)
-    db.session.commit()
     return probe_json(found)
+
+
+PROBE_ERROR_STATUS = {"too_large": 413, "rate_limited": 429, "busy": 503, "not_active": 409}
+
+
+def probe_error(exc: probes.ProbeError) -> ResponseReturnValue:
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else {}
+    return error(exc.code, exc.message, PROBE_ERROR_STATUS.get(exc.code, 400), **headers)
 
 
 @bp.post("/p/<slug>/t/<path:external_id>/rerun")

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 from conftest import add_tasks
-from helpers import csrf_from
-from run_helpers import echo_runner
+from flask import Flask
+from flask.testing import FlaskClient
+from helpers import PASSWORD, csrf_from
+from run_helpers import echo_runner, slow_echo_runner
 from sandbox.support import require_backend, sandbox_dir
 from sqlalchemy import func, select
 
-from harness import runqueue
-from harness.models import Assignment, AuditEvent, ProbeTest, Task, User
+from harness import probes, runqueue
+from harness.models import Assignment, AuditEvent, ProbeTest, Task, User, utcnow
 from harness.runqueue import Worker
 from sandboxes.base import Limits, RunResult
 
@@ -46,11 +52,27 @@ def assign(db, project, task, name: str) -> Assignment:  # type: ignore[no-untyp
     return a
 
 
+def logged_in(app: Flask, name: str) -> tuple[FlaskClient, dict[str, str]]:
+    """A client of its own (for another user, or another thread), logged in as name."""
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    resp = client.post("/login", data={"name": name, "password": PASSWORD,
+                                       "csrf_token": csrf_from(page)})
+    assert resp.status_code == 302
+    return client, {"X-CSRFToken": csrf_from(client.get("/").get_data(as_text=True))}
+
+
+def probe_count(db) -> int:  # type: ignore[no-untyped-def]
+    return int(db.scalar(select(func.count(ProbeTest.id))) or 0)
+
+
 # -- runs.json ---------------------------------------------------------------------
 
 
-def test_runs_json_shape_while_queued_and_when_done(client, login, site, session_factory) -> None:
+def test_runs_json_shape_while_queued_and_when_done(client, login, site, session_factory,
+                                                    db) -> None:
     project, task = site
+    assign(db, project, task, "ann")
     login("ann")
     body = client.get("/p/w/t/t0/runs.json").get_json()
     ids = sorted(str(c.id) for c in task.candidates)
@@ -82,6 +104,28 @@ def test_runs_json_is_for_members_only(client, login, site) -> None:
     assert client.get("/p/other/t/t0/runs.json").status_code == 404  # no such task there
 
 
+def test_runs_json_is_for_the_tasks_annotators_and_leads(app, site, db) -> None:
+    """Annotators see candidates only through their own assignment: another task's runs,
+    or a task they were never given, is a 404 like a task that does not exist."""
+    project, task = site
+    other_task = db.scalars(select(Task).where(Task.project_id == project.id,
+                                               Task.external_id == "t1")).one()
+    mine = assign(db, project, task, "ann")
+    no_assignment, _ = logged_in(app, "ann2")
+    resp = no_assignment.get("/p/w/t/t0/runs.json")
+    assert resp.status_code == 404 and resp.get_json()["error"]["code"] == "not_found"
+    ann, _ = logged_in(app, "ann")
+    assert ann.get("/p/w/t/t0/runs.json").status_code == 200
+    assert ann.get(f"/p/w/t/{other_task.external_id}/runs.json").status_code == 404
+    mine.state = "submitted"  # the annotator's own work stays readable
+    db.commit()
+    assert ann.get("/p/w/t/t0/runs.json").status_code == 200
+    for name in ("lead1", "root"):
+        c, _ = logged_in(app, name)
+        assert c.get("/p/w/t/t0/runs.json").status_code == 200, name
+        assert c.get("/p/w/t/t1/runs.json").status_code == 200, name
+
+
 def test_task_ids_with_slashes(client, login, db, queued_project, make_user) -> None:
     from helpers import task_line
 
@@ -100,6 +144,7 @@ def test_runs_json_without_tests(client, login, db, make_project, import_file, m
     project = make_project("nt", tests=False)
     import_file(project, write_jsonl(tmp_path / "nt.jsonl", [task_line("t1")]))
     make_user("ann", projects=["nt"])
+    assign(db, project, db.scalars(select(Task).where(Task.project_id == project.id)).one(), "ann")
     login("ann")
     body = client.get("/p/nt/t/t1/runs.json").get_json()
     assert body["pending"] is False
@@ -180,6 +225,7 @@ def test_probe_runs_against_every_candidate(app, client, login, site, db) -> Non
     assert set(stored.results) == set(results)
     listed = c.get(f"/p/w/a/{a.id}/probes").get_json()["probes"]
     assert [p["id"] for p in listed] == [body["id"]] and listed[0]["results"] == results
+    assert listed[0]["pending"] is False
 
 
 def test_probe_errors(app, client, login, site, db) -> None:
@@ -234,6 +280,109 @@ def test_probe_sandbox_failure_is_a_result(app, client, login, site, db) -> None
     c, headers = login_with_token(login, "ann")
     body = c.post(f"/p/w/a/{a.id}/probe", headers=headers, json={"source": PROBE}).get_json()
     assert {r["status"] for r in body["results"].values()} == {"sandbox_error"}
+
+
+def test_concurrent_probes_hold_the_rate_limit(app, site, db, monkeypatch) -> None:
+    """25 probes at once from one annotator: the slot is reserved before the sandbox runs,
+    so exactly RATE_LIMIT run and are stored, and the rest are refused."""
+    project, task = site
+    monkeypatch.setenv("ECHO_RUNNER_SLEEP", "0.2")
+    app.config["SANDBOX_RUNNER"] = slow_echo_runner
+    app.extensions["harness.probe_slots"] = probes.ProbeSlots(25)  # the server bound: below
+    a = assign(db, project, task, "ann")
+    clients = [logged_in(app, "ann") for _ in range(25)]
+    start = threading.Barrier(len(clients))
+
+    def post(client_headers: tuple[FlaskClient, dict[str, str]]) -> int:
+        client, headers = client_headers
+        start.wait(timeout=30)
+        resp = client.post(f"/p/w/a/{a.id}/probe", headers=headers, json={"source": PROBE})
+        return resp.status_code
+
+    with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+        statuses = list(pool.map(post, clients))
+    assert statuses.count(200) == probes.RATE_LIMIT, statuses
+    assert set(statuses) <= {200, 429, 503}, statuses
+    assert probe_count(db) == probes.RATE_LIMIT
+    stored = db.scalars(select(ProbeTest)).all()
+    assert all(len(p.results) == len(task.candidates) for p in stored)  # none left pending
+
+
+def test_probes_beyond_the_servers_bound_get_503(app, site, db) -> None:
+    """A full server refuses a probe with 503 and Retry-After instead of queueing it, and
+    the refused probe costs the annotator nothing."""
+    project, task = site
+    started, release = threading.Event(), threading.Event()
+
+    def held(files, tests, limits):  # type: ignore[no-untyped-def]
+        started.set()
+        release.wait(timeout=30)
+        return echo_runner(files, tests, limits)
+
+    app.config["SANDBOX_RUNNER"] = held
+    app.extensions["harness.probe_slots"] = probes.ProbeSlots(1)
+    a, b = assign(db, project, task, "ann"), assign(db, project, task, "ann2")
+    ann, ann_headers = logged_in(app, "ann")
+    ann2, ann2_headers = logged_in(app, "ann2")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(ann.post, f"/p/w/a/{a.id}/probe", headers=ann_headers,
+                              json={"source": PROBE})
+        try:
+            assert started.wait(timeout=30)
+            busy = ann2.post(f"/p/w/a/{b.id}/probe", headers=ann2_headers, json={"source": PROBE})
+        finally:
+            release.set()
+        assert running.result(timeout=30).status_code == 200
+    assert busy.status_code == 503
+    assert busy.get_json()["error"]["code"] == "busy"
+    assert int(busy.headers["Retry-After"]) >= 1
+    assert probe_count(db) == 1
+    again = ann2.post(f"/p/w/a/{b.id}/probe", headers=ann2_headers, json={"source": PROBE})
+    assert again.status_code == 200
+    assert probe_count(db) == 2
+
+
+@pytest.mark.parametrize(("state", "lease"), [
+    ("submitted", None), ("skipped", None), ("expired", -1), ("active", -1),
+])
+def test_probe_needs_an_active_assignment(app, site, db, state, lease) -> None:
+    """Probes belong to work in progress: a submitted, skipped or expired assignment (or an
+    active one whose lease ran out) gets a 409 that says why, and nothing runs."""
+    project, task = site
+    runner = RecordingRunner()
+    app.config["SANDBOX_RUNNER"] = runner
+    a = assign(db, project, task, "ann")
+    a.state = state
+    a.lease_expires_at = None if lease is None else utcnow() + timedelta(minutes=lease)
+    db.commit()
+    c, headers = logged_in(app, "ann")
+    resp = c.post(f"/p/w/a/{a.id}/probe", headers=headers, json={"source": PROBE})
+    assert resp.status_code == 409
+    err = resp.get_json()["error"]
+    assert err["code"] == "not_active" and (state if lease is None else "expired") in err["message"]
+    assert runner.calls == [] and probe_count(db) == 0
+
+
+def test_probe_output_is_trimmed_for_storage(app, site, db) -> None:
+    """Each stored stream keeps at most 16 KiB (whole UTF-8 characters) and says it was cut."""
+    project, task = site
+
+    def loud(files, tests, limits):  # type: ignore[no-untyped-def]
+        return dataclasses.replace(echo_runner(files, tests, limits),
+                                   stdout="x" * 100_000, stderr="é" * 50_000)
+
+    app.config["SANDBOX_RUNNER"] = loud
+    a = assign(db, project, task, "ann")
+    c, headers = logged_in(app, "ann")
+    body = c.post(f"/p/w/a/{a.id}/probe", headers=headers, json={"source": PROBE}).get_json()
+    db.expire_all()
+    stored = db.get(ProbeTest, body["id"])
+    assert stored is not None
+    for result in (*stored.results.values(), *body["results"].values()):
+        assert result["stdout"] == "x" * probes.MAX_STORED_OUTPUT and result["stdout_truncated"]
+        assert result["stderr"] == "é" * (probes.MAX_STORED_OUTPUT // 2)
+        assert result["stderr_truncated"]
+    assert probes.MAX_STORED_OUTPUT == 16 * 1024
 
 
 @pytest.mark.bwrap
