@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import json
-from functools import lru_cache
 from typing import Any
 
 from flask import (
@@ -21,11 +20,9 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
 from harness import annotate, queue
-from harness.analysis.store import analyses_for, task_context
 from harness.cwe import COMMON_CWES
 from harness.models import Annotation, Assignment, Candidate, Project, Task, User
 from harness.rubric import RubricBody, body_of
@@ -34,8 +31,8 @@ from harness.settings import Settings
 from harness.status import project_overview
 from harness.text import split_lines
 from web.access import project_or_404, sees_models, task_or_404, visible_projects
+from web.columns import candidate_hints, code_rows, marks_for, max_file_bytes, summary_text
 from web.extensions import db
-from web.render import highlighted_lines
 from web.runs import run_json
 from web.security import NOT_AN_ANNOTATOR, annotator_only, roles_required
 
@@ -83,20 +80,20 @@ def task_page(slug: str, external_id: str) -> ResponseReturnValue:
         annotate.Shown(c, "ABCDEFGHIJKL"[i] if i < 12 else str(i + 1), {})
         for i, c in enumerate(task.candidates)
     ]
-    hints = _hints(task, shown)
+    hints = candidate_hints(task, shown)
     runs = {cid: run_json(run) for cid, run in runs_for_task(db.session, task).items()}
     return render_template(
         "task.html",
         code_rows=lambda cand, path: code_rows(
             path, task.language, str(cand.files[path]),
-            _marks(hints.get(cand.id, {}).get("hints", []), path),
+            marks_for(hints.get(cand.id, {}).get("hints", []), path),
         ),
         project=project,
         task=task,
         shown=shown,
         hints=hints,
         runs=runs,
-        summary_text=_summary_text,
+        summary_text=summary_text,
         show_models=sees_models(project),
     )
 
@@ -220,93 +217,6 @@ def _rubric(project: Project) -> RubricBody:
     return body_of(project.rubric.content_hash, project.rubric.body)
 
 
-def _max_bytes() -> int:
-    settings: Settings = current_app.config["HARNESS_SETTINGS"]
-    return settings.max_file_bytes
-
-
-def _hints(task: Task, shown: list[annotate.Shown]) -> dict[int, dict[str, Any]]:
-    """Hints and summary per candidate id, from the newest analysis of its content
-    under this task's tests (the same content in another task may have other hints)."""
-    found = analyses_for(
-        db.session,
-        (s.candidate.content_hash for s in shown),
-        context=task_context(task, _max_bytes()),
-    )
-    out: dict[int, dict[str, Any]] = {}
-    for s in shown:
-        if s.candidate.content_hash not in found:
-            continue
-        hints, summary = found[s.candidate.content_hash]
-        out[s.candidate.id] = {
-            "hints": [{**h.to_dict(), "key": h.key} for h in hints],
-            "summary": summary,
-        }
-    return out
-
-
-def _summary_text(summary: dict[str, Any]) -> list[str]:
-    parts = []
-    bandit = summary.get("bandit")
-    if isinstance(bandit, dict) and bandit:
-        counts = ", ".join(f"{v} {k}" for k, v in bandit.items() if isinstance(v, int) and v)
-        parts.append(f"bandit: {counts or 'no issues'}")
-    cc = summary.get("worst_cc")
-    if isinstance(cc, dict) and cc.get("rank"):
-        parts.append(f"worst complexity {cc['rank']} ({cc.get('function', '')}, CC {cc.get('cc')})")
-    mi = summary.get("mi")
-    if isinstance(mi, int | float):
-        parts.append(f"maintainability {mi:.0f}")
-    return parts
-
-
-HINTED = ' class="hinted"'
-Mark = tuple[int, int, str, str, str, str]
-"""A gutter marker: (first line, last line, severity, hint key, title, aria-label)."""
-
-
-def _marks(hints: list[dict[str, Any]], path: str) -> tuple[Mark, ...]:
-    return tuple(
-        (
-            h["line_start"],
-            h["line_end"],
-            h["severity"],
-            h["key"],
-            f"{h['severity']}: {h['title']} — {h['message']}",
-            f"Hint, {h['severity']}, lines {h['line_start']} to {h['line_end']}: "
-            f"{h['title']}. {h['message']}",
-        )
-        for h in hints
-        if h["file_path"] == path
-    )
-
-
-@lru_cache(maxsize=512)
-def code_rows(path: str, language: str, text: str, marks: tuple[Mark, ...]) -> Markup:
-    """The rows of one file's code table: gutter markers, line numbers, highlighted source.
-
-    Built here rather than in the template because it is the page's hot loop
-    (4 x 200 lines); cached by content and hints. Every hint text is escaped;
-    the source comes escaped from pygments (web.render.highlighted_lines).
-    """
-    by_line: dict[int, list[str]] = {}
-    hinted: set[int] = set()
-    for line, last, severity, key, title, aria in marks:
-        hinted.update(range(line, min(last, line + 500) + 1))
-        by_line.setdefault(line, []).append(
-            f'<button type="button" class="hint-marker sev-{escape(severity)}" '
-            f'data-hint-key="{escape(key)}" title="{escape(title)}" aria-label="{escape(aria)}">'
-            "</button>"
-        )
-    rows = [
-        f'<tr data-line="{n}"{HINTED if n in hinted else ""}>'
-        f'<td class="gutter">{"".join(by_line.get(n, ()))}</td>'
-        f'<td class="ln">{n}</td><td class="src"><code>{html}</code></td></tr>'
-        for n, html in enumerate(highlighted_lines(path, language, text), start=1)
-    ]
-    return Markup("\n".join(rows))  # noqa: S704 - every part escaped above
-
-
 @bp.route("/p/<slug>/a/<int:assignment_id>")
 def assignment_page(slug: str, assignment_id: int) -> ResponseReturnValue:
     project = project_or_404(slug)
@@ -314,7 +224,7 @@ def assignment_page(slug: str, assignment_id: int) -> ResponseReturnValue:
     task = assignment.task
     rubric = _rubric(project)
     shown = annotate.shown_candidates(assignment, task.candidates)
-    hints = _hints(task, shown) if project.hints_visible else {}
+    hints = candidate_hints(task, shown) if project.hints_visible else {}
     versions = list(
         db.session.execute(
             select(Annotation.version, Annotation.submitted_at)
@@ -362,7 +272,7 @@ def assignment_page(slug: str, assignment_id: int) -> ResponseReturnValue:
         "review.html",
         code_rows=lambda cand, path: code_rows(
             path, task.language, str(cand.files[path]),
-            _marks(hints.get(cand.id, {}).get("hints", []), path),
+            marks_for(hints.get(cand.id, {}).get("hints", []), path),
         ),
         project=project,
         assignment=assignment,
@@ -370,7 +280,7 @@ def assignment_page(slug: str, assignment_id: int) -> ResponseReturnValue:
         rubric=rubric,
         shown=shown,
         hints=hints,
-        summary_text=_summary_text,
+        summary_text=summary_text,
         show_models=sees_models(project),
         page_data=page_data,
         versions=versions,
@@ -466,7 +376,7 @@ def submit(slug: str, assignment_id: int) -> ResponseReturnValue:
         result = annotate.submit_annotation(
             db.session, assignment, project, _rubric(project), data.get("draft"),
             acknowledge_warnings=bool(data.get("acknowledge_warnings")),
-            lease_default=_lease_default(), max_bytes=_max_bytes(),
+            lease_default=_lease_default(), max_bytes=max_file_bytes(),
         )
     except annotate.AnnotateError as exc:
         db.session.rollback()

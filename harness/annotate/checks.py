@@ -1,192 +1,29 @@
-"""Drafts, submissions and their checks: what an annotator records on the review page.
-
-A draft is the page's state as JSON, saved as it is typed (shape-checked, never
-judged). A submission is checked against the project's rubric; every problem
-names the field it concerns, and a submission with any problem changes
-nothing. Each accepted submission is a new Annotation version; older versions
-stay. Consistency warnings never block: they ask the annotator to look again.
-"""
+"""Checks of a submission against the rubric (every problem names its field), and the
+consistency warnings that ask the annotator to look again without blocking."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from harness.analysis.core import DEFAULT_MAX_BYTES
 from harness.analysis.hints import Hint
 from harness.analysis.store import analyses_for, task_context
+from harness.annotate.common import (
+    FAILING,
+    MAX_COMMENT,
+    VERDICTS,
+    Problem,
+    Shown,
+)
 from harness.cwe import MAX_CWE
 from harness.models import (
-    Annotation,
-    Assignment,
-    AuditEvent,
     Candidate,
-    Finding,
-    HintVerdict,
-    Project,
     Task,
-    utcnow,
 )
-from harness.queue import DEFAULT_LEASE_MINUTES, lease_minutes, renew_lease
 from harness.rubric import RubricBody
 from harness.runqueue import runs_for_task
-from harness.text import line_count
-
-MAX_DRAFT_BYTES = 512 * 1024
-MAX_FINDINGS = 500
-MAX_COMMENT = 5000
-CLOCK_SLACK = 5.0
-"""Seconds a client's clock may run ahead of ours between two contacts."""
-DRAFT_KEYS = ("findings", "scores", "ranking", "rationale", "confidence", "hint_verdicts")
-VERDICTS = ("confirmed", "false_positive")
-FAILING = frozenset({"failed", "error", "timeout", "oom", "output_limit", "tamper_suspected"})
-
-
-class AnnotateError(ValueError):
-    """A request that cannot be taken at all (bad shape, closed assignment)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-
-
-@dataclass(frozen=True)
-class Problem:
-    field: str
-    message: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"field": self.field, "message": self.message}
-
-
-@dataclass
-class SubmitResult:
-    annotation: Annotation | None
-    errors: list[Problem] = field(default_factory=list)
-    warnings: list[Problem] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Shown:
-    """A candidate as the annotator saw it: its letter comes from the display order."""
-
-    candidate: Candidate
-    letter: str
-    line_counts: dict[str, int]
-
-
-def shown_candidates(assignment: Assignment, candidates: Sequence[Candidate]) -> list[Shown]:
-    by_id = {c.id: c for c in candidates}
-    order = [cid for cid in assignment.display_order if cid in by_id]
-    order += [c.id for c in candidates if c.id not in order]
-    return [
-        Shown(
-            by_id[cid],
-            "ABCDEFGHIJKL"[i] if i < 12 else str(i + 1),
-            {path: line_count(str(text)) for path, text in by_id[cid].files.items()},
-        )
-        for i, cid in enumerate(order)
-    ]
-
-
-# --- drafts ---------------------------------------------------------------------------
-
-
-def normalise_draft(raw: Any) -> dict[str, Any]:
-    """The draft with its known keys and their types checked; nothing else is kept."""
-    if not isinstance(raw, dict):
-        raise AnnotateError("draft", "expected an object")
-    draft: dict[str, Any] = {}
-    types: dict[str, tuple[type, ...]] = {
-        "findings": (list,),
-        "scores": (dict,),
-        "ranking": (list,),
-        "rationale": (str,),
-        "confidence": (int, type(None)),
-        "hint_verdicts": (dict,),
-    }
-    for key in DRAFT_KEYS:
-        if key not in raw:
-            continue
-        value = raw[key]
-        if isinstance(value, bool) or not isinstance(value, types[key]):
-            raise AnnotateError(key, f"expected {' or '.join(t.__name__ for t in types[key])}")
-        draft[key] = value
-    if len(draft.get("findings", [])) > MAX_FINDINGS:
-        raise AnnotateError("findings", f"at most {MAX_FINDINGS}")
-    if len(json.dumps(draft)) > MAX_DRAFT_BYTES:
-        raise AnnotateError("draft", f"larger than {MAX_DRAFT_BYTES // 1024} KiB")
-    return draft
-
-
-def add_active_time(
-    assignment: Assignment, seconds: Any, now: datetime, *, cap: float | None = None
-) -> float:
-    """Add the client's active seconds, capped by the time since the last contact.
-
-    A page that was offline for a while sends all the time it counted meanwhile,
-    and gets it: only the elapsed time (plus a little clock slack) bounds it, and
-    `cap` (the lease length) bounds what a forged client can claim in one request.
-    """
-    try:
-        claimed = float(seconds or 0)
-    except (TypeError, ValueError):
-        claimed = 0.0
-    if claimed != claimed or claimed <= 0:  # NaN or nothing
-        return 0.0
-    last = assignment.draft_saved_at or assignment.created_at or now
-    elapsed = max((now - last).total_seconds(), 0.0)
-    added = min(claimed, elapsed + CLOCK_SLACK)
-    if cap is not None:
-        added = min(added, cap)
-    assignment.active_seconds = float(assignment.active_seconds or 0.0) + added
-    return added
-
-
-def _writable(
-    session: Session, assignment: Assignment, project: Project, now: datetime, lease_default: int
-) -> None:
-    if assignment.state == "skipped":
-        raise AnnotateError("assignment", "this task was skipped; it can no longer be edited")
-    if assignment.state == "submitted":
-        return
-    if not renew_lease(session, assignment, project, now=now, default_lease_minutes=lease_default):
-        raise AnnotateError(
-            "lease", "your lease on this task ran out and others have taken it; take the next task"
-        )
-
-
-def save_draft(
-    session: Session,
-    assignment: Assignment,
-    project: Project,
-    draft: Any | None,
-    *,
-    active_seconds: Any = 0,
-    now: datetime | None = None,
-    lease_default: int = DEFAULT_LEASE_MINUTES,
-) -> float:
-    """Store the draft (None: a heartbeat only), add active time, renew the lease.
-
-    Returns the seconds added. draft_saved_at doubles as the time of last contact.
-    """
-    now = now or utcnow()
-    _writable(session, assignment, project, now, lease_default)
-    if draft is not None:
-        assignment.draft = normalise_draft(draft)
-    cap = 60.0 * lease_minutes(project, lease_default)
-    added = add_active_time(assignment, active_seconds, now, cap=cap)
-    assignment.draft_saved_at = now
-    session.flush()
-    return added
-
 
 # --- validation -----------------------------------------------------------------------
 
@@ -510,107 +347,3 @@ def consistency_warnings(
                     )
                 )
     return warnings
-
-
-# --- submit ---------------------------------------------------------------------------
-
-
-def submit_annotation(
-    session: Session,
-    assignment: Assignment,
-    project: Project,
-    rubric: RubricBody,
-    payload: Any,
-    *,
-    acknowledge_warnings: bool = False,
-    now: datetime | None = None,
-    lease_default: int = DEFAULT_LEASE_MINUTES,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-) -> SubmitResult:
-    """Check the payload against the rubric and store it as a new annotation version.
-
-    Nothing changes when there are errors, or warnings the annotator has not yet seen.
-    `max_bytes` is the settings' file size cap: part of the context of the hints shown.
-    """
-    now = now or utcnow()
-    draft = normalise_draft(payload)
-    task = assignment.task
-    shown = shown_candidates(assignment, task.candidates)
-    hints = None
-    if project.hints_visible:
-        hints = known_hints(session, task, shown, max_bytes=max_bytes)
-    clean, errors = validate(rubric, shown, draft, hints)
-    if errors:
-        return SubmitResult(None, errors=errors)
-    outcomes = run_outcomes(session, assignment.task, [s.candidate for s in shown])
-    warnings = consistency_warnings(rubric, shown, draft, outcomes)
-    if warnings and not acknowledge_warnings:
-        return SubmitResult(None, warnings=warnings)
-    _writable(session, assignment, project, now, lease_default)
-    version = (
-        session.scalar(
-            select(func.max(Annotation.version)).where(Annotation.assignment_id == assignment.id)
-        )
-        or 0
-    ) + 1
-    annotation = Annotation(
-        assignment_id=assignment.id,
-        version=version,
-        rubric_id=project.rubric_id,
-        scores=clean["scores"],
-        ranking=clean["ranking"],
-        rationale=clean["rationale"],
-        confidence=clean["confidence"],
-        display_order=[s.candidate.id for s in shown],
-        active_seconds=float(assignment.active_seconds or 0.0),
-        hints_visible=project.hints_visible,
-        submitted_at=now,
-    )
-    for f in clean["findings"]:
-        cand: Candidate = f["candidate"]
-        annotation.findings.append(
-            Finding(
-                candidate_id=cand.id,
-                content_hash=cand.content_hash,
-                file_path=f["file_path"],
-                line_start=f["line_start"],
-                line_end=f["line_end"],
-                category=f["category"],
-                severity=f["severity"],
-                cwe=f["cwe"],
-                comment=f["comment"],
-            )
-        )
-    hint: Hint
-    for cid, hint, verdict in clean["hint_verdicts"]:
-        annotation.hint_verdicts.append(
-            HintVerdict(
-                candidate_id=cid,
-                hint_key=hint.key[:300],
-                rule_id=hint.rule_id[:80],
-                verdict=verdict,
-            )
-        )
-    session.add(annotation)
-    assignment.state = "submitted"
-    assignment.submitted_at = now
-    assignment.draft = draft
-    assignment.draft_saved_at = now
-    assignment.lease_expires_at = None
-    session.flush()
-    session.add(
-        AuditEvent(
-            user_id=assignment.user_id,
-            project_id=assignment.project_id,
-            action="annotation.submit",
-            object_type="annotation",
-            object_id=annotation.id,
-            details={
-                "assignment": assignment.id,
-                "version": version,
-                "warnings": [w.message for w in warnings],
-            },
-        )
-    )
-    session.flush()
-    return SubmitResult(annotation, warnings=warnings)

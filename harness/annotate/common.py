@@ -1,0 +1,70 @@
+"""What the annotate services share: limits, errors, problems, the candidates as shown."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from harness.models import (
+    Annotation,
+    Assignment,
+    Candidate,
+)
+from harness.text import line_count
+
+MAX_DRAFT_BYTES = 512 * 1024
+MAX_FINDINGS = 500
+MAX_COMMENT = 5000
+CLOCK_SLACK = 5.0
+"""Seconds a client's clock may run ahead of ours between two contacts."""
+DRAFT_KEYS = ("findings", "scores", "ranking", "rationale", "confidence", "hint_verdicts")
+VERDICTS = ("confirmed", "false_positive")
+FAILING = frozenset({"failed", "error", "timeout", "oom", "output_limit", "tamper_suspected"})
+
+
+class AnnotateError(ValueError):
+    """A request that cannot be taken at all (bad shape, closed assignment)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+@dataclass
+class SubmitResult:
+    annotation: Annotation | None
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A candidate as the annotator saw it: its letter comes from the display order."""
+
+    candidate: Candidate
+    letter: str
+    line_counts: dict[str, int]
+
+
+def shown_candidates(assignment: Assignment, candidates: Sequence[Candidate]) -> list[Shown]:
+    by_id = {c.id: c for c in candidates}
+    order = [cid for cid in assignment.display_order if cid in by_id]
+    order += [c.id for c in candidates if c.id not in order]
+    return [
+        Shown(
+            by_id[cid],
+            "ABCDEFGHIJKL"[i] if i < 12 else str(i + 1),
+            {path: line_count(str(text)) for path, text in by_id[cid].files.items()},
+        )
+        for i, cid in enumerate(order)
+    ]
