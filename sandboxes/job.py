@@ -61,7 +61,7 @@ def _write_tree(root: Path, files: Mapping[str, str]) -> None:
 class Stage:
     root: Path
     key: bytes
-    expected: dict[str, list[str]]
+    expected: verdict.Expected
 
     @property
     def in_dir(self) -> Path:
@@ -93,7 +93,7 @@ class Stage:
         except BaseException:
             shutil.rmtree(root, ignore_errors=True)
             raise
-        return cls(root, b"", {})
+        return cls(root, b"", verdict.Expected())
 
     def fill(self, candidate_files: Mapping[str, str], test_files: Mapping[str, str]) -> str:
         """Write the files; returns the job line for the runner's stdin."""
@@ -101,7 +101,7 @@ class Stage:
         _write_tree(self.in_dir / "tests", test_files)
         self.expected = verdict.expected_tests(test_files)
         self.key = secrets.token_bytes(32)
-        return json.dumps({"key": self.key.hex(), "tests": sorted(self.expected)}) + "\n"
+        return json.dumps({"key": self.key.hex(), "tests": sorted(self.expected.tests)}) + "\n"
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -191,8 +191,14 @@ def assemble(*, stage: Stage, backend: str, image: str, isolation: str, limits: 
              started: float, exit_code: int | None, sig: int | None, pumped: Pumped,
              out: Capture, err: Capture, cpu_s: float | None, peak: int | None,
              oom: bool, infra_error: str | None = None,
-             ended: float | None = None) -> RunResult:
-    """The RunResult from what the backend observed and the report it left."""
+             ended: float | None = None, delivered: bool = False) -> RunResult:
+    """The RunResult from what the backend observed and the report it left.
+
+    `delivered`: the job reached the runner, which had started (it waits for the
+    job with pytest imported). If the report then holds no start record and the
+    host saw nothing wrong, the candidate erased it: that is tampering, not an
+    infrastructure error.
+    """
     wall = round((ended or time.monotonic()) - started, 4)
     data, problem = verdict.read_report(stage.report)
     report = verdict.parse_report(data, stage.key)
@@ -215,6 +221,10 @@ def assemble(*, stage: Stage, backend: str, image: str, isolation: str, limits: 
         status, error = "timeout", f"wall time limit of {limits.wall_s:g} s reached"
     elif pumped.output_exceeded:
         status, error = "output_limit", f"output limit of {limits.output_bytes} bytes reached"
+    elif not report.started and delivered:
+        status = "tamper_suspected"
+        report.tamper.append("the results file is empty or lost its start record after "
+                             "the job was delivered")
     elif not report.started:
         status = "sandbox_error"
         error = "the runner did not start: " + (err.text()[-400:].strip() or "no output")

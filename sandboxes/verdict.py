@@ -3,8 +3,10 @@
 The expected tests come from parsing the trusted test files with `ast` on the
 host, before anything runs: top-level `test*` functions and `test*` methods of
 `Test*` classes without `__init__` (pytest's defaults). Nothing the candidate
-does can add to or remove from that list. Parametrised tests are matched by
+does can remove from that list; items pytest collects from the trusted files
+(tests made dynamically) are added to it. Parametrised tests are matched by
 their base id (`file::test_x` covers `file::test_x[1]`, `file::test_x[2]`, ...).
+A skip or xfail only counts as one where the trusted file declares it.
 
 The report is read with O_NOFOLLOW and a size cap, and every line must carry a
 valid HMAC under the run's key; anything else is tampering.
@@ -32,35 +34,84 @@ REPORT_CAP = 4 << 20
 _PARAM = re.compile(r"\[.*\]$", re.S)
 
 
-def expected_tests(test_files: Mapping[str, str]) -> dict[str, list[str]]:
-    """{test file: [expected test ids]} for files that define at least one test.
+_TEST_FILE = re.compile(r"^(test_.*|.*_test)\.py$")
+_SKIP_WORDS = ("skip", "xfail", "expectedfailure")
+
+
+def _marks_skip(decorators: list[ast.expr]) -> bool:
+    """A decorator that can make pytest skip or xfail the test (pytest.mark.skip,
+    skipif, xfail, unittest.skip*, expectedFailure, a parametrize case with such marks)."""
+    return any(w in ast.unparse(d).lower() for d in decorators for w in _SKIP_WORDS)
+
+
+def _module_skips(tree: ast.Module) -> bool:
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        if any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in targets) \
+                and any(w in ast.unparse(value).lower() for w in _SKIP_WORDS):
+            return True
+    return False
+
+
+@dataclass
+class Expected:
+    """What the trusted test files promise before anything runs.
+
+    `tests`: {test file: [expected test ids]} for every file pytest is given: each
+    file named like a test module (test_*.py, *_test.py) and each other file that
+    defines tests. A file may list no ids (its tests are made dynamically); it
+    must then show up in the run (see `outcomes`).
+    `skippable`: ids whose skip or xfail the trusted file declares statically;
+    any other expected test that ends skipped or xfailed counts as failed.
+    """
+
+    tests: dict[str, list[str]] = field(default_factory=dict)
+    skippable: set[str] = field(default_factory=set)
+
+
+def expected_tests(test_files: Mapping[str, str]) -> Expected:
+    """The expected tests of the trusted files, found by `ast` alone.
 
     A file that does not parse expects one test named after the file (so a
     broken trusted file is an error, never an empty pass).
     """
-    out: dict[str, list[str]] = {}
+    out = Expected()
     for path, source in sorted(test_files.items()):
         if not path.endswith(".py") or posixpath.basename(path) == "conftest.py":
             continue
         try:
             tree = ast.parse(source, filename=path)
         except SyntaxError:
-            out[path] = [f"{path}::<module>"]
+            out.tests[path] = [f"{path}::<module>"]
             continue
         ids: list[str] = []
+        skippable: set[str] = set()
         for node in tree.body:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) \
                     and node.name.startswith("test"):
                 ids.append(f"{path}::{node.name}")
+                if _marks_skip(node.decorator_list):
+                    skippable.add(ids[-1])
             elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
                 methods = [n for n in node.body
                            if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
                 if any(m.name == "__init__" for m in methods):
                     continue
-                ids += [f"{path}::{node.name}::{m.name}" for m in methods
-                        if m.name.startswith("test")]
-        if ids:
-            out[path] = list(dict.fromkeys(ids))
+                for m in methods:
+                    if m.name.startswith("test"):
+                        ids.append(f"{path}::{node.name}::{m.name}")
+                        if _marks_skip(node.decorator_list + m.decorator_list):
+                            skippable.add(ids[-1])
+        if _module_skips(tree):
+            skippable.update(ids)
+        if ids or _TEST_FILE.match(posixpath.basename(path)):
+            out.tests[path] = list(dict.fromkeys(ids))
+            out.skippable |= skippable
     return out
 
 
@@ -102,6 +153,7 @@ class Report:
     exitstatus: int | None = None
     records: list[dict[str, Any]] = field(default_factory=list)
     tamper: list[str] = field(default_factory=list)
+    collected: list[str] | None = None  # item ids pytest collected, once collection ended
 
 
 def parse_report(data: bytes, key: bytes) -> Report:
@@ -129,6 +181,9 @@ def parse_report(data: bytes, key: bytes) -> Report:
         elif kind in {"end", "done"}:
             rep.ended = True
             rep.exitstatus = rec.get("exitstatus")
+        elif kind == "collected":
+            items = rec.get("items")
+            rep.collected = [str(i) for i in items] if isinstance(items, list) else []
         elif kind == "tamper":
             rep.tamper.append(str(rec.get("reason")))
         rep.records.append(rec)
@@ -146,31 +201,63 @@ def _combine(a: str | None, b: str) -> str:
     return a if _RANK[a] >= _RANK[b] else b
 
 
-def outcomes(expected: Mapping[str, list[str]], report: Report) -> list[TestOutcome]:
-    """One outcome per expected test; anything not reported is `missing`."""
-    per: dict[str, TestOutcome] = {}
-    wanted = {tid for ids in expected.values() for tid in ids}
+def _in_file(nodeid: str, path: str) -> bool:
+    return nodeid.startswith(path + "::")
+
+
+def outcomes(expected: Expected, report: Report) -> list[TestOutcome]:
+    """One outcome per expected test; anything not reported is `missing`.
+
+    Expected are the statically found ids plus every item pytest collected from a
+    trusted file (tests made dynamically). A trusted file with neither must have
+    been collected cleanly, else it stands as one `file::<module>` outcome
+    (`error` for a collection error, `missing` when collection never finished).
+    A skip or xfail counts as `failed` unless the trusted file declares it.
+    """
+    files = expected.tests
+    wanted: dict[str, list[str]] = {path: list(ids) for path, ids in files.items()}
+    for nodeid in report.collected or []:
+        base = _PARAM.sub("", nodeid)
+        for path, ids in wanted.items():
+            if _in_file(base, path) and base not in ids:
+                ids.append(base)
     for rec in report.records:
-        kind = rec.get("kind")
-        if kind == "collect_error":
+        base = _PARAM.sub("", str(rec.get("nodeid", "")))
+        if rec.get("kind") == "test":
+            for path, ids in wanted.items():
+                if _in_file(base, path) and base not in ids:
+                    ids.append(base)
+    collect_errors: dict[str, str] = {}
+    for rec in report.records:
+        if rec.get("kind") == "collect_error":
             nodeid = str(rec.get("nodeid", ""))
-            for path, ids in expected.items():
-                if nodeid in {"", path} or nodeid.startswith(path + "::"):
-                    for tid in ids:
-                        if tid not in per or per[tid].outcome != "error":
-                            per[tid] = TestOutcome(tid, "error", None,
-                                                   str(rec.get("message", ""))[-500:])
-            continue
-        if kind != "test":
+            for path in files:
+                if nodeid in {"", path} or _in_file(nodeid, path):
+                    collect_errors.setdefault(path, str(rec.get("message", ""))[-500:])
+    for path, ids in wanted.items():
+        if not ids and (path in collect_errors or report.collected is None):
+            ids.append(f"{path}::<module>")
+    all_ids = {tid for ids in wanted.values() for tid in ids}
+    per: dict[str, TestOutcome] = {}
+    for path, message in collect_errors.items():
+        for tid in wanted[path]:
+            per[tid] = TestOutcome(tid, "error", None, message)
+    for rec in report.records:
+        if rec.get("kind") != "test":
             continue
         base = _PARAM.sub("", str(rec.get("nodeid", "")))
-        if base not in wanted:
+        if base not in all_ids:
             continue
         when, raw = rec.get("when"), rec.get("outcome")
         if raw == "passed" and when != "call":
             continue  # a passing setup or teardown says nothing on its own
-        if raw == "skipped":
+        message = str(rec.get("message") or "")
+        if raw == "skipped" and base in expected.skippable:
             value = "skipped"
+        elif raw == "skipped":
+            value = "failed"
+            message = ("skipped or xfailed at run time, but the trusted test file does not "
+                       "mark this test to be skipped")
         elif raw == "passed":
             value = "passed"
         else:
@@ -178,11 +265,14 @@ def outcomes(expected: Mapping[str, list[str]], report: Report) -> list[TestOutc
         prev = per.get(base)
         combined = _combine(prev.outcome if prev else None, value)
         duration = (prev.duration_s or 0.0 if prev else 0.0) + float(rec.get("duration") or 0)
-        message = str(rec.get("message") or "") or (prev.message if prev else "")
+        message = message or (prev.message if prev else "")
         per[base] = TestOutcome(base, combined, round(duration, 6), message[:500])
     result = []
-    for path in sorted(expected):
-        for tid in expected[path]:
+    for path in sorted(wanted):
+        for tid in wanted[path]:
+            if tid.endswith("::<module>") and tid not in per:
+                per[tid] = TestOutcome(tid, "missing", None,
+                                       "this test file was never collected")
             result.append(per.get(tid) or TestOutcome(tid, "missing", None,
                                                       "no outcome reported for this test"))
     return result

@@ -52,11 +52,15 @@ def _child_setup(procs_files: list[str], limits: Limits) -> Callable[[], None]:
 
     Only os/resource calls (no locks), so it is safe in a threaded parent.
     Without a cgroup (degraded isolation) the address space is capped per process
-    instead; the pids and CPU limits then do not apply, the wall time still does.
+    and RLIMIT_NPROC stands in for the pids limit. The kernel counts RLIMIT_NPROC
+    per real uid, so every process and thread of uid 65534 on the host (other
+    sandboxes included) counts against it: a cap, not an exact per-run limit.
+    The CPU limit then does not apply, the wall time still does.
     """
     nofile = limits.nofile
     fsize = limits.file_size_mb << 20
     address_space = (limits.memory_mb << 20) + (256 << 20) if not procs_files else None
+    nproc = limits.pids if not procs_files else None
 
     def setup() -> None:
         pid = str(os.getpid()).encode()
@@ -69,6 +73,8 @@ def _child_setup(procs_files: list[str], limits: Limits) -> Callable[[], None]:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if address_space is not None:
             resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+        if nproc is not None:
+            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
         if os.geteuid() == 0:
             os.setgroups([])
             os.setgid(SANDBOX_UID)
@@ -138,7 +144,12 @@ class BwrapSandbox(Sandbox):
             for f in HOST_ETC_FILES:
                 if os.path.exists(f):
                     args += ["--ro-bind", f, f]
+        # bwrap's /dev is a tmpfs of its own: without a cap and read-only it would be
+        # writable storage outside disk_mb. Its device nodes are bind mounts of their
+        # own, so /dev/null etc. stay writable after the remount.
         args += ["--proc", "/proc", "--dev", "/dev",
+                 "--size", size, "--tmpfs", "/dev/shm",  # noqa: S108 - inside the sandbox
+                 "--remount-ro", "/dev",
                  "--size", size, "--tmpfs", SANDBOX_TMP,
                  "--size", size, "--tmpfs", "/work",
                  "--ro-bind", str(stage.in_dir), "/in",
@@ -240,6 +251,7 @@ class BwrapSandbox(Sandbox):
         proc, stage, group = box.proc, box.stage, box.group
         infra: str | None = None
         ended: float | None = None
+        delivered = False
         try:
             job = stage.fill(candidate_files, test_files)
             if group is not None:
@@ -249,6 +261,7 @@ class BwrapSandbox(Sandbox):
             with contextlib.suppress(BrokenPipeError):
                 proc.stdin.write(job.encode())
                 proc.stdin.close()
+                delivered = True
             pidfd = os.pidfd_open(proc.pid)
             try:
                 pumped = pump({"stdout": proc.stdout.fileno(), "stderr": proc.stderr.fileno()},
@@ -272,7 +285,8 @@ class BwrapSandbox(Sandbox):
                             isolation="full" if group is not None else "degraded",
                             limits=limits, started=started, exit_code=exit_code, sig=sig,
                             pumped=pumped, out=out, err=err, cpu_s=cpu_s, peak=peak,
-                            oom=ooms > 0, infra_error=infra, ended=ended)
+                            oom=ooms > 0, infra_error=infra, ended=ended,
+                            delivered=delivered)
         finally:
             self.reaper.submit(lambda: self._remove(group, stage))
 

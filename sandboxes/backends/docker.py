@@ -62,6 +62,22 @@ def _close_sock(sock: Any) -> None:
                 closer.close()
 
 
+def remove_created(api: Any, run_id: str, container_id: str | None) -> None:
+    """Force-remove a container whose creation did not complete on our side.
+
+    By id when create_container answered; otherwise by its run label, since the
+    engine may have created it although the answer never arrived.
+    """
+    ids = [container_id] if container_id else []
+    if not ids:
+        with contextlib.suppress(Exception):
+            ids = [c["Id"] for c in api.containers(
+                all=True, filters={"label": f"{LABEL}.run={run_id}"})]
+    for cid in ids:
+        with contextlib.suppress(Exception):
+            api.remove_container(cid, force=True)
+
+
 def pump_frames(sock: socket.socket, out: Capture, err: Capture, deadline: float) -> Pumped:
     """Demultiplex docker's attach stream ([stream, 0, 0, 0, size] frames) with caps."""
     state = Pumped()
@@ -181,6 +197,8 @@ class DockerSandbox(Sandbox):
         disk = limits.disk_mb
         fsize = limits.file_size_mb << 20
         api = self.client.api
+        run_id = secrets.token_hex(8)
+        container_id: str | None = None
         try:
             host_config = api.create_host_config(
                 network_mode="none", read_only=True,
@@ -196,19 +214,21 @@ class DockerSandbox(Sandbox):
                 ulimits=[Ulimit(name="nofile", soft=limits.nofile, hard=limits.nofile),
                          Ulimit(name="fsize", soft=fsize, hard=fsize),
                          Ulimit(name="core", soft=0, hard=0)],
-                log_config=LogConfig(type="none"), ipc_mode="private",
+                log_config=LogConfig(type="none"), ipc_mode="private", shm_size=f"{disk}m",
             )
             created = api.create_container(
                 self.config.image_tag, command=RUNNER_ARGV,
                 user=f"{SANDBOX_UID}:{SANDBOX_UID}", working_dir="/work",
                 environment=dict(SANDBOX_ENV), hostname="sandbox", network_disabled=True,
                 labels={LABEL: "1", f"{LABEL}.pid": str(os.getpid()), f"{LABEL}.host": HOST,
-                        f"{LABEL}.run": secrets.token_hex(8), f"{LABEL}.limits": limits.key()},
+                        f"{LABEL}.run": run_id, f"{LABEL}.limits": limits.key()},
                 stdin_open=True, tty=False, detach=False,  # detach=False: StdinOnce
                 host_config=host_config,
             )
-            container = self.client.containers.get(created["Id"])
+            container_id = str(created["Id"])
+            container = self.client.containers.get(container_id)
         except BaseException:
+            remove_created(api, run_id, container_id)
             stage.remove()
             raise
         try:
@@ -257,6 +277,7 @@ class DockerSandbox(Sandbox):
         warm: Warm | None = None
         stage: Stage | None = None
         ended: float | None = None
+        delivered = False
         try:
             if not self._swept:
                 self.sweep_orphans()
@@ -273,6 +294,7 @@ class DockerSandbox(Sandbox):
             sock = _raw(warm.sock)
             started = time.monotonic()
             sock.sendall(job.encode())
+            delivered = True
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_WR)
             pumped = pump_frames(sock, out, err, started + limits.wall_s)
@@ -304,7 +326,8 @@ class DockerSandbox(Sandbox):
             result = assemble(stage=stage, backend=self.name, image=self.config.image_tag,
                               isolation="full", limits=limits, started=started,
                               exit_code=exit_code, sig=sig, pumped=pumped, out=out, err=err,
-                              cpu_s=None, peak=None, oom=oom, infra_error=infra, ended=ended)
+                              cpu_s=None, peak=None, oom=oom, infra_error=infra, ended=ended,
+                              delivered=delivered)
             return result
         finally:
             if warm is not None:

@@ -42,6 +42,7 @@ CANDIDATE_DIR = "/in/candidate"
 TESTS_DIR = "/in/tests"
 WORK = "/work"
 MESSAGE_CAP = 2000
+COLLECT_CAP = 20000
 WATCHED_HOOKS = (
     "pytest_runtest_makereport", "pytest_runtest_logreport", "pytest_report_teststatus",
     "pytest_pyfunc_call", "pytest_runtest_protocol", "pytest_runtest_call",
@@ -156,6 +157,10 @@ class ReportPlugin:
         if exc is not None and not issubclass(
                 exc[0], (pytest.skip.Exception, pytest.xfail.Exception)):
             self._raised[pyfuncitem.nodeid] = exc[0].__name__
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self._write("collected", items=[item.nodeid for item in session.items][:COLLECT_CAP])
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:

@@ -51,6 +51,19 @@ EXAMPLES: dict[str, str] = {
         "        return 42\n"
         "    return sorted(x)\n"
     ),
+    "generated-code": (
+        "import base64\n\n"
+        "exec(base64.b64decode('cHJpbnQoMSk='))\n\n"
+        "def f(x):\n    return x\n"
+    ),
+    "object-graph-walk": (
+        "import gc\n\n"
+        "def f(x):\n"
+        "    return [o for o in gc.get_objects() if hasattr(o, '_write')]\n"
+    ),
+    "computed-import": (
+        "def f(x):\n    return __import__('py' + 'test')\n"
+    ),
 }
 
 # More spellings of the same tricks, each must be caught by the named rule.
@@ -86,6 +99,18 @@ VARIANTS: list[tuple[str, str]] = [
      "    return s\n"),
     ("special-cased-test-input",
      "def f(x):\n    if [3, 1, 2] == x:\n        return [1, 2, 3]\n    return x\n"),
+    ("generated-code", "def f(x):\n    code = compile('x + 1', 'f', 'eval')\n"
+                       "    return eval(code)\n"),
+    ("generated-code", "import builtins\nbuiltins.exec('y = 1')\n"),
+    ("generated-code", "class R:\n    def exec(self, c):\n        return c\n\n"
+                       "exec('y = 1')\n"),  # a method of that name does not hide the builtin
+    ("object-graph-walk", "from gc import get_referrers\n\ndef f(x):\n"
+                          "    return get_referrers(x)\n"),
+    ("object-graph-walk", "import gc as g\nobjs = g.get_referents(g)\n"),
+    ("computed-import", "import importlib\n\ndef f(name):\n"
+                        "    return importlib.import_module(name)\n"),
+    ("computed-import", "from importlib import import_module\n"
+                        "m = import_module(name=''.join(['o', 's']))\n"),
 ]
 
 # Honest code that looks a little like a trick: none of our rules may fire.
@@ -107,6 +132,14 @@ HONEST: list[str] = [
     "def f(x):\n    def g(y):\n        if y == 12345:\n            return y + 1\n"
     "        return y\n    return g(x)\n",
     "import os\n\ndef f(x):\n    os.makedirs('build/out', exist_ok=True)\n    return x\n",
+    # eval of an expression, re.compile, imports by a literal name, gc tuning
+    "def f(expression):\n    return eval(expression)\n",
+    "import re\n\nWORD = re.compile(r'\\w+')\n\ndef f(x):\n    return WORD.findall(x)\n",
+    "from re import compile\n\nPAT = compile('a+')\n",
+    "import importlib\n\njson = importlib.import_module('json')\nos = __import__('os')\n",
+    "import gc\n\ndef f(x):\n    gc.collect()\n    gc.disable()\n    return x\n",
+    "class Runner:\n    def exec(self, cmd):\n        return cmd\n\n"
+    "def f(x):\n    return Runner().exec(x)\n",
 ]
 
 

@@ -7,6 +7,7 @@ still runs a good candidate afterwards. Only loopback is ever addressed.
 
 from __future__ import annotations
 
+import base64
 import secrets
 import socket
 import subprocess
@@ -35,6 +36,33 @@ TEST_OK = "from solution import run\n\n\ndef test_run():\n    run()\n"
 
 # Writes to every pipe the process holds: pytest's capture redirects fd 1 and 2,
 # the real output pipes survive as duplicates.
+# Finds the runner's reporter through the garbage collector and writes a full,
+# correctly signed passing report with it, then ends the process before pytest
+# reports the real failure. Hidden in base64 so no name in it is visible to a scan.
+FORGER_SOURCE = """
+import gc, os
+def _forge():
+    for obj in gc.get_objects():
+        try:
+            attrs = object.__getattribute__(obj, '__dict__')
+        except Exception:
+            continue
+        write = attrs.get('_write') if isinstance(attrs, dict) else None
+        if not callable(write):
+            continue
+        nodeid = 'test_solution.py::test_run'
+        for when in ('setup', 'call', 'teardown'):
+            write('test', nodeid=nodeid, when=when, outcome='passed', xfail=False,
+                  raised=None, duration=0.001, message='')
+        write('end', exitstatus=0)
+        write('done', exitstatus=0, runner_s=0.1, cpu_s=0.1, maxrss=1)
+        os._exit(0)
+_forge()
+"""
+FORGER = ("import base64\nexec(base64.b64decode("
+          f"{base64.b64encode(FORGER_SOURCE.encode()).decode()!r}).decode())\n"
+          "def run():\n    return 1\n")
+
 FLOOD_FDS = """
 import os, stat
 def pipes():
@@ -206,6 +234,7 @@ CASES = [
          extra_files={"sitecustomize.py": "import os\nos._exit(0)\n",
                       "usercustomize.py": "import os\nos._exit(0)\n",
                       "evil.pth": "import os; os._exit(0)\n"}),
+    Case("gc_forged_report", FORGER, {"tamper_suspected"}, via_harness=True),
     Case("always_equal",
          "class AlwaysEqual:\n    def __eq__(self, other):\n        return True\n"
          "def add(a, b):\n    return AlwaysEqual()\n", {"tamper_suspected"},
@@ -366,3 +395,34 @@ def test_kill_all_spares_the_hosts_nobody_processes(sb: Sandbox) -> None:
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def test_dev_is_not_uncapped_storage(sb: Sandbox) -> None:
+    """/dev and /dev/shm take no more than disk_mb (bwrap's /dev is a tmpfs of its own)."""
+    tag = secrets.token_hex(6)
+    solution = (
+        "import os\ndef run():\n    written = {}\n"
+        "    for d in ('/dev', '/dev/shm'):\n        total = 0\n        try:\n"
+        "            for n in range(25):\n"
+        f"                with open(f'{{d}}/fill-{tag}-{{n}}', 'wb') as f:\n"
+        "                    f.write(b'0' * (8 << 20))\n"
+        "                total += 8\n        except OSError:\n            pass\n"
+        "        written[d] = total\n"
+        "    with open('/dev/null', 'w') as f:\n        f.write('still writable')\n"
+        "    assert all(mb <= 64 for mb in written.values()), written\n")
+    limits = Limits(wall_s=8, memory_mb=512, pids=64, output_bytes=1 << 20, disk_mb=64)
+    res = sb.run({"solution.py": solution}, {"test_solution.py": TEST_OK}, limits)
+    assert res.status == "passed", (res.to_dict(), res.stderr[-2000:])
+    assert list(Path("/dev/shm").glob(f"fill-{tag}-*")) == []  # noqa: S108 - the host's
+
+
+def test_a_report_forged_through_gc_is_caught_by_the_gaming_hints(sb: Sandbox) -> None:
+    """The runner alone cannot stop this (the key lives in the candidate's process):
+    the bare backend takes the forgery; run_candidate's static hints catch it."""
+    files = {"solution.py": FORGER}
+    tests = {"test_solution.py": TEST_RUN}
+    bare = sb.run(files, tests, LIMITS)
+    assert bare.status in {"passed", "tamper_suspected"}, bare.to_dict()
+    res = run_candidate(files, tests, LIMITS, sb)
+    assert res.status == "tamper_suspected", res.to_dict()
+    assert any("generated-code" in t for t in res.tamper), res.tamper

@@ -194,3 +194,30 @@ def test_file_names_outside_the_work_dir_are_refused(backend: str, tmp_path: Pat
     assert direct.status == "sandbox_error" and "relative path" in (direct.error or "")
     assert not Path("/etc/escape.py").exists()
     assert_clean(sb, before)
+
+
+@pytest.mark.bwrap
+def test_bwrap_without_a_cgroup_still_caps_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sandbox.support import config
+
+    from sandboxes import cgroups
+    from sandboxes.backends.bwrap import BwrapSandbox
+
+    require_backend("bwrap")
+
+    def no_cgroup(*args: object) -> None:
+        raise OSError("no cgroup here")
+
+    monkeypatch.setattr(cgroups, "create", no_cgroup)
+    sb = BwrapSandbox(config(), pool_size=0)
+    before = host_state(sb)
+    forks = {"solution.py": (
+        "import os, time\n\ndef add(a, b):\n    kids = []\n    try:\n"
+        "        for _ in range(200):\n            pid = os.fork()\n            if pid == 0:\n"
+        "                time.sleep(5)\n                os._exit(0)\n"
+        "            kids.append(pid)\n    except OSError:\n        pass\n"
+        "    for pid in kids:\n        os.kill(pid, 9)\n        os.waitpid(pid, 0)\n"
+        "    assert len(kids) < 32, len(kids)\n    return a + b\n")}
+    res = sb.run(forks, PASSING_TESTS, Limits(wall_s=8, pids=32))
+    assert res.status == "passed" and res.isolation == "degraded", res.to_dict()
+    assert_clean(sb, before)

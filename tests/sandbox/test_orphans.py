@@ -17,6 +17,7 @@ from sandbox.support import REPO_ROOT, config, require_backend, sandbox_dir
 from sandboxes import cgroups
 from sandboxes.backends.bwrap import BwrapSandbox
 from sandboxes.backends.docker import LABEL, DockerSandbox
+from sandboxes.base import Limits
 from sandboxes.job import STAGE_PREFIX, sweep_stages
 
 CRASHER = textwrap.dedent("""
@@ -106,3 +107,27 @@ def _dead_pid() -> int:
     proc = subprocess.Popen(["true"])
     proc.wait()
     return proc.pid
+
+
+@pytest.mark.docker
+def test_a_container_whose_creation_fails_half_way_is_removed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from docker.models.containers import ContainerCollection
+
+    require_backend("docker")
+    sb = DockerSandbox(config(), pool_size=0)
+    mine = {"label": f"{LABEL}.pid={os.getpid()}"}
+    before = {c.id for c in sb.client.containers.list(all=True, filters=mine)}
+    stages_before = set(Path(tempfile.gettempdir()).glob(f"{STAGE_PREFIX}{os.getpid()}-*"))
+
+    def broken_get(self: object, container_id: str) -> None:
+        raise RuntimeError(f"engine went away while looking up {container_id}")
+
+    monkeypatch.setattr(ContainerCollection, "get", broken_get)
+    with pytest.raises(RuntimeError, match="engine went away"):
+        sb._create(Limits())  # noqa: SLF001 - the path under test
+    monkeypatch.undo()
+    after = {c.id for c in sb.client.containers.list(all=True, filters=mine)}
+    assert after - before == set(), "the half-created container was left behind"
+    assert set(Path(tempfile.gettempdir()).glob(f"{STAGE_PREFIX}{os.getpid()}-*")) \
+        <= stages_before

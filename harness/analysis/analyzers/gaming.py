@@ -11,7 +11,7 @@ from harness.analysis.analyzers.gaming_checks import Checker
 from harness.analysis.analyzers.gaming_rules import RULES, file_name_hints, literals_in
 from harness.analysis.registry import Analyzer, Context, Report, SourceFile
 
-VERSION = "1"
+VERSION = "2"
 """Bump when a rule changes: stored analyses are then recomputed."""
 
 __all__ = ["RULES", "VERSION", "GamingAnalyzer"]

@@ -26,6 +26,11 @@ _FRAME_CALLS = frozenset(
     }
 )
 _FRAME_ATTRS = frozenset({"f_back", "f_locals", "f_globals", "tb_frame"})
+_CODE_CALLS = frozenset({"exec", "compile", "builtins.exec", "builtins.compile"})
+_RISKY_BUILTINS = frozenset({"exec", "compile", "__import__"})
+_GC_CALLS = frozenset({"gc.get_objects", "gc.get_referrers", "gc.get_referents"})
+_IMPORT_CALLS = frozenset({"__import__", "builtins.__import__", "importlib.import_module",
+                           "importlib.__import__"})
 _TEST_MODULES = ("pytest", "_pytest", "unittest.mock", "mock", "pytest_mock")
 _BUILTINS = frozenset({"builtins", "__builtins__", "builtins.__dict__"})
 _TIME_MODULES = frozenset({"time", "datetime", "datetime.datetime", "datetime.date"})
@@ -77,6 +82,7 @@ class Checker(ast.NodeVisitor):
         self.test_literals = test_literals
         self.hints: list[Hint] = []
         self.aliases = self._aliases(tree)
+        self.module_names = self._module_names(tree)
         self.class_depth = 0
         # A candidate's own test module may well import pytest; its solution code may not.
         name = posixpath.basename(path)
@@ -107,6 +113,28 @@ class Checker(ast.NodeVisitor):
                 for a in node.names:
                     aliases[a.asname or a.name] = f"{node.module}.{a.name}"
         return aliases
+
+    @staticmethod
+    def _module_names(tree: ast.Module) -> set[str]:
+        """Names the module binds at top level (a method called `exec` does not count)."""
+        names: set[str] = set()
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                names.add(node.name)
+            elif isinstance(node, ast.Import | ast.ImportFrom):
+                names.update((a.asname or a.name).split(".")[0] for a in node.names)
+            else:
+                names.update(n.id for n in ast.walk(node)
+                             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
+        return names
+
+    def call_name(self, func: ast.expr) -> str | None:
+        """qualname, except that exec, compile and __import__ stay the builtins unless the
+        module itself rebinds them (so defining a method of that name hides nothing)."""
+        if isinstance(func, ast.Name) and func.id in _RISKY_BUILTINS \
+                and func.id not in self.module_names:
+            return func.id
+        return self.qualname(func)
 
     def qualname(self, node: ast.AST) -> str | None:
         if isinstance(node, ast.Name):
@@ -228,6 +256,12 @@ class Checker(ast.NodeVisitor):
             self.add("signal-timer", node, f"calls {name}()")
         elif name in _FRAME_CALLS:
             self.add("frame-inspection", node, f"calls {name}()")
+        elif (risky := self.call_name(node.func)) in _CODE_CALLS:
+            self.add("generated-code", node, f"calls {risky}()")
+        elif name in _GC_CALLS:
+            self.add("object-graph-walk", node, f"calls {name}()")
+        elif risky in _IMPORT_CALLS and not _literal_name(node):
+            self.add("computed-import", node, f"calls {risky}() with a computed name")
         elif name == "setattr" and node.args:
             target = self.qualname(node.args[0])
             if target in _BUILTINS:
@@ -329,6 +363,13 @@ class Checker(ast.NodeVisitor):
             if name in ("os.path.abspath", "os.path.realpath", "os.path.normpath") and node.args:
                 return self.outside(node.args[0])
         return None
+
+
+def _literal_name(call: ast.Call) -> bool:
+    """The call's module name (first argument or `name=`) is a string literal."""
+    arg = call.args[0] if call.args else next(
+        (k.value for k in call.keywords if k.arg == "name"), None)
+    return isinstance(arg, ast.Constant) and isinstance(arg.value, str)
 
 
 def _is_test_module(module: str) -> bool:
