@@ -3,6 +3,7 @@ Python, the pages' hot loop, cached by content), and hint summaries."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -102,3 +103,13 @@ def code_rows(path: str, language: str, text: str, marks: tuple[Mark, ...]) -> M
         for n, html in enumerate(highlighted_lines(path, language, text), start=1)
     ]
     return Markup("\n".join(rows))  # noqa: S704 - every part escaped above
+
+
+def rows_renderer(task: Task, hints: dict[int, dict[str, Any]]) -> Callable[[Any, str], Markup]:
+    """What the templates call as code_rows(candidate, path)."""
+
+    def render(cand: Any, path: str) -> Markup:
+        marks = marks_for(hints.get(cand.id, {}).get("hints", []), path)
+        return code_rows(path, task.language, str(cand.files[path]), marks)
+
+    return render

@@ -31,7 +31,7 @@ from harness.settings import Settings
 from harness.status import project_overview
 from harness.text import split_lines
 from web.access import project_or_404, sees_models, task_or_404, visible_projects
-from web.columns import candidate_hints, code_rows, marks_for, max_file_bytes, summary_text
+from web.columns import candidate_hints, max_file_bytes, rows_renderer, summary_text
 from web.extensions import db
 from web.runs import run_json
 from web.security import NOT_AN_ANNOTATOR, annotator_only, roles_required
@@ -84,10 +84,7 @@ def task_page(slug: str, external_id: str) -> ResponseReturnValue:
     runs = {cid: run_json(run) for cid, run in runs_for_task(db.session, task).items()}
     return render_template(
         "task.html",
-        code_rows=lambda cand, path: code_rows(
-            path, task.language, str(cand.files[path]),
-            marks_for(hints.get(cand.id, {}).get("hints", []), path),
-        ),
+        code_rows=rows_renderer(task, hints),
         project=project,
         task=task,
         shown=shown,
@@ -270,10 +267,7 @@ def assignment_page(slug: str, assignment_id: int) -> ResponseReturnValue:
     }
     return render_template(
         "review.html",
-        code_rows=lambda cand, path: code_rows(
-            path, task.language, str(cand.files[path]),
-            marks_for(hints.get(cand.id, {}).get("hints", []), path),
-        ),
+        code_rows=rows_renderer(task, hints),
         project=project,
         assignment=assignment,
         task=task,
