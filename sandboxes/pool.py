@@ -14,9 +14,9 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sandboxes.base import Limits
+from sandboxes.base import Limits, RunResult, Sandbox
 
 T = TypeVar("T")
 
@@ -125,3 +125,19 @@ class Reaper:
                 if not self._pending:
                     return
             time.sleep(0.005)
+
+
+def probe_run(sandbox: Sandbox, pool: WarmPool[Any], wall_s: float) -> tuple[RunResult, str | None]:
+    """One trivial run, nothing started ahead, for a backend's check(): the result, and
+    None when it passed or else why not."""
+    saved, pool.size = pool.size, 0
+    try:
+        probe = sandbox.run({"solution.py": "X = 1\n"},
+                            {"test_probe.py": "from solution import X\n\n"
+                                              "def test_x():\n    assert X == 1\n"},
+                            Limits(wall_s=wall_s))
+    finally:
+        pool.size = saved
+    if probe.status != "passed":
+        return probe, f"probe run ended {probe.status}: {probe.error or probe.stderr[-300:]}"
+    return probe, None

@@ -40,7 +40,7 @@ from sandboxes.job import (
     pump,
     sweep_stages,
 )
-from sandboxes.pool import Reaper, WarmPool
+from sandboxes.pool import Reaper, WarmPool, probe_run
 
 HOST_SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
 HOST_ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
@@ -114,16 +114,9 @@ class BwrapSandbox(Sandbox):
     def check(self) -> tuple[bool, str]:
         if shutil.which("bwrap") is None:
             return False, "bubblewrap is not installed (apt-get install -y bubblewrap)"
-        saved, self.pool.size = self.pool.size, 0
-        try:
-            probe = self.run({"solution.py": "X = 1\n"},
-                             {"test_probe.py": "from solution import X\n\n"
-                                               "def test_x():\n    assert X == 1\n"},
-                             Limits(wall_s=20))
-        finally:
-            self.pool.size = saved
-        if probe.status != "passed":
-            return False, f"probe run ended {probe.status}: {probe.error or probe.stderr[-300:]}"
+        probe, failure = probe_run(self, self.pool, wall_s=20)
+        if failure is not None:
+            return False, failure
         where = "rootfs " + image.content_version() if self.rootfs else "host system dirs"
         if probe.isolation == "degraded":
             return True, f"isolation degraded (no cgroup can be made here); {where}"

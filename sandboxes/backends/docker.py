@@ -37,7 +37,7 @@ from sandboxes.job import (
     error_result,
     sweep_stages,
 )
-from sandboxes.pool import Reaper, WarmPool
+from sandboxes.pool import Reaper, WarmPool, probe_run
 
 LABEL = "review-harness.sandbox"
 HOST = socket.gethostname()
@@ -155,16 +155,9 @@ class DockerSandbox(Sandbox):
         if not image.docker_image_present(self.client, self.config.image_tag):
             return False, (f"image {self.config.image_tag} is missing; run "
                            "`harness sandbox build --offline`")
-        saved, self.pool.size = self.pool.size, 0
-        try:
-            probe = self.run({"solution.py": "X = 1\n"},
-                             {"test_probe.py": "from solution import X\n\n"
-                                               "def test_x():\n    assert X == 1\n"},
-                             Limits(wall_s=30))
-        finally:
-            self.pool.size = saved
-        if probe.status != "passed":
-            return False, f"probe run ended {probe.status}: {probe.error or probe.stderr[-300:]}"
+        _, failure = probe_run(self, self.pool, wall_s=30)
+        if failure is not None:
+            return False, failure
         return True, f"isolation full (container, image {self.config.image_tag})"
 
     def sweep_orphans(self) -> int:
