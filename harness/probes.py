@@ -35,8 +35,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from harness.models import Assignment, ProbeTest, User, utcnow
-from harness.runqueue.queue import error_result
-from harness.runqueue.runner import Runner, limits_for
+from harness.runs.execute import Executor
+from harness.runs.keys import limits_for
 from sandboxes.base import Limits, RunResult
 
 MAX_SOURCE_BYTES = 20 * 1024
@@ -240,7 +240,7 @@ def reserve_probe(
 
 
 def finish_probe(
-    session: Session, probe: ProbeTest, assignment: Assignment, runner: Runner
+    session: Session, probe: ProbeTest, assignment: Assignment, executor: Executor
 ) -> ProbeTest:
     """Run a reserved probe against every candidate and store the results. Flushes.
 
@@ -256,9 +256,9 @@ def finish_probe(
 
     def one(files: dict[str, str]) -> RunResult:
         try:
-            return runner(files, tests, limits)
+            return executor(files, tests, limits)
         except Exception as exc:  # the sandbox failed, not the candidate
-            return error_result(f"{type(exc).__name__}: {exc}")
+            return RunResult.failure("sandbox_error", f"{type(exc).__name__}: {exc}")
 
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, max(len(by_hash), 1))) as pool:
         outcomes = dict(zip(by_hash, pool.map(one, by_hash.values()), strict=True))

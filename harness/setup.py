@@ -62,12 +62,13 @@ def after_import(
 
 def _queue_runs(session: Session, project: Project, report: importer.ImportReport) -> None:
     if project.tests_enabled:
-        from harness.runqueue import RunQueueError, enqueue_for_tasks
+        from harness.errors import HarnessError
+        from harness.runs import enqueue_for_tasks
 
         try:
             enqueue_for_tasks(session, project, report.task_ids)
-        except RunQueueError as exc:  # the import stands; `harness runs` repeats the reason
-            logging.getLogger("harness.runqueue").warning("no test runs queued: %s", exc)
+        except HarnessError as exc:  # the import stands; `harness runs` repeats the reason
+            logging.getLogger("harness.runs").warning("no test runs queued: %s", exc)
 
 
 def _analysis_items(

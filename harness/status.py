@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from harness.models import Annotation, Assignment, Candidate, Project, Task
-from harness.runqueue import project_counts
+from harness.runs import project_counts
 
 
 def project_status(session: Session, project: Project) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import dataclasses
 import json
 import posixpath
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -103,6 +103,20 @@ class RunResult:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def failure(cls, status: str, error: str, *, backend: str = "", image: str = "",
+                isolation: str = "", wall_s: float = 0.0,
+                tamper: Sequence[str] = ()) -> RunResult:
+        """A run that produced no test outcomes: refused, or the sandbox failed.
+
+        The one constructor for such results (the worker, the verdict policy and
+        the backends use it), so a new field gets its default in one place.
+        """
+        return cls(status=status, exit_code=None, signal=None, tests=[], wall_s=wall_s,
+                   cpu_s=None, peak_memory_bytes=None, stdout="", stderr="",
+                   stdout_truncated=False, stderr_truncated=False, backend=backend,
+                   image=image, isolation=isolation, tamper=list(tamper), error=error)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> RunResult:

@@ -8,13 +8,13 @@ import pytest
 from helpers import csrf_from, task_line, write_jsonl
 from sqlalchemy import select
 
-from harness import annotate, queue
+from harness import annotate, assignments
 from harness.analysis import Hint
 from harness.analysis.core import DEFAULT_MAX_BYTES
 from harness.analysis.store import hints_for, task_context
 from harness.models import Analysis, Annotation, HintVerdict, TestRun, utcnow
 from harness.rubric import body_of
-from harness.runqueue import dedup_key, image_tag, limits_for
+from harness.runs import dedup_key, image_tag, limits_for
 
 HOSTILE = "<script>alert(1)</script>\u202e'; DROP TABLE findings; --\x00 ✓"
 
@@ -30,7 +30,7 @@ def work(db, make_project, make_user, import_file, tmp_path):  # type: ignore[no
     import_file(project, write_jsonl(tmp_path / "t.jsonl", [line]))
     user = make_user("ann", projects=["w"])
     make_user("ben", projects=["w"])
-    assignment = queue.claim_next(db, user.id, project).assignment
+    assignment = assignments.claim_next(db, user.id, project).assignment
     db.commit()
     rubric = body_of(project.rubric.content_hash, project.rubric.body)
     return project, assignment, rubric
@@ -220,12 +220,12 @@ def test_saving_renews_the_lease_and_a_lost_lease_is_refused(db, work) -> None:
     assert assignment.lease_expires_at > later + timedelta(minutes=29)
     # the lease runs out and two others take the task (k = 2)
     much_later = later + timedelta(hours=2)
-    queue.expire_leases(db, much_later)
+    assignments.expire_leases(db, much_later)
     from harness.models import User
     for name in ("x1", "x2"):
         from harness import accounts
         u = accounts.add_user(db, name, "annotator", password="correct horse", projects=["w"])
-        queue.claim_next(db, u.id, project, now=much_later)
+        assignments.claim_next(db, u.id, project, now=much_later)
     db.commit()
     db.refresh(assignment)
     with pytest.raises(annotate.AnnotateError) as info:
@@ -236,7 +236,7 @@ def test_saving_renews_the_lease_and_a_lost_lease_is_refused(db, work) -> None:
 
 def test_skipped_assignment_cannot_be_submitted(db, work) -> None:
     project, assignment, rubric = work
-    queue.skip(db, assignment, "not my area")
+    assignments.skip(db, assignment, "not my area")
     with pytest.raises(annotate.AnnotateError, match="skipped"):
         annotate.submit_annotation(db, assignment, project, rubric, full_payload(assignment),
                                    acknowledge_warnings=True)
@@ -349,7 +349,7 @@ def test_warning_high_security_finding_follows_the_rubric_severities(
     project = make_project("sev", rubric=str(path))
     import_file(project, write_jsonl(tmp_path / "t.jsonl", [task_line("t1")]))
     user = make_user("ann", projects=["sev"])
-    assignment = queue.claim_next(db, user.id, project).assignment
+    assignment = assignments.claim_next(db, user.id, project).assignment
     db.commit()
     rubric = body_of(project.rubric.content_hash, project.rubric.body)
     assert rubric.high_severities == {"major", "blocker"}
@@ -384,7 +384,7 @@ def test_lines_are_counted_on_newlines_only(client, login, db, make_project, mak
     project = make_project("lines")
     import_file(project, write_jsonl(tmp_path / "t.jsonl", [line]))
     user = make_user("ann", projects=["lines"])
-    assignment = queue.claim_next(db, user.id, project).assignment
+    assignment = assignments.claim_next(db, user.id, project).assignment
     db.commit()
     shown = annotate.shown_candidates(assignment, assignment.task.candidates)
     odd = next(s for s in shown if s.candidate.files["solution.py"] == text)
@@ -498,7 +498,7 @@ def test_review_page_and_submit_under_each_shipped_rubric(
     project = make_project("r", rubric=str(REPO / "rubrics" / rubric))
     import_file(project, write_jsonl(tmp_path / "t.jsonl", [task_line("t1")]))
     user = make_user("ann", projects=["r"])
-    assignment = queue.claim_next(db, user.id, project).assignment
+    assignment = assignments.claim_next(db, user.id, project).assignment
     db.commit()
     login("ann")
     html = client.get(f"/p/r/a/{assignment.id}").get_data(as_text=True)

@@ -22,11 +22,12 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import func, select
 
-from harness import annotate, queue
+from harness import annotate
+from harness import assignments as queue
 from harness.cwe import COMMON_CWES
 from harness.models import Annotation, Assignment, Candidate, Project, Task, User
 from harness.rubric import RubricBody, body_of
-from harness.runqueue import runs_for_task
+from harness.runs import runs_for_task
 from harness.settings import Settings
 from harness.status import project_overview
 from harness.text import split_lines

@@ -19,9 +19,11 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
-from harness import probes, runqueue
+from harness import probes
+from harness import runs as runqueue
+from harness.errors import HarnessError as RunQueueError
 from harness.models import Assignment, AuditEvent, Candidate, ProbeTest, TestRun
-from harness.runqueue import Runner, RunQueueError, Worker
+from harness.runs import Executor, Worker, check_backend, sandbox_executor
 from harness.settings import Settings
 from web.access import project_or_404, task_or_404
 from web.extensions import db
@@ -29,7 +31,7 @@ from web.security import roles_required
 
 bp = Blueprint("runs", __name__)
 PROBES_SHOWN = 20
-log = logging.getLogger("harness.runqueue")
+log = logging.getLogger("harness.runs")
 
 
 def init_app(app: Flask) -> None:
@@ -84,16 +86,16 @@ def run_json(run: TestRun | None) -> dict[str, Any]:
 # -- the runner the probes use -------------------------------------------------------
 
 
-def runner() -> Runner:
-    """The sandbox runner for this app; tests may set SANDBOX_RUNNER in the config."""
-    configured: Runner | None = current_app.config.get("SANDBOX_RUNNER")
+def executor() -> Executor:
+    """The sandbox executor for this app; tests may set SANDBOX_EXECUTOR in the config."""
+    configured: Executor | None = current_app.config.get("SANDBOX_EXECUTOR")
     if configured is not None:
         return configured
-    cached: Runner | None = current_app.extensions.get("harness.runner")
+    cached: Executor | None = current_app.extensions.get("harness.executor")
     if cached is None:
         settings: Settings = current_app.config["HARNESS_SETTINGS"]
-        cached = runqueue.sandbox_runner(settings.sandbox_backend, settings.sandbox_dir)
-        current_app.extensions["harness.runner"] = cached
+        cached = sandbox_executor(settings)
+        current_app.extensions["harness.executor"] = cached
     return cached
 
 
@@ -170,7 +172,7 @@ def probe(slug: str, assignment_id: int) -> ResponseReturnValue:
     if not isinstance(source, str):
         return error("bad_request", 'expected a JSON object {"source": "<pytest file>"}', 400)
     slots: probes.ProbeSlots = current_app.extensions["harness.probe_slots"]
-    run = runner()
+    run = executor()
     try:
         probes.check_source(source)
         with slots.hold():
@@ -239,24 +241,17 @@ def start_worker(app: Flask) -> Worker | None:
     if os.environ.get("HARNESS_INPROCESS_WORKER", "1") == "0":
         return None
     settings: Settings = app.config["HARNESS_SETTINGS"]
-    configured: Runner | None = app.config.get("SANDBOX_RUNNER")
+    configured: Executor | None = app.config.get("SANDBOX_EXECUTOR")
     worker = Worker(
         app.extensions["harness.sessionmaker"],
-        configured or runqueue.sandbox_runner(settings.sandbox_backend, settings.sandbox_dir),
+        configured or sandbox_executor(settings),
         concurrency=settings.run_concurrency,
         name="serve",
     )
 
     def main() -> None:
         if configured is None:
-            from sandboxes.base import SandboxConfig, get_backend
-
-            try:
-                ok, detail = get_backend(
-                    settings.sandbox_backend, SandboxConfig(sandbox_dir=settings.sandbox_dir)
-                ).check()
-            except Exception as exc:  # no backend: say so, serve anyway
-                ok, detail = False, str(exc)
+            _backend, ok, detail = check_backend(settings)
             if not ok:
                 log.warning("no test runs in this process: sandbox %r is not usable: %s",
                             settings.sandbox_backend, detail)

@@ -23,7 +23,7 @@ from harness.models import (
     Task,
 )
 from harness.rubric import RubricBody
-from harness.runqueue import runs_for_task
+from harness.runs import runs_for_task
 
 # --- validation -----------------------------------------------------------------------
 

@@ -15,12 +15,12 @@ from harness.annotate.common import (
     MAX_FINDINGS,
     AnnotateError,
 )
+from harness.assignments import DEFAULT_LEASE_MINUTES, lease_minutes, renew_lease
 from harness.models import (
     Assignment,
     Project,
     utcnow,
 )
-from harness.queue import DEFAULT_LEASE_MINUTES, lease_minutes, renew_lease
 
 # --- drafts ---------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from harness.annotate.common import (
     shown_candidates,
 )
 from harness.annotate.drafts import _writable, normalise_draft
+from harness.assignments import DEFAULT_LEASE_MINUTES
 from harness.models import (
     Annotation,
     Assignment,
@@ -31,7 +32,6 @@ from harness.models import (
     Project,
     utcnow,
 )
-from harness.queue import DEFAULT_LEASE_MINUTES
 from harness.rubric import RubricBody
 
 # --- submit ---------------------------------------------------------------------------

@@ -11,42 +11,39 @@ from typing import Any
 
 import click
 
-from harness import accounts, runqueue, setup
+from harness import accounts, setup
+from harness import runs as runqueue
 from harness.cli.common import engine, fail, session, session_factory, settings
+from harness.errors import HarnessError
 from harness.models import Project
-from harness.runqueue import Runner, RunQueueError, Worker
+from harness.runs import Executor, Worker, check_backend, sandbox_executor
 
 # A worker that has not heartbeated for this long is not counted as running.
 ACTIVE_WITHIN = timedelta(seconds=10)
 POLL_S = 0.5
 
 
-def load_runner(spec: str | None) -> Runner:
+def load_executor(spec: str | None) -> Executor:
     """The configured sandbox, or a `module:function` runner (for tests and custom setups)."""
     if spec:
         module, _, name = spec.partition(":")
         try:
             found: Any = getattr(importlib.import_module(module), name)
         except (ImportError, AttributeError, ValueError) as exc:
-            raise fail(f"--runner {spec}: cannot load it ({exc})") from None
+            raise fail(f"--executor {spec}: cannot load it ({exc})") from None
         if not callable(found):
-            raise fail(f"--runner {spec}: not a function")
-        runner: Runner = found
-        return runner
-    cfg = settings()
-    return runqueue.sandbox_runner(cfg.sandbox_backend, cfg.sandbox_dir)
+            raise fail(f"--executor {spec}: not a function")
+        executor: Executor = found
+        return executor
+    return sandbox_executor(settings())
 
 
 def check_sandbox() -> str:
     """The backend that will run, and its isolation; a one-line failure when none works."""
-    from sandboxes.base import SandboxConfig, get_backend
-
     cfg = settings()
-    try:
-        backend = get_backend(cfg.sandbox_backend, SandboxConfig(sandbox_dir=cfg.sandbox_dir))
-        ok, detail = backend.check()
-    except Exception as exc:  # any failure here means the sandbox cannot run
-        raise fail(f"sandbox {cfg.sandbox_backend!r} is not usable: {exc}") from None
+    backend, ok, detail = check_backend(cfg)
+    if backend is None:
+        raise fail(f"sandbox {cfg.sandbox_backend!r} is not usable: {detail}")
     if not ok:
         last = [line for line in str(detail).splitlines() if line.strip()][-1:] or ["no reason"]
         raise fail(f"sandbox {backend.name!r} is not usable: {last[0].strip()}")
@@ -56,9 +53,9 @@ def check_sandbox() -> str:
 @click.command()
 @click.option("-c", "--concurrency", type=click.IntRange(min=0), default=0,
               help="Runs at once (default: HARNESS_RUN_CONCURRENCY, else one per CPU).")
-@click.option("--runner", "runner_spec", hidden=True, metavar="MODULE:FUNCTION",
+@click.option("--executor", "executor_spec", hidden=True, metavar="MODULE:FUNCTION",
               help="Execute runs with this function instead of the sandbox.")
-def worker(concurrency: int, runner_spec: str | None) -> None:
+def worker(concurrency: int, executor_spec: str | None) -> None:
     """Execute queued test runs in the foreground until SIGTERM or Ctrl-C.
 
     Runs a dead worker left running are re-queued at start. The first signal
@@ -66,15 +63,15 @@ def worker(concurrency: int, runner_spec: str | None) -> None:
     """
     setup.migrate(engine())
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("harness.runqueue").setLevel(logging.INFO)
-    runner = load_runner(runner_spec)
-    where = "custom runner " + runner_spec if runner_spec else check_sandbox()
-    done_log = logging.getLogger("harness.runqueue")
+    logging.getLogger("harness.runs").setLevel(logging.INFO)
+    executor = load_executor(executor_spec)
+    where = "custom executor " + executor_spec if executor_spec else check_sandbox()
+    done_log = logging.getLogger("harness.runs")
 
     def on_done(run_id: int, status: str) -> None:
         done_log.info("run %d: %s", run_id, status)
 
-    w = Worker(session_factory(), runner,
+    w = Worker(session_factory(), executor,
                concurrency=concurrency or settings().run_concurrency, on_done=on_done)
     click.echo(f"worker {w.id}: {w.concurrency} run(s) at once on {where}", err=True)
     completed = w.run(install_signals=True)
@@ -103,7 +100,7 @@ def _counts(project: Project) -> dict[str, int]:
     with session() as s:
         try:
             return runqueue.project_counts(s, project)
-        except RunQueueError as exc:
+        except HarnessError as exc:
             raise fail(str(exc)) from None
 
 
@@ -124,8 +121,8 @@ def _worker_seen(grace_s: float) -> bool:
 @click.option("--wait", is_flag=True,
               help="Queue missing runs, then show progress until none is queued or running; "
                    "processes them here when no worker is running.")
-@click.option("--runner", "runner_spec", hidden=True, metavar="MODULE:FUNCTION")
-def runs(project_slug: str, wait: bool, runner_spec: str | None) -> None:
+@click.option("--executor", "executor_spec", hidden=True, metavar="MODULE:FUNCTION")
+def runs(project_slug: str, wait: bool, executor_spec: str | None) -> None:
     """Counts of PROJECT's test runs by state and status."""
     setup.migrate(engine())
     project = _project(project_slug)
@@ -138,15 +135,15 @@ def runs(project_slug: str, wait: bool, runner_spec: str | None) -> None:
     with session() as s:
         try:
             added = runqueue.enqueue_project(s, project)
-        except RunQueueError as exc:
+        except HarnessError as exc:
             raise fail(str(exc)) from None
     if added:
         click.echo(f"queued {added} missing run(s)", err=True)
-    _wait(project, runner_spec)
+    _wait(project, executor_spec)
     click.echo(f"{project_slug}: {_describe(_counts(project))}")
 
 
-def _wait(project: Project, runner_spec: str | None) -> None:
+def _wait(project: Project, executor_spec: str | None) -> None:
     counts = _counts(project)
     total = counts["done"] + counts["running"] + counts["queued"]
     inline: Worker | None = None
@@ -169,7 +166,7 @@ def _wait(project: Project, runner_spec: str | None) -> None:
                             click.echo(" no worker is running: processing the runs here",
                                        err=True)
                             mode = "here"
-                        inline = Worker(session_factory(), load_runner(runner_spec),
+                        inline = Worker(session_factory(), load_executor(executor_spec),
                                         concurrency=settings().run_concurrency,
                                         project_id=project.id, until_idle=True)
                         thread = inline.start_background()

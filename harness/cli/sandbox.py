@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from harness.cli.common import fail, settings
-from harness.sandbox_run import run_candidate, sandbox_config
+from harness.runs.execute import run_candidate, sandbox_config
 from sandboxes import image
 from sandboxes.base import Limits, backend_names, get_backend
 
@@ -31,7 +31,7 @@ def sandbox() -> None:
               help="Build from the host's apt sources with mmdebstrap (no registry).")
 def build(offline: bool) -> None:
     """Build the sandbox image (a no-op when it is up to date)."""
-    cfg = sandbox_config(settings().sandbox_dir)
+    cfg = sandbox_config(settings())
     if not offline:
         dockerfile = Path(image.__file__).parent / "python"
         if shutil.which("docker") is None:
@@ -65,7 +65,7 @@ def build(offline: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def check(as_json: bool) -> None:
     """Report which backends work here and at what isolation."""
-    cfg = sandbox_config(settings().sandbox_dir)
+    cfg = sandbox_config(settings())
     report: dict[str, dict[str, object]] = {}
     for name in backend_names():
         ok, detail = get_backend(name, cfg).check()
@@ -127,7 +127,7 @@ def run(candidate_dir: Path, tests_dir: Path, backend: str | None, timeout: floa
         limits = Limits.from_dict(overrides)
     except ValueError as exc:
         raise fail(str(exc)) from None
-    cfg = sandbox_config(settings().sandbox_dir)
+    cfg = sandbox_config(settings())
     name = backend or settings().sandbox_backend
     sb = get_backend(name, cfg)
     sb.set_pool_size(0)  # one run: nothing started ahead of need

@@ -27,7 +27,8 @@ from typing import ClassVar
 
 from sandboxes import cgroups, image
 from sandboxes.base import Limits, RunResult, Sandbox, SandboxConfig, register_backend
-from sandboxes.job import (
+from sandboxes.pool import Reaper, WarmPool, probe_run
+from sandboxes.staging import (
     RUNNER_ARGV,
     SANDBOX_ENV,
     SANDBOX_TMP,
@@ -40,7 +41,6 @@ from sandboxes.job import (
     pump,
     sweep_stages,
 )
-from sandboxes.pool import Reaper, WarmPool, probe_run
 
 HOST_SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
 HOST_ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",

@@ -25,7 +25,8 @@ from typing import Any, ClassVar
 
 from sandboxes import image
 from sandboxes.base import Limits, RunResult, Sandbox, SandboxConfig, register_backend
-from sandboxes.job import (
+from sandboxes.pool import Reaper, WarmPool, probe_run
+from sandboxes.staging import (
     RUNNER_ARGV,
     SANDBOX_ENV,
     SANDBOX_TMP,
@@ -37,7 +38,6 @@ from sandboxes.job import (
     error_result,
     sweep_stages,
 )
-from sandboxes.pool import Reaper, WarmPool, probe_run
 
 LABEL = "review-harness.sandbox"
 HOST = socket.gethostname()

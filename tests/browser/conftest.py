@@ -84,9 +84,8 @@ class Live:
         the bwrap sandbox (about a second each), then stored here under the dedup key
         `runs_for_task` looks up. Returns candidate id -> result dict.
         """
-        from harness.runqueue import dedup_key, image_tag, limits_for
-        from harness.sandbox_run import run_candidate
-        from sandboxes.base import SandboxConfig
+        from harness.runs import dedup_key, image_tag, limits_for, run_candidate
+        from sandboxes.base import SandboxConfig, get_backend
 
         out: dict[int, dict[str, Any]] = {}
         with self.sessions() as s:
@@ -97,8 +96,9 @@ class Live:
             for cand in task.candidates:
                 cache = (cand.content_hash, task.tests_hash, limits.key())
                 if cache not in _RUN_RESULTS:
-                    result = run_candidate(dict(cand.files), dict(task.tests), limits, "bwrap",
-                                           SandboxConfig(sandbox_dir=SANDBOX_DIR))
+                    result = run_candidate(dict(cand.files), dict(task.tests), limits,
+                                           get_backend("bwrap",
+                                                       SandboxConfig(sandbox_dir=SANDBOX_DIR)))
                     assert result.status != "sandbox_error", result.error
                     _RUN_RESULTS[cache] = result.to_dict()
                 result = _RUN_RESULTS[cache]

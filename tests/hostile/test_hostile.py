@@ -27,7 +27,7 @@ from sandbox.support import (
     require_backend,
 )
 
-from harness.sandbox_run import run_candidate
+from harness.runs import run_candidate
 from sandboxes.base import Limits, RunResult, Sandbox
 
 LIMITS = Limits(wall_s=4, memory_mb=256, pids=64, output_bytes=1 << 20, disk_mb=64)

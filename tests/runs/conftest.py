@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # run_helpers, for tests and sub
 
 from helpers import task_line, write_jsonl  # noqa: E402
 
-from harness import runqueue  # noqa: E402
+from harness import runs as runqueue  # noqa: E402
 from harness.models import Project  # noqa: E402
 
 GOOD = "def add(a, b):\n    return a + b\n"

@@ -14,10 +14,12 @@ from helpers import task_line, write_jsonl
 from run_helpers import broken_runner, echo_runner, result
 from sqlalchemy import func, select, update
 
-from harness import runqueue, setup
+from harness import runs as runqueue
+from harness import setup
 from harness.importer import ImportReport
 from harness.models import Task, TestRun, utcnow
-from harness.runqueue import Worker
+from harness.errors import HarnessError
+from harness.runs import Worker
 
 
 def all_runs(db) -> list[TestRun]:  # type: ignore[no-untyped-def]
@@ -84,7 +86,7 @@ def test_claims_are_atomic_under_concurrency(db, session_factory, queued_project
         start.wait()
         while True:
             with session_factory() as s:
-                run = runqueue.claim_next(s, f"{socket.gethostname()}:{os.getpid()}:t:{n}")
+                run = runqueue.claim_run(s, f"{socket.gethostname()}:{os.getpid()}:t:{n}")
                 s.commit()
             if run is None:
                 return
@@ -106,25 +108,25 @@ def test_claims_are_atomic_under_concurrency(db, session_factory, queued_project
 def test_claim_takes_the_oldest_and_can_be_limited_to_a_project(db, queued_project) -> None:
     p1 = queued_project("o1", add_tasks(1))
     p2 = queued_project("o2", add_tasks(1, offset=5))
-    first = runqueue.claim_next(db, "w")
+    first = runqueue.claim_run(db, "w")
     assert first is not None and first.id == min(r.id for r in all_runs(db))
-    only = runqueue.claim_next(db, "w", project_id=p2.id)
+    only = runqueue.claim_run(db, "w", project_id=p2.id)
     assert only is not None and only.candidate_hash not in {r.candidate_hash for r in all_runs(db)[:2]}
-    assert runqueue.claim_next(db, "w", project_id=p2.id) is not None
-    assert runqueue.claim_next(db, "w", project_id=p2.id) is None
-    assert runqueue.claim_next(db, "w", project_id=p1.id) is not None
-    assert runqueue.claim_next(db, "w") is None
+    assert runqueue.claim_run(db, "w", project_id=p2.id) is not None
+    assert runqueue.claim_run(db, "w", project_id=p2.id) is None
+    assert runqueue.claim_run(db, "w", project_id=p1.id) is not None
+    assert runqueue.claim_run(db, "w") is None
 
 
 def test_completion_is_guarded_by_worker_and_state(db, queued_project) -> None:
     queued_project("g", add_tasks(1))
-    run = runqueue.claim_next(db, "w1")
+    run = runqueue.claim_run(db, "w1")
     assert run is not None
     db.commit()
     ok = result("passed", run.tests)
-    assert runqueue.complete(db, run.id, ok, worker="w2") is False
-    assert runqueue.complete(db, run.id, ok, worker="w1") is True
-    assert runqueue.complete(db, run.id, ok, worker="w1") is False  # never twice
+    assert runqueue.complete_run(db, run.id, ok, worker="w2") is False
+    assert runqueue.complete_run(db, run.id, ok, worker="w1") is True
+    assert runqueue.complete_run(db, run.id, ok, worker="w1") is False  # never twice
     db.commit()
     row = db.get(TestRun, run.id, populate_existing=True)
     assert row is not None
@@ -150,7 +152,7 @@ def test_requeue_stale_runs_of_dead_workers(db, queued_project) -> None:
     }
     ids = {}
     for label, worker in workers.items():
-        run = runqueue.claim_next(db, worker)
+        run = runqueue.claim_run(db, worker)
         assert run is not None
         ids[label] = run.id
     db.execute(update(TestRun).where(TestRun.id == ids["other host, silent"])
@@ -176,9 +178,9 @@ def test_rerun_adds_a_generation(db, queued_project) -> None:
     task = db.scalars(select(Task).where(Task.project_id == project.id)).one()
     assert runqueue.rerun(db, project, task) == 0  # both still queued
     for _ in range(2):
-        run = runqueue.claim_next(db, "w")
+        run = runqueue.claim_run(db, "w")
         assert run is not None
-        runqueue.complete(db, run.id, result("passed", run.tests), worker="w")
+        runqueue.complete_run(db, run.id, result("passed", run.tests), worker="w")
     db.commit()
     assert runqueue.rerun(db, project, task.candidates[0]) == 1
     db.commit()
@@ -270,5 +272,5 @@ def test_limits_the_sandbox_refuses_are_reported_not_queued(db, make_project, tm
     report = importer.import_tasks(db, project, write_jsonl(tmp_path / "t.jsonl", add_tasks(1)))
     setup.after_import(db, project, report, progress=False)  # the import itself stands
     assert all_runs(db) == []
-    with pytest.raises(runqueue.RunQueueError, match="memory_mb"):
+    with pytest.raises(HarnessError, match="memory_mb"):
         runqueue.project_counts(db, project)

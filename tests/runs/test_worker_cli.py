@@ -21,7 +21,7 @@ from sandbox.support import require_backend, sandbox_dir
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from harness import runqueue
+from harness import runs as runqueue
 from harness.db import make_engine
 from harness.models import Candidate, Project, Task, TestRun
 
@@ -85,7 +85,7 @@ def test_runs_counts_and_wait_processes_them_here(env, engine, tmp_path) -> None
     shown = harness(env, "runs", "p")
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.strip() == "p: done 0, running 0, queued 6"
-    waited = harness(env, "runs", "p", "--wait", "--runner", "run_helpers:echo_runner")
+    waited = harness(env, "runs", "p", "--wait", "--executor", "run_helpers:echo_runner")
     assert waited.returncode == 0, waited.stderr
     assert "no worker is running: processing the runs here" in waited.stderr
     assert "runs of p" in waited.stderr  # the progress bar
@@ -97,14 +97,14 @@ def test_runs_counts_and_wait_processes_them_here(env, engine, tmp_path) -> None
 
 def test_runs_wait_leaves_the_work_to_a_running_worker(env, engine, tmp_path) -> None:
     create_project(env, tmp_path, add_tasks(3))
-    worker = subprocess.Popen([HARNESS, "worker", "--runner", "run_helpers:slow_echo_runner"],
+    worker = subprocess.Popen([HARNESS, "worker", "--executor", "run_helpers:slow_echo_runner"],
                               env=env | {"ECHO_RUNNER_SLEEP": "2"}, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not any(r.state != "queued" for r in runs(engine)):
             time.sleep(0.05)
-        waited = harness(env, "runs", "p", "--wait", "--runner", "run_helpers:broken_runner")
+        waited = harness(env, "runs", "p", "--wait", "--executor", "run_helpers:broken_runner")
         assert waited.returncode == 0, waited.stderr
         assert "a worker is processing the runs" in waited.stderr
         assert "processing the runs here" not in waited.stderr
@@ -118,7 +118,7 @@ def test_runs_wait_leaves_the_work_to_a_running_worker(env, engine, tmp_path) ->
 
 def test_sigterm_finishes_the_runs_in_flight_then_exits(env, engine, tmp_path) -> None:
     create_project(env, tmp_path, add_tasks(3))
-    worker = subprocess.Popen([HARNESS, "worker", "--runner", "run_helpers:slow_echo_runner"],
+    worker = subprocess.Popen([HARNESS, "worker", "--executor", "run_helpers:slow_echo_runner"],
                               env=env | {"ECHO_RUNNER_SLEEP": "1.5"}, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30

@@ -15,7 +15,7 @@ import pytest
 
 from sandboxes import cgroups, image
 from sandboxes.base import Sandbox, SandboxConfig, get_backend
-from sandboxes.job import STAGE_PREFIX
+from sandboxes.staging import STAGE_PREFIX
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BACKENDS = [pytest.param("docker", marks=pytest.mark.docker),

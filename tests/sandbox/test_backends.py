@@ -19,7 +19,7 @@ from sandbox.support import (
 )
 
 from harness.cli import main
-from harness.sandbox_run import run_candidate
+from harness.runs import run_candidate
 from sandboxes.base import Limits
 
 LIMITS = Limits(wall_s=8)

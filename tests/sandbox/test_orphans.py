@@ -18,7 +18,7 @@ from sandboxes import cgroups
 from sandboxes.backends.bwrap import BwrapSandbox
 from sandboxes.backends.docker import LABEL, DockerSandbox
 from sandboxes.base import Limits
-from sandboxes.job import STAGE_PREFIX, sweep_stages
+from sandboxes.staging import STAGE_PREFIX, sweep_stages
 
 CRASHER = textwrap.dedent("""
     import os, signal, sys, threading

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sandbox.support import REPO_ROOT, require_backend
 
-from harness.sandbox_run import run_candidate
+from harness.runs import run_candidate
 from sandboxes.base import Limits, RunResult
 
 REALDATA = REPO_ROOT.parent / "shared" / "realdata" / "humaneval-poe.jsonl"

@@ -9,7 +9,7 @@ import pytest
 from helpers import task_line, write_jsonl
 from sqlalchemy import select
 
-from harness import annotate, queue
+from harness import annotate, assignments
 from harness.analysis import analyze_files
 from harness.analysis.store import analyze_many
 from harness.models import Analysis, Candidate, HintVerdict, Task, User
@@ -64,7 +64,7 @@ def test_the_review_page_and_hint_verdicts_use_the_tasks_own_tests(
 ) -> None:
     project, key = two_tasks["project"], two_tasks["key"]
     user = db.scalars(select(User).where(User.name == "ann")).one()
-    first = queue.claim_next(db, user.id, project).assignment
+    first = assignments.claim_next(db, user.id, project).assignment
     db.commit()
     assert first.task.external_id == "t1"
     login("ann")
@@ -76,10 +76,10 @@ def test_the_review_page_and_hint_verdicts_use_the_tasks_own_tests(
     )
     assert [p.field for p in refused.errors] == [f"hint_verdicts.{a.id}.{key}"]
     db.rollback()
-    queue.skip(db, first, "t1 checked")
+    assignments.skip(db, first, "t1 checked")
     db.commit()
 
-    second = queue.claim_next(db, user.id, project).assignment
+    second = assignments.claim_next(db, user.id, project).assignment
     db.commit()
     assert second.task.external_id == "t2"
     assert key in client.get(f"/p/ctx/a/{second.id}").get_data(as_text=True)

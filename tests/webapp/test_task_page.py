@@ -88,7 +88,7 @@ def test_empty_project_says_how_to_import(client, make_project, make_user, login
 def test_lead_task_page_shows_hints_on_their_lines_runs_and_a_syntax_error(client, db, make_project, make_user, import_file, login, tmp_path) -> None:
     from harness.analysis.store import analyze_many
     from harness.models import Candidate, TestRun
-    from harness.runqueue import dedup_key, image_tag, limits_for
+    from harness.runs import dedup_key, image_tag, limits_for
 
     project = make_project("h")
     line = task_line("t1")

@@ -242,11 +242,8 @@ def assemble(*, stage: Stage, backend: str, image: str, isolation: str, limits: 
 def error_result(backend: str, image: str, started: float, error: str,
                  isolation: str = "full") -> RunResult:
     """A sandbox_error result for a run that never got going."""
-    return RunResult(
-        status="sandbox_error", exit_code=None, signal=None, tests=[],
-        wall_s=round(time.monotonic() - started, 4), cpu_s=None, peak_memory_bytes=None,
-        stdout="", stderr="", stdout_truncated=False, stderr_truncated=False,
-        backend=backend, image=image, isolation=isolation, tamper=[], error=error)
+    return RunResult.failure("sandbox_error", error, backend=backend, image=image,
+                             isolation=isolation, wall_s=round(time.monotonic() - started, 4))
 
 
 def sweep_stages() -> int:

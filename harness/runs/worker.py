@@ -22,11 +22,11 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from harness.db import session_scope
-from harness.runqueue import queue
-from harness.runqueue.runner import Runner
+from harness.runs import queue
+from harness.runs.execute import Executor
 from sandboxes.base import Limits, RunResult
 
-log = logging.getLogger("harness.runqueue")
+log = logging.getLogger("harness.runs")
 
 STALE_AFTER = timedelta(seconds=60)
 
@@ -49,7 +49,7 @@ class Worker:
     def __init__(
         self,
         factory: sessionmaker[Session],
-        runner: Runner,
+        executor: Executor,
         *,
         concurrency: int = 0,
         poll_s: float = 0.5,
@@ -61,7 +61,7 @@ class Worker:
         on_done: Callable[[int, str], None] | None = None,
     ) -> None:
         self.factory = factory
-        self.runner = runner
+        self.executor = executor
         self.concurrency = default_concurrency(concurrency)
         self.poll_s = poll_s
         self.heartbeat_s = heartbeat_s
@@ -175,7 +175,7 @@ class Worker:
 
     def _claim(self) -> Claimed | None:
         with session_scope(self.factory) as s:
-            run = queue.claim_next(s, self.id, project_id=self.project_id)
+            run = queue.claim_run(s, self.id, project_id=self.project_id)
             if run is None:
                 return None
             return Claimed(run.id, dict(run.files), dict(run.tests), dict(run.limits), run.image)
@@ -204,16 +204,17 @@ class Worker:
     def _execute(self, claimed: Claimed) -> None:
         result: RunResult
         try:
-            result = self.runner(claimed.files, claimed.tests, Limits.from_dict(claimed.limits))
+            result = self.executor(claimed.files, claimed.tests, Limits.from_dict(claimed.limits))
         except Exception as exc:  # the sandbox failed, not the candidate
             log.exception("run %d: the sandbox failed", claimed.id)
-            result = queue.error_result(f"{type(exc).__name__}: {exc}", claimed.image)
+            result = RunResult.failure("sandbox_error", f"{type(exc).__name__}: {exc}",
+                                       image=claimed.image)
         if self._abort.is_set():
             return  # released by run(); another attempt will record it
         for attempt in range(3):
             try:
                 with session_scope(self.factory) as s:
-                    done = queue.complete(s, claimed.id, result, worker=self.id)
+                    done = queue.complete_run(s, claimed.id, result, worker=self.id)
                 break
             except Exception:
                 log.exception("run %d: recording the result failed (try %d)", claimed.id,

@@ -21,8 +21,9 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, CursorResult, Table, exists, func, select, update
 from sqlalchemy.orm import Session
 
+from harness.errors import Conflict
 from harness.models import Candidate, Project, Task, TestRun, utcnow
-from harness.runqueue.runner import RunQueueError, dedup_key, image_tag, limits_for
+from harness.runs.keys import dedup_key, image_tag, limits_for
 from harness.taskfile import files_hash
 from sandboxes.base import RunResult
 
@@ -130,12 +131,12 @@ def enqueue_project(session: Session, project: Project) -> int:
 def rerun(session: Session, project: Project, target: Task | Candidate) -> int:
     """A lead's re-run: a new generation for each of the target's runs not already pending."""
     if not project.tests_enabled:
-        raise RunQueueError(f"project {project.slug!r} has tests switched off")
+        raise Conflict("tests_disabled", f"project {project.slug!r} has tests switched off")
     task = target if isinstance(target, Task) else target.task
     if task.project_id != project.id:
-        raise RunQueueError("the task is not in this project")
+        raise Conflict("cannot_rerun", "the task is not in this project")
     if not task.tests:
-        raise RunQueueError(f"task {task.external_id!r} has no tests")
+        raise Conflict("cannot_rerun", f"task {task.external_id!r} has no tests")
     candidates = list(task.candidates) if isinstance(target, Task) else [target]
     limits = limits_for(project.sandbox_limits)
     image = image_tag()
@@ -176,7 +177,7 @@ def _in_project(project_id: int) -> ColumnElement[bool]:
     )
 
 
-def claim_next(
+def claim_run(
     session: Session, worker: str, *, project_id: int | None = None
 ) -> TestRun | None:
     """Atomically take the oldest queued run for `worker`; None when there is none.
@@ -202,7 +203,7 @@ def claim_next(
     return session.get(TestRun, run_id, populate_existing=True)
 
 
-def complete(session: Session, run_id: int, result: RunResult, *, worker: str) -> bool:
+def complete_run(session: Session, run_id: int, result: RunResult, *, worker: str) -> bool:
     """Record the result of a claimed run. False (and nothing written) when the run is
     no longer this worker's — it was re-queued meanwhile and another attempt owns it."""
     now = utcnow()
@@ -216,14 +217,6 @@ def complete(session: Session, run_id: int, result: RunResult, *, worker: str) -
     ))
     session.flush()
     return bool(changed)
-
-
-def error_result(message: str, image: str = "") -> RunResult:
-    """A result for a run the sandbox could not execute."""
-    return RunResult(status="sandbox_error", exit_code=None, signal=None, tests=[], wall_s=0.0,
-                     cpu_s=None, peak_memory_bytes=None, stdout="", stderr="",
-                     stdout_truncated=False, stderr_truncated=False, backend="", image=image,
-                     isolation="", tamper=[], error=message)
 
 
 def heartbeat(session: Session, worker: str, run_ids: Sequence[int] | None = None) -> int:
@@ -296,8 +289,9 @@ def requeue_stale(
             TestRun.worker == worker if worker is not None else TestRun.worker.is_(None),
         )
         if attempts >= max_attempts:
-            result = error_result(f"abandoned: the worker died {attempts} times during this run",
-                                  image)
+            result = RunResult.failure(
+                "sandbox_error", f"abandoned: the worker died {attempts} times during this run",
+                image=image)
             values: dict[str, Any] = {
                 "state": "done", "status": result.status, "result": result.to_dict(),
                 "error": result.error, "finished_at": utcnow(),

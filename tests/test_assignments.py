@@ -10,7 +10,7 @@ import pytest
 from helpers import csrf_from, task_line, write_jsonl
 from sqlalchemy import delete, event, func, select
 
-from harness import queue
+from harness import assignments
 from harness.models import Assignment, ProjectMember, Task, utcnow
 
 
@@ -30,7 +30,7 @@ def setup(db, make_project, make_user, import_file, tmp_path):  # type: ignore[n
 
 
 def claim(db, user, project, **kw):  # type: ignore[no-untyped-def]
-    result = queue.claim_next(db, user.id, project, **kw)
+    result = assignments.claim_next(db, user.id, project, **kw)
     db.commit()
     return result
 
@@ -74,14 +74,14 @@ def test_lease_expiry_returns_the_task(db, setup) -> None:
     db.refresh(held)
     assert held.state == "expired"
     # the first annotator cannot take the slot back while someone else holds it
-    assert queue.renew_lease(db, held, project, now=later) is False
+    assert assignments.renew_lease(db, held, project, now=later) is False
     # ...and does not get the task again from the queue
     assert claim(db, a, project, now=later).assignment is None
 
 
 def test_lease_minutes_from_project_settings(db, setup) -> None:
     project, (a, b, _) = setup(n_tasks=1, overlap=1, lease_minutes=5)
-    assert queue.lease_minutes(project) == 5
+    assert assignments.lease_minutes(project) == 5
     claim(db, a, project)
     assert claim(db, b, project, now=utcnow() + timedelta(minutes=4)).reason == "taken"
     assert claim(db, b, project, now=utcnow() + timedelta(minutes=6)).assignment is not None
@@ -91,10 +91,10 @@ def test_expired_assignment_revives_when_the_slot_is_free(db, setup) -> None:
     project, (a, *_) = setup(n_tasks=1, overlap=1)
     held = claim(db, a, project).assignment
     later = utcnow() + timedelta(hours=1)
-    queue.expire_leases(db, later)
+    assignments.expire_leases(db, later)
     db.refresh(held)
     assert held.state == "expired"
-    assert queue.renew_lease(db, held, project, now=later) is True
+    assert assignments.renew_lease(db, held, project, now=later) is True
     assert held.state == "active" and held.lease_expires_at > later
 
 
@@ -112,9 +112,9 @@ def test_own_lapsed_lease_comes_back_with_its_draft(db, setup) -> None:
 def test_skip_with_reason(db, setup) -> None:
     project, (a, b, _) = setup(n_tasks=1, overlap=1)
     held = claim(db, a, project).assignment
-    with pytest.raises(queue.QueueError, match="reason"):
-        queue.skip(db, held, "   ")
-    queue.skip(db, held, "I do not know this library")
+    with pytest.raises(assignments.QueueError, match="reason"):
+        assignments.skip(db, held, "   ")
+    assignments.skip(db, held, "I do not know this library")
     db.commit()
     assert held.state == "skipped" and held.skip_reason == "I do not know this library"
     assert claim(db, a, project).reason == "all_done"  # never back to the skipper
@@ -127,17 +127,17 @@ def test_display_order_is_recorded_and_differs_between_annotators(db, setup) -> 
     assert all(sorted(o) == sorted(orders[0]) for o in orders)
     assert len({tuple(o) for o in orders}) == 3
     # stable: the same task and position give the same order
-    assert queue.display_order(7, [1, 2, 3], 1) == queue.display_order(7, [3, 2, 1], 1)
+    assert assignments.display_order(7, [1, 2, 3], 1) == assignments.display_order(7, [3, 2, 1], 1)
 
 
 def test_empty_states(db, make_user, setup) -> None:
     loner = make_user("loner")
-    assert queue.claim_any(db, loner.id).reason == "no_projects"
+    assert assignments.claim_any(db, loner.id).reason == "no_projects"
     project, (a, *_) = setup(n_tasks=1)
     project.state = "paused"
     db.commit()
     assert claim(db, a, project).reason == "paused"
-    assert queue.claim_any(db, a.id).reason == "no_projects"  # paused projects hand out nothing
+    assert assignments.claim_any(db, a.id).reason == "no_projects"  # paused projects hand out nothing
 
 
 def test_concurrent_claims_never_exceed_k(session_factory, setup) -> None:
@@ -150,7 +150,7 @@ def test_concurrent_claims_never_exceed_k(session_factory, setup) -> None:
         try:
             proj = session.get(type(project), project.id)
             barrier.wait()
-            queue.claim_next(session, user_id, proj)
+            assignments.claim_next(session, user_id, proj)
             session.commit()
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
@@ -367,7 +367,7 @@ def test_take_next_resumes_the_active_task_of_another_project(
     import_file(other, write_jsonl(tmp_path / "other.jsonl", [task_line("free")]))
     db.add(ProjectMember(project_id=other.id, user_id=a.id))
     db.commit()
-    again = queue.claim_any(db, a.id)
+    again = assignments.claim_any(db, a.id)
     db.commit()
     assert again.resumed and again.assignment.id == held.id
     assert db.scalar(select(func.count(Assignment.id)).where(Assignment.user_id == a.id)) == 1
@@ -396,7 +396,7 @@ def test_reviving_a_lease_locks_the_task_row_first(db, setup) -> None:
     project, (a, *_) = setup(n_tasks=1, overlap=1)
     held = claim(db, a, project).assignment
     later = utcnow() + timedelta(hours=1)
-    queue.expire_leases(db, later)
+    assignments.expire_leases(db, later)
     db.refresh(held)
     seen: list[str] = []
 
@@ -409,7 +409,7 @@ def test_reviving_a_lease_locks_the_task_row_first(db, setup) -> None:
             seen.append("update " + stmt.table.name)
 
     try:
-        assert queue.renew_lease(db, held, project, now=later) is True
+        assert assignments.renew_lease(db, held, project, now=later) is True
     finally:
         event.remove(db, "do_orm_execute", record)
     assert seen[:2] == ["lock tasks", "update assignments"]

@@ -1,0 +1,112 @@
+"""The one code path that executes a candidate's run and decides its verdict.
+
+An executor is a plain function `(candidate_files, test_files, limits) -> RunResult`.
+The worker and the probes take one as a parameter; production code gets it
+from `sandbox_executor(settings)`, the only place that turns settings into a
+sandbox backend (the CLI, the server and the probes all come here).
+
+Verdict rules applied here, on top of the sandbox's own:
+- candidate files that could shadow the runner (conftest.py, *.pth, ...) are
+  refused before anything runs: status tamper_suspected, no run;
+- a run that passed while the candidate trips a test-gaming hint is
+  tamper_suspected too, with the hint as the reason.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+from sandboxes.base import (
+    Limits,
+    RunResult,
+    Sandbox,
+    SandboxConfig,
+    get_backend,
+    refused_files,
+    safe_relpath,
+)
+
+if TYPE_CHECKING:
+    from harness.settings import Settings
+
+Executor = Callable[[Mapping[str, str], Mapping[str, str], Limits], RunResult]
+
+
+def sandbox_config(settings: Settings) -> SandboxConfig:
+    return SandboxConfig(sandbox_dir=settings.sandbox_dir)
+
+
+def sandbox_backend(settings: Settings) -> Sandbox:
+    """The configured backend (`auto` asks the Docker engine now)."""
+    return get_backend(settings.sandbox_backend, sandbox_config(settings))
+
+
+def check_backend(settings: Settings) -> tuple[Sandbox | None, bool, str]:
+    """(backend, usable, detail): what `harness worker`, `serve` and `sandbox check` report."""
+    try:
+        backend = sandbox_backend(settings)
+        ok, detail = backend.check()
+    except Exception as exc:  # noqa: BLE001 - any failure here means the sandbox cannot run
+        return None, False, f"{exc.__class__.__name__}: {exc}"
+    return backend, ok, detail
+
+
+def sandbox_executor(settings: Settings) -> Executor:
+    """The production executor: the configured backend through `run_candidate`.
+
+    The backend is resolved on first use, so building an executor does no I/O.
+    """
+    resolved: list[Sandbox] = []  # `auto` asks the docker engine once, not per run
+    lock = threading.Lock()
+
+    def execute(files: Mapping[str, str], tests: Mapping[str, str], limits: Limits) -> RunResult:
+        with lock:
+            if not resolved:
+                resolved.append(sandbox_backend(settings))
+        return run_candidate(dict(files), dict(tests), limits, resolved[0])
+
+    return execute
+
+
+def _refused_result(backend: Sandbox, refused: list[str]) -> RunResult:
+    image = getattr(backend.config, "image_tag", "")
+    return RunResult.failure(
+        "tamper_suspected",
+        "candidate ships files that could change how the tests run; not run",
+        backend=backend.name, image=image, isolation="full", tamper=refused,
+    )
+
+
+def gaming_reasons(candidate_files: Mapping[str, str],
+                   test_files: Mapping[str, str]) -> list[str]:
+    from harness.analysis import gaming_flags
+
+    return [f"gaming hint: {h.rule_id} {h.title} ({h.file_path}:{h.line_start}): {h.message}"
+            for h in gaming_flags(candidate_files, test_files)]
+
+
+def run_candidate(candidate_files: Mapping[str, str], test_files: Mapping[str, str],
+                  limits: Limits, backend: Sandbox) -> RunResult:
+    """Run `test_files` against `candidate_files` in `backend` and decide the verdict."""
+    refused = [f"refused file {name}" for name in refused_files(candidate_files)]
+    for name in candidate_files:
+        try:
+            safe_relpath(name)
+        except ValueError:
+            refused.append(f"refused file name {name!r} (outside the work dir)")
+    if refused:
+        return _refused_result(backend, refused)
+    result = backend.run(candidate_files, test_files, limits)
+    if result.status == "passed":
+        try:
+            reasons = gaming_reasons(candidate_files, test_files)
+        except Exception as exc:  # noqa: BLE001 - a broken analyzer must not hide a result
+            result.error = f"test-gaming check failed: {exc.__class__.__name__}: {exc}"
+            return result
+        if reasons:
+            result.status = "tamper_suspected"
+            result.tamper.extend(reasons)
+            result.error = "the tests passed, but the candidate looks like it games them"
+    return result
