@@ -9,16 +9,15 @@ import sys
 import threading
 from datetime import timedelta
 
-from conftest import GOOD, add_tasks
 from helpers import task_line, write_jsonl
-from run_helpers import broken_runner, echo_runner, result
+from helpers.runs import GOOD, add_tasks, broken_runner, echo_runner, result
 from sqlalchemy import func, select, update
 
 from harness import runs as runqueue
 from harness import setup
+from harness.errors import HarnessError
 from harness.importer import ImportReport
 from harness.models import Task, TestRun, utcnow
-from harness.errors import HarnessError
 from harness.runs import Worker
 
 

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import add_tasks
-from helpers import REALDATA, RUBRIC, write_jsonl
-from sandbox.support import require_backend, sandbox_dir
+from helpers import REALDATA, RUBRIC, TESTS, write_jsonl
+from helpers.runs import add_tasks
+from helpers.sandbox import require_backend, sandbox_dir
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -26,7 +26,6 @@ from harness.db import make_engine
 from harness.models import Candidate, Project, Task, TestRun
 
 HARNESS = str(Path(sys.executable).parent / "harness")
-HERE = Path(__file__).parent
 
 
 @pytest.fixture
@@ -37,7 +36,7 @@ def env(tmp_path: Path) -> dict[str, str]:
         "HARNESS_SANDBOX": "bwrap",
         "HARNESS_SANDBOX_DIR": str(sandbox_dir()),
         "HARNESS_RUN_CONCURRENCY": "2",
-        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
     }
 
 
@@ -85,7 +84,7 @@ def test_runs_counts_and_wait_processes_them_here(env, engine, tmp_path) -> None
     shown = harness(env, "runs", "p")
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.strip() == "p: done 0, running 0, queued 6"
-    waited = harness(env, "runs", "p", "--wait", "--executor", "run_helpers:echo_runner")
+    waited = harness(env, "runs", "p", "--wait", "--executor", "helpers.runs:echo_runner")
     assert waited.returncode == 0, waited.stderr
     assert "no worker is running: processing the runs here" in waited.stderr
     assert "runs of p" in waited.stderr  # the progress bar
@@ -97,14 +96,14 @@ def test_runs_counts_and_wait_processes_them_here(env, engine, tmp_path) -> None
 
 def test_runs_wait_leaves_the_work_to_a_running_worker(env, engine, tmp_path) -> None:
     create_project(env, tmp_path, add_tasks(3))
-    worker = subprocess.Popen([HARNESS, "worker", "--executor", "run_helpers:slow_echo_runner"],
+    worker = subprocess.Popen([HARNESS, "worker", "--executor", "helpers.runs:slow_echo_runner"],
                               env=env | {"ECHO_RUNNER_SLEEP": "2"}, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not any(r.state != "queued" for r in runs(engine)):
             time.sleep(0.05)
-        waited = harness(env, "runs", "p", "--wait", "--executor", "run_helpers:broken_runner")
+        waited = harness(env, "runs", "p", "--wait", "--executor", "helpers.runs:broken_runner")
         assert waited.returncode == 0, waited.stderr
         assert "a worker is processing the runs" in waited.stderr
         assert "processing the runs here" not in waited.stderr
@@ -118,7 +117,7 @@ def test_runs_wait_leaves_the_work_to_a_running_worker(env, engine, tmp_path) ->
 
 def test_sigterm_finishes_the_runs_in_flight_then_exits(env, engine, tmp_path) -> None:
     create_project(env, tmp_path, add_tasks(3))
-    worker = subprocess.Popen([HARNESS, "worker", "--executor", "run_helpers:slow_echo_runner"],
+    worker = subprocess.Popen([HARNESS, "worker", "--executor", "helpers.runs:slow_echo_runner"],
                               env=env | {"ECHO_RUNNER_SLEEP": "1.5"}, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30

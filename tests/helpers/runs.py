@@ -1,16 +1,30 @@
-"""Runners for the queue's mechanics: plain functions that build a RunResult from their
-inputs (no sandbox), and the real bwrap sandbox for the integration tests."""
+"""For the run queue's tests: executors that build a RunResult from their inputs (no
+sandbox; subprocesses name them as `--executor helpers.runs:echo_runner`), and task sets
+with a passing and a failing candidate."""
 
 from __future__ import annotations
 
 import os
 import time
 from collections.abc import Mapping
-from pathlib import Path
+from typing import Any
 
+from helpers import task_line
 from sandboxes.base import Limits, RunResult, TestOutcome
 
-REPO = Path(__file__).resolve().parents[2]
+GOOD = "def add(a, b):\n    return a + b\n"
+BAD = "def add(a, b):\n    return a - b\n"
+
+
+def add_tasks(n: int, *, offset: int = 0) -> list[dict[str, Any]]:
+    """n tasks, each with a passing and a failing candidate of distinct content."""
+    lines = []
+    for i in range(offset, offset + n):
+        line = task_line(f"t{i}")
+        line["candidates"][0]["files"] = {"solution.py": GOOD + f"# {i}\n"}
+        line["candidates"][1]["files"] = {"solution.py": BAD + f"# {i}\n"}
+        lines.append(line)
+    return lines
 
 
 def result(status: str, tests: Mapping[str, str], *, stdout: str = "") -> RunResult:
