@@ -26,3 +26,13 @@ def split_lines(text: str) -> list[str]:
 def line_count(text: str) -> int:
     """At least 1: an empty file still shows (and takes findings on) one line."""
     return max(len(split_lines(text)), 1)
+
+
+NUL_MESSAGE = "may not contain NUL characters"
+
+
+def has_nul(text: str) -> bool:
+    """Text with a NUL character is refused on input: PostgreSQL cannot store it in a text
+    column, and no prompt, comment or rationale needs one (code files are JSON, where it
+    is escaped, and stay as they are)."""
+    return "\x00" in text
