@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from harness.errors import InvalidInput
 from harness.models import Assignment, Candidate, Project, Task, utcnow
 from harness.taskfile import DEFAULT_MAX_FILE_BYTES, Line, files_hash, iter_tasks, validate_file
 
@@ -24,12 +25,12 @@ CANDIDATES: Table = Candidate.__table__  # type: ignore[assignment]
 T = TypeVar("T")
 
 
-class ImportError_(Exception):
-    """The file has errors; nothing was written. .errors holds every line."""
+class TaskFileError(InvalidInput):
+    """The task file has errors; nothing was written. .errors holds every line."""
 
     def __init__(self, errors: list[str]) -> None:
-        super().__init__(f"{len(errors)} error(s)")
-        self.errors = errors
+        super().__init__("invalid_task_file",
+                         f"{len(errors)} error(s); nothing was imported", errors=errors)
 
 
 @dataclass
@@ -59,14 +60,14 @@ def import_tasks(
     max_bytes: int = DEFAULT_MAX_FILE_BYTES,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Validate every line first; with any error raise ImportError_ and write nothing.
+    """Validate every line first; with any error raise TaskFileError and write nothing.
 
     Flushes; the caller commits once.
     """
     known = existing_ids(session, project)
     checked = validate_file(path, existing_ids=known, update=update_existing, max_bytes=max_bytes)
     if checked.errors:
-        raise ImportError_(checked.errors)
+        raise TaskFileError(checked.errors)
     if update_existing:
         _refuse_reviewed_updates(session, project, path, known, checked.digest)
 
@@ -205,4 +206,4 @@ def _refuse_reviewed_updates(
         for ext, n in sorted(rows, key=lambda r: lines[r[0]])
     ]
     if errors:
-        raise ImportError_(errors)
+        raise TaskFileError(errors)

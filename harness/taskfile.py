@@ -16,7 +16,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import from_json
 
-DEFAULT_MAX_FILE_BYTES = 1024 * 1024
+from harness.errors import Conflict
+from harness.settings import DEFAULT_MAX_FILE_BYTES
+
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/+-]{0,199}$"
 
 
@@ -229,5 +231,6 @@ def iter_tasks(path: Path, digest: str) -> Iterator[Line]:
         raise FileChangedError(f"{path}: changed while it was being imported; nothing was imported")
 
 
-class FileChangedError(Exception):
-    pass
+class FileChangedError(Conflict):
+    def __init__(self, message: str) -> None:
+        super().__init__("file_changed", message)

@@ -16,9 +16,11 @@ from harness.annotate.common import (
     VERDICTS,
     Problem,
     Shown,
+    shown_candidates,
 )
 from harness.cwe import MAX_CWE
 from harness.models import (
+    Assignment,
     Candidate,
     Task,
 )
@@ -347,3 +349,10 @@ def consistency_warnings(
                     )
                 )
     return warnings
+
+
+def draft_warnings(session: Session, assignment: Assignment, rubric: RubricBody) -> list[Problem]:
+    """The consistency warnings of the assignment's saved draft (shown as it autosaves)."""
+    shown = shown_candidates(assignment, assignment.task.candidates)
+    outcomes = run_outcomes(session, assignment.task, [s.candidate for s in shown])
+    return consistency_warnings(rubric, shown, assignment.draft or {}, outcomes)

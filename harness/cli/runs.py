@@ -14,7 +14,6 @@ import click
 from harness import accounts, setup
 from harness import runs as runqueue
 from harness.cli.common import engine, fail, session, session_factory, settings
-from harness.errors import HarnessError
 from harness.models import Project
 from harness.runs import Executor, Worker, check_backend, sandbox_executor
 
@@ -90,18 +89,12 @@ def _describe(counts: dict[str, int]) -> str:
 
 def _project(slug: str) -> Project:
     with session() as s:
-        try:
-            return accounts.project_by_slug(s, slug)
-        except accounts.AccountError as exc:
-            raise fail(str(exc)) from None
+        return accounts.project_by_slug(s, slug)
 
 
 def _counts(project: Project) -> dict[str, int]:
     with session() as s:
-        try:
-            return runqueue.project_counts(s, project)
-        except HarnessError as exc:
-            raise fail(str(exc)) from None
+        return runqueue.project_counts(s, project)
 
 
 def _worker_seen(grace_s: float) -> bool:
@@ -133,10 +126,7 @@ def runs(project_slug: str, wait: bool, executor_spec: str | None) -> None:
         click.echo(f"{project_slug}: {_describe(_counts(project))}")
         return
     with session() as s:
-        try:
-            added = runqueue.enqueue_project(s, project)
-        except HarnessError as exc:
-            raise fail(str(exc)) from None
+        added = runqueue.enqueue_project(s, project)
     if added:
         click.echo(f"queued {added} missing run(s)", err=True)
     _wait(project, executor_spec)
