@@ -47,3 +47,26 @@ def test_data_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
     target.write_text("x")
     with pytest.raises(SettingsError, match="not a directory"):
         Settings.from_env({"HARNESS_DATA_DIR": str(target)})
+
+
+def test_readme_lists_every_setting() -> None:
+    """Settings is the only configuration channel, and the README names all of it."""
+    import re
+
+    from helpers import REPO
+
+    source = (REPO / "harness" / "settings.py").read_text()
+    names = set(re.findall(r'"((?:HARNESS_|DATABASE_URL|SECRET_KEY)[A-Z_]*)"', source))
+    assert {"HARNESS_DATA_DIR", "HARNESS_LEASE_MINUTES", "HARNESS_PROBE_SLOTS"} <= names
+    readme = (REPO / "README.md").read_text()
+    missing = sorted(n for n in names if f"`{n}`" not in readme)
+    assert not missing, f"README's settings table lacks {missing}"
+
+
+def test_nothing_else_reads_the_environment() -> None:
+    from helpers import REPO
+
+    offenders = [str(p.relative_to(REPO)) for d in ("harness", "web", "sandboxes")
+                 for p in (REPO / d).rglob("*.py")
+                 if p.name != "settings.py" and ("os.environ" in p.read_text() or "getenv(" in p.read_text())]
+    assert offenders == []
