@@ -35,6 +35,9 @@ def test_default_database_is_sqlite_in_data_dir(tmp_path: Path) -> None:
         ({"DATABASE_URL": "harness.db"}, "DATABASE_URL"),
         ({"HARNESS_MAX_FILE_BYTES": "lots"}, "HARNESS_MAX_FILE_BYTES"),
         ({"HARNESS_SANDBOX": "chroot"}, "HARNESS_SANDBOX"),
+        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
+        ({"HARNESS_INPROCESS_WORKER": "maybe"}, "HARNESS_INPROCESS_WORKER"),
+        ({"HARNESS_LEASE_MINUTES": "0"}, "HARNESS_LEASE_MINUTES"),
     ],
 )
 def test_bad_settings_fail_with_the_setting_named(tmp_path: Path, env: dict[str, str], message: str) -> None:
@@ -56,7 +59,7 @@ def test_readme_lists_every_setting() -> None:
     from helpers import REPO
 
     source = (REPO / "harness" / "settings.py").read_text()
-    names = set(re.findall(r'"((?:HARNESS_|DATABASE_URL|SECRET_KEY)[A-Z_]*)"', source))
+    names = set(re.findall(r'"((?:HARNESS_|DATABASE_URL|SECRET_KEY|REDIS_URL)[A-Z_]*)"', source))
     assert {"HARNESS_DATA_DIR", "HARNESS_LEASE_MINUTES", "HARNESS_PROBE_SLOTS"} <= names
     readme = (REPO / "README.md").read_text()
     missing = sorted(n for n in names if f"`{n}`" not in readme)
