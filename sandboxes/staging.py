@@ -1,6 +1,6 @@
 """What every backend shares: staging a run's files, capping output, the verdict.
 
-A run's host staging dir (`harness-sbx-*` in the temp dir, removed when the run
+A run's host staging dir (`harness-sbx-<pid>.<start>-*` in the temp dir, removed when the run
 ends) holds `in/` (candidate files, trusted tests, the runner, an empty ini;
 bound read-only at /in) and `results/report.json` (owned by the sandbox user,
 bound as a single file at /results/report.json, so the sandbox can neither
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from sandboxes import verdict
+from sandboxes import owners, verdict
 from sandboxes.base import Limits, RunResult, safe_relpath
 
 SANDBOX_UID = 65534
@@ -74,7 +74,7 @@ class Stage:
     @classmethod
     def empty(cls) -> Stage:
         """A staging dir with the runner but no job yet (for pooled containers)."""
-        root = Path(tempfile.mkdtemp(prefix=f"{STAGE_PREFIX}{os.getpid()}-"))
+        root = Path(tempfile.mkdtemp(prefix=f"{STAGE_PREFIX}{owners.local_tag()}-"))
         try:
             root.chmod(0o711)
             (root / "in").mkdir(mode=0o755)
@@ -247,18 +247,10 @@ def error_result(backend: str, image: str, started: float, error: str,
 
 
 def sweep_stages() -> int:
-    """Remove staging dirs left by a harness process that is gone."""
+    """Remove staging dirs whose owning harness process is gone (sandboxes.owners)."""
     removed = 0
     for d in Path(tempfile.gettempdir()).glob(STAGE_PREFIX + "*"):
-        pid = d.name[len(STAGE_PREFIX):].split("-", 1)[0]
-        if not pid.isdigit():
-            continue
-        try:
-            os.kill(int(pid), 0)
-            continue
-        except ProcessLookupError:
-            pass
-        except PermissionError:
+        if owners.local_name_alive(d.name[len(STAGE_PREFIX):]):
             continue
         with contextlib.suppress(OSError):
             shutil.rmtree(d)

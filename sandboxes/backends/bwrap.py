@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from sandboxes import cgroups, image
+from sandboxes import cgroups, image, owners
 from sandboxes.base import Limits, RunResult, Sandbox, SandboxConfig, register_backend
 from sandboxes.pool import Reaper, WarmPool, probe_run
 from sandboxes.staging import (
@@ -166,7 +166,7 @@ class BwrapSandbox(Sandbox):
         stage = Stage.empty()
         group: cgroups.RunCgroup | None = None
         try:
-            name = f"{os.getpid()}-{secrets.token_hex(6)}"
+            name = f"{owners.local_tag()}-{secrets.token_hex(6)}"
             try:
                 group = cgroups.create(name, limits.memory_mb << 20, limits.pids, limits.cpus)
             except OSError:
@@ -223,10 +223,11 @@ class BwrapSandbox(Sandbox):
 
     def run(self, candidate_files: Mapping[str, str], test_files: Mapping[str, str],
             limits: Limits) -> RunResult:
-        if not self._swept:
-            cgroups.sweep_orphans()
-            sweep_stages()
+        if not self._swept:  # housekeeping: only groups and dirs of dead owners
             self._swept = True
+            with contextlib.suppress(OSError):
+                cgroups.sweep_orphans()
+            sweep_stages()
         started = time.monotonic()
         out, err = Capture(limits.output_bytes), Capture(limits.output_bytes)
         pumped = Pumped()

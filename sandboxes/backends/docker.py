@@ -5,14 +5,16 @@ few started containers per limits set (sandboxes.pool) whose runner has
 already imported pytest and waits on stdin for its job. A run takes one,
 sends the job through the attach socket, reads the multiplexed output with
 caps and a deadline, and force-removes it; every container is used once. Containers carry
-labels with the owning process, so a new backend removes those of a dead
-harness (the orphan sweep).
+a label with the owning process (`host:pid:start`, sandboxes.owners), so a new
+backend removes those of a dead harness (the orphan sweep) and never those of
+another live one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import secrets
 import selectors
@@ -23,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from sandboxes import image
+from sandboxes import image, owners
 from sandboxes.base import Limits, RunResult, Sandbox, SandboxConfig, register_backend
 from sandboxes.pool import Reaper, WarmPool, probe_run
 from sandboxes.staging import (
@@ -40,7 +42,7 @@ from sandboxes.staging import (
 )
 
 LABEL = "review-harness.sandbox"
-HOST = socket.gethostname()
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -161,25 +163,36 @@ class DockerSandbox(Sandbox):
         return True, f"isolation full (container, image {self.config.image_tag})"
 
     def sweep_orphans(self) -> int:
-        """Remove sandbox containers whose owning harness process is gone."""
+        """Remove sandbox containers whose owning harness process is gone.
+
+        Only containers of this host whose owner (label `.owner`, `host:pid:start`;
+        older containers: `.host` and `.pid`) is dead are removed, never those of
+        another live harness process. The listing is one engine call that carries
+        the labels (no per-container inspect), so a container another process
+        removes meanwhile cannot make the sweep fail.
+        """
         removed = 0
-        for c in self.client.containers.list(all=True, filters={"label": LABEL}):
-            labels = c.labels or {}
-            pid = labels.get(f"{LABEL}.pid", "")
-            if labels.get(f"{LABEL}.host") == HOST and pid.isdigit():
-                try:
-                    os.kill(int(pid), 0)
-                    continue
-                except ProcessLookupError:
-                    pass
-                except PermissionError:
-                    continue
-            elif labels.get(f"{LABEL}.host") != HOST:
+        for c in self.client.api.containers(all=True, filters={"label": LABEL}):
+            labels = c.get("Labels") or {}
+            owner = labels.get(f"{LABEL}.owner") or \
+                f"{labels.get(f'{LABEL}.host', '')}:{labels.get(f'{LABEL}.pid', '')}"
+            if owners.owner_alive(owner):
                 continue
-            with contextlib.suppress(Exception):
-                c.remove(force=True)
+            with contextlib.suppress(Exception):  # gone already, or being removed
+                self.client.api.remove_container(c["Id"], force=True)
                 removed += 1
         return removed
+
+    def _sweep_once(self) -> None:
+        """The first run's housekeeping; a failure here never fails that run."""
+        if self._swept:
+            return
+        self._swept = True
+        try:
+            self.sweep_orphans()
+        except Exception as exc:  # noqa: BLE001 - housekeeping only
+            log.warning("docker orphan sweep failed: %s: %s", exc.__class__.__name__, exc)
+        sweep_stages()
 
     # -- containers -----------------------------------------------------------
 
@@ -213,7 +226,8 @@ class DockerSandbox(Sandbox):
                 self.config.image_tag, command=RUNNER_ARGV,
                 user=f"{SANDBOX_UID}:{SANDBOX_UID}", working_dir="/work",
                 environment=dict(SANDBOX_ENV), hostname="sandbox", network_disabled=True,
-                labels={LABEL: "1", f"{LABEL}.pid": str(os.getpid()), f"{LABEL}.host": HOST,
+                labels={LABEL: "1", f"{LABEL}.owner": owners.owner_id(),
+                        f"{LABEL}.pid": str(os.getpid()), f"{LABEL}.host": owners.HOST,
                         f"{LABEL}.run": run_id, f"{LABEL}.limits": limits.key()},
                 stdin_open=True, tty=False, detach=False,  # detach=False: StdinOnce
                 host_config=host_config,
@@ -272,10 +286,7 @@ class DockerSandbox(Sandbox):
         ended: float | None = None
         delivered = False
         try:
-            if not self._swept:
-                self.sweep_orphans()
-                sweep_stages()
-                self._swept = True
+            self._sweep_once()
             warm = self.pool.take(limits)
             warm.container.reload()
             if warm.container.status != "running":  # died while waiting (engine restart)
