@@ -221,36 +221,54 @@ def get_backend(name: str, config: SandboxConfig) -> Sandbox:
     return _INSTANCES[key]
 
 
-# -- files a candidate may not ship ------------------------------------------
+# -- file names: inside the work dir, and not shadowing the runner -------------
+
+
+def check_relative_path(path: str) -> str:
+    """A file name of a task or candidate: relative, forward slashes, no '..', no NUL.
+
+    The one rule for file names: the task file's schema (harness.taskfile) checks
+    it at import, the sandbox again before it writes a file (`sandboxes.staging`).
+    """
+    if not path or path != path.strip():
+        raise ValueError(f"file path {path!r} is empty or has surrounding spaces")
+    if "\\" in path or "\x00" in path:
+        raise ValueError(f"file path {path!r} may not contain backslashes or NUL")
+    if path.startswith(("/", "~")):
+        raise ValueError(f"file path {path!r} must be relative")
+    if any(part in ("..", ".", "") for part in path.split("/")):
+        raise ValueError(f"file path {path!r} may not contain '..', '.' or empty parts")
+    return path
+
 
 # Any of these could change how pytest or Python start up, collect or report
 # (conftest hooks, ini options, site hooks, path hooks) or shadow the runner's
 # own imports. pyproject.toml is not refused: the runner passes its own ini
-# file with -c, so pytest never reads a candidate's pyproject.toml.
+# file with -c, so pytest never reads a candidate's pyproject.toml. The one list:
+# the verdict policy refuses such candidates, the gaming rules show it as a hint.
 REFUSED_NAMES = frozenset({
     "conftest.py", "pytest.ini", ".pytest.ini", "setup.cfg", "tox.ini",
     "sitecustomize.py", "usercustomize.py",
     "pytest.py", "_pytest", "pluggy", "py.py", "_harness_runner.py",
 })
+REFUSED_DIRS = frozenset({"_pytest", "pluggy"})
 REFUSED_SUFFIXES = (".pth",)
 
 
-def is_refused(path: str) -> bool:
+def refused_name(path: str) -> str | None:
+    """The part of `path` that shadows the runner (e.g. `conftest.py`, `x.pth`,
+    `_pytest`), or None for an ordinary file."""
     parts = [p for p in posixpath.normpath(path.replace("\\", "/")).split("/") if p]
     if not parts:
-        return False
+        return None
     base = parts[-1]
-    return (base in REFUSED_NAMES or base.endswith(REFUSED_SUFFIXES)
-            or any(p in {"_pytest", "pluggy"} for p in parts[:-1]))
+    if base in REFUSED_NAMES or base.endswith(REFUSED_SUFFIXES):
+        return base
+    return next((p for p in parts[:-1] if p in REFUSED_DIRS), None)
 
 
-def safe_relpath(path: str) -> str:
-    """Normalise a file name from a task; refuse absolute paths and `..`."""
-    norm = posixpath.normpath(path.replace("\\", "/"))
-    if (not path or norm.startswith("/") or norm == "." or norm.startswith("../")
-            or norm == ".." or "\x00" in norm):
-        raise ValueError(f"file name {path!r}: must be a relative path inside the work dir")
-    return norm
+def is_refused(path: str) -> bool:
+    return refused_name(path) is not None
 
 
 def refused_files(files: Mapping[str, str]) -> list[str]:

@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 
 from sandboxes import owners, verdict
-from sandboxes.base import Limits, RunResult, safe_relpath
+from sandboxes.base import Limits, RunResult, check_relative_path
 
 SANDBOX_UID = 65534
 STAGE_PREFIX = "harness-sbx-"
@@ -51,7 +51,7 @@ def runner_source() -> bytes:
 
 def _write_tree(root: Path, files: Mapping[str, str]) -> None:
     for name, text in files.items():
-        path = root / safe_relpath(name)
+        path = root / check_relative_path(name)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
         path.write_text(text, encoding="utf-8")
         path.chmod(0o644)

@@ -23,9 +23,9 @@ from sandboxes.base import (
     RunResult,
     Sandbox,
     SandboxConfig,
+    check_relative_path,
     get_backend,
     refused_files,
-    safe_relpath,
 )
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ def run_candidate(candidate_files: Mapping[str, str], test_files: Mapping[str, s
     refused = [f"refused file {name}" for name in refused_files(candidate_files)]
     for name in candidate_files:
         try:
-            safe_relpath(name)
+            check_relative_path(name)
         except ValueError:
             refused.append(f"refused file name {name!r} (outside the work dir)")
     if refused:

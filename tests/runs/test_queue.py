@@ -16,9 +16,9 @@ from sqlalchemy import func, select, update
 
 from harness import runs as runqueue
 from harness import setup
+from harness.errors import HarnessError
 from harness.importer import ImportReport
 from harness.models import Task, TestRun, utcnow
-from harness.errors import HarnessError
 from harness.runs import Worker
 
 
