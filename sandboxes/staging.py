@@ -30,6 +30,11 @@ SANDBOX_UID = 65534
 STAGE_PREFIX = "harness-sbx-"
 RUNNER_NAME = "_harness_runner.py"
 RUNNER_ARGV = ["python3", "-I", "-B", f"/in/{RUNNER_NAME}"]
+# The runner's first line on stdout, once pytest is imported and before it reads its job.
+READY = b"harness-runner-ready\n"
+# How long a sandbox may take to bring its runner up before the run is a sandbox_error.
+READY_TIMEOUT_S = 60.0
+BUILD_HINT = "build the sandbox image with `harness sandbox build --offline`"
 # The sandbox's own size-capped tmpfs, never the host's /tmp.
 SANDBOX_TMP = "/tmp"  # noqa: S108
 SANDBOX_ENV = {
@@ -185,6 +190,54 @@ def pump(fds: Mapping[str, int], captures: Mapping[str, Capture], deadline: floa
         sel.close()
     state.exited = state.exited or exited()
     return state
+
+
+def await_ready(fd: int, deadline: float, err: Capture | None = None,
+                err_fd: int | None = None) -> bool:
+    """Read the runner's READY line from `fd` (its stdout, nothing else is written
+    there before the job); False on EOF or at the deadline. Stderr read meanwhile
+    goes to `err` (so a runner that cannot start says why)."""
+    seen = b""
+    sel = selectors.DefaultSelector()
+    sel.register(fd, selectors.EVENT_READ, "out")
+    if err_fd is not None:
+        os.set_blocking(err_fd, False)
+        sel.register(err_fd, selectors.EVENT_READ, "err")
+    os.set_blocking(fd, False)
+    try:
+        while time.monotonic() < deadline:
+            for key, _ in sel.select(timeout=max(0.0, min(0.25, deadline - time.monotonic()))):
+                try:
+                    chunk = os.read(int(key.fd), len(READY) - len(seen)
+                                    if key.data == "out" else 1 << 16)
+                except BlockingIOError:
+                    continue
+                if key.data == "err":
+                    if not chunk:
+                        sel.unregister(key.fd)
+                    elif err is not None:
+                        err.add(chunk)
+                    continue
+                if not chunk:
+                    return False
+                seen += chunk
+                if seen == READY:
+                    return True
+                if not READY.startswith(seen):
+                    return False
+        return False
+    finally:
+        sel.close()
+
+
+class RunnerNotStarted(Exception):
+    """The runner never said it was up: an infrastructure fault, not the candidate's."""
+
+
+def not_started(err: Capture, hint: str = "") -> str:
+    """The sandbox_error message of a runner that never came up."""
+    why = err.text()[-400:].strip() or "no output"
+    return f"the sandbox runner did not start: {why}" + (f"; {hint}" if hint else "")
 
 
 def assemble(*, stage: Stage, backend: str, image: str, isolation: str, limits: Limits,

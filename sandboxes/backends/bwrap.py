@@ -29,15 +29,20 @@ from sandboxes import cgroups, image, owners
 from sandboxes.base import Limits, RunResult, Sandbox, SandboxConfig, register_backend
 from sandboxes.pool import Reaper, WarmPool, probe_run
 from sandboxes.staging import (
+    BUILD_HINT,
+    READY_TIMEOUT_S,
     RUNNER_ARGV,
     SANDBOX_ENV,
     SANDBOX_TMP,
     SANDBOX_UID,
     Capture,
     Pumped,
+    RunnerNotStarted,
     Stage,
     assemble,
+    await_ready,
     error_result,
+    not_started,
     pump,
     sweep_stages,
 )
@@ -103,6 +108,13 @@ class BwrapSandbox(Sandbox):
     def rootfs(self) -> Path | None:
         paths = image.paths_for(self.config.sandbox_dir)
         return paths.rootfs if paths.rootfs_ready() else None
+
+    def missing_hint(self) -> str:
+        """What to do when the runner cannot start (empty when the rootfs is built)."""
+        if self.rootfs is not None:
+            return ""
+        return (f"no sandbox rootfs is built in {self.config.sandbox_dir}, so bwrap ran on "
+                f"the host's system dirs, whose Python cannot run the tests; {BUILD_HINT}")
 
     def isolation(self) -> str:
         return "full" if cgroups.version() is not None else "degraded"
@@ -247,10 +259,13 @@ class BwrapSandbox(Sandbox):
         ended: float | None = None
         delivered = False
         try:
+            assert proc.stdin and proc.stdout and proc.stderr
+            if not await_ready(proc.stdout.fileno(), time.monotonic() + READY_TIMEOUT_S,
+                               err, proc.stderr.fileno()):
+                raise RunnerNotStarted(not_started(err, self.missing_hint()))
             job = stage.fill(candidate_files, test_files)
             if group is not None:
                 cpu_before = group.stats()[0] or 0.0
-            assert proc.stdin and proc.stdout and proc.stderr
             started = time.monotonic()
             with contextlib.suppress(BrokenPipeError):
                 proc.stdin.write(job.encode())
@@ -264,6 +279,8 @@ class BwrapSandbox(Sandbox):
                 ended = time.monotonic()
             finally:
                 os.close(pidfd)
+        except RunnerNotStarted as exc:
+            infra = str(exc)
         except (OSError, ValueError) as exc:
             infra = f"bwrap run failed: {exc}"
         finally:

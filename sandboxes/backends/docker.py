@@ -29,15 +29,20 @@ from sandboxes import image, owners
 from sandboxes.base import Limits, RunResult, Sandbox, SandboxConfig, register_backend
 from sandboxes.pool import Reaper, WarmPool, probe_run
 from sandboxes.staging import (
+    BUILD_HINT,
+    READY,
+    READY_TIMEOUT_S,
     RUNNER_ARGV,
     SANDBOX_ENV,
     SANDBOX_TMP,
     SANDBOX_UID,
     Capture,
     Pumped,
+    RunnerNotStarted,
     Stage,
     assemble,
     error_result,
+    not_started,
     sweep_stages,
 )
 
@@ -118,6 +123,42 @@ def pump_frames(sock: socket.socket, out: Capture, err: Capture, deadline: float
                     return state
     finally:
         sel.close()
+
+
+def await_ready_frames(sock: socket.socket, err: Capture, deadline: float) -> bool:
+    """The runner's READY line from the attach stream (stderr frames go to `err`)."""
+    buf = bytearray()
+    seen = b""
+    sock.setblocking(False)
+    with selectors.DefaultSelector() as sel:
+        sel.register(sock, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if not sel.select(timeout=max(0.0, min(0.5, deadline - time.monotonic()))):
+                continue
+            try:
+                # Never past the READY frame: what follows belongs to the run's output.
+                want = 8 if len(buf) < 8 else 8 + struct.unpack(">I", bytes(buf[4:8]))[0]
+                chunk = sock.recv(want - len(buf))
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                return False
+            if not chunk:
+                return False
+            buf += chunk
+            if len(buf) < 8 or len(buf) < 8 + struct.unpack(">I", bytes(buf[4:8]))[0]:
+                continue
+            kind, payload = buf[0], bytes(buf[8:])
+            buf.clear()
+            if kind == 2:
+                err.add(payload)
+                continue
+            seen += payload
+            if seen == READY:
+                return True
+            if not READY.startswith(seen):
+                return False
+    return False
 
 
 class DockerSandbox(Sandbox):
@@ -294,8 +335,10 @@ class DockerSandbox(Sandbox):
                 self._discard(dead)
                 warm = self._create(limits)
             stage = warm.stage
-            job = stage.fill(candidate_files, test_files)
             sock = _raw(warm.sock)
+            if not await_ready_frames(sock, err, time.monotonic() + READY_TIMEOUT_S):
+                raise RunnerNotStarted(not_started(err))
+            job = stage.fill(candidate_files, test_files)
             started = time.monotonic()
             sock.sendall(job.encode())
             delivered = True
@@ -303,8 +346,12 @@ class DockerSandbox(Sandbox):
                 sock.shutdown(socket.SHUT_WR)
             pumped = pump_frames(sock, out, err, started + limits.wall_s)
             ended = time.monotonic()
+        except RunnerNotStarted as exc:
+            infra = str(exc)
         except Exception as exc:  # noqa: BLE001 - engine trouble is a sandbox_error
             infra = f"docker: {exc.__class__.__name__}: {exc}"
+            if exc.__class__.__name__ == "ImageNotFound":
+                infra = f"sandbox image {self.config.image_tag} is missing: {BUILD_HINT}"
         finally:
             if warm is not None:
                 container = warm.container

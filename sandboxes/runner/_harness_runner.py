@@ -43,6 +43,7 @@ TESTS_DIR = "/in/tests"
 WORK = "/work"
 MESSAGE_CAP = 2000
 COLLECT_CAP = 20000
+READY = b"harness-runner-ready\n"  # sandboxes.staging.READY
 WATCHED_HOOKS = (
     "pytest_runtest_makereport", "pytest_runtest_logreport", "pytest_report_teststatus",
     "pytest_pyfunc_call", "pytest_runtest_protocol", "pytest_runtest_call",
@@ -194,6 +195,9 @@ class ReportPlugin:
 
 def main() -> None:
     sys.dont_write_bytecode = True
+    # Up, with pytest imported, before any job or candidate code: the host sends the
+    # job only after this line, so a runner that never starts is the sandbox's fault.
+    os.write(1, READY)
     job = json.loads(sys.stdin.readline())
     started = time.time()
     key = bytes.fromhex(job.pop("key"))
