@@ -16,6 +16,9 @@ from typing import Any, ClassVar
 
 from sandboxes.image import default_image_tag
 
+# How a run executes the candidate (see README "Split execution").
+MODES = ("split", "in_process")
+DEFAULT_MODE = "in_process"
 STATUSES = ("passed", "failed", "error", "timeout", "oom", "output_limit",
             "sandbox_error", "tamper_suspected")
 OUTCOMES = ("passed", "failed", "error", "skipped", "missing")
@@ -100,6 +103,9 @@ class RunResult:
     isolation: str  # "full" | "degraded"
     tamper: list[str] = field(default_factory=list)
     error: str | None = None
+    # "split": the trusted tests ran in a judge process that never imported candidate
+    # code; "in_process": candidate and tests shared one interpreter.
+    integrity: str = "in_process"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -161,8 +167,12 @@ class Sandbox(ABC):
 
     @abstractmethod
     def run(self, candidate_files: Mapping[str, str], test_files: Mapping[str, str],
-            limits: Limits) -> RunResult:
-        """Run the trusted tests against the candidate; never raises for candidate behaviour."""
+            limits: Limits, *, mode: str = DEFAULT_MODE) -> RunResult:
+        """Run the trusted tests against the candidate; never raises for candidate behaviour.
+
+        `mode` "split": the tests run in a judge sandbox that never imports candidate
+        code, the candidate's modules in a sandbox of their own; "in_process": both in
+        one interpreter (for tests that need the candidate's internals)."""
 
     def available(self) -> bool:
         """A cheap yes/no for `auto` (the full check may run a probe)."""
@@ -249,7 +259,7 @@ def check_relative_path(path: str) -> str:
 REFUSED_NAMES = frozenset({
     "conftest.py", "pytest.ini", ".pytest.ini", "setup.cfg", "tox.ini",
     "sitecustomize.py", "usercustomize.py",
-    "pytest.py", "_pytest", "pluggy", "py.py", "_harness_runner.py",
+    "pytest.py", "_pytest", "pluggy", "py.py", "_harness_runner.py", "_harness_split.py",
 })
 REFUSED_DIRS = frozenset({"_pytest", "pluggy"})
 REFUSED_SUFFIXES = (".pth",)

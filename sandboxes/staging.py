@@ -30,6 +30,11 @@ SANDBOX_UID = 65534
 STAGE_PREFIX = "harness-sbx-"
 RUNNER_NAME = "_harness_runner.py"
 RUNNER_ARGV = ["python3", "-I", "-B", f"/in/{RUNNER_NAME}"]
+SPLIT_NAME = "_harness_split.py"
+# Split execution: the candidate process (sandboxes/runner/_harness_split.py as a script).
+CANDIDATE_ARGV = ["python3", "-I", "-B", f"/in/{SPLIT_NAME}"]
+# The candidate process runs as another host uid than the judge.
+CANDIDATE_UID = 65533
 # The runner's first line on stdout, once pytest is imported and before it reads its job.
 READY = b"harness-runner-ready\n"
 # How long a sandbox may take to bring its runner up before the run is a sandbox_error.
@@ -50,8 +55,21 @@ SANDBOX_ENV = {
 
 
 @functools.cache
-def runner_source() -> bytes:
-    return (resources.files("sandboxes.runner") / RUNNER_NAME).read_bytes()
+def runner_source(name: str = RUNNER_NAME) -> bytes:
+    return (resources.files("sandboxes.runner") / name).read_bytes()
+
+
+def candidate_modules(files: Mapping[str, str]) -> list[str]:
+    """Top-level names the candidate's files can be imported as (split execution:
+    the judge's imports of these names give stand-ins)."""
+    names = set()
+    for path in files:
+        head = check_relative_path(path).split("/", 1)[0]
+        if head.endswith(".py") and "/" not in path:
+            names.add(head[:-3])
+        elif "/" in path and path.endswith(".py") and head.isidentifier():
+            names.add(head)
+    return sorted(n for n in names if n.isidentifier())
 
 
 def _write_tree(root: Path, files: Mapping[str, str]) -> None:
@@ -84,6 +102,7 @@ class Stage:
             root.chmod(0o711)
             (root / "in").mkdir(mode=0o755)
             (root / "in" / RUNNER_NAME).write_bytes(runner_source())
+            (root / "in" / SPLIT_NAME).write_bytes(runner_source(SPLIT_NAME))
             (root / "in" / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
             for sub in ("candidate", "tests"):
                 (root / "in" / sub).mkdir(mode=0o755)
@@ -100,13 +119,15 @@ class Stage:
             raise
         return cls(root, b"", verdict.Expected())
 
-    def fill(self, candidate_files: Mapping[str, str], test_files: Mapping[str, str]) -> str:
-        """Write the files; returns the job line for the runner's stdin."""
+    def fill(self, candidate_files: Mapping[str, str], test_files: Mapping[str, str],
+             **extra: object) -> str:
+        """Write the files; returns the job line for the runner's stdin (`extra` joins it)."""
         _write_tree(self.in_dir / "candidate", candidate_files)
         _write_tree(self.in_dir / "tests", test_files)
         self.expected = verdict.expected_tests(test_files)
         self.key = secrets.token_bytes(32)
-        return json.dumps({"key": self.key.hex(), "tests": sorted(self.expected.tests)}) + "\n"
+        return json.dumps({"key": self.key.hex(), "tests": sorted(self.expected.tests),
+                           **extra}) + "\n"
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -238,6 +259,36 @@ def not_started(err: Capture, hint: str = "") -> str:
     """The sandbox_error message of a runner that never came up."""
     why = err.text()[-400:].strip() or "no output"
     return f"the sandbox runner did not start: {why}" + (f"; {hint}" if hint else "")
+
+
+def call_timeout(limits: Limits) -> float:
+    """How long the judge waits for one call into the candidate process before that
+    test fails: well inside the wall time, so the judge still reports the rest."""
+    return round(max(0.5, limits.wall_s * 0.8 - 0.5), 3)
+
+
+def drain(fds: Mapping[str, int], captures: Mapping[str, Capture]) -> None:
+    """Read pipes until EOF on all, keeping what fits in the captures (the candidate
+    process's own output in split execution: never a reason to stop the run)."""
+    sel = selectors.DefaultSelector()
+    for name, fd in fds.items():
+        os.set_blocking(fd, False)
+        sel.register(fd, selectors.EVENT_READ, name)
+    try:
+        while sel.get_map():
+            for key, _ in sel.select(timeout=1.0):
+                try:
+                    chunk = os.read(int(key.fd), 1 << 16)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    sel.unregister(key.fd)
+                elif not captures[key.data].truncated:
+                    captures[key.data].add(chunk)
+    finally:
+        sel.close()
 
 
 def assemble(*, stage: Stage, backend: str, image: str, isolation: str, limits: Limits,

@@ -26,7 +26,14 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from sandboxes import image, owners
-from sandboxes.base import Limits, RunResult, Sandbox, SandboxConfig, register_backend
+from sandboxes.base import (
+    DEFAULT_MODE,
+    Limits,
+    RunResult,
+    Sandbox,
+    SandboxConfig,
+    register_backend,
+)
 from sandboxes.pool import Reaper, WarmPool, probe_run
 from sandboxes.staging import (
     BUILD_HINT,
@@ -315,7 +322,7 @@ class DockerSandbox(Sandbox):
     # -- a run ----------------------------------------------------------------
 
     def run(self, candidate_files: Mapping[str, str], test_files: Mapping[str, str],
-            limits: Limits) -> RunResult:
+            limits: Limits, *, mode: str = DEFAULT_MODE) -> RunResult:
         started = time.monotonic()
         out, err = Capture(limits.output_bytes), Capture(limits.output_bytes)
         pumped = Pumped()

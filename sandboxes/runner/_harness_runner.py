@@ -44,6 +44,7 @@ WORK = "/work"
 MESSAGE_CAP = 2000
 COLLECT_CAP = 20000
 READY = b"harness-runner-ready\n"  # sandboxes.staging.READY
+SPLIT_FILE = "/in/_harness_split.py"
 WATCHED_HOOKS = (
     "pytest_runtest_makereport", "pytest_runtest_logreport", "pytest_report_teststatus",
     "pytest_pyfunc_call", "pytest_runtest_protocol", "pytest_runtest_call",
@@ -94,6 +95,20 @@ def _codes(objs: dict[str, Any]) -> dict[str, Any]:
 
 
 Writer = Callable[..., None]
+
+
+def _split_module() -> Any:
+    """/in/_harness_split.py (split execution), loaded by path: `-I` keeps /in off sys.path."""
+    import importlib.util
+
+    name = "_harness_split"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, SPLIT_FILE)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def make_writer(fd: int, key: bytes) -> Writer:
@@ -197,6 +212,8 @@ def main() -> None:
     sys.dont_write_bytecode = True
     # Up, with pytest imported, before any job or candidate code: the host sends the
     # job only after this line, so a runner that never starts is the sandbox's fault.
+    if os.path.exists(SPLIT_FILE):
+        _split_module()  # before READY, like pytest: nothing left to import after the job
     os.write(1, READY)
     job = json.loads(sys.stdin.readline())
     started = time.time()
@@ -223,6 +240,10 @@ def main() -> None:
             shutil.copyfile(os.path.join(root, f), os.path.join(WORK, rel, f))
     os.chdir(WORK)
     sys.path.insert(0, WORK)
+    split = job.get("split")
+    if split:  # the candidate runs in its own process: its modules are stand-ins here
+        _split_module().install_judge(int(split["link_fd"]), list(split["modules"]),
+                                      float(split["call_timeout"]))
     plugin = ReportPlugin(write, audit_events)
     args = ["-c", "/in/pytest.ini", "--rootdir", TESTS_DIR, "--confcutdir", TESTS_DIR,
             "-p", "no:cacheprovider", "-p", "no:stepwise", "-p", "no:pastebin",
