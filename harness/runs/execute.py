@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from sandboxes.base import (
+    DEFAULT_MODE,
     Limits,
     RunResult,
     Sandbox,
@@ -88,8 +89,11 @@ def gaming_reasons(candidate_files: Mapping[str, str],
 
 
 def run_candidate(candidate_files: Mapping[str, str], test_files: Mapping[str, str],
-                  limits: Limits, backend: Sandbox) -> RunResult:
-    """Run `test_files` against `candidate_files` in `backend` and decide the verdict."""
+                  limits: Limits, backend: Sandbox, *, mode: str = DEFAULT_MODE) -> RunResult:
+    """Run `test_files` against `candidate_files` in `backend` and decide the verdict.
+
+    `mode`: "split" (the tests in a judge process the candidate cannot reach) or
+    "in_process"; the result records which one ran as its `integrity`."""
     refused = [f"refused file {name}" for name in refused_files(candidate_files)]
     for name in candidate_files:
         try:
@@ -98,7 +102,7 @@ def run_candidate(candidate_files: Mapping[str, str], test_files: Mapping[str, s
             refused.append(f"refused file name {name!r} (outside the work dir)")
     if refused:
         return _refused_result(backend, refused)
-    result = backend.run(candidate_files, test_files, limits)
+    result = backend.run(candidate_files, test_files, limits, mode=mode)
     if result.status == "passed":
         try:
             reasons = gaming_reasons(candidate_files, test_files)
