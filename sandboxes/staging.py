@@ -16,6 +16,7 @@ import os
 import secrets
 import selectors
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -131,6 +132,38 @@ class Stage:
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+class LinkOffer:
+    """A socket the host listens on in a stage's /in (`link.sock`), to hand one end of
+    the split-execution link to a container's process (SCM_RIGHTS) as it starts."""
+
+    def __init__(self, stage: Stage) -> None:
+        self.path = stage.in_dir / "link.sock"
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.listener.bind(str(self.path))
+            self.path.chmod(0o666)  # the sandbox user connects; /in itself stays read-only
+            self.listener.listen(1)
+        except BaseException:
+            self.listener.close()
+            raise
+
+    def hand_over(self, link: socket.socket, timeout: float = READY_TIMEOUT_S) -> None:
+        """Give `link` to the first process that connects (the sandbox's own runner,
+        which connects before any candidate code runs), then stop listening."""
+        try:
+            self.listener.settimeout(timeout)
+            conn, _ = self.listener.accept()
+            with conn:
+                socket.send_fds(conn, [b"L"], [link.fileno()])
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.listener.close()
+        with contextlib.suppress(OSError):
+            self.path.unlink()
 
 
 @dataclass

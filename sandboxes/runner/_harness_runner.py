@@ -212,8 +212,9 @@ def main() -> None:
     sys.dont_write_bytecode = True
     # Up, with pytest imported, before any job or candidate code: the host sends the
     # job only after this line, so a runner that never starts is the sandbox's fault.
-    if os.path.exists(SPLIT_FILE):
-        _split_module()  # before READY, like pytest: nothing left to import after the job
+    received: int | None = None
+    if os.path.exists(SPLIT_FILE):  # before READY, like pytest: nothing to import later
+        received = _split_module().receive_link()
     os.write(1, READY)
     job = json.loads(sys.stdin.readline())
     started = time.time()
@@ -242,7 +243,10 @@ def main() -> None:
     sys.path.insert(0, WORK)
     split = job.get("split")
     if split:  # the candidate runs in its own process: its modules are stand-ins here
-        _split_module().install_judge(int(split["link_fd"]), list(split["modules"]),
+        link_fd = split["link_fd"] if split["link_fd"] is not None else received
+        if link_fd is None:
+            raise RuntimeError("split execution without a link to the candidate process")
+        _split_module().install_judge(int(link_fd), list(split["modules"]),
                                       float(split["call_timeout"]))
     plugin = ReportPlugin(write, audit_events)
     args = ["-c", "/in/pytest.ini", "--rootdir", TESTS_DIR, "--confcutdir", TESTS_DIR,

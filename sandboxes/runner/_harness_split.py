@@ -46,6 +46,9 @@ from collections.abc import Callable
 from typing import Any
 
 MAX_FRAME = 32 << 20
+# Where a container finds its end of the link: the host listens here and hands the
+# socket over (SCM_RIGHTS); bwrap passes it as an inherited descriptor instead.
+LINK_SOCKET = "/in/link.sock"
 OUT_CAP = 1 << 20
 READY = b"harness-runner-ready\n"
 BUILTIN_EXCEPTIONS = {name: obj for name, obj in vars(builtins).items()
@@ -235,6 +238,18 @@ def exception_info(exc: BaseException, encode_value: Callable[[Any], Any],
     if BUILTIN_EXCEPTIONS.get(name) is not cls:
         info["cls"] = export(cls)
     return info
+
+
+def receive_link(path: str = LINK_SOCKET) -> int | None:
+    """This sandbox's end of the link from the host, when the host offers it at `path`."""
+    if not os.path.exists(path):
+        return None
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.connect(path)
+        _, fds, _, _ = socket.recv_fds(conn, 16, 1)
+    if len(fds) != 1:
+        raise OSError("the host did not hand over the link")
+    return fds[0]
 
 
 # -- the judge's side ----------------------------------------------------------------
@@ -691,6 +706,7 @@ class _JudgeCallable:
 def serve_candidate(candidate_dir: str = "/in/candidate", work: str = "/work") -> None:
     """The candidate process: READY, the job line, the candidate's files, then serve."""
     sys.dont_write_bytecode = True
+    received = receive_link()
     os.write(1, READY)
     job = json.loads(sys.stdin.readline())
     for root, dirs, files in os.walk(candidate_dir):
@@ -702,7 +718,9 @@ def serve_candidate(candidate_dir: str = "/in/candidate", work: str = "/work") -
     os.chdir(work)
     sys.path.insert(0, work)
     side = _CandidateSide()
-    link = Link(socket.socket(fileno=int(job["link_fd"])), side.serve, None)
+    fd = job.get("link_fd")
+    link = Link(socket.socket(fileno=int(fd) if fd is not None else int(received or -1)),
+                side.serve, None)
     link.outgoing = side.take_output
     side.link = link
     while True:

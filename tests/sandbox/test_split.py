@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 from sandbox.support import BACKENDS, require_backend
 
-from harness.runs.execute import run_candidate
 from sandboxes.base import Limits, RunResult
 
 LIMITS = Limits(wall_s=10, memory_mb=256)
