@@ -16,9 +16,10 @@ from typing import Any, ClassVar
 
 from sandboxes.image import default_image_tag
 
-# How a run executes the candidate (see README "Split execution").
+# How a run executes the candidate (see README "Split execution"); a task's trusted
+# tests opt out of the default with `harness_execution = "in_process"` (verdict.py).
 MODES = ("split", "in_process")
-DEFAULT_MODE = "in_process"
+DEFAULT_MODE = "split"
 STATUSES = ("passed", "failed", "error", "timeout", "oom", "output_limit",
             "sandbox_error", "tamper_suspected")
 OUTCOMES = ("passed", "failed", "error", "skipped", "missing")

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from sandboxes import cgroups, image, owners
+from sandboxes import cgroups, image, owners, seccomp
 from sandboxes.base import (
     DEFAULT_MODE,
     Limits,
@@ -121,6 +121,18 @@ class Pair:
     candidate: Started
 
 
+def _memfd(name: str, data: bytes) -> int:
+    """A sealed-size in-memory file holding `data`, positioned at its start."""
+    fd = os.memfd_create(name, 0)
+    try:
+        os.write(fd, data)
+        os.lseek(fd, 0, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 class BwrapSandbox(Sandbox):
     name: ClassVar[str] = "bwrap"
 
@@ -137,6 +149,17 @@ class BwrapSandbox(Sandbox):
         paths = image.paths_for(self.config.sandbox_dir)
         return paths.rootfs if paths.rootfs_ready() else None
 
+    @staticmethod
+    def _seccomp() -> bytes | None:
+        """The seccomp program, or None where it cannot be built (isolation degraded)."""
+        try:
+            return seccomp.filter_program()
+        except seccomp.SeccompUnavailable:
+            return None
+
+    def _isolation(self, group: cgroups.RunCgroup | None) -> str:
+        return "full" if group is not None and self._seccomp() is not None else "degraded"
+
     def missing_hint(self) -> str:
         """What to do when the runner cannot start (empty when the rootfs is built)."""
         if self.rootfs is not None:
@@ -145,7 +168,8 @@ class BwrapSandbox(Sandbox):
                 f"the host's system dirs, whose Python cannot run the tests; {BUILD_HINT}")
 
     def isolation(self) -> str:
-        return "full" if cgroups.version() is not None else "degraded"
+        full = cgroups.version() is not None and self._seccomp() is not None
+        return "full" if full else "degraded"
 
     def image_name(self) -> str:
         root = self.rootfs
@@ -158,9 +182,11 @@ class BwrapSandbox(Sandbox):
         if failure is not None:
             return False, failure
         where = "rootfs " + image.content_version() if self.rootfs else "host system dirs"
+        filtered, filter_detail = seccomp.available()
         if probe.isolation == "degraded":
-            return True, f"isolation degraded (no cgroup can be made here); {where}"
-        return True, f"isolation full (cgroup v{cgroups.version()}); {where}"
+            why = "no cgroup can be made here" if filtered else filter_detail
+            return True, f"isolation degraded ({why}); {where}"
+        return True, f"isolation full (cgroup v{cgroups.version()}, {filter_detail}); {where}"
 
     def _mounts(self, stage: Stage, limits: Limits, report: bool = True) -> list[str]:
         size = str(limits.disk_mb << 20)
@@ -215,13 +241,29 @@ class BwrapSandbox(Sandbox):
             except OSError:
                 group = None
             fds = (link.fileno(),) if link is not None else ()
-            proc = subprocess.Popen(  # noqa: S603 - fixed argument list
-                self.command(stage, limits, candidate), stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={}, close_fds=True,
-                pass_fds=fds,
-                preexec_fn=_child_setup(group.procs_files if group else [], limits,  # noqa: PLW1509
-                                        CANDIDATE_UID if candidate else SANDBOX_UID),
-            )
+            argv = self.command(stage, limits, candidate)
+            extra: list[int] = []
+            try:
+                program = self._seccomp()
+                if program is not None:
+                    extra.append(_memfd("harness-seccomp", program))
+                    argv[1:1] = ["--seccomp", str(extra[-1])]
+                # The arguments (host paths among them) reach bwrap on a descriptor, so
+                # the sandbox's /proc/1/cmdline shows none of them.
+                run = CANDIDATE_ARGV if candidate else RUNNER_ARGV
+                options = argv[1:len(argv) - len(run)]
+                extra.append(_memfd("harness-args", b"".join(
+                    a.encode() + b"\0" for a in options)))
+                proc = subprocess.Popen(  # noqa: S603 - fixed argument list
+                    ["bwrap", "--args", str(extra[-1]), *run], stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={}, close_fds=True,
+                    pass_fds=(*fds, *extra),
+                    preexec_fn=_child_setup(group.procs_files if group else [],  # noqa: PLW1509
+                                            limits, CANDIDATE_UID if candidate else SANDBOX_UID),
+                )
+            finally:
+                for fd in extra:
+                    os.close(fd)
         except BaseException:
             if group is not None:
                 group.remove()
@@ -351,7 +393,7 @@ class BwrapSandbox(Sandbox):
             cpu_s = max(0.0, cpu_s - cpu_before)
         try:
             return assemble(stage=stage, backend=self.name, image=self.image_name(),
-                            isolation="full" if group is not None else "degraded",
+                            isolation=self._isolation(group),
                             limits=limits, started=started, exit_code=exit_code, sig=sig,
                             pumped=pumped, out=out, err=err, cpu_s=cpu_s, peak=peak,
                             oom=ooms > 0, infra_error=infra, ended=ended,
@@ -438,7 +480,7 @@ class BwrapSandbox(Sandbox):
             cpu_s = max(0.0, cpu_s - cpu_before)
         try:
             result = assemble(stage=judge.stage, backend=self.name, image=self.image_name(),
-                              isolation="full" if group is not None else "degraded",
+                              isolation=self._isolation(group),
                               limits=limits, started=started, exit_code=exit_code, sig=sig,
                               pumped=pumped, out=out, err=err, cpu_s=cpu_s, peak=peak,
                               oom=ooms > 0, infra_error=infra, ended=ended,

@@ -314,6 +314,8 @@ def _resolve(desc: Any) -> Any:
         standin.__dict__["__path__"] = []
     elif kind == "class":
         base = BUILTIN_EXCEPTIONS.get(extra) if type(extra) is str else None
+        if base is not None and not issubclass(base, Exception):
+            base = CandidateError  # never a KeyboardInterrupt or SystemExit in the judge
         bases = (base,) if base is not None else (RemoteObject,)
         standin = RemoteType(name, bases, {"_ch": ident, "__module__": "candidate",
                                            "__qualname__": name})
