@@ -27,13 +27,15 @@ lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# Python's venv (a separate package on Debian), bubblewrap for the sandbox and
-# mmdebstrap to build the sandbox's root filesystem from this host's apt sources.
+# Python's venv (a separate package on Debian), bubblewrap for the sandbox, its
+# seccomp filter's libseccomp bindings (python3-seccomp) and mmdebstrap to build
+# the sandbox's root filesystem from this host's apt sources.
 system-base:
 	@missing=""; \
 	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
 	command -v mmdebstrap >/dev/null || missing="$$missing mmdebstrap"; \
+	/usr/bin/python3 -c 'import seccomp' 2>/dev/null || missing="$$missing python3-seccomp"; \
 	if [ -n "$$missing" ]; then \
 	  test -n "$(APT)" || { echo "need apt-get to install:$$missing" >&2; exit 1; }; \
 	  echo "installing$$missing"; \
