@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from harness.analysis.hints import Hint
-from harness.analysis.store import analyses_for, task_context
 from harness.annotate.common import (
     FAILING,
     MAX_COMMENT,
@@ -188,6 +187,8 @@ def known_hints(
 ) -> dict[int, dict[str, Hint]]:
     """The hints the review page shows for these candidates of `task` (the same stored
     analyses, in the task's context; max_bytes: the settings' file size cap)."""
+    from harness.analysis.store import analyses_for, task_context  # loads the analyzers
+
     found = analyses_for(
         session, (s.candidate.content_hash for s in shown), context=task_context(task, max_bytes)
     )
