@@ -42,7 +42,9 @@ def project_file(tmp_path: Path, **fields: object) -> Path:
 
 
 def all_commands(group: click.Group, prefix: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
-    for name, cmd in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
         yield (*prefix, name)
         if isinstance(cmd, click.Group):
             yield from all_commands(cmd, (*prefix, name))

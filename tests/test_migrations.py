@@ -89,6 +89,20 @@ def test_0002_downgrade_keeps_the_newest_row_per_old_key(engine_at_0001: Engine)
     migrate(engine_at_0001)  # and up again
 
 
+def test_head_constant_is_alembics_head(empty_database_url: str) -> None:
+    """`migrate` skips Alembic when the database is at HEAD: HEAD must be the real head."""
+    from alembic.script import ScriptDirectory
+
+    from harness.setup import HEAD, schema_revision
+
+    engine = make_engine(empty_database_url)
+    assert schema_revision(engine) is None
+    migrate(engine)
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    assert script.get_current_head() == HEAD == schema_revision(engine)
+    engine.dispose()
+
+
 def test_migrations_reach_the_models_schema(empty_database_url: str) -> None:
     """Upgrading an empty database gives exactly the tables and columns the models declare."""
     from harness.models import Base

@@ -9,16 +9,17 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from harness.analysis.hints import Hint
-from harness.analysis.store import analyses_for, task_context
 from harness.annotate.common import (
     FAILING,
     MAX_COMMENT,
     VERDICTS,
     Problem,
     Shown,
+    shown_candidates,
 )
 from harness.cwe import MAX_CWE
 from harness.models import (
+    Assignment,
     Candidate,
     Task,
 )
@@ -186,6 +187,8 @@ def known_hints(
 ) -> dict[int, dict[str, Hint]]:
     """The hints the review page shows for these candidates of `task` (the same stored
     analyses, in the task's context; max_bytes: the settings' file size cap)."""
+    from harness.analysis.store import analyses_for, task_context  # loads the analyzers
+
     found = analyses_for(
         session, (s.candidate.content_hash for s in shown), context=task_context(task, max_bytes)
     )
@@ -353,3 +356,10 @@ def consistency_warnings(
                     )
                 )
     return warnings
+
+
+def draft_warnings(session: Session, assignment: Assignment, rubric: RubricBody) -> list[Problem]:
+    """The consistency warnings of the assignment's saved draft (shown as it autosaves)."""
+    shown = shown_candidates(assignment, assignment.task.candidates)
+    outcomes = run_outcomes(session, assignment.task, [s.candidate for s in shown])
+    return consistency_warnings(rubric, shown, assignment.draft or {}, outcomes)

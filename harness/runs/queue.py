@@ -10,12 +10,8 @@ once re-queued, completes exactly once.
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
-from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, CursorResult, Table, exists, func, select, update
@@ -25,6 +21,7 @@ from harness.errors import Conflict
 from harness.models import Candidate, Project, Task, TestRun, utcnow
 from harness.runs.keys import dedup_key, image_tag, limits_for
 from harness.taskfile import files_hash
+from sandboxes import owners
 from sandboxes.base import RunResult
 
 BATCH = 500
@@ -32,13 +29,11 @@ MAX_ATTEMPTS = 3
 NO_TESTS_HASH = files_hash({})
 PENDING = ("queued", "running")
 
-# Identifies this process in TestRun.worker as "host:pid:token"; the token tells
-# a restarted process that reuses a dead one's pid apart from it.
-_TOKEN = secrets.token_hex(4)
-
 
 def worker_id(suffix: str = "") -> str:
-    base = f"{socket.gethostname()}:{os.getpid()}:{_TOKEN}"
+    """This process in TestRun.worker: `host:pid:start[:suffix]` (sandboxes.owners); the
+    start time tells a process that reuses a dead one's pid apart from it."""
+    base = owners.owner_id()
     return f"{base}:{suffix}" if suffix else base
 
 
@@ -178,19 +173,22 @@ def _in_project(project_id: int) -> ColumnElement[bool]:
 
 
 def claim_run(
-    session: Session, worker: str, *, project_id: int | None = None
+    session: Session, worker: str, *, project_id: int | None = None, run_id: int | None = None
 ) -> TestRun | None:
-    """Atomically take the oldest queued run for `worker`; None when there is none.
+    """Atomically take the oldest queued run (or the run `run_id`, if still queued) for
+    `worker`; None when there is none.
 
     Commit right after: the claim is its own short transaction.
     """
     pick = select(TestRun.id).where(TestRun.state == "queued")
+    if run_id is not None:
+        pick = pick.where(TestRun.id == run_id)
     if project_id is not None:
         pick = pick.where(_in_project(project_id))
     pick = pick.order_by(TestRun.created_at, TestRun.id).limit(1)
     pick = pick.with_for_update(skip_locked=True)  # PostgreSQL; SQLite renders nothing
     now = utcnow()
-    run_id = session.execute(
+    claimed = session.execute(
         update(TestRun)
         .where(TestRun.id == pick.scalar_subquery(), TestRun.state == "queued")
         .values(state="running", worker=worker, attempts=TestRun.attempts + 1,
@@ -198,9 +196,9 @@ def claim_run(
         .returning(TestRun.id),
         execution_options={"synchronize_session": False},
     ).scalar_one_or_none()
-    if run_id is None:
+    if claimed is None:
         return None
-    return session.get(TestRun, run_id, populate_existing=True)
+    return session.get(TestRun, claimed, populate_existing=True)
 
 
 def complete_run(session: Session, run_id: int, result: RunResult, *, worker: str) -> bool:
@@ -242,31 +240,14 @@ def release(session: Session, worker: str) -> int:
 # -- recovery --------------------------------------------------------------------
 
 
-def _pid_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    try:  # an unreaped zombie still answers kill(0)
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[:1] == ["Z"]
-
-
 def worker_is_dead(worker: str | None) -> bool:
-    """Whether the worker that holds a run is a process on this host that has ended."""
+    """Whether the worker that holds a run is a process on this host that has ended
+    (another host's worker: only its heartbeat can tell)."""
     if not worker:
         return True
-    parts = worker.split(":")
-    if len(parts) < 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
-        return False  # another host: only its heartbeat can tell
-    pid, token = int(parts[1]), parts[2]
-    if pid == os.getpid():
-        return token != _TOKEN
-    return _pid_gone(pid)
+    if owners.parse_owner(worker) is None:
+        return False
+    return not owners.owner_alive(worker)
 
 
 def requeue_stale(
@@ -389,3 +370,12 @@ def worker_active(session: Session, within: timedelta) -> bool:
         )
     )
     return bool(found)
+
+
+def queued_runs(session: Session, limit: int = 1000) -> list[tuple[int, int]]:
+    """(run id, attempts so far) of queued runs, oldest first."""
+    rows = session.execute(
+        select(TestRun.id, TestRun.attempts).where(TestRun.state == "queued")
+        .order_by(TestRun.created_at, TestRun.id).limit(limit)
+    ).all()
+    return [(run_id, attempts) for run_id, attempts in rows]

@@ -4,12 +4,20 @@ with a passing and a failing candidate."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from helpers import task_line
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from harness.models import TestRun
+from helpers import RUBRIC, task_line, write_jsonl
 from sandboxes.base import Limits, RunResult, TestOutcome
 
 GOOD = "def add(a, b):\n    return a + b\n"
@@ -52,3 +60,30 @@ def slow_echo_runner(files: Mapping[str, str], tests: Mapping[str, str],
 
 def broken_runner(files: Mapping[str, str], tests: Mapping[str, str], limits: Limits) -> RunResult:
     raise RuntimeError("the sandbox fell over")
+
+
+# -- the command line, as a user runs it ---------------------------------------------------
+
+HARNESS = str(Path(sys.executable).parent / "harness")
+
+
+def harness(env: dict[str, str], *args: str,
+            timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([HARNESS, *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def create_project(env: dict[str, str], tmp_path: Path, lines: list[dict[str, Any]],
+                   slug: str = "p") -> None:
+    """`harness project create` of a project whose file names these tasks."""
+    tasks = write_jsonl(tmp_path / f"{slug}.jsonl", lines)
+    spec = tmp_path / f"{slug}.yaml"
+    spec.write_text(json.dumps({"name": slug, "slug": slug, "rubric": str(RUBRIC),
+                                "tasks": str(tasks)}))
+    done = harness(env, "project", "create", str(spec))
+    assert done.returncode == 0, done.stderr
+
+
+def all_runs(engine: Engine) -> list[TestRun]:
+    with Session(engine) as s:
+        return list(s.scalars(select(TestRun).order_by(TestRun.id)))
