@@ -1,0 +1,27 @@
+"""A project with simulated annotations, made through the review services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from helpers import DEMO_TASKS
+from sqlalchemy.orm import Session
+
+from harness import simulate
+from harness.models import Project
+
+
+@pytest.fixture
+def simulated(db: Session, make_project, import_file) -> Callable[..., Project]:
+    """make(slug, annotators=3, seed=0, overlap=2): the demo tasks, reviewed by simulation."""
+
+    def make(slug: str = "demo", *, annotators: int = 3, seed: int = 0, overlap: int = 2,
+             versions: int = 1) -> Project:
+        project = make_project(slug, overlap=overlap)
+        import_file(project, DEMO_TASKS)
+        simulate.simulate(db, project, annotators, seed=seed, versions=versions)
+        db.commit()
+        return project
+
+    return make
