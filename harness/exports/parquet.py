@@ -62,13 +62,15 @@ class Parquet(Exporter):
 
     def __init__(self, options: ExportOptions | None = None) -> None:
         super().__init__(options)
-        from harness.exports import get
+        from harness.exports import FORMATS
 
         table = self.options.table or "preferences"
-        inner = get(table, self.options)
-        if not inner.tabular:
-            raise InvalidInput("invalid", f"{table!r} is not a tabular format", field="table")
-        self.inner = inner
+        cls = FORMATS.get(table)
+        if cls is None or not cls.tabular:
+            tabular = ", ".join(name for name, c in FORMATS.items() if c.tabular)
+            raise InvalidInput("invalid", f"{table!r} is not a tabular format ({tabular})",
+                               field="table")
+        self.inner = cls(self.options)
 
     def count(self, session: Session, project: Project) -> int:
         return self.inner.count(session, project)
