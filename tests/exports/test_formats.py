@@ -161,7 +161,7 @@ def test_intervals_narrow_as_data_grows() -> None:
 def test_rankings_export(db, simulated) -> None:
     project = simulated(annotators=3)
     rows = _lines(db, project, "rankings")
-    models = {m or l for m, l in db.execute(select(Candidate.model, Candidate.label))}
+    models = {m or lab for m, lab in db.execute(select(Candidate.model, Candidate.label))}
     assert {r["model"] for r in rows} <= models and len(rows) >= 2
     assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
     for r in rows:
