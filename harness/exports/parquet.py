@@ -10,8 +10,6 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from sqlalchemy.orm import Session
 
 from harness.errors import InvalidInput
@@ -80,6 +78,9 @@ class Parquet(Exporter):
 
     def stream(self, session: Session, project: Project,
                progress: Progress | None = None) -> Iterator[bytes]:
+        import pyarrow as pa  # imported here: the other formats do without its memory
+        import pyarrow.parquet as pq
+
         sink = _Sink()
         writer: pq.ParquetWriter | None = None
         schema: pa.Schema | None = None
