@@ -217,22 +217,28 @@ def simulate(
     users = simulated_users(session, project, annotators, seed)
     if checkpoint is not None:
         checkpoint()
-    working = list(enumerate(users, start=1))
+    working = [(number, user.id) for number, user in enumerate(users, start=1)]
+    project_id = project.id
     done = made = 0
     while working:
         still = []
-        for number, user in working:
+        for number, user_id in working:
             # claimed as long ago as the longest visit, so the visit fits before now
             claimed_at = utcnow() - timedelta(seconds=longest_active(session, project))
-            claim = assignments.claim_next(session, user.id, project, now=claimed_at)
+            claim = assignments.claim_next(session, user_id, project, now=claimed_at)
             if claim.assignment is None:
                 continue
-            still.append((number, user))
+            still.append((number, user_id))
             made += _annotate(session, claim.assignment, project, rubric, seed=seed,
                               annotator=number, versions=versions)
             done += 1
             if checkpoint is not None:
                 checkpoint()
+                # committed: forget the objects, or every flush walks all of them
+                session.expunge_all()
+                found = session.get(Project, project_id)
+                assert found is not None
+                project = found
             if progress is not None:
                 progress(1)
         working = still
