@@ -6,12 +6,18 @@ range; `agreement` is the share of the task's annotators who marked an
 overlapping range of the same category on the same file of that candidate.
 The document is written as it is read: each run's results first, then its tool
 (JSON objects are unordered), so only the rule ids seen are held.
+
+sarif-schema-2.1.0.json beside this file is the OASIS SARIF 2.1.0 schema
+(errata 01, from the sarif-spec repository's Schemata/), re-indented; the tests
+validate every export against it.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
 from typing import Any, ClassVar
 
 from sqlalchemy import select
@@ -23,6 +29,14 @@ from harness.models import Candidate, Project, Task
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {"low": "note", "medium": "warning", "high": "error", "critical": "error"}
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The official SARIF 2.1.0 JSON schema (draft 4), shipped with the package."""
+    loaded: dict[str, Any] = json.loads(
+        (Path(__file__).parent / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
+    return loaded
 
 
 def rule_id(category: str, cwe: int | None) -> str:
