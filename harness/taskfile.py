@@ -18,6 +18,7 @@ from pydantic_core import from_json
 
 from harness.errors import Conflict
 from harness.settings import DEFAULT_MAX_FILE_BYTES
+from harness.text import NUL_MESSAGE, has_nul
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/+-]{0,199}$"
 
@@ -45,6 +46,13 @@ class CandidateIn(_Model):
     files: dict[str, str] = Field(min_length=1)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("model")
+    @classmethod
+    def _text(cls, model: str) -> str:
+        if has_nul(model):
+            raise ValueError(NUL_MESSAGE)
+        return model
+
     @field_validator("files")
     @classmethod
     def _paths(cls, files: dict[str, str]) -> dict[str, str]:
@@ -61,6 +69,13 @@ class TaskIn(_Model):
     candidates: list[CandidateIn] = Field(min_length=2, max_length=6)
     metadata: dict[str, Any] = Field(default_factory=dict)
     gold: dict[str, Any] | None = None
+
+    @field_validator("prompt")
+    @classmethod
+    def _text(cls, prompt: str) -> str:
+        if has_nul(prompt):
+            raise ValueError(NUL_MESSAGE)
+        return prompt
 
     @field_validator("tests")
     @classmethod

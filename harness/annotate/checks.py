@@ -26,6 +26,7 @@ from harness.models import (
 )
 from harness.rubric import RubricBody
 from harness.runs import runs_for_task
+from harness.text import NUL_MESSAGE, has_nul
 
 # --- validation -----------------------------------------------------------------------
 
@@ -99,6 +100,9 @@ def _check_findings(
             problems.append(
                 Problem(f"{where}.comment", f"{label}: comment of at most {MAX_COMMENT} characters")
             )
+            continue
+        if has_nul(comment):
+            problems.append(Problem(f"{where}.comment", f"{label}: comment {NUL_MESSAGE}"))
             continue
         clean.append(
             {
@@ -219,6 +223,8 @@ def validate(
         )
     if len(rationale) > rubric.rationale_max_chars:
         problems.append(Problem("rationale", f"at most {rubric.rationale_max_chars} characters"))
+    if has_nul(rationale):
+        problems.append(Problem("rationale", NUL_MESSAGE))
     clean["rationale"] = rationale
     confidence = None
     if rubric.confidence.enabled:
