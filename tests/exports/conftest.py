@@ -25,3 +25,23 @@ def simulated(db: Session, make_project, import_file) -> Callable[..., Project]:
         return project
 
     return make
+
+
+@pytest.fixture
+def cli_env(settings, monkeypatch):  # type: ignore[no-untyped-def]
+    """In-process `harness` commands on this test's database (the CLI caches its settings
+    and engine per process, so they are cleared before and after)."""
+    from harness.cli import common
+
+    def clear() -> None:
+        common.settings.cache_clear()
+        common.session_factory.cache_clear()
+        if common.engine.cache_info().currsize:
+            common.engine().dispose()
+        common.engine.cache_clear()
+
+    clear()
+    monkeypatch.setenv("HARNESS_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    yield
+    clear()

@@ -169,9 +169,8 @@ def test_rankings_export(db, simulated) -> None:
         assert r["rank_low"] <= r["rank"] <= r["rank_high"]
 
 
-def test_cli_export(db, simulated, settings, monkeypatch, tmp_path) -> None:
+def test_cli_export(db, simulated, cli_env, tmp_path) -> None:
     simulated("clip", annotators=2)
-    monkeypatch.setenv("HARNESS_DATA_DIR", str(settings.data_dir))
     out = tmp_path / "p.jsonl"
     result = CliRunner().invoke(main, ["export", "clip", "--format", "preferences", "-o",
                                        str(out)])

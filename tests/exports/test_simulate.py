@@ -65,10 +65,9 @@ def test_versions_add_annotation_versions(db, simulated) -> None:
     assert versions.count(3) == versions.count(1)
 
 
-def test_cli_simulate(db, make_project, import_file, settings, monkeypatch) -> None:
+def test_cli_simulate(db, make_project, import_file, cli_env) -> None:
     project = make_project("cli")
     import_file(project, DEMO_TASKS)
-    monkeypatch.setenv("HARNESS_DATA_DIR", str(settings.data_dir))
     result = CliRunner().invoke(main, ["simulate", "cli", "--annotators", "2", "--seed", "1"])
     assert result.exit_code == 0, result.output
     assert "simulated annotation(s)" in result.output
