@@ -23,6 +23,7 @@ from harness.errors import HarnessError
 from harness.models import ApiToken, Project
 from web.downloads import download, options_from
 from web.extensions import csrf, db
+from web.security import public
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -123,8 +124,9 @@ def export(slug: str, fmt: str) -> ResponseReturnValue:
 
 
 @bp.get("/openapi.json")
-@token_api
+@public
 def openapi() -> ResponseReturnValue:
+    """Public: a lab generates its client from it before it has a token in hand."""
     from web.openapi import document
 
     return document()
