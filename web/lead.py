@@ -10,6 +10,7 @@ from harness.runs import runs_for_task
 from web.access import project_or_404, sees_models, task_or_404
 from web.columns import candidate_hints, rows_renderer, summary_text
 from web.extensions import db
+from web.lab import DOWNLOADS, TABULAR
 from web.runs import run_json
 from web.security import roles_required
 
@@ -30,7 +31,8 @@ def project_tasks(slug: str) -> ResponseReturnValue:
     tasks, total = projects.task_list(db.session, project, page=page, page_size=PAGE_SIZE)
     pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
     return render_template(
-        "tasks.html", project=project, tasks=tasks, page=page, pages=pages, total=total
+        "tasks.html", project=project, tasks=tasks, page=page, pages=pages, total=total,
+        export_downloads=DOWNLOADS, export_tabular=TABULAR,
     )
 
 

@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sandbox": ("harness.cli.sandbox:sandbox", "Build, check and use the test sandbox."),
     "worker": ("harness.cli.runs:worker", "Execute queued test runs."),
     "runs": ("harness.cli.runs:runs", "A project's test runs, with a progress bar."),
+    "simulate": ("harness.cli.lab:simulate_cmd", "Simulated annotators review a project."),
+    "export": ("harness.cli.exports:export_cmd", "Export a project's annotations (streamed)."),
 }
 
 

@@ -46,6 +46,8 @@ class User(CreatedMixin, Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
+    simulated: Mapped[bool] = mapped_column(default=False)
+    """Made by `harness simulate`: their annotations are marked simulated in every export."""
 
     memberships: Mapped[list[ProjectMember]] = relationship(back_populates="user")
 
@@ -84,6 +86,7 @@ class ApiToken(CreatedMixin, Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()
     projects: Mapped[list[Project]] = relationship(secondary=token_projects)
