@@ -11,12 +11,12 @@ from sqlalchemy.orm import Session
 
 from harness import audit
 from harness.errors import InvalidInput, NotFound
-from harness.models import Candidate, Project, ProjectMember, Rubric, Task
+from harness.models import Candidate, Project, ProjectMember, Task
 from harness.rubric import (
     RubricError,
     format_validation_errors,
-    load_rubric_file,
     load_yaml_with_lines,
+    store_rubric,
 )
 from sandboxes.base import Limits
 
@@ -84,25 +84,6 @@ def load_project_file(path: Path) -> ProjectFile:
         return ProjectFile.model_validate(data)
     except ValidationError as exc:
         raise ProjectError(format_validation_errors(exc, data, str(path))) from None
-
-
-def store_rubric(session: Session, path: Path) -> Rubric:
-    """The rubric row for this exact content, created when new (a rubric version)."""
-    body, source, digest = load_rubric_file(path)
-    rubric = session.scalars(
-        select(Rubric).where(Rubric.name == body.name, Rubric.content_hash == digest)
-    ).one_or_none()
-    if rubric is None:
-        rubric = Rubric(
-            name=body.name,
-            version=body.version,
-            content_hash=digest,
-            source=source,
-            body=body.model_dump(mode="json"),
-        )
-        session.add(rubric)
-        session.flush()
-    return rubric
 
 
 def resolve(base: Path, relative: str) -> Path:

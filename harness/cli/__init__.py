@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sandbox": ("harness.cli.sandbox:sandbox", "Build, check and use the test sandbox."),
     "worker": ("harness.cli.runs:worker", "Execute queued test runs."),
     "runs": ("harness.cli.runs:runs", "A project's test runs, with a progress bar."),
+    "rubric": ("harness.cli.rubric:rubric", "Check rubric files; pin a new rubric version."),
 }
 
 
