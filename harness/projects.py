@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from harness import audit
 from harness.errors import InvalidInput, NotFound
-from harness.models import Candidate, Project, ProjectMember, Task
+from harness.models import Assignment, Candidate, Project, ProjectMember, Rubric, Task, User
 from harness.rubric import (
     RubricError,
     format_validation_errors,
@@ -109,6 +109,16 @@ def create_project(session: Session, path: Path) -> tuple[Project, Path | None]:
         rubric = store_rubric(session, rubric_path)
     except RubricError as exc:
         raise ProjectError(exc.errors) from None
+    project = create_from_spec(session, spec, rubric, source=str(path))
+    return project, task_path
+
+
+def create_from_spec(session: Session, spec: ProjectFile, rubric: Rubric, *, source: str,
+                     user_id: int | None = None) -> Project:
+    """The project a validated spec describes, pinned to `rubric` (the CLI's project
+    file and the lead's form both end here). The slug must be free."""
+    if session.scalars(select(Project.id).where(Project.slug == spec.slug)).first() is not None:
+        raise ProjectError([f"{source}: slug: a project {spec.slug!r} already exists"])
     settings: dict[str, Any] = {}
     if spec.lease_minutes is not None:
         settings["lease_minutes"] = spec.lease_minutes
@@ -126,10 +136,104 @@ def create_project(session: Session, path: Path) -> tuple[Project, Path | None]:
     )
     session.add(project)
     session.flush()
-    audit.record(session, "project.create", project_id=project.id, object_type="project",
-                 object_id=project.id, file=str(path))
+    audit.record(session, "project.create", user_id=user_id, project_id=project.id,
+                 object_type="project", object_id=project.id, file=source)
     session.flush()
-    return project, task_path
+    return project
+
+
+def validate_spec(data: dict[str, Any], source: str) -> ProjectFile:
+    """A project spec from anywhere but a file (the lead's form), checked by the same
+    schema; every problem as SOURCE: field: message."""
+    try:
+        return ProjectFile.model_validate(data)
+    except ValidationError as exc:
+        errors = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "(form)"
+            errors.append(f"{source}: {field}: {err['msg'].removeprefix('Value error, ')}")
+        raise ProjectError(errors) from None
+
+
+class ProjectSettingsIn(_Strict):
+    """What a lead changes on a running project."""
+
+    state: str = Field(default="active", pattern=r"^(active|paused)$")
+    overlap: int = Field(ge=1, le=50)
+    blind: bool
+    hints_visible: bool
+    tests_enabled: bool
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    lease_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
+    agreement_threshold: float | None = Field(default=None, ge=-1.0, le=1.0)
+
+
+def update_settings(session: Session, project: Project, changes: ProjectSettingsIn, *,
+                    user_id: int | None) -> list[str]:
+    """Apply a lead's changes; returns the names of the fields that changed (audited).
+
+    Lowering k never takes work from anyone: assignments already held stay."""
+    changed = []
+    for field in ("state", "overlap", "blind", "hints_visible", "tests_enabled"):
+        value = getattr(changes, field)
+        if getattr(project, field) != value:
+            setattr(project, field, value)
+            changed.append(field)
+    limits = changes.sandbox.model_dump(exclude_none=True)
+    if limits != (project.sandbox_limits or {}):
+        project.sandbox_limits = limits
+        changed.append("sandbox")
+    settings = dict(project.settings or {})
+    for key in ("lease_minutes", "agreement_threshold"):
+        value = getattr(changes, key)
+        if settings.get(key) != value:
+            if value is None:
+                settings.pop(key, None)
+            else:
+                settings[key] = value
+            changed.append(key)
+    project.settings = settings
+    if changed:
+        audit.record(session, "project.settings", user_id=user_id, project_id=project.id,
+                     object_type="project", object_id=project.id, changed=changed)
+    session.flush()
+    return changed
+
+
+def remove_member(session: Session, project: Project, user_id: int, *,
+                  by: int | None) -> None:
+    """Take a user off the project. Their active assignments are released (expired) so
+    the tasks go back to the queue; what they submitted stays."""
+    member = session.scalars(select(ProjectMember).where(
+        ProjectMember.project_id == project.id, ProjectMember.user_id == user_id)).one_or_none()
+    if member is None:
+        raise NotFound("not_found", "no such member of this project")
+    session.delete(member)
+    session.execute(
+        update(Assignment)
+        .where(Assignment.project_id == project.id, Assignment.user_id == user_id,
+               Assignment.state == "active")
+        .values(state="expired")
+        .execution_options(synchronize_session=False)
+    )
+    audit.record(session, "project.member_remove", user_id=by, project_id=project.id,
+                 object_type="user", object_id=user_id)
+    session.flush()
+
+
+def members_of(session: Session, project: Project) -> list[tuple[ProjectMember, str, str]]:
+    """(membership, user name, role) of the project's members, by name."""
+    rows = session.execute(
+        select(ProjectMember, User.name, User.role).join(User, User.id == ProjectMember.user_id)
+        .where(ProjectMember.project_id == project.id).order_by(User.name)).all()
+    return [(m, name, role) for m, name, role in rows]
+
+
+def rubric_choices(session: Session) -> list[Rubric]:
+    """The newest stored version of each rubric name (what a new project can start from)."""
+    newest = select(func.max(Rubric.id)).group_by(Rubric.name)
+    return list(session.scalars(select(Rubric).where(Rubric.id.in_(newest))
+                                .order_by(Rubric.name)))
 
 
 # --- reads the pages use ----------------------------------------------------------------

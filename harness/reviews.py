@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -117,7 +116,3 @@ def task_reviews(session: Session, task: Task) -> list[Review]:
             assert review.annotation is not None
             review.rubric_label = labels.get(review.annotation.rubric_id, "")
     return list(reviews.values())
-
-
-def submitted_at(review: Review) -> datetime | None:
-    return review.annotation.submitted_at if review.annotation is not None else None
