@@ -36,6 +36,7 @@ from harness.models import (
     User,
     utcnow,
 )
+from harness.qualification import may_work
 
 HOLDING = ("active", "submitted")
 """Assignment states that hold one of a task's k slots."""
@@ -50,7 +51,7 @@ class Claim:
     """What the queue answered: an assignment, or the reason there is none."""
 
     assignment: Assignment | None
-    reason: str | None = None  # no_projects | all_done | taken | paused
+    reason: str | None = None  # no_projects | all_done | taken | paused | member_paused
     resumed: bool = False
 
     MESSAGES = {
@@ -60,6 +61,8 @@ class Claim:
         "taken": "All remaining tasks are being reviewed by others right now. "
         "Come back later: abandoned tasks return to the queue when their lease runs out.",
         "paused": "This project is not handing out tasks at the moment.",
+        "member_paused": "Your work on this project is paused (qualification or gold "
+        "accuracy). A project lead can lift the pause.",
     }
 
     @property
@@ -170,6 +173,8 @@ def claim_next(
     expire_leases(session, now)  # first: takes SQLite's write lock (see module docstring)
     if project.state != "active":
         return Claim(None, "paused")
+    if not may_work(session, project, user_id):
+        return Claim(None, "member_paused")
     lease = timedelta(minutes=lease_minutes(session, project))
     current = active_assignment(session, user_id, project)
     if current is not None:

@@ -30,6 +30,7 @@ from harness.models import (
     Project,
     utcnow,
 )
+from harness.qualification import check_gold_pause
 from harness.rubric import RubricBody
 
 # --- submit ---------------------------------------------------------------------------
@@ -120,4 +121,6 @@ def submit_annotation(
                  object_id=annotation.id, assignment=assignment.id, version=version,
                  warnings=[w.message for w in warnings])
     session.flush()
+    if task.is_gold:  # gold mixed into live work: accuracy may pause the annotator
+        check_gold_pause(session, project, assignment.user_id)
     return SubmitResult(annotation, warnings=warnings)

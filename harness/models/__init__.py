@@ -15,7 +15,7 @@ from harness.models.core import (
     User,
     token_projects,
 )
-from harness.models.quality import Adjudication
+from harness.models.quality import Adjudication, QualificationAttempt
 from harness.models.review import Annotation, Assignment, Finding, HintVerdict, ProbeTest
 from harness.models.runs import TestRun
 
@@ -34,6 +34,7 @@ __all__ = [
     "Project",
     "ProjectMember",
     "Qualification",
+    "QualificationAttempt",
     "Role",
     "Rubric",
     "Task",

@@ -33,6 +33,7 @@ class Qualification(enum.StrEnum):
     pending = "pending"
     qualified = "qualified"
     failed = "failed"
+    paused = "paused"  # gold accuracy fell below the project's mark; a lead lifts it
 
 
 class User(CreatedMixin, Base):
@@ -60,6 +61,9 @@ class ProjectMember(CreatedMixin, Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     qualification: Mapped[str] = mapped_column(String(16), default=Qualification.not_required)
+    tier: Mapped[str | None] = mapped_column(String(16))
+    paused_at: Mapped[datetime | None]
+    pause_lifted_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(back_populates="memberships")
     project: Mapped[Project] = relationship(back_populates="members")

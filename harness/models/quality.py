@@ -34,3 +34,17 @@ class Adjudication(CreatedMixin, Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     annotation_ids: Mapped[list[Any]] = mapped_column(default=list)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class QualificationAttempt(CreatedMixin, Base):
+    """An annotator's one graded attempt at a project's starter assessment."""
+
+    __tablename__ = "qualification_attempts"
+    __table_args__ = (UniqueConstraint("project_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    score: Mapped[float]
+    passed: Mapped[bool]
+    details: Mapped[list[Any]] = mapped_column(default=list)
