@@ -142,3 +142,21 @@ def test_good_gold_answers_do_not_pause(db, gold_project) -> None:
     assert gold_accuracy(db, project, user.id)[1] == 1.0
     assert not check_gold_pause(db, project, user.id)
     assert isinstance(db.get(Project, project.id), Project)
+
+
+def test_a_lead_lifts_the_pause_in_the_browser_form(db, gold_project, make_user, login) -> None:
+    from helpers import csrf_from
+
+    project, user = gold_project
+    project.settings = {"gold_pause_below": 0.6, "gold_min": 1}
+    db.commit()
+    _answer(db, project, user, right=False)
+    make_user("boss", role="lead", projects=["g"])
+    client = login("boss")
+    page = client.get("/p/g/settings").get_data(as_text=True)
+    assert "lift the pause" in page
+    resp = client.post(f"/p/g/members/{user.id}/unpause", data={"csrf_token": csrf_from(page)})
+    assert resp.status_code == 302
+    db.expire_all()
+    member = db.scalars(select(ProjectMember).where(ProjectMember.user_id == user.id)).one()
+    assert member.qualification == "qualified" and member.pause_lifted_at is not None

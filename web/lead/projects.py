@@ -22,7 +22,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
-from harness import accounts, audit, importer, projects, setup
+from harness import accounts, audit, importer, projects, qualification, setup
 from harness.errors import InvalidInput
 from harness.models import Project, Rubric, User
 from harness.rubric import replace_rubric, store_rubric_text, version_label
@@ -230,4 +230,13 @@ def new_rubric_version(slug: str) -> ResponseReturnValue:
                            field="rubric_file")
     flash(f"The rubric is now {version_label(new)}; annotations submitted from now on use it.",
           "success")
+    return redirect(url_for("lead.project_settings", slug=slug))
+
+
+@bp.post("/p/<slug>/members/<int:user_id>/unpause")
+@roles_required("lead")
+def lift_member_pause(slug: str, user_id: int) -> ResponseReturnValue:
+    project = project_or_404(slug)
+    qualification.lift_pause(db.session, project, user_id, by=current_user.id)
+    flash("Pause lifted; gold accuracy counts afresh from now.", "success")
     return redirect(url_for("lead.project_settings", slug=slug))
