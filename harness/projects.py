@@ -166,6 +166,16 @@ class ProjectSettingsIn(_Strict):
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     lease_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
     agreement_threshold: float | None = Field(default=None, ge=-1.0, le=1.0)
+    hourly_rate: float | None = Field(default=None, ge=0, le=100_000)
+    gold_pause_below: float | None = Field(default=None, ge=0.0, le=1.0)
+    gold_min: int | None = Field(default=None, ge=1, le=10_000)
+    pass_mark: float | None = Field(default=None, ge=0.0, le=1.0)
+    qualification_tasks: list[str] | None = None
+
+
+SETTINGS_KEYS = ("lease_minutes", "agreement_threshold", "hourly_rate", "gold_pause_below",
+                 "gold_min", "pass_mark", "qualification_tasks")
+"""ProjectSettingsIn fields kept in Project.settings (the rest are columns)."""
 
 
 def update_settings(session: Session, project: Project, changes: ProjectSettingsIn, *,
@@ -183,8 +193,16 @@ def update_settings(session: Session, project: Project, changes: ProjectSettings
     if limits != (project.sandbox_limits or {}):
         project.sandbox_limits = limits
         changed.append("sandbox")
+    if changes.qualification_tasks:
+        gold = set(session.scalars(select(Task.external_id).where(
+            Task.project_id == project.id, Task.is_gold.is_(True),
+            Task.external_id.in_(changes.qualification_tasks))))
+        missing = [e for e in changes.qualification_tasks if e not in gold]
+        if missing:
+            raise InvalidInput("invalid", f"not gold tasks of this project: {', '.join(missing)}",
+                               field="qualification_tasks")
     settings = dict(project.settings or {})
-    for key in ("lease_minutes", "agreement_threshold"):
+    for key in SETTINGS_KEYS:
         value = getattr(changes, key)
         if settings.get(key) != value:
             if value is None:

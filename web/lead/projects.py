@@ -177,9 +177,12 @@ def project_settings(slug: str) -> ResponseReturnValue:
             "blind": _flag("blind"), "hints_visible": _flag("hints_visible"),
             "tests_enabled": _flag("tests_enabled"), "sandbox": _limits_from_form(),
         }
-        for key in ("lease_minutes", "agreement_threshold"):
+        for key in projects.SETTINGS_KEYS:
             if form.get(key, "").strip():
                 data[key] = form[key].strip()
+        if "qualification_tasks" in data:
+            data["qualification_tasks"] = [
+                e.strip() for e in data["qualification_tasks"].split(",") if e.strip()]
         changes = parse(projects.ProjectSettingsIn, data)
         changed = projects.update_settings(db.session, project, changes,
                                            user_id=current_user.id)
