@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,6 +38,7 @@ from harness.models import (
     Qualification,
     QualificationAttempt,
     Task,
+    User,
     utcnow,
 )
 
@@ -202,11 +203,81 @@ def _member(session: Session, project: Project, user_id: int) -> ProjectMember:
     return member
 
 
-def may_work(session: Session, project: Project, user_id: int) -> bool:
-    """False while the member is paused for gold accuracy or failed the assessment."""
-    state = session.scalar(select(ProjectMember.qualification).where(
-        ProjectMember.project_id == project.id, ProjectMember.user_id == user_id))
-    return state not in (Qualification.paused, Qualification.failed)
+def tier_rank(tier: str | None) -> int:
+    return TIERS.index(tier) + 1 if tier in TIERS else 0
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the queue may hand this member: nothing (blocked says why), only the
+    assessment, or live work without the assessment tasks (exclude)."""
+
+    blocked: str | None = None
+    assessment: bool = False
+    exclude: tuple[int, ...] = ()
+
+
+def work_scope(session: Session, project: Project, user_id: int) -> Scope:
+    """One query for the member and user, one for the assessment's task ids when set."""
+    row = session.execute(
+        select(ProjectMember.qualification, User.tier)
+        .join(User, User.id == ProjectMember.user_id)
+        .where(ProjectMember.project_id == project.id, ProjectMember.user_id == user_id)
+    ).first()
+    state, tier = (row[0], row[1]) if row is not None else (None, None)
+    if state in (Qualification.paused, Qualification.failed):
+        return Scope(blocked="member_paused")
+    settings = project.settings or {}
+    needed = settings.get("tier_required")
+    if needed in TIERS and tier_rank(tier) < tier_rank(needed):
+        return Scope(blocked="tier")
+    wanted = list(settings.get("qualification_tasks") or [])
+    if not wanted:
+        return Scope()
+    ids = tuple(session.scalars(select(Task.id).where(
+        Task.project_id == project.id, Task.external_id.in_(wanted))))
+    if state != Qualification.qualified:
+        return Scope(assessment=True, exclude=ids)
+    return Scope(exclude=ids)
+
+
+def claim_assessment(session: Session, project: Project, user_id: int,
+                     lease_until: datetime) -> Assignment | None:
+    """The member's next unanswered assessment task (every member takes every one,
+    whatever the project's k), or None when all are taken."""
+    from harness.assignments import display_order  # the queue imports this module
+
+    for task in qualification_tasks(session, project):
+        taken = session.scalar(select(Assignment.id).where(
+            Assignment.task_id == task.id, Assignment.user_id == user_id))
+        if taken is not None:
+            continue
+        nth = int(session.scalar(select(func.count(Assignment.id)).where(
+            Assignment.task_id == task.id)) or 0)
+        assignment = Assignment(project_id=project.id, task_id=task.id, user_id=user_id,
+                                state="active", lease_expires_at=lease_until,
+                                display_order=display_order(
+                                    task.id, [c.id for c in task.candidates], nth))
+        session.add(assignment)
+        session.flush()
+        return assignment
+    return None
+
+
+def after_submit(session: Session, project: Project, assignment: Assignment) -> None:
+    """Called by submit_annotation for gold tasks: grade the assessment once its last
+    task is in; otherwise check the member's gold accuracy (gold mixed into live work)."""
+    wanted = (project.settings or {}).get("qualification_tasks") or []
+    member_state = session.scalar(select(ProjectMember.qualification).where(
+        ProjectMember.project_id == project.id, ProjectMember.user_id == assignment.user_id))
+    if assignment.task.external_id in wanted and member_state not in (
+            Qualification.qualified, Qualification.failed):
+        answered = _latest(session, project, assignment.user_id,
+                           task_ids=[t.id for t in qualification_tasks(session, project)])
+        if len(answered) == len(wanted):
+            grade_qualification(session, project, assignment.user_id)
+        return
+    check_gold_pause(session, project, assignment.user_id)
 
 
 def check_gold_pause(session: Session, project: Project, user_id: int) -> bool:
@@ -282,8 +353,26 @@ def grade_qualification(session: Session, project: Project, user_id: int) -> Qua
                        field="qualification") from None
     member = _member(session, project, user_id)
     member.qualification = Qualification.qualified if attempt.passed else Qualification.failed
+    granted = (project.settings or {}).get("grants_tier")
+    user = session.get(User, user_id)
+    if attempt.passed and granted in TIERS and user is not None and (
+            tier_rank(granted) > tier_rank(user.tier)):
+        user.tier = granted
     audit.record(session, "qualification.grade", user_id=user_id, project_id=project.id,
                  object_type="qualification", object_id=attempt.id, score=mean,
                  passed=attempt.passed)
     session.flush()
     return attempt
+
+
+def attempt_of(session: Session, project: Project, user_id: int) -> QualificationAttempt | None:
+    return session.scalars(select(QualificationAttempt).where(
+        QualificationAttempt.project_id == project.id,
+        QualificationAttempt.user_id == user_id)).one_or_none()
+
+
+def answered_assessment(session: Session, project: Project,
+                        user_id: int) -> list[tuple[Task, Annotation]]:
+    """The member's answers so far to the assessment's tasks."""
+    return _latest(session, project, user_id,
+                   task_ids=[t.id for t in qualification_tasks(session, project)])

@@ -47,9 +47,9 @@ def init_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from web import auth, home, lead, queue, review, runs
+    from web import auth, home, lead, qualification, queue, review, runs
 
-    for blueprint in (auth.bp, home.bp, queue.bp, review.bp, lead.bp):
+    for blueprint in (auth.bp, home.bp, queue.bp, review.bp, lead.bp, qualification.bp):
         app.register_blueprint(blueprint)
     runs.init_app(app)
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from harness import audit, settings
+from harness import audit, qualification, settings
 from harness.analysis.hints import Hint
 from harness.annotate.checks import (
     consistency_warnings,
@@ -30,7 +30,6 @@ from harness.models import (
     Project,
     utcnow,
 )
-from harness.qualification import check_gold_pause
 from harness.rubric import RubricBody
 
 # --- submit ---------------------------------------------------------------------------
@@ -121,6 +120,6 @@ def submit_annotation(
                  object_id=annotation.id, assignment=assignment.id, version=version,
                  warnings=[w.message for w in warnings])
     session.flush()
-    if task.is_gold:  # gold mixed into live work: accuracy may pause the annotator
-        check_gold_pause(session, project, assignment.user_id)
+    if task.is_gold:  # the assessment is graded; gold in live work may pause the annotator
+        qualification.after_submit(session, project, assignment)
     return SubmitResult(annotation, warnings=warnings)

@@ -47,6 +47,7 @@ class User(CreatedMixin, Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
+    tier: Mapped[str | None] = mapped_column(String(16))  # general < coding < security
 
     memberships: Mapped[list[ProjectMember]] = relationship(back_populates="user")
 
@@ -61,7 +62,6 @@ class ProjectMember(CreatedMixin, Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     qualification: Mapped[str] = mapped_column(String(16), default=Qualification.not_required)
-    tier: Mapped[str | None] = mapped_column(String(16))
     paused_at: Mapped[datetime | None]
     pause_lifted_at: Mapped[datetime | None]
 

@@ -12,8 +12,9 @@ from sqlalchemy import select
 
 from harness import assignments
 from harness.errors import Conflict
-from harness.models import Project, ProjectMember, Task
+from harness.models import Project, ProjectMember, Task, User
 from harness.qualification import (
+    attempt_of,
     check_gold_pause,
     gold_accuracy,
     grade_qualification,
@@ -88,27 +89,59 @@ def _answer(db, project, user, *, right: bool):
     return annotate_task(db, project, user, build=build)
 
 
-def test_the_assessment_is_graded_once(db, gold_project) -> None:
+def test_the_assessment_comes_first_is_graded_once_and_shows_what_was_missed(
+        db, gold_project) -> None:
     project, user = gold_project
-    project.settings = {"qualification_tasks": ["gold0", "gold1"], "pass_mark": 0.7}
+    project.settings = {"qualification_tasks": ["gold1", "gold0"], "pass_mark": 0.7}
     db.commit()
-    _answer(db, project, user, right=True)
+    first = _answer(db, project, user, right=True)
+    assert first.assignment.task.external_id == "gold1"  # the assessment, in its order
+    member = db.scalars(select(ProjectMember).where(ProjectMember.user_id == user.id)).one()
+    assert member.qualification == "not_required"  # not graded before the last answer
     with pytest.raises(Conflict) as unfinished:
         grade_qualification(db, project, user.id)
     assert unfinished.value.code == "unfinished"
-    _answer(db, project, user, right=False)
-    attempt = grade_qualification(db, project, user.id)
-    db.commit()
-    assert attempt.score == pytest.approx(0.5) and not attempt.passed
+    db.rollback()
+    _answer(db, project, user, right=False)  # the last answer grades the attempt
+    attempt = attempt_of(db, project, user.id)
+    assert attempt is not None and attempt.score == pytest.approx(0.5) and not attempt.passed
     assert [d["missed"] for d in attempt.details] == [[], [
         {"candidate": "b", "file_path": "solution.py", "line_start": 2, "line_end": 2,
          "category": "bug"}]]
-    member = db.scalars(select(ProjectMember).where(ProjectMember.user_id == user.id)).one()
+    db.refresh(member)
     assert member.qualification == "failed"
-    with pytest.raises(Conflict) as again:
+    with pytest.raises(Conflict) as again:  # one attempt
         grade_qualification(db, project, user.id)
     assert again.value.code == "one_attempt"
+    db.rollback()
     assert assignments.claim_next(db, user.id, project).reason == "member_paused"
+
+
+def test_passing_grants_a_tier_that_unlocks_projects_and_live_work_skips_the_assessment(
+        db, gold_project, make_project, make_user, import_file, tmp_path) -> None:
+    project, user = gold_project
+    project.settings = {"qualification_tasks": ["gold0"], "pass_mark": 0.7,
+                        "grants_tier": "security"}
+    db.commit()
+    secure = make_project("sec")
+    secure.settings = {"tier_required": "security"}
+    db.commit()
+    import_file(secure, write_jsonl(tmp_path / "s.jsonl", [task_line("s1")]))
+    other = make_user("other", projects=["sec"])
+    from harness import accounts
+    accounts.add_member(db, secure, user)
+    db.commit()
+    assert assignments.claim_next(db, user.id, secure).reason == "tier"
+    db.rollback()
+    _answer(db, project, user, right=True)
+    assert attempt_of(db, project, user.id).passed
+    assert db.get(User, user.id).tier == "security"
+    db.commit()
+    claim = assignments.claim_next(db, user.id, project)  # live work: gold1, gold2, live1
+    assert claim.assignment.task.external_id == "gold1"
+    db.commit()
+    assert assignments.claim_next(db, user.id, secure).assignment is not None
+    assert assignments.claim_next(db, other.id, secure).reason == "tier"
 
 
 def test_gold_accuracy_pauses_automatically_until_a_lead_lifts_it(db, gold_project) -> None:
@@ -160,3 +193,16 @@ def test_a_lead_lifts_the_pause_in_the_browser_form(db, gold_project, make_user,
     db.expire_all()
     member = db.scalars(select(ProjectMember).where(ProjectMember.user_id == user.id)).one()
     assert member.qualification == "qualified" and member.pause_lifted_at is not None
+
+
+def test_the_annotator_sees_the_result_and_what_was_missed(db, gold_project, login) -> None:
+    project, user = gold_project
+    project.settings = {"qualification_tasks": ["gold0"], "pass_mark": 0.9}
+    db.commit()
+    client = login("ann")
+    assert "0 of 1 assessment task(s) answered" in client.get("/p/g/qualification").get_data(
+        as_text=True)
+    _answer(db, project, user, right=False)
+    page = client.get("/p/g/qualification").get_data(as_text=True)
+    assert "Not passed: 0%" in page
+    assert "bug on candidate b, solution.py lines 2–2" in page

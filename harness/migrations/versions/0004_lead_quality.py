@@ -1,4 +1,4 @@
-"""lead quality: adjudications, qualification attempts, gold pauses and tiers of members
+"""lead quality: adjudications, qualification attempts, gold pauses, annotator tiers
 
 Revision ID: 0004
 Revises: 0002
@@ -66,8 +66,9 @@ def upgrade() -> None:
     with op.batch_alter_table("qualification_attempts", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_qualification_attempts_user_id"), ["user_id"],
                               unique=False)
-    with op.batch_alter_table("project_members", schema=None) as batch_op:
+    with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(sa.Column("tier", sa.String(length=16), nullable=True))
+    with op.batch_alter_table("project_members", schema=None) as batch_op:
         batch_op.add_column(sa.Column("paused_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("pause_lifted_at", sa.DateTime(timezone=True),
                                       nullable=True))
@@ -77,6 +78,7 @@ def downgrade() -> None:
     with op.batch_alter_table("project_members", schema=None) as batch_op:
         batch_op.drop_column("pause_lifted_at")
         batch_op.drop_column("paused_at")
+    with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.drop_column("tier")
     with op.batch_alter_table("qualification_attempts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_qualification_attempts_user_id"))
