@@ -122,7 +122,7 @@ def _holding_count(session: Session, task_id: int) -> int:
 
 
 def _open_task_ids(session: Session, project: Project, user_id: int, limit: int,
-                   exclude: Sequence[int] = ()) -> list[int]:
+                   exclude: Sequence[int] = (), prefer_gold: bool | None = None) -> list[int]:
     holding = (
         select(func.count(Assignment.id))
         .where(Assignment.task_id == Task.id, Assignment.state.in_(HOLDING))
@@ -133,6 +133,8 @@ def _open_task_ids(session: Session, project: Project, user_id: int, limit: int,
     query = select(Task.id).where(Task.project_id == project.id, ~mine, holding < project.overlap)
     if exclude:
         query = query.where(Task.id.not_in(list(exclude)))
+    if prefer_gold is not None:  # gold at the project's rate (harness.qualification)
+        query = query.order_by(Task.is_gold.desc() if prefer_gold else Task.is_gold.asc())
     return list(session.scalars(query.order_by(Task.position, Task.id).limit(limit)))
 
 
@@ -190,7 +192,8 @@ def claim_next(
     lapsed = _own_lapsed(session, user_id, project)
     if lapsed is not None and renew_lease(session, lapsed, project, now=now):
         return Claim(lapsed, resumed=True)
-    for task_id in _open_task_ids(session, project, user_id, SCAN, exclude=scope.exclude):
+    for task_id in _open_task_ids(session, project, user_id, SCAN, exclude=scope.exclude,
+                                  prefer_gold=scope.prefer_gold):
         assignment = _try_claim(session, project, task_id, user_id, now + lease)
         if assignment is not None:
             return Claim(assignment)

@@ -171,10 +171,11 @@ class ProjectSettingsIn(_Strict):
     gold_min: int | None = Field(default=None, ge=1, le=10_000)
     pass_mark: float | None = Field(default=None, ge=0.0, le=1.0)
     qualification_tasks: list[str] | None = None
+    gold_rate: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
 SETTINGS_KEYS = ("lease_minutes", "agreement_threshold", "hourly_rate", "gold_pause_below",
-                 "gold_min", "pass_mark", "qualification_tasks")
+                 "gold_min", "pass_mark", "qualification_tasks", "gold_rate")
 """ProjectSettingsIn fields kept in Project.settings (the rest are columns)."""
 
 

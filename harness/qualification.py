@@ -215,6 +215,7 @@ class Scope:
     blocked: str | None = None
     assessment: bool = False
     exclude: tuple[int, ...] = ()
+    prefer_gold: bool | None = None  # None: file order; else gold (or live) tasks first
 
 
 def work_scope(session: Session, project: Project, user_id: int) -> Scope:
@@ -232,13 +233,32 @@ def work_scope(session: Session, project: Project, user_id: int) -> Scope:
     if needed in TIERS and tier_rank(tier) < tier_rank(needed):
         return Scope(blocked="tier")
     wanted = list(settings.get("qualification_tasks") or [])
-    if not wanted:
-        return Scope()
-    ids = tuple(session.scalars(select(Task.id).where(
-        Task.project_id == project.id, Task.external_id.in_(wanted))))
-    if state != Qualification.qualified:
-        return Scope(assessment=True, exclude=ids)
-    return Scope(exclude=ids)
+    ids: tuple[int, ...] = ()
+    if wanted:
+        ids = tuple(session.scalars(select(Task.id).where(
+            Task.project_id == project.id, Task.external_id.in_(wanted))))
+        if state != Qualification.qualified:
+            return Scope(assessment=True, exclude=ids)
+    return Scope(exclude=ids, prefer_gold=_gold_due(session, project, user_id, ids))
+
+
+def _gold_due(session: Session, project: Project, user_id: int,
+              assessment: Sequence[int]) -> bool | None:
+    """With settings["gold_rate"] r, the member's next task is gold while fewer than r of
+    the tasks they have taken (the assessment aside) were gold: gold arrives at the set
+    rate, in no pattern the review page shows (it never marks a task as gold)."""
+    rate = (project.settings or {}).get("gold_rate")
+    if not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 < rate <= 1:
+        return None
+    query = (select(Task.is_gold, func.count(Assignment.id))
+             .join(Task, Task.id == Assignment.task_id)
+             .where(Assignment.project_id == project.id, Assignment.user_id == user_id)
+             .group_by(Task.is_gold))
+    if assessment:
+        query = query.where(Task.id.not_in(list(assessment)))
+    counts = {bool(g): int(n) for g, n in session.execute(query).all()}
+    taken = counts.get(True, 0) + counts.get(False, 0)
+    return counts.get(True, 0) < rate * (taken + 1)
 
 
 def claim_assessment(session: Session, project: Project, user_id: int,

@@ -206,3 +206,24 @@ def test_the_annotator_sees_the_result_and_what_was_missed(db, gold_project, log
     page = client.get("/p/g/qualification").get_data(as_text=True)
     assert "Not passed: 0%" in page
     assert "bug on candidate b, solution.py lines 2–2" in page
+
+
+def test_gold_is_mixed_into_live_work_at_the_set_rate(db, make_project, make_user, import_file,
+                                                      tmp_path) -> None:
+    project = make_project("rate", overlap=2)
+    lines = [task_line(f"live{i}") for i in range(6)] + [task_line(f"g{i}", gold=GOLD)
+                                                        for i in range(2)]
+    import_file(project, write_jsonl(tmp_path / "r.jsonl", lines))
+    project.settings = {"gold_rate": 0.25}
+    db.commit()
+    user = make_user("ann", projects=["rate"])
+    seen = []
+    for _ in range(8):
+        ann = annotate_task(db, project, user)
+        seen.append("G" if ann.assignment.task.is_gold else "L")
+    assert "".join(seen) == "GLLLGLLL"
+    other = make_user("other", projects=["rate"])
+    project.settings = {}
+    db.commit()
+    order = [annotate_task(db, project, other).assignment.task.external_id for _ in range(8)]
+    assert order[-2:] == ["g0", "g1"]  # without a rate: file order
