@@ -33,8 +33,9 @@ def hourly_rate(project: Project) -> float | None:
     return None
 
 
-def gold_scores_by_user(session: Session, project: Project) -> dict[int, list[float]]:
-    """Each annotator's scores on gold tasks (their first submitted version of each)."""
+def gold_scores_by_user(session: Session, project: Project
+                        ) -> dict[int, list[tuple[date, float]]]:
+    """Each annotator's (day, score) on gold tasks (their first submitted version of each)."""
     rows = session.execute(
         select(Assignment.user_id, Task, Annotation)
         .join(Task, Task.id == Assignment.task_id)
@@ -48,7 +49,7 @@ def gold_scores_by_user(session: Session, project: Project) -> dict[int, list[fl
         for f in session.scalars(select(Finding).where(
                 Finding.annotation_id.in_(ids[start:start + 500]))):
             findings.setdefault(f.annotation_id, []).append(f)
-    out: dict[int, list[float]] = {}
+    out: dict[int, list[tuple[date, float]]] = {}
     for user_id, task, annotation in rows:
         ranking = [[int(c) for c in g] for g in annotation.ranking]
         try:
@@ -56,7 +57,7 @@ def gold_scores_by_user(session: Session, project: Project) -> dict[int, list[fl
         except HarnessError:  # a malformed gold answer scores nothing (the lead sees why
             scored = None     # on the task page)
         if scored is not None:
-            out.setdefault(user_id, []).append(scored.score)
+            out.setdefault(user_id, []).append((annotation.submitted_at.date(), scored.score))
     return out
 
 
@@ -79,7 +80,7 @@ def annotators_table(session: Session, project: Project) -> Table:
     out = []
     for user_id, name, n_sub, n_skip, n_active, seconds in rows:
         hours = float(seconds or 0.0) / 3600
-        scores = gold.get(user_id, [])
+        scores = [score for _day, score in gold.get(user_id, [])]
         out.append([
             name, int(n_sub or 0), int(n_skip or 0), int(n_active or 0), round(hours, 3),
             round(int(n_sub or 0) / hours, 2) if hours > 0 else None,
@@ -87,6 +88,24 @@ def annotators_table(session: Session, project: Project) -> Table:
             len(scores), round(sum(scores) / len(scores), 3) if scores else None,
         ])
     return header, out
+
+
+def gold_table(session: Session, project: Project) -> Table:
+    """Gold accuracy per annotator and day: how it moves over time."""
+    names = dict(session.execute(select(User.id, User.name).join(
+        Assignment, Assignment.user_id == User.id).where(
+        Assignment.project_id == project.id).distinct()).all())
+    rows = []
+    for user_id, scores in gold_scores_by_user(session, project).items():
+        by_day: dict[date, list[float]] = {}
+        for day, score in scores:
+            by_day.setdefault(day, []).append(score)
+        for day in sorted(by_day):
+            got = by_day[day]
+            rows.append([names.get(user_id, str(user_id)), day.isoformat(), len(got),
+                         round(sum(got) / len(got), 3)])
+    rows.sort(key=lambda r: (r[0], r[1]))
+    return ["annotator", "day", "gold_answers", "gold_accuracy"], rows
 
 
 def progress_table(session: Session, project: Project) -> Table:
@@ -167,6 +186,7 @@ def histogram(values: Sequence[float | None], bins: int = 10, lo: float = -1.0,
 @dataclass
 class Dashboard:
     annotators: Table
+    gold: Table
     progress: Table
     agreement: Table
     positions: Table
@@ -179,8 +199,9 @@ def dashboard(session: Session, project: Project) -> Dashboard:
     names = dict(session.execute(select(Task.id, Task.external_id).where(
         Task.id.in_([t.task_id for t in figures.per_task]))).all()) if figures.per_task else {}
     bias, positions = position_bias(session, project)
-    return Dashboard(annotators_table(session, project), progress_table(session, project),
+    return Dashboard(annotators_table(session, project), gold_table(session, project),
+                     progress_table(session, project),
                      agreement_table(figures, names), positions, bias, figures)
 
 
-TABLES = ("annotators", "progress", "agreement", "positions")
+TABLES = ("annotators", "gold", "progress", "agreement", "positions")

@@ -43,6 +43,9 @@ def test_annotators_table_pay_and_gold(db, make_project, make_user, import_file,
     # no findings (recall 0: F1 0) and the ranking right or wrong: 0.5 * (tau + 1) / 2
     scores = {by[n]["gold_accuracy"] for n in ("ann1", "ann2")}
     assert scores <= {0.0, 0.5}
+    header, rows = dashboard.gold_table(db, project)
+    assert [(r[0], r[2]) for r in rows] == [("ann1", 1), ("ann2", 1)]
+    assert {r[3] for r in rows} == scores
 
 
 def test_position_bias_counts_the_first_shown(db, make_project, make_user, import_file,
