@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -253,6 +254,18 @@ def test_settings_pause_resume_k_and_members(db, make_project, make_user, import
     assert client.post("/p/s/settings", data={"state": "paused", "overlap": "1"}).status_code == 400
 
 
+def _finished(client, url: str) -> str:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        html = client.get(url).get_data(as_text=True)
+        if 'data-state="done"' in html or 'data-state="failed"' in html:
+            assert 'http-equiv="refresh"' not in html
+            return html
+        assert 'http-equiv="refresh"' in html
+        time.sleep(0.1)
+    raise AssertionError("the import did not finish")
+
+
 def test_import_page_lists_every_error_and_imports_nothing(db, make_project, make_user, login,
                                                            tmp_path) -> None:
     make_project("imp")
@@ -262,7 +275,25 @@ def test_import_page_lists_every_error_and_imports_nothing(db, make_project, mak
     body = "\n".join([json.dumps(task_line("a1")), "{not json", json.dumps(task_line("a1"))])
     resp = client.post("/p/imp/import", data={"csrf_token": token, "tasks": (
         io.BytesIO(body.encode()), "more.jsonl")}, content_type="multipart/form-data")
-    html = resp.get_data(as_text=True)
-    assert resp.status_code == 422
+    assert resp.status_code == 302
+    html = _finished(client, resp.headers["Location"])
     assert "more.jsonl:2: (line): invalid JSON" in html and "more.jsonl:3: id:" in html
+    assert "imports/" not in html  # the upload's folder is not shown
     assert db.scalar(select(func.count(Task.id))) == 0
+
+
+def test_a_large_import_runs_in_the_background_with_progress(db, make_project, make_user, login,
+                                                             tmp_path) -> None:
+    project = make_project("big", tests=False)
+    make_user("boss", role="lead", projects=["big"])
+    make_user("other", role="lead")
+    client = login("boss")
+    token = csrf_from(client.get("/p/big/import").get_data(as_text=True))
+    body = "\n".join(json.dumps(task_line(f"t{i}")) for i in range(1200)) + "\n"
+    resp = client.post("/p/big/import", data={"csrf_token": token, "tasks": (
+        io.BytesIO(body.encode()), "big.jsonl")}, content_type="multipart/form-data")
+    job_url = resp.headers["Location"]
+    html = _finished(client, job_url)
+    assert "Imported 1200 new and 0 updated task(s), 2400 candidate(s)." in html
+    assert db.scalar(select(func.count(Task.id)).where(Task.project_id == project.id)) == 1200
+    assert login("other").get(job_url).status_code == 404  # not a member of the project

@@ -145,25 +145,6 @@ def _rubric_for_new(uploaded: Path | None) -> Rubric:
     return rubric
 
 
-# --- import more tasks -----------------------------------------------------------------
-
-@bp.route("/p/<slug>/import", methods=["GET", "POST"])
-@roles_required("lead")
-def import_page(slug: str) -> ResponseReturnValue:
-    project = project_or_404(slug)
-    if request.method == "GET":
-        return render_template("lead/import.html", project=project, errors=[])
-    with _upload(request.files.get("tasks"), "tasks.jsonl") as (path, tmp):
-        if path is None:
-            raise InvalidInput("invalid", "choose a task file (JSONL) to upload", field="tasks")
-        report, errors = _attempt(lambda: _import(project, path, update=_flag("update")), [tmp])
-    if report is None:
-        return render_template("lead/import.html", project=project, errors=errors), 422
-    flash(f"Imported {report.created} new and {report.updated} updated task(s), "
-          f"{report.candidates} candidate(s).", "success")
-    return redirect(url_for("lead.project_tasks", slug=slug))
-
-
 # --- settings, members, rubric -----------------------------------------------------------
 
 @bp.route("/p/<slug>/settings", methods=["GET", "POST"])
