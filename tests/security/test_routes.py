@@ -44,14 +44,14 @@ ROUTES: dict[tuple[str, str], dict[str, Any]] = {
     ("static", "GET"): ALL,
     ("auth.login", "GET"): ALL,
     ("auth.login", "POST"): ALL,
-    ("review.index", "GET"): ALL,
-    ("review.queue_page", "GET"): ALL,
-    ("review.queue_page", "POST"): ANNOTATORS_ONLY,
-    ("review.project_queue", "GET"): ALL | {"out": 404},
-    ("review.project_queue", "POST"): ANNOTATORS_ONLY | {"out": 404},
-    ("review.project_tasks", "GET"): LEADS,
-    ("review.task_page", "GET"): LEADS,
-    ("review.assignments", "GET"): LEADS,
+    ("home.index", "GET"): ALL,
+    ("queue.queue_page", "GET"): ALL,
+    ("queue.queue_page", "POST"): ANNOTATORS_ONLY,
+    ("queue.project_queue", "GET"): ALL | {"out": 404},
+    ("queue.project_queue", "POST"): ANNOTATORS_ONLY | {"out": 404},
+    ("lead.project_tasks", "GET"): LEADS,
+    ("lead.task_page", "GET"): LEADS,
+    ("lead.assignments_page", "GET"): LEADS,
     ("runs.rerun", "POST"): LEADS,
     ("runs.task_runs", "GET"): LEADS | {"ann": OK, "ann2": 404, "out": 404, "lab": 404},
     ("review.assignment_page", "GET"): OWNER_READ,
@@ -61,6 +61,26 @@ ROUTES: dict[tuple[str, str], dict[str, Any]] = {
     ("review.submit", "POST"): OWNER_WRITE,
     ("runs.probe", "POST"): OWNER_WRITE,
     ("review.skip", "POST"): OWNER_WRITE,
+    # the lead's pages (web/lead/): user 999999 and import token "none" do not exist
+    ("lead.annotations_page", "GET"): LEADS,
+    ("lead.agreement_page", "GET"): LEADS,
+    ("lead.adjudication_queue", "GET"): LEADS,
+    ("lead.adjudicate", "GET"): LEADS,
+    ("lead.adjudicate", "POST"): LEADS,
+    ("lead.dashboard_page", "GET"): LEADS,
+    ("lead.dashboard_csv", "GET"): LEADS,
+    ("lead.new_project", "GET"): LEADS,
+    ("lead.new_project", "POST"): LEADS,
+    ("lead.import_page", "GET"): LEADS,
+    ("lead.import_page", "POST"): LEADS,
+    ("lead.import_job", "GET"): LEADS | {"lead": 404, "admin": 404},
+    ("lead.project_settings", "GET"): LEADS,
+    ("lead.project_settings", "POST"): LEADS,
+    ("lead.add_member", "POST"): LEADS,
+    ("lead.remove_member", "POST"): LEADS | {"lead": 404, "admin": 404},
+    ("lead.lift_member_pause", "POST"): LEADS | {"lead": 404, "admin": 404},
+    ("lead.new_rubric_version", "POST"): LEADS,
+    ("qualification.assessment_page", "GET"): ALL | {"out": 404},
     ("auth.logout", "POST"): dict.fromkeys(USERS, LOGIN),  # where logging out lands
 }
 QUERIES = {"review.diff": "?left={left}&right={right}"}  # what a route needs beyond its path
@@ -87,7 +107,8 @@ def site(db, make_project, make_user, import_file, tmp_path) -> dict[str, str]: 
     task = claim.assignment.task
     left, right = (str(c.id) for c in task.candidates[:2])
     return {"slug": "s", "assignment_id": str(claim.assignment.id),
-            "external_id": task.external_id, "filename": "app.css", "left": left, "right": right}
+            "external_id": task.external_id, "filename": "app.css", "left": left, "right": right,
+            "user_id": "999999", "token": "none", "name": "annotators"}
 
 
 def rules(app: Flask) -> list[tuple[str, str, str]]:
