@@ -11,7 +11,16 @@ from sqlalchemy.orm import Session
 
 from harness import audit
 from harness.errors import InvalidInput, NotFound
-from harness.models import Assignment, Candidate, Project, ProjectMember, Rubric, Task, User
+from harness.models import (
+    Assignment,
+    Candidate,
+    Project,
+    ProjectMember,
+    QualificationAttempt,
+    Rubric,
+    Task,
+    User,
+)
 from harness.rubric import (
     RubricError,
     format_validation_errors,
@@ -240,12 +249,27 @@ def remove_member(session: Session, project: Project, user_id: int, *,
     session.flush()
 
 
-def members_of(session: Session, project: Project) -> list[tuple[ProjectMember, str, str]]:
-    """(membership, user name, role) of the project's members, by name."""
+def members_of(session: Session, project: Project
+               ) -> list[tuple[ProjectMember, User, QualificationAttempt | None]]:
+    """(membership, user, assessment attempt) of the project's members, by name."""
     rows = session.execute(
-        select(ProjectMember, User.name, User.role).join(User, User.id == ProjectMember.user_id)
+        select(ProjectMember, User, QualificationAttempt)
+        .join(User, User.id == ProjectMember.user_id)
+        .outerjoin(QualificationAttempt,
+                   (QualificationAttempt.project_id == ProjectMember.project_id)
+                   & (QualificationAttempt.user_id == ProjectMember.user_id))
         .where(ProjectMember.project_id == project.id).order_by(User.name)).all()
-    return [(m, name, role) for m, name, role in rows]
+    return [(m, u, a) for m, u, a in rows]
+
+
+def external_ids(session: Session, task_ids: list[int]) -> dict[int, str]:
+    """task id -> external id, 500 at a time."""
+    out: dict[int, str] = {}
+    for start in range(0, len(task_ids), 500):
+        rows = session.execute(select(Task.id, Task.external_id).where(
+            Task.id.in_(task_ids[start:start + 500])))
+        out.update({task_id: ext for task_id, ext in rows})
+    return out
 
 
 def rubric_choices(session: Session) -> list[Rubric]:

@@ -162,7 +162,8 @@ def test_adjudication_queue_lists_tasks_below_the_threshold(two_reviews, login, 
     # differ, so W = 0 and the task is below any positive threshold
     page = login("boss").get("/p/lp/adjudication").get_data(as_text=True)
     assert "/p/lp/t/t1/adjudicate" in page
-    assert login("boss").get("/p/lp/agreement").status_code == 200
+    agreement = login("boss").get("/p/lp/agreement").get_data(as_text=True)
+    assert 'href="/p/lp/t/t1/annotations">t1</a>' in agreement
 
 
 def _new_project_form(client, **fields: Any) -> dict[str, Any]:

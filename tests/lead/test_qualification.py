@@ -195,7 +195,8 @@ def test_a_lead_lifts_the_pause_in_the_browser_form(db, gold_project, make_user,
     assert member.qualification == "qualified" and member.pause_lifted_at is not None
 
 
-def test_the_annotator_sees_the_result_and_what_was_missed(db, gold_project, login) -> None:
+def test_the_annotator_sees_the_result_and_what_was_missed(db, gold_project, login,
+                                                           make_user) -> None:
     project, user = gold_project
     project.settings = {"qualification_tasks": ["gold0"], "pass_mark": 0.9}
     db.commit()
@@ -206,6 +207,10 @@ def test_the_annotator_sees_the_result_and_what_was_missed(db, gold_project, log
     page = client.get("/p/g/qualification").get_data(as_text=True)
     assert "Not passed: 0%" in page
     assert "bug on candidate b, solution.py lines 2–2" in page
+    make_user("boss", role="lead", projects=["g"])
+    members = login("boss").get("/p/g/settings").get_data(as_text=True)
+    row = members.split('data-member="ann"')[1].split("</tr>")[0]
+    assert "failed" in row and "0% · not passed" in row
 
 
 def test_gold_is_mixed_into_live_work_at_the_set_rate(db, make_project, make_user, import_file,
