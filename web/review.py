@@ -12,6 +12,7 @@ from harness.annotate.drafts import DraftRequest, is_stale
 from harness.annotate.page import lease_seconds_left, progress, review_state
 from harness.errors import NotFound
 from harness.models import Assignment, Project
+from harness.probes import MAX_SOURCE_BYTES
 from harness.rubric import RubricBody, body_of
 from harness.text import line_diff
 from web.access import assignment_or_404, project_or_404, sees_models
@@ -71,6 +72,8 @@ def assignment_page(slug: str, assignment_id: int) -> ResponseReturnValue:
         versions=versions,
         lease_minutes=assignments.lease_minutes(db.session, project),
         can_probe=can_probe,
+        probe_max=MAX_SOURCE_BYTES,
+        comment_max=annotate.MAX_COMMENT,
         done=done,
         total=total,
     )
