@@ -388,7 +388,10 @@ def check_draft(rubric: RubricBody, shown: list[Shown], draft: Mapping[str, Any]
     _, problems = validate(rubric, shown, draft, complete=False)
     if problems:
         first = problems[0]
-        raise InvalidInput("invalid_draft", f"not saved: {first.message}", field=first.field,
+        # finding messages name their finding; others get their field's name in front
+        named = first.message if first.field.startswith("findings.") else \
+            f"{first.field.split('.')[0]}: {first.message}"
+        raise InvalidInput("invalid_draft", named, field=first.field,
                            errors=[f"{p.field}: {p.message}" for p in problems])
 
 

@@ -48,7 +48,7 @@ export function runDetails(run) {
     if (run?.[stream]) {
       const note = run[`${stream}_truncated`] ? " (truncated)" : "";
       parts.push(el("details", { class: "output" }, el("summary", { text: stream + note }),
-        el("pre", { text: String(run[stream]) })));
+        el("pre", { text: String(run[stream]), tabindex: "0" })));
     }
   }
   return parts;

@@ -96,7 +96,7 @@ export class Probe {
       this.history.append(el("li", { class: "probe-item", "data-probe": probe.id },
         el("div", { class: "probe-line" }, el("strong", { text: at }), " ",
           el("span", { text: this.summary(probe) }), " ", show, " ", reuse),
-        el("details", {}, el("summary", { text: "source" }), el("pre", { class: "probe-source", text: probe.source }))));
+        el("details", {}, el("summary", { text: "source" }), el("pre", { class: "probe-source", text: probe.source, tabindex: "0" }))));
     }
   }
 
