@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export HARNESS_SANDBOX_DIR ?= $(CURDIR)/.cache/sandbox
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: demo test lint system-base system-test sandbox-host browser axe clean
+.PHONY: demo test lint system-base system-test sandbox-host browser services axe clean
 
 demo: $(BIN)/.installed system-base
 	$(BIN)/harness sandbox build --offline
@@ -50,8 +50,15 @@ $(BIN)/.installed-dev: pyproject.toml $(BIN)/.installed
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-# Everything the tests use for real: Docker engine + sandbox image, bubblewrap, a browser.
-system-test: system-base sandbox-host browser
+# Everything the tests use for real: Docker engine + sandbox image, bubblewrap, a browser,
+# Redis (the tests start throwaway instances on a Unix socket).
+system-test: system-base sandbox-host browser services
+
+services:
+	@if ! command -v redis-server >/dev/null; then \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server >/dev/null; \
+	fi
+	@redis-server --version
 
 sandbox-host: $(BIN)/.installed
 	bash sandboxes/host-setup.sh

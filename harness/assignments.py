@@ -165,7 +165,8 @@ def claim_next(
     *,
     now: datetime | None = None,
 ) -> Claim:
-    """The user's next assignment in this project: their active one, or a new one."""
+    """The user's next assignment in this project: their active one, their own lapsed
+    one if its slot is still free, or a new one; else the reason there is none."""
     now = now or utcnow()
     expire_leases(session, now)  # first: takes SQLite's write lock (see module docstring)
     if project.state != "active":
@@ -176,7 +177,18 @@ def claim_next(
         current.lease_expires_at = now + lease
         session.flush()
         return Claim(current, resumed=True)
-    # the user's own lapsed lease comes back first, draft and all, if the slot is still free
+    lapsed = _own_lapsed(session, user_id, project)
+    if lapsed is not None and renew_lease(session, lapsed, project, now=now):
+        return Claim(lapsed, resumed=True)
+    for task_id in _open_task_ids(session, project, user_id, SCAN):
+        assignment = _try_claim(session, project, task_id, user_id, now + lease)
+        if assignment is not None:
+            return Claim(assignment)
+    return Claim(None, _why_empty(session, project, user_id))
+
+
+def _own_lapsed(session: Session, user_id: int, project: Project) -> Assignment | None:
+    """The user's own lapsed lease, draft and all, if its task still has a free slot."""
     other = aliased(Assignment)
     others_holding = (
         select(func.count(other.id))
@@ -188,7 +200,7 @@ def claim_next(
         .correlate(Assignment)
         .scalar_subquery()
     )
-    lapsed = session.scalars(
+    return session.scalars(
         select(Assignment)
         .where(
             Assignment.user_id == user_id,
@@ -199,40 +211,38 @@ def claim_next(
         .order_by(Assignment.lease_expires_at.desc(), Assignment.id.desc())
         .limit(1)
     ).first()
-    if lapsed is not None and renew_lease(
-        session, lapsed, project, now=now
-    ):
-        return Claim(lapsed, resumed=True)
-    for task_id in _open_task_ids(session, project, user_id, SCAN):
-        # PostgreSQL: serialise claims of this task; SQLite ignores FOR UPDATE.
-        session.execute(select(Task.id).where(Task.id == task_id).with_for_update())
-        if _holding_count(session, task_id) >= project.overlap:
-            continue
-        candidate_ids = list(
-            session.scalars(select(Candidate.id).where(Candidate.task_id == task_id))
-        )
-        nth = int(
-            session.scalar(select(func.count(Assignment.id)).where(Assignment.task_id == task_id))
-            or 0
-        )
-        assignment = Assignment(
-            project_id=project.id,
-            task_id=task_id,
-            user_id=user_id,
-            state="active",
-            display_order=display_order(task_id, candidate_ids, nth),
-            lease_expires_at=now + lease,
-        )
-        try:
-            with session.begin_nested():
-                session.add(assignment)
-                session.flush()
-                if _holding_count(session, task_id) > project.overlap:
-                    raise _Overfull
-        except (_Overfull, IntegrityError):
-            continue
-        return Claim(assignment)
-    return Claim(None, _why_empty(session, project, user_id))
+
+
+def _try_claim(session: Session, project: Project, task_id: int, user_id: int,
+               lease_until: datetime) -> Assignment | None:
+    """A new assignment of this task to the user, or None when the task filled up
+    meanwhile (the count is checked again after the insert, in a savepoint)."""
+    # PostgreSQL: serialise claims of this task; SQLite ignores FOR UPDATE.
+    session.execute(select(Task.id).where(Task.id == task_id).with_for_update())
+    if _holding_count(session, task_id) >= project.overlap:
+        return None
+    candidate_ids = list(session.scalars(select(Candidate.id).where(Candidate.task_id == task_id)))
+    nth = int(
+        session.scalar(select(func.count(Assignment.id)).where(Assignment.task_id == task_id))
+        or 0
+    )
+    assignment = Assignment(
+        project_id=project.id,
+        task_id=task_id,
+        user_id=user_id,
+        state="active",
+        display_order=display_order(task_id, candidate_ids, nth),
+        lease_expires_at=lease_until,
+    )
+    try:
+        with session.begin_nested():
+            session.add(assignment)
+            session.flush()
+            if _holding_count(session, task_id) > project.overlap:
+                raise _Overfull
+    except (_Overfull, IntegrityError):
+        return None
+    return assignment
 
 
 class _Overfull(Exception):

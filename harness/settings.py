@@ -50,6 +50,14 @@ def max_file_bytes_from_env(env: dict[str, str] | None = None) -> int:
                     DEFAULT_MAX_FILE_BYTES, minimum=1)
 
 
+def _redis_url(env: dict[str, str]) -> str:
+    url = env.get("REDIS_URL", "")
+    if url and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError(f"REDIS_URL={url!r}: expected redis://host:port/db or "
+                            "unix:///path/redis.sock")
+    return url
+
+
 def _bool_env(env: dict[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -70,6 +78,7 @@ class Settings:
     sandbox_backend: str = "auto"
     run_concurrency: int = 0  # 0: one per CPU
     lease_minutes: int = DEFAULT_LEASE_MINUTES
+    redis_url: str = ""  # set: test runs go through RQ on this Redis to `harness worker`s
     probe_slots: int = 0  # probes one server process runs at once; 0: half the CPUs
     inprocess_worker: bool = True  # `harness serve` runs queued test runs itself
     # Where the offline-built sandbox root filesystem and its tar are kept;
@@ -107,6 +116,7 @@ class Settings:
             run_concurrency=_int_env(env, "HARNESS_RUN_CONCURRENCY", 0),
             lease_minutes=_int_env(env, "HARNESS_LEASE_MINUTES", DEFAULT_LEASE_MINUTES, minimum=1),
             probe_slots=_int_env(env, "HARNESS_PROBE_SLOTS", 0),
+            redis_url=_redis_url(env),
             inprocess_worker=_bool_env(env, "HARNESS_INPROCESS_WORKER", True),
         )
 

@@ -85,3 +85,17 @@ def test_0002_downgrade_keeps_the_newest_row_per_old_key(engine_at_0001: Engine)
         c["name"] for c in inspect(engine_at_0001).get_columns("analyses")
     }
     migrate(engine_at_0001)  # and up again
+
+
+def test_head_constant_is_alembics_head(tmp_path: Path) -> None:
+    """`migrate` skips Alembic when the database is at HEAD: HEAD must be the real head."""
+    from alembic.script import ScriptDirectory
+
+    from harness.setup import HEAD, schema_revision
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'h.db'}")
+    assert schema_revision(engine) is None
+    migrate(engine)
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    assert script.get_current_head() == HEAD == schema_revision(engine)
+    engine.dispose()

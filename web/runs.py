@@ -189,6 +189,10 @@ def start_worker(app: Flask) -> Worker | None:
     settings: Settings = app.config["HARNESS_SETTINGS"]
     if not settings.inprocess_worker:
         return None
+    if settings.redis_url:
+        log.warning("REDIS_URL is set: test runs go to `harness worker` processes through RQ; "
+                    "this server runs none itself")
+        return None
     configured: Executor | None = app.extensions.get("harness.executor")
     worker = Worker(
         app.extensions["harness.sessionmaker"],

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 import time
 from datetime import timedelta
-from typing import Any
 
 import click
 
@@ -15,7 +13,7 @@ from harness import accounts, setup
 from harness import runs as runqueue
 from harness.cli.common import engine, fail, session, session_factory, settings
 from harness.models import Project
-from harness.runs import Executor, Worker, check_backend, sandbox_executor
+from harness.runs import Executor, Worker, check_backend
 
 # A worker that has not heartbeated for this long is not counted as running.
 ACTIVE_WITHIN = timedelta(seconds=10)
@@ -23,18 +21,7 @@ POLL_S = 0.5
 
 
 def load_executor(spec: str | None) -> Executor:
-    """The configured sandbox, or a `module:function` runner (for tests and custom setups)."""
-    if spec:
-        module, _, name = spec.partition(":")
-        try:
-            found: Any = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError, ValueError) as exc:
-            raise fail(f"--executor {spec}: cannot load it ({exc})") from None
-        if not callable(found):
-            raise fail(f"--executor {spec}: not a function")
-        executor: Executor = found
-        return executor
-    return sandbox_executor(settings())
+    return runqueue.load_executor(spec, settings())
 
 
 def check_sandbox() -> str:
@@ -65,6 +52,15 @@ def worker(concurrency: int, executor_spec: str | None) -> None:
     logging.getLogger("harness.runs").setLevel(logging.INFO)
     executor = load_executor(executor_spec)
     where = "custom executor " + executor_spec if executor_spec else check_sandbox()
+    cfg = settings()
+    if cfg.redis_url:
+        from harness.runs import distributed
+
+        slots = concurrency or cfg.run_concurrency or 1
+        click.echo(f"worker: {slots} RQ worker(s) on queue {distributed.QUEUE_NAME} "
+                   f"at {cfg.redis_url}, runs on {where}", err=True)
+        distributed.work(cfg, concurrency=slots, executor_spec=executor_spec)
+        return
     done_log = logging.getLogger("harness.runs")
 
     def on_done(run_id: int, status: str) -> None:
