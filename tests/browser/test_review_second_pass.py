@@ -81,23 +81,31 @@ def test_two_tabs_the_stale_one_is_refused_and_says_so(live, open_page) -> None:
     assert status.get_attribute("data-state") == "error"
     assert "Draft saved" not in status.inner_text() and "another tab" in status.inner_text()
     assert first.is_disabled("#submit")
-    # the older tab leaves: its unload beacon is refused too; nothing of the newer tab is lost
-    first.close(run_before_unload=True)
-    second.wait_for_timeout(500)
-    with live.db() as s:
+    with live.db() as s:  # nothing of the newer tab was overwritten
         draft = s.get(Assignment, assignment_id).draft
     assert [f["comment"] for f in draft["findings"]] == ["from the second tab"]
-    assert draft.get("rationale", "") != "typed in the first tab"
-    # the newer tab carries on: its next save is accepted
+    assert draft.get("rationale", "") == ""
+    # the reload the banner offers: the newest draft, and the older tab's changes offered back
+    first.click("#stale-reload")
+    first.wait_for_selector("#restore:visible")
+    assert first.input_value("#rationale") == ""
+    assert first.locator("#cand-B li.finding").count() == 1
+    with first.expect_navigation():
+        first.click("#restore-add")  # merged, saved, and the page reloads to show it
+    first.wait_for_selector("#ranking .chip")
+    assert first.input_value("#rationale") == "typed in the first tab"
+    assert first.locator("#restore").is_hidden()
+    with live.db() as s:  # nothing lost on either side
+        draft = s.get(Assignment, assignment_id).draft
+    assert [f["comment"] for f in draft["findings"]] == ["from the second tab"]
+    assert draft["rationale"] == "typed in the first tab"
+    # now the second tab is the stale one, and its unload sends no draft over the newer one
     second.fill("#rationale", "typed in the second tab")
-    wait_saved(second)
+    second.wait_for_selector("#stale-banner:visible")
+    second.close(run_before_unload=True)
+    first.wait_for_timeout(500)
     with live.db() as s:
-        assert s.get(Assignment, assignment_id).draft["rationale"] == "typed in the second tab"
-    # the reload the banner offers shows the newest state
-    third = second.context.new_page()
-    third.goto(second.url)
-    third.wait_for_selector("#ranking .chip")
-    assert third.input_value("#rationale") == "typed in the second tab"
+        assert s.get(Assignment, assignment_id).draft["rationale"] == "typed in the first tab"
     assert errors == []
 
 

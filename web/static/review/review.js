@@ -19,6 +19,31 @@ store.onSaved = (reply) => {
 };
 document.getElementById("stale-reload").addEventListener("click", () => window.location.assign(data.urls.reload));
 
+// Changes a stale view of this task could not save (kept in this tab): offer to add them.
+const leftover = store.stashed();
+if (leftover) {
+  const box = document.getElementById("restore");
+  const findingsCount = (leftover.state.findings || []).length;
+  document.getElementById("restore-text").textContent =
+    `This tab holds changes from ${new Date(leftover.at).toLocaleTimeString()} that were not saved ` +
+    `because the task was open elsewhere (${findingsCount} finding${findingsCount === 1 ? "" : "s"}, ` +
+    "scores, ranking and rationale). Nothing already saved is replaced.";
+  box.hidden = false;
+  document.getElementById("restore-discard").addEventListener("click", () => {
+    store.dropStash();
+    box.hidden = true;
+  });
+  document.getElementById("restore-add").addEventListener("click", async () => {
+    store.mergeStash(leftover.state);
+    store.dirty = true;
+    while (store.inflight) await store.inflight.catch(() => {});
+    await store.save();
+    if (store.dirty || store.stale) return; // not saved: the status line says why
+    store.dropStash();
+    window.location.reload();
+  });
+}
+
 // --- active time: visible and not idle for more than 60 s --------------------------------
 
 let lastInput = Date.now();

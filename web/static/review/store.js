@@ -32,6 +32,7 @@ export class Store {
       confidence: Number.isInteger(draft.confidence) ? draft.confidence : null,
       hint_verdicts: draft.hint_verdicts && typeof draft.hint_verdicts === "object" ? draft.hint_verdicts : {},
     };
+    this.assignment = data.assignment;
     this.page = pageId();
     this.revision = data.revision || 0; // the server's draft revision this state is based on
     this.submittedRevision = data.submitted_revision || 0;
@@ -55,7 +56,10 @@ export class Store {
     this.dirty = true;
     this.changes += 1;
     this.paintBanner();
-    if (this.stale) return this.paintStale();
+    if (this.stale) {
+      this.stash();
+      return this.paintStale();
+    }
     this.setStatus("dirty", "Unsaved changes…");
     this.rearm(SAVE_DELAY_MS);
   }
@@ -181,6 +185,7 @@ export class Store {
 
   markStale() {
     this.stale = true;
+    if (this.dirty) this.stash();
     clearTimeout(this.timer);
     this.timer = null;
     const banner = document.getElementById("stale-banner");
@@ -191,6 +196,57 @@ export class Store {
 
   paintStale() {
     this.setStatus("error", "Not saved: this task is open in another tab or window");
+  }
+
+  // --- what a stale page could not save: kept in this tab, offered after the reload -----
+
+  get stashKey() {
+    return `review.unsaved.${this.assignment}`;
+  }
+
+  stash() {
+    try {
+      sessionStorage.setItem(this.stashKey, JSON.stringify({ at: Date.now(), state: this.state }));
+    } catch {
+      // storage full or refused: the stale page itself still shows the changes
+    }
+  }
+
+  stashed() {
+    try {
+      const raw = JSON.parse(sessionStorage.getItem(this.stashKey) || "null");
+      return raw && raw.state && typeof raw.state === "object" ? raw : null;
+    } catch {
+      return null;
+    }
+  }
+
+  dropStash() {
+    sessionStorage.removeItem(this.stashKey);
+  }
+
+  // Add a stale page's changes to the newest draft without taking anything away from it:
+  // findings it lacks are appended, empty answers filled, a different rationale appended.
+  mergeStash(old) {
+    const now = this.state;
+    const ids = new Set(now.findings.map((f) => f.id));
+    const added = (old.findings || []).filter((f) => f && !ids.has(f.id));
+    now.findings.push(...added);
+    for (const [cand, row] of Object.entries(old.scores || {})) {
+      const mine = (now.scores[cand] ||= {});
+      for (const [key, value] of Object.entries(row || {})) if (!(key in mine)) mine[key] = value;
+    }
+    for (const [cand, row] of Object.entries(old.hint_verdicts || {})) {
+      const mine = (now.hint_verdicts[cand] ||= {});
+      for (const [key, value] of Object.entries(row || {})) if (!(key in mine)) mine[key] = value;
+    }
+    if (!now.ranking.length && Array.isArray(old.ranking)) now.ranking = old.ranking;
+    if (now.confidence === null && Number.isInteger(old.confidence)) now.confidence = old.confidence;
+    const text = typeof old.rationale === "string" ? old.rationale.trim() : "";
+    if (text && !now.rationale.includes(text)) {
+      now.rationale = now.rationale.trim() ? `${now.rationale.trim()}\n\n${text}` : text;
+    }
+    return added.length;
   }
 
   // "Changes since version N, not submitted": edits after a submission are never shown as
