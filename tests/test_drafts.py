@@ -165,3 +165,38 @@ def test_a_passing_candidate_with_a_critical_finding_ranked_last_is_not_flagged(
     payload = full_payload(assignment, findings=[critical, {**critical, "candidate_id": c}],
                            ranking=[[a], [c], [b]])
     assert submit(db, work, payload).warnings == []
+
+
+def test_concurrent_identical_service_submits_make_one_version(session_factory, db, work) -> None:
+    """The service itself is safe (not only the view's revision check): two sessions submit
+    the same revised review at once (a resubmit: nothing else writes first); the lock on
+    the assignment makes the second see the first's version."""
+    project, assignment, rubric = work
+    assert submit(db, work, full_payload(assignment), acknowledge_warnings=True).annotation
+    payload = full_payload(assignment, rationale="Revised after a second look at all three.")
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def one() -> None:
+        from harness.models import Assignment, Project
+
+        with session_factory() as s:
+            mine = s.get(Assignment, assignment.id)
+            proj = s.get(Project, project.id)
+            barrier.wait()
+            try:
+                result = annotate.submit_annotation(s, mine, proj, rubric, payload,
+                                                    acknowledge_warnings=True)
+                s.commit()
+                outcomes.append(result.unchanged)
+            except Exception as exc:  # noqa: BLE001 - the test reports any failure
+                outcomes.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes, key=repr) == [False, True], outcomes
+    db.expire_all()
+    assert db.scalars(select(Annotation.version)).all() == [1, 2]
