@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export HARNESS_SANDBOX_DIR ?= $(CURDIR)/.cache/sandbox
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: demo test lint system-base system-test sandbox-host browser services axe clean
+.PHONY: demo test lint system-base system-test sandbox-host browser postgres redis axe clean
 
 demo: $(BIN)/.installed system-base
 	$(BIN)/harness sandbox build --offline
@@ -27,13 +27,15 @@ lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# Python's venv (a separate package on Debian), bubblewrap for the sandbox and
-# mmdebstrap to build the sandbox's root filesystem from this host's apt sources.
+# Python's venv (a separate package on Debian), bubblewrap for the sandbox, its
+# seccomp filter's libseccomp bindings (python3-seccomp) and mmdebstrap to build
+# the sandbox's root filesystem from this host's apt sources.
 system-base:
 	@missing=""; \
 	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
 	command -v mmdebstrap >/dev/null || missing="$$missing mmdebstrap"; \
+	/usr/bin/python3 -c 'import seccomp' 2>/dev/null || missing="$$missing python3-seccomp"; \
 	if [ -n "$$missing" ]; then \
 	  test -n "$(APT)" || { echo "need apt-get to install:$$missing" >&2; exit 1; }; \
 	  echo "installing$$missing"; \
@@ -51,14 +53,16 @@ $(BIN)/.installed-dev: pyproject.toml $(BIN)/.installed
 	touch $@
 
 # Everything the tests use for real: Docker engine + sandbox image, bubblewrap, a browser,
-# Redis (the tests start throwaway instances on a Unix socket).
-system-test: system-base sandbox-host browser services
+# PostgreSQL's server binaries and Redis (the tests start throwaway instances of their own,
+# in temp dirs on Unix sockets; the packages' own services are not used).
+system-test: system-base sandbox-host browser postgres redis
 
-services:
+redis:
 	@if ! command -v redis-server >/dev/null; then \
-	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server >/dev/null; \
+	  test -n "$(APT)" || { echo "need apt-get to install redis-server" >&2; exit 1; }; \
+	  echo "installing redis-server"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server </dev/null >/dev/null; \
 	fi
-	@redis-server --version
 
 sandbox-host: $(BIN)/.installed
 	bash sandboxes/host-setup.sh
@@ -77,6 +81,13 @@ $(AXE_JS):
 	@command -v npm >/dev/null || { test -n "$(APT)" && $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq npm >/dev/null; }
 	npm install --prefix .cache/axe --no-audit --no-fund --no-save axe-core@4
 	@test -f $@
+
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then \
+	  test -n "$(APT)" || { echo "need apt-get to install postgresql" >&2; exit 1; }; \
+	  echo "installing postgresql"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql </dev/null >/dev/null; \
+	fi
 
 clean:
 	rm -rf $(VENV) .cache instance

@@ -51,3 +51,13 @@ def line_diff(left: str, right: str) -> list[dict[str, object]]:
                 "b_text": b[j] if j < j2 else None,
             })
     return rows
+
+
+NUL_MESSAGE = "may not contain NUL characters"
+
+
+def has_nul(text: str) -> bool:
+    """Text with a NUL character is refused on input: PostgreSQL cannot store it in a text
+    column, and no prompt, comment or rationale needs one (code files are JSON, where it
+    is escaped, and stay as they are)."""
+    return "\x00" in text

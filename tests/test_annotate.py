@@ -17,7 +17,7 @@ from harness.models import Analysis, Annotation, HintVerdict, TestRun, utcnow
 from harness.rubric import body_of
 from harness.runs import dedup_key, image_tag, limits_for
 
-HOSTILE = "<script>alert(1)</script>\u202e'; DROP TABLE findings; --\x00 ✓"
+HOSTILE = "<script>alert(1)</script>\u202e'; DROP TABLE findings; --\x01 ✓"
 
 
 @pytest.fixture
@@ -168,6 +168,16 @@ def test_hostile_strings_are_stored_verbatim(db, work) -> None:
     ann = db.scalars(select(Annotation)).one()
     assert ann.rationale == HOSTILE * 3
     assert ann.findings[0].comment == HOSTILE
+
+
+def test_nul_characters_are_refused_with_the_field(db, work) -> None:
+    """PostgreSQL cannot store NUL in text; both databases refuse it the same way."""
+    _, assignment, _ = work
+    payload = full_payload(assignment, rationale="why\x00" * 10)
+    payload["findings"][0]["comment"] = "a\x00b"
+    fields = {p.field for p in submit(db, work, payload).errors}
+    assert {"rationale", "findings.0.comment"} <= fields, fields
+    assert db.scalars(select(Annotation)).all() == []
 
 
 def test_draft_round_trip_and_shape_checks(db, work) -> None:

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from harness.analysis.hints import Hint
-from harness.analysis.store import analyses_for, task_context
 from harness.annotate.common import (
     FAILING,
     MAX_COMMENT,
@@ -27,6 +26,7 @@ from harness.models import (
 )
 from harness.rubric import RubricBody
 from harness.runs import runs_for_task
+from harness.text import NUL_MESSAGE, has_nul
 
 # --- validation -----------------------------------------------------------------------
 
@@ -103,6 +103,9 @@ def _check_findings(
                 Problem(f"{where}.comment",
                         f"{label}: comment of at most {MAX_COMMENT} characters{over}")
             )
+            continue
+        if has_nul(comment):
+            problems.append(Problem(f"{where}.comment", f"{label}: comment {NUL_MESSAGE}"))
             continue
         clean.append(
             {
@@ -190,6 +193,8 @@ def known_hints(
 ) -> dict[int, dict[str, Hint]]:
     """The hints the review page shows for these candidates of `task` (the same stored
     analyses, in the task's context; max_bytes: the settings' file size cap)."""
+    from harness.analysis.store import analyses_for, task_context  # loads the analyzers
+
     found = analyses_for(
         session, (s.candidate.content_hash for s in shown), context=task_context(task, max_bytes)
     )
@@ -239,6 +244,8 @@ def validate(
         problems.append(Problem(
             "rationale", f"at most {rubric.rationale_max_chars} characters "
             f"({len(rationale) - rubric.rationale_max_chars} over)"))
+    if has_nul(rationale):
+        problems.append(Problem("rationale", NUL_MESSAGE))
     clean["rationale"] = rationale
     confidence = None
     if rubric.confidence.enabled:

@@ -60,12 +60,12 @@ def lease_seconds_left(assignment: Assignment, now: datetime | None = None) -> i
 
 def progress(session: Session, user_id: int, project: Project) -> tuple[int, int]:
     """(tasks this annotator has submitted, tasks in the project): "3 of 14 done"."""
-    done = session.scalar(
+    done = (
         select(func.count(Assignment.id)).where(
             Assignment.user_id == user_id, Assignment.project_id == project.id,
             Assignment.state == "submitted")
-    ) or 0
-    total = session.scalar(
-        select(func.count(Task.id)).where(Task.project_id == project.id)
-    ) or 0
-    return int(done), int(total)
+        .scalar_subquery()
+    )
+    total = select(func.count(Task.id)).where(Task.project_id == project.id).scalar_subquery()
+    done, total = session.execute(select(done, total)).one()  # one statement for both
+    return int(done or 0), int(total or 0)

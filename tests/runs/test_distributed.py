@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import add_tasks
+from helpers import TESTS
+from helpers.runs import HARNESS, add_tasks, all_runs, create_project
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
-from test_worker_cli import HARNESS, create_project, runs
 
 from harness.db import make_engine
 from harness.models import TestRun
@@ -44,14 +44,13 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def env(tmp_path: Path, redis_url: str) -> dict[str, str]:
-    here = Path(__file__).parent
     return {
         **os.environ,
         "HARNESS_DATA_DIR": str(tmp_path / "data"),
         "REDIS_URL": redis_url,
         "HARNESS_RUN_CONCURRENCY": "1",
         "ECHO_RUNNER_SLEEP": "0.4",
-        "PYTHONPATH": os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
     }
 
 
@@ -65,7 +64,7 @@ def engine(env: dict[str, str]) -> Iterator[Engine]:
 def start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as fh:
         return subprocess.Popen(
-            [HARNESS, "worker", "--executor", "run_helpers:slow_echo_runner"], env=env,
+            [HARNESS, "worker", "--executor", "helpers.runs:slow_echo_runner"], env=env,
             stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -82,11 +81,11 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 def wait_for(engine: Engine, check, timeout: float = 90) -> list[TestRun]:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = runs(engine)
+        found = all_runs(engine)
         if check(found):
             return found
         time.sleep(0.1)
-    raise AssertionError(f"timed out: {[(r.id, r.state, r.worker) for r in runs(engine)]}")
+    raise AssertionError(f"timed out: {[(r.id, r.state, r.worker) for r in all_runs(engine)]}")
 
 
 def test_two_workers_take_runs_through_rq_each_exactly_once(env, engine, tmp_path) -> None:
@@ -117,7 +116,7 @@ def test_worker_killed_mid_run_leaves_the_run_requeued_and_done_once(env, engine
         os.killpg(victim.pid, signal.SIGKILL)  # the worker, its sweeper...
         os.kill(horse, signal.SIGKILL)  # ...and the work horse, mid-run
         victim.wait(10)
-        assert next(r for r in runs(engine) if r.id == held.id).state == "running"
+        assert next(r for r in all_runs(engine) if r.id == held.id).state == "running"
         survivor = start(env, tmp_path / "survivor.log")
         try:
             done = wait_for(engine, lambda rs: all(r.state == "done" for r in rs))

@@ -9,12 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from conftest import add_tasks
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers import PASSWORD, csrf_from
-from run_helpers import echo_runner, slow_echo_runner
-from sandbox.support import require_backend, sandbox_dir
+from helpers.runs import add_tasks, echo_runner, slow_echo_runner
+from helpers.sandbox import require_backend, sandbox_dir
 from sqlalchemy import func, select
 
 from harness import probes
