@@ -438,3 +438,25 @@ def test_axe_finds_no_serious_violation_on_the_review_queue_login_and_error_page
     finally:
         context.close()
     assert {k: v for k, v in found.items() if v} == {}, json.dumps(found, indent=1)
+
+
+def test_the_lead_reruns_a_candidate_and_sees_it_finish_without_a_reload(live, open_page) -> None:
+    results = live.seed_runs("demo-02-user-lookup")
+    page = open_page("lead1")
+    errors = no_js_errors(page)
+    page.goto(f"{live.url}/p/demo/t/demo-02-user-lookup")
+    page.locator(".tests .badge").first.wait_for()
+    url = page.url
+    first = page.locator("button.rerun").first
+    first.click()
+    expect(page.locator(".rerun-status").first).to_have_text("queued")
+    expect(page.locator(".tests .badge.status-queued")).to_have_count(1, timeout=10_000)
+    with live.db() as s:  # a worker finishes the new generation of that run
+        queued = s.scalars(select(TestRun).where(TestRun.state == "queued")).one()
+        done = s.scalars(select(TestRun).where(
+            TestRun.dedup_key == queued.dedup_key, TestRun.state == "done")).first()
+        queued.state, queued.status, queued.result = "done", done.status, done.result
+        s.commit()
+    expect(page.locator(".tests .badge.status-queued")).to_have_count(0, timeout=15_000)
+    assert page.url == url and len(results) >= 2
+    assert errors == []
