@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from harness import audit, settings
+from harness import audit, qualification, settings
 from harness.analysis.hints import Hint
 from harness.annotate.checks import (
     consistency_warnings,
@@ -134,6 +134,8 @@ def submit_annotation(
                  object_id=annotation.id, assignment=assignment.id, version=version,
                  warnings=[w.message for w in warnings])
     session.flush()
+    if task.is_gold:  # the assessment is graded; gold in live work may pause the annotator
+        qualification.after_submit(session, project, assignment)
     return SubmitResult(annotation, warnings=warnings)
 
 
