@@ -59,13 +59,10 @@ def submit_annotation(
     clean, errors = validate(rubric, shown, draft, hints)
     if errors:
         return SubmitResult(None, errors=errors)
-    outcomes = run_outcomes(session, assignment.task, [s.candidate for s in shown])
-    warnings = consistency_warnings(rubric, shown, draft, outcomes)
-    if warnings and not acknowledge_warnings:
-        return SubmitResult(None, warnings=warnings)
     writable(session, assignment, project, now)
     lock_assignment(session, assignment)
-    # read under the lock: of two identical submits racing, the second sees the first's version
+    # read under the lock: of two identical submits racing, the second sees the first's
+    # version. The same review again is that version (its warnings were answered then).
     latest = session.scalars(
         select(Annotation).where(Annotation.assignment_id == assignment.id)
         .order_by(Annotation.version.desc()).limit(1)
@@ -75,7 +72,11 @@ def submit_annotation(
         assignment.submitted_revision = assignment.draft_revision
         assignment.lease_expires_at = None
         session.flush()
-        return SubmitResult(latest, warnings=warnings, unchanged=True)
+        return SubmitResult(latest, unchanged=True)
+    outcomes = run_outcomes(session, assignment.task, [s.candidate for s in shown])
+    warnings = consistency_warnings(rubric, shown, draft, outcomes)
+    if warnings and not acknowledge_warnings:
+        return SubmitResult(None, warnings=warnings)
     version = (
         session.scalar(
             select(func.max(Annotation.version)).where(Annotation.assignment_id == assignment.id)
