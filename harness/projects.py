@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -21,6 +28,7 @@ from harness.models import (
     Task,
     User,
 )
+from harness.qualification import TIERS
 from harness.rubric import (
     RubricError,
     format_validation_errors,
@@ -181,10 +189,20 @@ class ProjectSettingsIn(_Strict):
     pass_mark: float | None = Field(default=None, ge=0.0, le=1.0)
     qualification_tasks: list[str] | None = None
     gold_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    tier_required: str | None = None
+    grants_tier: str | None = None
+
+    @field_validator("tier_required", "grants_tier")
+    @classmethod
+    def _tier(cls, value: str | None) -> str | None:
+        if value is not None and value not in TIERS:
+            raise ValueError(f"a tier is one of {', '.join(TIERS)}")
+        return value
 
 
 SETTINGS_KEYS = ("lease_minutes", "agreement_threshold", "hourly_rate", "gold_pause_below",
-                 "gold_min", "pass_mark", "qualification_tasks", "gold_rate")
+                 "gold_min", "pass_mark", "qualification_tasks", "gold_rate", "tier_required",
+                 "grants_tier")
 """ProjectSettingsIn fields kept in Project.settings (the rest are columns)."""
 
 

@@ -235,12 +235,14 @@ def test_settings_pause_resume_k_and_members(db, make_project, make_user, import
     token = csrf_from(page)
     resp = client.post("/p/s/settings", data={"csrf_token": token, "state": "paused",
                                               "overlap": "3", "hints_visible": "1",
-                                              "wall_s": "5", "agreement_threshold": "0.6"})
+                                              "wall_s": "5", "agreement_threshold": "0.6",
+                                              "tier_required": "coding"})
     assert resp.status_code == 302
     db.expire_all()
     project = db.get(Project, project.id)
     assert (project.state, project.overlap, project.blind, project.sandbox_limits["wall_s"],
-            project.settings["agreement_threshold"]) == ("paused", 3, False, 5.0, 0.6)
+            project.settings["agreement_threshold"], project.settings["tier_required"]) == (
+        "paused", 3, False, 5.0, 0.6, "coding")
     assert assignments.claim_next(db, ann.id, project).reason == "paused"
     db.rollback()
     client.post("/p/s/settings", data={"csrf_token": token, "state": "active", "overlap": "3"})
