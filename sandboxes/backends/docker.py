@@ -469,10 +469,7 @@ class DockerSandbox(Sandbox):
                     container.reload()
                     oom = bool(container.attrs["State"].get("OOMKilled"))
                 _close_sock(warm.sock)
-            if cand is not None:
-                _close_sock(cand.sock)
-                with contextlib.suppress(Exception):
-                    cand.container.kill()
+            if cand is not None:  # removed (killed) off this path
                 self.reaper.submit(functools.partial(self._discard, cand))
         if stage is None:
             if warm is not None:
