@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export HARNESS_SANDBOX_DIR ?= $(CURDIR)/.cache/sandbox
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: demo test lint system-base system-test sandbox-host browser clean
+.PHONY: demo test lint system-base system-test sandbox-host browser postgres redis clean
 
 demo: $(BIN)/.installed system-base
 	$(BIN)/harness sandbox build --offline
@@ -52,8 +52,17 @@ $(BIN)/.installed-dev: pyproject.toml $(BIN)/.installed
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-# Everything the tests use for real: Docker engine + sandbox image, bubblewrap, a browser.
-system-test: system-base sandbox-host browser
+# Everything the tests use for real: Docker engine + sandbox image, bubblewrap, a browser,
+# PostgreSQL's server binaries and Redis (the tests start throwaway instances of their own,
+# in temp dirs on Unix sockets; the packages' own services are not used).
+system-test: system-base sandbox-host browser postgres redis
+
+redis:
+	@if ! command -v redis-server >/dev/null; then \
+	  test -n "$(APT)" || { echo "need apt-get to install redis-server" >&2; exit 1; }; \
+	  echo "installing redis-server"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server </dev/null >/dev/null; \
+	fi
 
 sandbox-host: $(BIN)/.installed
 	bash sandboxes/host-setup.sh
@@ -63,6 +72,13 @@ browser:
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; \
 	fi
 	@/usr/bin/chromium --version
+
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then \
+	  test -n "$(APT)" || { echo "need apt-get to install postgresql" >&2; exit 1; }; \
+	  echo "installing postgresql"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql </dev/null >/dev/null; \
+	fi
 
 clean:
 	rm -rf $(VENV) .cache instance

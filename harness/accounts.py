@@ -13,15 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from harness.models import ApiToken, AuditEvent, Project, ProjectMember, Role, User, utcnow
+from harness import audit
+from harness.errors import Conflict, InvalidInput, NotFound
+from harness.models import ApiToken, Project, ProjectMember, Role, User, utcnow
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,79}$")
 TOKEN_PREFIX = "rh_"  # noqa: S105 - a public marker, not a secret
 MIN_PASSWORD = 8
-
-
-class AccountError(ValueError):
-    pass
 
 
 def hash_password(password: str) -> str:
@@ -44,7 +42,7 @@ def _dummy_hash() -> str:
 def project_by_slug(session: Session, slug: str) -> Project:
     project = session.scalars(select(Project).where(Project.slug == slug)).one_or_none()
     if project is None:
-        raise AccountError(f"no project with slug {slug!r}")
+        raise NotFound("no_project", f"no project with slug {slug!r}")
     return project
 
 
@@ -57,23 +55,25 @@ def add_user(
     projects: Sequence[str] = (),
 ) -> User:
     if not NAME_RE.match(name):
-        raise AccountError(
-            f"user name {name!r}: letters, digits and . _ @ - only, at most 80 characters"
+        raise InvalidInput(
+            "invalid",
+            f"user name {name!r}: letters, digits and . _ @ - only, at most 80 characters",
         )
     if role not in Role.__members__:
-        raise AccountError(f"role {role!r}: expected one of {', '.join(Role.__members__)}")
+        raise InvalidInput("invalid",
+                           f"role {role!r}: expected one of {', '.join(Role.__members__)}")
     if password is not None and len(password) < MIN_PASSWORD:
-        raise AccountError(f"password: at least {MIN_PASSWORD} characters")
+        raise InvalidInput("invalid", f"password: at least {MIN_PASSWORD} characters")
     if session.scalars(select(User).where(User.name == name)).first() is not None:
-        raise AccountError(f"user {name!r} already exists")
+        raise Conflict("user_exists", f"user {name!r} already exists")
     found = [project_by_slug(session, slug) for slug in projects]
     user = User(name=name, role=role, password_hash=hash_password(password) if password else None)
     session.add(user)
     session.flush()
     for project in found:
         add_member(session, project, user)
-    session.add(AuditEvent(user_id=user.id, action="user.add", object_type="user",
-                           object_id=user.id, details={"role": role, "projects": list(projects)}))
+    audit.record(session, "user.add", user_id=user.id, object_type="user", object_id=user.id,
+                 role=role, projects=list(projects))
     session.flush()
     return user
 
@@ -111,7 +111,8 @@ def _token_hash(secret: str) -> str:
 def create_token(session: Session, user: User, projects: list[Project]) -> str:
     """Returns the secret once; only its hash is stored."""
     if user.role not in (Role.lab, Role.admin, Role.lead):
-        raise AccountError(f"user {user.name!r} has role {user.role}; tokens are for lab users")
+        raise InvalidInput("invalid_role",
+                           f"user {user.name!r} has role {user.role}; tokens are for lab users")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user_id=user.id, prefix=secret[:10], token_hash=_token_hash(secret))
     token.projects = list(projects)

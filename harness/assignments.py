@@ -24,27 +24,25 @@ from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
+from harness import audit, settings
+from harness.errors import Conflict, InvalidInput, NotFound
 from harness.models import (
+    Annotation,
     Assignment,
-    AuditEvent,
     Candidate,
     Project,
     ProjectMember,
     Task,
+    User,
     utcnow,
 )
 
 HOLDING = ("active", "submitted")
 """Assignment states that hold one of a task's k slots."""
 
-DEFAULT_LEASE_MINUTES = 30
 MAX_SKIP_REASON = 2000
 SCAN = 50
 """How many open tasks one claim looks at before giving up on a crowded project."""
-
-
-class QueueError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -69,9 +67,12 @@ class Claim:
         return self.MESSAGES.get(self.reason or "", "")
 
 
-def lease_minutes(project: Project, default: int = DEFAULT_LEASE_MINUTES) -> int:
+def lease_minutes(session: Session, project: Project) -> int:
+    """The project's lease, else the settings' (HARNESS_LEASE_MINUTES)."""
     value = (project.settings or {}).get("lease_minutes")
-    return int(value) if isinstance(value, int) and value > 0 else default
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return settings.lease_minutes(session)
 
 
 def expire_leases(session: Session, now: datetime | None = None) -> int:
@@ -163,20 +164,31 @@ def claim_next(
     project: Project,
     *,
     now: datetime | None = None,
-    default_lease_minutes: int = DEFAULT_LEASE_MINUTES,
 ) -> Claim:
-    """The user's next assignment in this project: their active one, or a new one."""
+    """The user's next assignment in this project: their active one, their own lapsed
+    one if its slot is still free, or a new one; else the reason there is none."""
     now = now or utcnow()
     expire_leases(session, now)  # first: takes SQLite's write lock (see module docstring)
     if project.state != "active":
         return Claim(None, "paused")
-    lease = timedelta(minutes=lease_minutes(project, default_lease_minutes))
+    lease = timedelta(minutes=lease_minutes(session, project))
     current = active_assignment(session, user_id, project)
     if current is not None:
         current.lease_expires_at = now + lease
         session.flush()
         return Claim(current, resumed=True)
-    # the user's own lapsed lease comes back first, draft and all, if the slot is still free
+    lapsed = _own_lapsed(session, user_id, project)
+    if lapsed is not None and renew_lease(session, lapsed, project, now=now):
+        return Claim(lapsed, resumed=True)
+    for task_id in _open_task_ids(session, project, user_id, SCAN):
+        assignment = _try_claim(session, project, task_id, user_id, now + lease)
+        if assignment is not None:
+            return Claim(assignment)
+    return Claim(None, _why_empty(session, project, user_id))
+
+
+def _own_lapsed(session: Session, user_id: int, project: Project) -> Assignment | None:
+    """The user's own lapsed lease, draft and all, if its task still has a free slot."""
     other = aliased(Assignment)
     others_holding = (
         select(func.count(other.id))
@@ -188,7 +200,7 @@ def claim_next(
         .correlate(Assignment)
         .scalar_subquery()
     )
-    lapsed = session.scalars(
+    return session.scalars(
         select(Assignment)
         .where(
             Assignment.user_id == user_id,
@@ -199,40 +211,38 @@ def claim_next(
         .order_by(Assignment.lease_expires_at.desc(), Assignment.id.desc())
         .limit(1)
     ).first()
-    if lapsed is not None and renew_lease(
-        session, lapsed, project, now=now, default_lease_minutes=default_lease_minutes
-    ):
-        return Claim(lapsed, resumed=True)
-    for task_id in _open_task_ids(session, project, user_id, SCAN):
-        # PostgreSQL: serialise claims of this task; SQLite ignores FOR UPDATE.
-        session.execute(select(Task.id).where(Task.id == task_id).with_for_update())
-        if _holding_count(session, task_id) >= project.overlap:
-            continue
-        candidate_ids = list(
-            session.scalars(select(Candidate.id).where(Candidate.task_id == task_id))
-        )
-        nth = int(
-            session.scalar(select(func.count(Assignment.id)).where(Assignment.task_id == task_id))
-            or 0
-        )
-        assignment = Assignment(
-            project_id=project.id,
-            task_id=task_id,
-            user_id=user_id,
-            state="active",
-            display_order=display_order(task_id, candidate_ids, nth),
-            lease_expires_at=now + lease,
-        )
-        try:
-            with session.begin_nested():
-                session.add(assignment)
-                session.flush()
-                if _holding_count(session, task_id) > project.overlap:
-                    raise _Overfull
-        except (_Overfull, IntegrityError):
-            continue
-        return Claim(assignment)
-    return Claim(None, _why_empty(session, project, user_id))
+
+
+def _try_claim(session: Session, project: Project, task_id: int, user_id: int,
+               lease_until: datetime) -> Assignment | None:
+    """A new assignment of this task to the user, or None when the task filled up
+    meanwhile (the count is checked again after the insert, in a savepoint)."""
+    # PostgreSQL: serialise claims of this task; SQLite ignores FOR UPDATE.
+    session.execute(select(Task.id).where(Task.id == task_id).with_for_update())
+    if _holding_count(session, task_id) >= project.overlap:
+        return None
+    candidate_ids = list(session.scalars(select(Candidate.id).where(Candidate.task_id == task_id)))
+    nth = int(
+        session.scalar(select(func.count(Assignment.id)).where(Assignment.task_id == task_id))
+        or 0
+    )
+    assignment = Assignment(
+        project_id=project.id,
+        task_id=task_id,
+        user_id=user_id,
+        state="active",
+        display_order=display_order(task_id, candidate_ids, nth),
+        lease_expires_at=lease_until,
+    )
+    try:
+        with session.begin_nested():
+            session.add(assignment)
+            session.flush()
+            if _holding_count(session, task_id) > project.overlap:
+                raise _Overfull
+    except (_Overfull, IntegrityError):
+        return None
+    return assignment
 
 
 class _Overfull(Exception):
@@ -252,7 +262,6 @@ def claim_any(
     *,
     admin: bool = False,
     now: datetime | None = None,
-    default_lease_minutes: int = DEFAULT_LEASE_MINUTES,
 ) -> Claim:
     """The next assignment across every active project of the user, in name order.
 
@@ -279,7 +288,7 @@ def claim_any(
     reasons = []
     for project in projects:
         claim = claim_next(
-            session, user_id, project, now=now, default_lease_minutes=default_lease_minutes
+            session, user_id, project, now=now
         )
         if claim.assignment is not None:
             return claim
@@ -293,7 +302,6 @@ def renew_lease(
     project: Project,
     *,
     now: datetime | None = None,
-    default_lease_minutes: int = DEFAULT_LEASE_MINUTES,
 ) -> bool:
     """Extend an active lease; revive an expired one if its slot is still free.
 
@@ -301,7 +309,7 @@ def renew_lease(
     expired and the task has been taken by others in the meantime).
     """
     now = now or utcnow()
-    lease = timedelta(minutes=lease_minutes(project, default_lease_minutes))
+    lease = timedelta(minutes=lease_minutes(session, project))
     if assignment.state == "active" and (
         assignment.lease_expires_at is None or assignment.lease_expires_at >= now
     ):
@@ -341,22 +349,91 @@ def skip(session: Session, assignment: Assignment, reason: str) -> None:
     """Give the task back with a reason; it never comes back to this annotator."""
     reason = reason.strip()
     if not reason:
-        raise QueueError("reason: say why you skip this task")
+        raise InvalidInput("invalid", "say why you skip this task", field="reason")
     if len(reason) > MAX_SKIP_REASON:
-        raise QueueError(f"reason: at most {MAX_SKIP_REASON} characters")
+        raise InvalidInput("invalid", f"at most {MAX_SKIP_REASON} characters", field="reason")
     if assignment.state == "submitted":
-        raise QueueError("state: a submitted task cannot be skipped")
+        raise Conflict("submitted", "a submitted task cannot be skipped", field="state")
     assignment.state = "skipped"
     assignment.skip_reason = reason
     assignment.lease_expires_at = None
-    session.add(
-        AuditEvent(
-            user_id=assignment.user_id,
-            project_id=assignment.project_id,
-            action="assignment.skip",
-            object_type="assignment",
-            object_id=assignment.id,
-            details={"reason": reason},
-        )
-    )
+    audit.record(session, "assignment.skip", user_id=assignment.user_id,
+                 project_id=assignment.project_id, object_type="assignment",
+                 object_id=assignment.id, reason=reason)
     session.flush()
+
+
+# --- reads the pages use ----------------------------------------------------------------
+
+
+def own_assignment(session: Session, project: Project, user_id: int,
+                   assignment_id: int) -> Assignment:
+    """The user's own assignment in this project; anything else is NotFound."""
+    found = session.scalars(
+        select(Assignment).where(
+            Assignment.id == assignment_id,
+            Assignment.project_id == project.id,
+            Assignment.user_id == user_id,
+        )
+    ).one_or_none()
+    if found is None:
+        raise NotFound("not_found", "no such assignment of yours in this project")
+    return found
+
+
+def has_assignment(session: Session, task: Task, user_id: int) -> bool:
+    """Whether the task was ever assigned to the user (their runs.json, for example)."""
+    return session.scalar(
+        select(Assignment.id).where(Assignment.task_id == task.id, Assignment.user_id == user_id)
+        .limit(1)
+    ) is not None
+
+
+def listed(session: Session, user_id: int, state: str, project: Project | None = None,
+           limit: int = 50) -> list[tuple[Assignment, str, str]]:
+    """(assignment, project slug, task id) of the user's assignments in `state`:
+    active ones oldest first (the queue page), submitted ones newest first (to revise)."""
+    order = (Assignment.created_at.asc() if state == "active"
+             else Assignment.submitted_at.desc())
+    query = (
+        select(Assignment, Project.slug, Task.external_id)
+        .join(Project, Project.id == Assignment.project_id)
+        .join(Task, Task.id == Assignment.task_id)
+        .where(Assignment.user_id == user_id, Assignment.state == state)
+        .order_by(order)
+        .limit(limit)
+    )
+    if project is not None:
+        query = query.where(Assignment.project_id == project.id)
+    return [(a, s, e) for a, s, e in session.execute(query).all()]
+
+
+def project_assignments(session: Session, project: Project, *, page: int,
+                        page_size: int) -> list[tuple[Assignment, str, str, int]]:
+    """(assignment, annotator name, task id, versions) newest first: the lead's table."""
+    versions = (
+        select(func.count(Annotation.id))
+        .where(Annotation.assignment_id == Assignment.id)
+        .correlate(Assignment)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(Assignment, User.name, Task.external_id, versions)
+        .join(User, User.id == Assignment.user_id)
+        .join(Task, Task.id == Assignment.task_id)
+        .where(Assignment.project_id == project.id)
+        .order_by(Assignment.created_at.desc())
+        .limit(page_size)
+        .offset((max(page, 1) - 1) * page_size)
+    ).all()
+    return [(a, name, ext, n) for a, name, ext, n in rows]
+
+
+def versions_of(session: Session, assignment: Assignment) -> list[tuple[int, datetime]]:
+    """(version, submitted_at) of the assignment's annotations, oldest first."""
+    rows = session.execute(
+        select(Annotation.version, Annotation.submitted_at)
+        .where(Annotation.assignment_id == assignment.id)
+        .order_by(Annotation.version)
+    ).all()
+    return [(v, at) for v, at in rows]

@@ -36,6 +36,9 @@ class HarnessError(Exception):
         self.errors = list(errors)
         self.retry_after = retry_after
 
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
     def to_dict(self) -> dict[str, Any]:
         """The one JSON error shape's inner object."""
         body: dict[str, Any] = {"code": self.code, "message": self.message,

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from harness.errors import InvalidInput
 from harness.models import Assignment, Candidate, Project, Task, utcnow
 from harness.taskfile import DEFAULT_MAX_FILE_BYTES, Line, files_hash, iter_tasks, validate_file
 
@@ -24,12 +25,12 @@ CANDIDATES: Table = Candidate.__table__  # type: ignore[assignment]
 T = TypeVar("T")
 
 
-class ImportError_(Exception):
-    """The file has errors; nothing was written. .errors holds every line."""
+class TaskFileError(InvalidInput):
+    """The task file has errors; nothing was written. .errors holds every line."""
 
     def __init__(self, errors: list[str]) -> None:
-        super().__init__(f"{len(errors)} error(s)")
-        self.errors = errors
+        super().__init__("invalid_task_file",
+                         f"{len(errors)} error(s); nothing was imported", errors=errors)
 
 
 @dataclass
@@ -59,14 +60,14 @@ def import_tasks(
     max_bytes: int = DEFAULT_MAX_FILE_BYTES,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Validate every line first; with any error raise ImportError_ and write nothing.
+    """Validate every line first; with any error raise TaskFileError and write nothing.
 
     Flushes; the caller commits once.
     """
     known = existing_ids(session, project)
     checked = validate_file(path, existing_ids=known, update=update_existing, max_bytes=max_bytes)
     if checked.errors:
-        raise ImportError_(checked.errors)
+        raise TaskFileError(checked.errors)
     if update_existing:
         _refuse_reviewed_updates(session, project, path, known, checked.digest)
 
@@ -78,35 +79,7 @@ def import_tasks(
         new = [line for line in chunk if line.task["id"] not in known]
         old = [line for line in chunk if line.task["id"] in known]
         if new:
-            now = utcnow()
-            rows = []
-            for line in new:
-                position += 1
-                rows.append(_task_row(project, line, position, now))
-            # One executemany, then one query for the new ids (RETURNING with a
-            # guaranteed order costs a statement per row on SQLite).
-            session.execute(insert(TASKS), rows)
-            ids = session.execute(
-                select(Task.id, Task.external_id).where(
-                    Task.project_id == project.id,
-                    Task.external_id.in_([line.task["id"] for line in new]),
-                )
-            ).all()
-            by_ext = {ext: tid for tid, ext in ids}
-            cand_rows = []
-            for line in new:
-                rows_of_task = [
-                    _candidate_row(by_ext[line.task["id"]], i, c, now)
-                    for i, c in enumerate(line.task["candidates"])
-                ]
-                # Ids in random order, so on a blind project an id never tells where a
-                # candidate stood in the file (the file's order is kept in position).
-                _shuffle(rows_of_task)
-                cand_rows.extend(rows_of_task)
-            session.execute(insert(CANDIDATES), cand_rows)
-            report.created += len(new)
-            report.candidates += len(cand_rows)
-            report.task_ids.extend(by_ext.values())
+            position = _insert_new(session, project, new, position, report)
         for line in old:
             report.task_ids.append(_replace_task(session, project, line))
             report.updated += 1
@@ -115,6 +88,41 @@ def import_tasks(
             progress(len(chunk))
     session.flush()
     return report
+
+
+def _insert_new(session: Session, project: Project, new: list[Line], position: int,
+                report: ImportReport) -> int:
+    """Bulk-insert new tasks and their candidates; returns the last position used."""
+    now = utcnow()
+    rows = []
+    for line in new:
+        position += 1
+        rows.append(_task_row(project, line, position, now))
+    # One executemany, then one query for the new ids (RETURNING with a
+    # guaranteed order costs a statement per row on SQLite).
+    session.execute(insert(TASKS), rows)
+    ids = session.execute(
+        select(Task.id, Task.external_id).where(
+            Task.project_id == project.id,
+            Task.external_id.in_([line.task["id"] for line in new]),
+        )
+    ).all()
+    by_ext = {ext: tid for tid, ext in ids}
+    cand_rows = []
+    for line in new:
+        rows_of_task = [
+            _candidate_row(by_ext[line.task["id"]], i, c, now)
+            for i, c in enumerate(line.task["candidates"])
+        ]
+        # Ids in random order, so on a blind project an id never tells where a
+        # candidate stood in the file (the file's order is kept in position).
+        _shuffle(rows_of_task)
+        cand_rows.extend(rows_of_task)
+    session.execute(insert(CANDIDATES), cand_rows)
+    report.created += len(new)
+    report.candidates += len(cand_rows)
+    report.task_ids.extend(by_ext.values())
+    return position
 
 
 def _task_row(project: Project, line: Line, position: int, now: datetime) -> dict[str, Any]:
@@ -205,4 +213,4 @@ def _refuse_reviewed_updates(
         for ext, n in sorted(rows, key=lambda r: lines[r[0]])
     ]
     if errors:
-        raise ImportError_(errors)
+        raise TaskFileError(errors)

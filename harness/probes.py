@@ -15,7 +15,7 @@ FOR UPDATE); on SQLite the reservation's first statement is a write, which takes
 the database's write lock until the caller commits.
 
 `ProbeSlots` bounds how many probes one server process runs at once; a probe
-that finds no free slot is refused (ProbeError "busy"), not queued.
+that finds no free slot is refused (Unavailable "busy"), not queued.
 """
 
 from __future__ import annotations
@@ -32,8 +32,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from harness.db import session_scope
+from harness.errors import Conflict, InvalidInput, NotFound, RateLimited, TooLarge, Unavailable
 from harness.models import Assignment, ProbeTest, User, utcnow
 from harness.runs.execute import Executor
 from harness.runs.keys import limits_for
@@ -55,16 +57,6 @@ def default_probe_slots() -> int:
     return max(1, (os.cpu_count() or 1) // 2)
 
 
-class ProbeError(Exception):
-    """The probe cannot run; `code` is a short machine-readable reason."""
-
-    def __init__(self, code: str, message: str, *, retry_after: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.retry_after = retry_after
-
-
 @dataclass(frozen=True)
 class RateLimit:
     count: int = RATE_LIMIT
@@ -74,17 +66,17 @@ class RateLimit:
 def check_source(source: str) -> None:
     """A probe must be a small, valid Python file with at least one test function."""
     if not isinstance(source, str) or not source.strip():
-        raise ProbeError("invalid_source", "the probe is empty; write a pytest test function")
+        raise InvalidInput("invalid_source", "the probe is empty; write a pytest test function")
     size = len(source.encode("utf-8", errors="surrogatepass"))
     if size > MAX_SOURCE_BYTES:
-        raise ProbeError("too_large",
-                         f"the probe is {size} bytes; at most {MAX_SOURCE_BYTES} are allowed")
+        raise TooLarge("too_large",
+                       f"the probe is {size} bytes; at most {MAX_SOURCE_BYTES} are allowed")
     if "\x00" in source:
-        raise ProbeError("invalid_source", "the probe contains a NUL character")
+        raise InvalidInput("invalid_source", "the probe contains a NUL character")
     try:
         tree = ast.parse(source, filename=PROBE_FILE)
     except SyntaxError as exc:
-        raise ProbeError(
+        raise InvalidInput(
             "invalid_source",
             f"{PROBE_FILE}, line {exc.lineno}: {exc.msg} (the probe must be valid Python)",
         ) from None
@@ -94,7 +86,7 @@ def check_source(source: str) -> None:
         for node in tree.body
     )
     if not has_test:
-        raise ProbeError("invalid_source",
+        raise InvalidInput("invalid_source",
                          "the probe has no test: define a function whose name starts with test_")
 
 
@@ -108,7 +100,7 @@ class ProbeSlots:
     @contextmanager
     def hold(self) -> Iterator[None]:
         if not self._free.acquire(blocking=False):
-            raise ProbeError(
+            raise Unavailable(
                 "busy",
                 f"the server is running as many probes as it can; try again in "
                 f"{BUSY_RETRY_AFTER} s",
@@ -142,7 +134,7 @@ def check_rate(
         oldest = times[-limit.count]
         retry = max(int((oldest + limit.window - now).total_seconds()) + 1, 1)
         minutes = int(limit.window.total_seconds() // 60)
-        raise ProbeError(
+        raise RateLimited(
             "rate_limited",
             f"at most {limit.count} probes per {minutes} minutes; try again in {retry} s",
             retry_after=retry,
@@ -207,7 +199,7 @@ def check_active(session: Session, assignment: Assignment, now: datetime) -> Non
     if state != "active":
         extra = ("; your lease ran out: reload the page to resume the task if it is still free"
                  if state == "expired" else "")
-        raise ProbeError(
+        raise Conflict(
             "not_active",
             f"this assignment is {state}: probes run only while an assignment is active{extra}",
         )
@@ -223,8 +215,8 @@ def reserve_probe(
 ) -> ProbeTest:
     """Check the probe, the assignment and the user's rate; insert the probe, pending.
 
-    Raises ProbeError (bad source, assignment not active, rate exceeded) or
-    RunQueueError (the project's limits are bad) and inserts nothing. Flushes; the
+    Raises a HarnessError (bad source or limits, assignment not active, rate
+    exceeded) and inserts nothing. Flushes; the
     caller commits at once, which ends the per-user lock, and then calls finish_probe.
     """
     check_source(source)
@@ -265,3 +257,34 @@ def finish_probe(
     probe.results = {str(c.id): _summary(outcomes[c.content_hash]) for c in task.candidates}
     session.flush()
     return probe
+
+
+def run_probe(factory: sessionmaker[Session], assignment_id: int, source: str,
+              executor: Executor, *, rate: RateLimit | None = None) -> ProbeTest:
+    """Reserve, run and store a probe in two short transactions of its own.
+
+    The reservation commits before anything runs, so the user's rate slot is
+    taken even if the run is slow or the process dies; no transaction stays open
+    while the sandboxes run. Returns the stored probe (detached, loaded).
+    """
+    check_source(source)
+    with session_scope(factory) as session:
+        assignment = session.get(Assignment, assignment_id)
+        if assignment is None:
+            raise NotFound("not_found", "no such assignment")
+        probe_id = reserve_probe(session, assignment, source, rate=rate).id
+    with session_scope(factory) as session:
+        probe = session.get(ProbeTest, probe_id)
+        assignment = session.get(Assignment, assignment_id)
+        assert probe is not None and assignment is not None
+        return finish_probe(session, probe, assignment, executor)
+
+
+def probes_of(session: Session, assignment: Assignment, limit: int) -> list[ProbeTest]:
+    """The assignment's probes, newest first."""
+    return list(session.scalars(
+        select(ProbeTest)
+        .where(ProbeTest.assignment_id == assignment.id)
+        .order_by(ProbeTest.created_at.desc(), ProbeTest.id.desc())
+        .limit(limit)
+    ))

@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from harness.models import AuditEvent, Project, Rubric
+from harness import audit
+from harness.errors import InvalidInput, NotFound
+from harness.models import Candidate, Project, ProjectMember, Rubric, Task
 from harness.rubric import (
     RubricError,
     format_validation_errors,
@@ -19,10 +21,12 @@ from harness.rubric import (
 from sandboxes.base import Limits
 
 
-class ProjectError(Exception):
+class ProjectError(InvalidInput):
+    """A project file with problems: every one as FILE:LINE: field: message."""
+
     def __init__(self, errors: list[str]) -> None:
-        super().__init__("\n".join(errors))
-        self.errors = errors
+        super().__init__("invalid_project", f"the project file has {len(errors)} error(s)",
+                         errors=errors)
 
 
 class _Strict(BaseModel):
@@ -141,7 +145,59 @@ def create_project(session: Session, path: Path) -> tuple[Project, Path | None]:
     )
     session.add(project)
     session.flush()
-    session.add(AuditEvent(project_id=project.id, action="project.create", object_type="project",
-                           object_id=project.id, details={"file": str(path)}))
+    audit.record(session, "project.create", project_id=project.id, object_type="project",
+                 object_id=project.id, file=str(path))
     session.flush()
     return project, task_path
+
+
+# --- reads the pages use ----------------------------------------------------------------
+
+
+def visible_projects(session: Session, user_id: int, *, admin: bool) -> list[Project]:
+    """Every project the user is a member of (all of them for an admin), by name."""
+    query = select(Project).order_by(Project.name)
+    if not admin:
+        query = query.join(ProjectMember).where(ProjectMember.user_id == user_id)
+    return list(session.scalars(query))
+
+
+def project_for(session: Session, slug: str, *, user_id: int, admin: bool) -> Project:
+    """The project, if the user may see it; NotFound otherwise (no hint that it exists)."""
+    project = session.scalars(select(Project).where(Project.slug == slug)).one_or_none()
+    if project is not None and not admin:
+        member = session.scalar(
+            select(ProjectMember.id).where(
+                ProjectMember.project_id == project.id, ProjectMember.user_id == user_id
+            )
+        )
+        if member is None:
+            project = None
+    if project is None:
+        raise NotFound("not_found", "no such project of yours")
+    return project
+
+
+def task_in(session: Session, project: Project, external_id: str) -> Task:
+    task = session.scalars(
+        select(Task).where(Task.project_id == project.id, Task.external_id == external_id)
+    ).one_or_none()
+    if task is None:
+        raise NotFound("not_found", "no such task in this project")
+    return task
+
+
+def task_list(session: Session, project: Project, *, page: int,
+              page_size: int) -> tuple[list[tuple[str, str, int]], int]:
+    """((task id, language, candidates) of one page in file order, total tasks)."""
+    total = session.scalar(select(func.count(Task.id)).where(Task.project_id == project.id))
+    rows = session.execute(
+        select(Task.external_id, Task.language, func.count(Candidate.id))
+        .join(Candidate, Candidate.task_id == Task.id)
+        .where(Task.project_id == project.id)
+        .group_by(Task.id)
+        .order_by(Task.position)
+        .limit(page_size)
+        .offset((max(page, 1) - 1) * page_size)
+    ).all()
+    return [(e, lang, n) for e, lang, n in rows], int(total or 0)

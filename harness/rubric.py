@@ -10,11 +10,15 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from harness.errors import InvalidInput
 
-class RubricError(Exception):
+
+class RubricError(InvalidInput):
+    """A rubric file with problems: every one as FILE:LINE: field: message."""
+
     def __init__(self, errors: list[str]) -> None:
-        super().__init__("\n".join(errors))
-        self.errors = errors
+        super().__init__("invalid_rubric", f"the rubric has {len(errors)} error(s)",
+                         errors=errors)
 
 
 class _Strict(BaseModel):

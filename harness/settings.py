@@ -10,10 +10,25 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
-class SettingsError(Exception):
+DEFAULT_MAX_FILE_BYTES = 1 << 20
+"""Size cap per candidate or test file (import, analysis, `sandbox run`)."""
+DEFAULT_LEASE_MINUTES = 30
+"""How long a claimed task stays with its annotator without a save or heartbeat."""
+
+
+class SettingsError(InvalidInput):
     """A setting is missing or wrong; the message says which and what was expected."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("bad_setting", message)
 
 
 def _int_env(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
@@ -29,15 +44,43 @@ def _int_env(env: dict[str, str], name: str, default: int, minimum: int = 0) -> 
     return value
 
 
+def max_file_bytes_from_env(env: dict[str, str] | None = None) -> int:
+    """HARNESS_MAX_FILE_BYTES alone, for commands that need no data dir (`harness hints`)."""
+    return _int_env(dict(os.environ if env is None else env), "HARNESS_MAX_FILE_BYTES",
+                    DEFAULT_MAX_FILE_BYTES, minimum=1)
+
+
+def _redis_url(env: dict[str, str]) -> str:
+    url = env.get("REDIS_URL", "")
+    if url and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError(f"REDIS_URL={url!r}: expected redis://host:port/db or "
+                            "unix:///path/redis.sock")
+    return url
+
+
+def _bool_env(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name}={raw!r}: expected 1 or 0")
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
     secret_key: str = field(repr=False)
-    max_file_bytes: int = 1024 * 1024
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     sandbox_backend: str = "auto"
     run_concurrency: int = 0  # 0: one per CPU
-    lease_minutes: int = 30
+    lease_minutes: int = DEFAULT_LEASE_MINUTES
+    redis_url: str = ""  # set: test runs go through RQ on this Redis to `harness worker`s
+    probe_slots: int = 0  # probes one server process runs at once; 0: half the CPUs
+    inprocess_worker: bool = True  # `harness serve` runs queued test runs itself
     # Where the offline-built sandbox root filesystem and its tar are kept;
     # shared between data dirs (tests point it at one cache).
     sandbox_dir: Path = Path("instance/sandbox")
@@ -68,10 +111,13 @@ class Settings:
             sandbox_dir=sandbox_dir,
             database_url=database_url,
             secret_key=secret_key,
-            max_file_bytes=_int_env(env, "HARNESS_MAX_FILE_BYTES", 1024 * 1024, minimum=1),
+            max_file_bytes=max_file_bytes_from_env(env),
             sandbox_backend=backend,
             run_concurrency=_int_env(env, "HARNESS_RUN_CONCURRENCY", 0),
-            lease_minutes=_int_env(env, "HARNESS_LEASE_MINUTES", 30, minimum=1),
+            lease_minutes=_int_env(env, "HARNESS_LEASE_MINUTES", DEFAULT_LEASE_MINUTES, minimum=1),
+            probe_slots=_int_env(env, "HARNESS_PROBE_SLOTS", 0),
+            redis_url=_redis_url(env),
+            inprocess_worker=_bool_env(env, "HARNESS_INPROCESS_WORKER", True),
         )
 
 
@@ -89,3 +135,23 @@ def _load_or_create_secret(data_dir: Path, *, create: bool) -> str:
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(key + "\n")
     return key
+
+
+def of(session: Session) -> Settings | None:
+    """The settings a session's factory was made with (`harness.db.make_sessionmaker`).
+
+    Services read the few settings they need (the lease, the file size cap) from
+    the session they are given, so no default is threaded through signatures.
+    """
+    found = session.info.get("settings")
+    return found if isinstance(found, Settings) else None
+
+
+def lease_minutes(session: Session) -> int:
+    found = of(session)
+    return found.lease_minutes if found is not None else DEFAULT_LEASE_MINUTES
+
+
+def max_file_bytes(session: Session) -> int:
+    found = of(session)
+    return found.max_file_bytes if found is not None else DEFAULT_MAX_FILE_BYTES

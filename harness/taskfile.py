@@ -23,9 +23,11 @@ from pydantic import (
 )
 from pydantic_core import from_json
 
+from harness.errors import Conflict
+from harness.settings import DEFAULT_MAX_FILE_BYTES
+from harness.text import NUL_MESSAGE, has_nul
 from sandboxes.base import check_relative_path
 
-DEFAULT_MAX_FILE_BYTES = 1024 * 1024
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/+-]{0,199}$"
 
 
@@ -44,6 +46,13 @@ class CandidateIn(_Model):
     files: dict[RelativePath, str] = Field(min_length=1)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("model")
+    @classmethod
+    def _text(cls, model: str) -> str:
+        if has_nul(model):
+            raise ValueError(NUL_MESSAGE)
+        return model
+
 
 class TaskIn(_Model):
     id: str = Field(pattern=ID_PATTERN)
@@ -53,6 +62,13 @@ class TaskIn(_Model):
     candidates: list[CandidateIn] = Field(min_length=2, max_length=6)
     metadata: dict[str, Any] = Field(default_factory=dict)
     gold: dict[str, Any] | None = None
+
+    @field_validator("prompt")
+    @classmethod
+    def _text(cls, prompt: str) -> str:
+        if has_nul(prompt):
+            raise ValueError(NUL_MESSAGE)
+        return prompt
 
     @field_validator("candidates")
     @classmethod
@@ -216,5 +232,6 @@ def iter_tasks(path: Path, digest: str) -> Iterator[Line]:
         raise FileChangedError(f"{path}: changed while it was being imported; nothing was imported")
 
 
-class FileChangedError(Exception):
-    pass
+class FileChangedError(Conflict):
+    def __init__(self, message: str) -> None:
+        super().__init__("file_changed", message)

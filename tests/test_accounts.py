@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from harness import accounts
+from harness.errors import HarnessError
 from harness.models import ApiToken, User
 
 
@@ -29,7 +30,7 @@ def test_inactive_user_cannot_log_in(db, make_user) -> None:
     ("ann", "annotator", "short", "at least 8"),
 ])
 def test_bad_user_input_is_refused(db, name, role, password, message) -> None:
-    with pytest.raises(accounts.AccountError, match=message):
+    with pytest.raises(HarnessError, match=message):
         accounts.add_user(db, name, role, password=password)
     assert db.scalars(select(User)).all() == []
 
@@ -49,5 +50,5 @@ def test_token_is_stored_hashed_and_scoped(db, make_project, make_user) -> None:
 
 def test_tokens_are_for_lab_users(db, make_project, make_user) -> None:
     ann = make_user("ann")
-    with pytest.raises(accounts.AccountError, match="tokens are for lab users"):
+    with pytest.raises(HarnessError, match="tokens are for lab users"):
         accounts.create_token(db, ann, [make_project("p")])

@@ -12,11 +12,12 @@ from harness import annotate, assignments
 from harness.analysis import Hint
 from harness.analysis.core import DEFAULT_MAX_BYTES
 from harness.analysis.store import hints_for, task_context
+from harness.errors import Conflict, HarnessError
 from harness.models import Analysis, Annotation, HintVerdict, TestRun, utcnow
 from harness.rubric import body_of
 from harness.runs import dedup_key, image_tag, limits_for
 
-HOSTILE = "<script>alert(1)</script>\u202e'; DROP TABLE findings; --\x00 ✓"
+HOSTILE = "<script>alert(1)</script>\u202e'; DROP TABLE findings; --\x01 ✓"
 
 
 @pytest.fixture
@@ -169,6 +170,16 @@ def test_hostile_strings_are_stored_verbatim(db, work) -> None:
     assert ann.findings[0].comment == HOSTILE
 
 
+def test_nul_characters_are_refused_with_the_field(db, work) -> None:
+    """PostgreSQL cannot store NUL in text; both databases refuse it the same way."""
+    _, assignment, _ = work
+    payload = full_payload(assignment, rationale="why\x00" * 10)
+    payload["findings"][0]["comment"] = "a\x00b"
+    fields = {p.field for p in submit(db, work, payload).errors}
+    assert {"rationale", "findings.0.comment"} <= fields, fields
+    assert db.scalars(select(Annotation)).all() == []
+
+
 def test_draft_round_trip_and_shape_checks(db, work) -> None:
     project, assignment, _ = work
     draft = full_payload(assignment, rationale=HOSTILE, extra="dropped")
@@ -180,7 +191,7 @@ def test_draft_round_trip_and_shape_checks(db, work) -> None:
     assert assignment.draft_saved_at is not None
     for bad, field in (([], "draft"), ({"findings": {}}, "findings"), ({"confidence": True}, "confidence"),
                        ({"rationale": "x" * (annotate.MAX_DRAFT_BYTES + 1)}, "draft")):
-        with pytest.raises(annotate.AnnotateError) as info:
+        with pytest.raises(HarnessError) as info:
             annotate.save_draft(db, assignment, project, bad)
         assert info.value.field == field
 
@@ -228,7 +239,7 @@ def test_saving_renews_the_lease_and_a_lost_lease_is_refused(db, work) -> None:
         assignments.claim_next(db, u.id, project, now=much_later)
     db.commit()
     db.refresh(assignment)
-    with pytest.raises(annotate.AnnotateError) as info:
+    with pytest.raises(HarnessError) as info:
         annotate.save_draft(db, assignment, project, {"rationale": "y"}, now=much_later)
     assert info.value.field == "lease"
     assert db.scalars(select(User).where(User.name == "x1")).one()
@@ -237,7 +248,7 @@ def test_saving_renews_the_lease_and_a_lost_lease_is_refused(db, work) -> None:
 def test_skipped_assignment_cannot_be_submitted(db, work) -> None:
     project, assignment, rubric = work
     assignments.skip(db, assignment, "not my area")
-    with pytest.raises(annotate.AnnotateError, match="skipped"):
+    with pytest.raises(Conflict, match="skipped"):
         annotate.submit_annotation(db, assignment, project, rubric, full_payload(assignment),
                                    acknowledge_warnings=True)
 

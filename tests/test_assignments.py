@@ -11,6 +11,7 @@ from helpers import csrf_from, task_line, write_jsonl
 from sqlalchemy import delete, event, func, select
 
 from harness import assignments
+from harness.errors import InvalidInput
 from harness.models import Assignment, ProjectMember, Task, utcnow
 
 
@@ -81,7 +82,7 @@ def test_lease_expiry_returns_the_task(db, setup) -> None:
 
 def test_lease_minutes_from_project_settings(db, setup) -> None:
     project, (a, b, _) = setup(n_tasks=1, overlap=1, lease_minutes=5)
-    assert assignments.lease_minutes(project) == 5
+    assert assignments.lease_minutes(db, project) == 5
     claim(db, a, project)
     assert claim(db, b, project, now=utcnow() + timedelta(minutes=4)).reason == "taken"
     assert claim(db, b, project, now=utcnow() + timedelta(minutes=6)).assignment is not None
@@ -112,7 +113,7 @@ def test_own_lapsed_lease_comes_back_with_its_draft(db, setup) -> None:
 def test_skip_with_reason(db, setup) -> None:
     project, (a, b, _) = setup(n_tasks=1, overlap=1)
     held = claim(db, a, project).assignment
-    with pytest.raises(assignments.QueueError, match="reason"):
+    with pytest.raises(InvalidInput, match="reason"):
         assignments.skip(db, held, "   ")
     assignments.skip(db, held, "I do not know this library")
     db.commit()
@@ -277,8 +278,15 @@ def test_skip_form_needs_a_reason_and_frees_the_task(client, login, db, make_use
     login("u0")
     html = client.get(f"/p/q/a/{held.id}").get_data(as_text=True)
     token = csrf_from(html)
+    page = f"http://localhost/p/q/a/{held.id}"
+    resp = client.post(f"/p/q/a/{held.id}/skip", data={"csrf_token": token, "reason": " "},
+                       headers={"Referer": page})
+    assert resp.status_code == 302 and resp.headers["Location"] == page
+    assert "say why you skip" in client.get(page).get_data(as_text=True)
+    # without a page to go back to, the reason comes on an error page with a way back
     resp = client.post(f"/p/q/a/{held.id}/skip", data={"csrf_token": token, "reason": " "})
-    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/p/q/a/{held.id}")
+    assert resp.status_code == 400 and "say why you skip" in resp.get_data(as_text=True)
+    assert "Your projects" in resp.get_data(as_text=True)
     db.refresh(held)
     assert held.state == "active"
     resp = client.post(f"/p/q/a/{held.id}/skip", data={"csrf_token": token, "reason": "<b>not my area</b>"})

@@ -10,7 +10,7 @@ import pytest
 from helpers import DEMO_TASKS, REALDATA, task_line, write_jsonl
 from sqlalchemy import func, select
 
-from harness.importer import ImportError_
+from harness.importer import TaskFileError
 from harness.models import Candidate, Task
 from harness.taskfile import files_hash
 
@@ -18,7 +18,7 @@ from harness.taskfile import files_hash
 def import_errors(db, project, path: Path, **kwargs: Any) -> list[str]:  # type: ignore[no-untyped-def]
     from harness.importer import import_tasks
 
-    with pytest.raises(ImportError_) as info:
+    with pytest.raises(TaskFileError) as info:
         import_tasks(db, project, path, **kwargs)
     db.rollback()
     return info.value.errors

@@ -1,10 +1,9 @@
-"""Schema migrations applied to a database that already holds data."""
+"""Schema migrations applied to a database that already holds data, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from alembic import command
@@ -28,8 +27,9 @@ INSERT = text(
 
 
 @pytest.fixture
-def engine_at_0001(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+def engine_at_0001(empty_database_url: str) -> Iterator[Engine]:
+    """A database (SQLite and PostgreSQL) migrated to 0001 only."""
+    engine = make_engine(empty_database_url)
     command.upgrade(alembic_config(engine), "0001")
     yield engine
     engine.dispose()
@@ -80,8 +80,40 @@ def test_0002_downgrade_keeps_the_newest_row_per_old_key(engine_at_0001: Engine)
             "'2026-11-02 00:00:00')"))
     command.downgrade(alembic_config(engine_at_0001), "0001")
     with engine_at_0001.connect() as conn:
-        assert conn.execute(text("SELECT content_hash, hints FROM analyses")).all() == [("h1", "[]")]
+        rows = conn.execute(text("SELECT content_hash, hints FROM analyses")).all()
+    # SQLite hands JSON back as text, psycopg parses it
+    assert [(h, json.loads(v) if isinstance(v, str) else v) for h, v in rows] == [("h1", [])]
     assert "context_hash" not in {
         c["name"] for c in inspect(engine_at_0001).get_columns("analyses")
     }
     migrate(engine_at_0001)  # and up again
+
+
+def test_head_constant_is_alembics_head(empty_database_url: str) -> None:
+    """`migrate` skips Alembic when the database is at HEAD: HEAD must be the real head."""
+    from alembic.script import ScriptDirectory
+
+    from harness.setup import HEAD, schema_revision
+
+    engine = make_engine(empty_database_url)
+    assert schema_revision(engine) is None
+    migrate(engine)
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    assert script.get_current_head() == HEAD == schema_revision(engine)
+    engine.dispose()
+
+
+def test_migrations_reach_the_models_schema(empty_database_url: str) -> None:
+    """Upgrading an empty database gives exactly the tables and columns the models declare."""
+    from harness.models import Base
+
+    engine = make_engine(empty_database_url)
+    try:
+        migrate(engine)
+        found = inspect(engine)
+        tables = set(found.get_table_names()) - {"alembic_version"}
+        assert tables == set(Base.metadata.tables)
+        for name, table in Base.metadata.tables.items():
+            assert {c["name"] for c in found.get_columns(name)} == set(table.columns.keys()), name
+    finally:
+        engine.dispose()

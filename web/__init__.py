@@ -18,6 +18,7 @@ def create_app(
     install_security(app)  # first, so the login check runs before CSRF and views
     init_extensions(app)
     register_blueprints(app)
+    register_error_pages(app)
     register_template_helpers(app)
     return app
 
@@ -46,11 +47,17 @@ def init_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from web import auth, review, runs
+    from web import auth, home, lead, queue, review, runs
 
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(review.bp)
+    for blueprint in (auth.bp, home.bp, queue.bp, review.bp, lead.bp):
+        app.register_blueprint(blueprint)
     runs.init_app(app)
+
+
+def register_error_pages(app: Flask) -> None:
+    from web import errors
+
+    errors.init_app(app)
 
 
 def install_security(app: Flask) -> None:

@@ -1,45 +1,38 @@
-"""Every object is looked up through its project and the user's access to it."""
+"""Every object is looked up through its project and the user's access to it.
+
+The lookups themselves are harness read services that raise NotFound; these
+wrappers only supply the current user.
+"""
 
 from __future__ import annotations
 
-from flask import abort
 from flask_login import current_user
-from sqlalchemy import select
 
-from harness.models import Project, ProjectMember, Task
+from harness import assignments, projects
+from harness.models import Assignment, Project, Task
 from web.extensions import db
 
 
+def is_admin() -> bool:
+    return bool(current_user.role == "admin")
+
+
 def visible_projects() -> list[Project]:
-    query = select(Project).order_by(Project.name)
-    if current_user.role != "admin":
-        query = query.join(ProjectMember).where(ProjectMember.user_id == current_user.id)
-    return list(db.session.scalars(query))
+    return projects.visible_projects(db.session, current_user.id, admin=is_admin())
 
 
 def project_or_404(slug: str) -> Project:
     """The project, if the user may see it; 404 otherwise (no hint that it exists)."""
-    project = db.session.scalars(select(Project).where(Project.slug == slug)).one_or_none()
-    if project is None:
-        abort(404)
-    if current_user.role != "admin":
-        member = db.session.scalar(
-            select(ProjectMember.id).where(
-                ProjectMember.project_id == project.id, ProjectMember.user_id == current_user.id
-            )
-        )
-        if member is None:
-            abort(404)
-    return project
+    return projects.project_for(db.session, slug, user_id=current_user.id, admin=is_admin())
 
 
 def task_or_404(project: Project, external_id: str) -> Task:
-    task = db.session.scalars(
-        select(Task).where(Task.project_id == project.id, Task.external_id == external_id)
-    ).one_or_none()
-    if task is None:
-        abort(404)
-    return task
+    return projects.task_in(db.session, project, external_id)
+
+
+def assignment_or_404(project: Project, assignment_id: int) -> Assignment:
+    """The user's own assignment in this project; anything else is a 404."""
+    return assignments.own_assignment(db.session, project, current_user.id, assignment_id)
 
 
 def sees_models(project: Project) -> bool:

@@ -13,8 +13,9 @@ from sqlalchemy import select
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from harness import audit
 from harness.accounts import verify_password
-from harness.models import AuditEvent, User
+from harness.models import User
 from web.extensions import db, login_manager
 from web.security import public
 
@@ -50,10 +51,10 @@ class LoginForm(FlaskForm):
 
 def _safe_next(target: str | None) -> str:
     if not target:
-        return url_for("review.index")
+        return url_for("home.index")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("review.index")
+        return url_for("home.index")
     return target
 
 
@@ -65,8 +66,7 @@ def login() -> ResponseReturnValue:
         user = db.session.scalars(select(User).where(User.name == form.name.data)).one_or_none()
         if user is not None and verify_password(user, form.password.data or ""):
             login_user(CurrentUser(user.id, user.name, user.role))
-            db.session.add(AuditEvent(user_id=user.id, action="auth.login"))
-            db.session.commit()
+            audit.record(db.session, "auth.login", user_id=user.id)
             return redirect(_safe_next(request.args.get("next")))
         if user is None:
             verify_password(User(name="", role="annotator"), form.password.data or "")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 
-from harness import setup
 from harness.cli.common import engine, session, settings
 
 
 def run_server(host: str, port: int, threads: int) -> None:
     from waitress import serve as waitress_serve
 
+    from harness import setup
     from web import create_app
     from web.runs import start_worker as start_run_worker
 
@@ -36,6 +36,8 @@ def serve(host: str, port: int, threads: int) -> None:
 @click.option("--no-serve", is_flag=True, help="Set up the demo and exit.")
 def demo(host: str, port: int, no_serve: bool) -> None:
     """Init, demo users and the demo project, then serve."""
+    from harness import setup
+
     setup.migrate(engine())
     with session() as s:
         logins = setup.load_demo(s, progress=True)

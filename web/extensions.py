@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g
+from flask import Flask, Response, current_app, g
 from flask_login import LoginManager
 from flask_wtf import CSRFProtect
 from sqlalchemy import Engine
@@ -18,15 +18,29 @@ login_manager.login_message = "Please log in to continue."
 
 
 class Database:
-    """One engine per app, one session per request; the request commits once."""
+    """One engine per app, one session per request; the request commits once.
+
+    The commit point (as Indico's request handler has it): views and services
+    only add and flush; when the view has returned a response below 500, the
+    session is committed here, once. An error that escapes the view is turned
+    into a response by `web/errors.py`, which rolls the session back first, so
+    a refused request changes nothing. A commit that fails becomes a 500.
+    """
 
     def init_app(self, app: Flask) -> None:
         settings: Settings = app.config["HARNESS_SETTINGS"]
-        url = app.config.get("DATABASE_URL", settings.database_url)
-        engine = make_engine(url)  # lazy: connects on first use, not here
+        engine = make_engine(settings.database_url)  # lazy: connects on first use, not here
         app.extensions["harness.engine"] = engine
-        app.extensions["harness.sessionmaker"] = make_sessionmaker(engine)
+        app.extensions["harness.sessionmaker"] = make_sessionmaker(engine, settings)
+        app.after_request(self._commit)
         app.teardown_appcontext(self._close)
+
+    @staticmethod
+    def _commit(response: Response) -> Response:
+        session: Session | None = g.get("db_session")
+        if session is not None and not g.get("db_rollback") and response.status_code < 500:
+            session.commit()
+        return response
 
     @property
     def engine(self) -> Engine:
@@ -44,6 +58,14 @@ class Database:
             g.db_session = self.factory()
         session: Session = g.db_session
         return session
+
+    def release(self) -> None:
+        """End the request's read-only transaction and return its connection to the
+        pool before long work that opens sessions of its own (a probe run)."""
+        session: Session | None = g.get("db_session")
+        if session is not None:
+            assert not (session.new or session.dirty or session.deleted), "unsaved writes"
+            session.rollback()
 
     @staticmethod
     def _close(exc: BaseException | None) -> None:

@@ -1,31 +1,31 @@
 """Test runs on the task page: the runs.json poll, probe tests, a lead's re-run.
 
-Every error from these views is JSON of one shape: {"error": {"code", "message"}}.
-The server's in-process run worker is started from `harness serve`
-(`start_worker`), never from the app factory.
+Errors are raised as `harness.errors` and rendered by `web/errors.py` (these
+are JSON endpoints, so the one JSON error shape). The server's in-process run
+worker is started from `harness serve` (`start_worker`), never from the app
+factory.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, request
+from flask import Blueprint, Flask, current_app
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from flask_wtf.csrf import CSRFError
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
-from werkzeug.exceptions import HTTPException
 
-from harness import probes
+from harness import assignments, audit, probes
 from harness import runs as runqueue
-from harness.errors import HarnessError as RunQueueError
-from harness.models import Assignment, AuditEvent, Candidate, ProbeTest, TestRun
+from harness.errors import Conflict, NotFound
+from harness.models import Candidate, ProbeTest, TestRun
 from harness.runs import Executor, Worker, check_backend, sandbox_executor
 from harness.settings import Settings
-from web.access import project_or_404, task_or_404
+from web.access import assignment_or_404, project_or_404, task_or_404
+from web.bodies import parse
 from web.extensions import db
 from web.security import roles_required
 
@@ -35,25 +35,20 @@ log = logging.getLogger("harness.runs")
 
 
 def init_app(app: Flask) -> None:
-    """PROBE_SLOTS in the config bounds the probes this process runs at once."""
-    size = app.config.get("PROBE_SLOTS") or probes.default_probe_slots()
+    """The settings' probe_slots (default: half the CPUs) bounds this process's probes."""
+    settings: Settings = app.config["HARNESS_SETTINGS"]
+    size = settings.probe_slots or probes.default_probe_slots()
     app.extensions["harness.probe_slots"] = probes.ProbeSlots(size)
     app.register_blueprint(bp)
 
 
+def use_executor(app: Flask, executor: Executor) -> None:
+    """Run this app's probes and in-process worker with `executor` instead of the
+    configured sandbox (tests, and custom set-ups that embed the app)."""
+    app.extensions["harness.executor"] = executor
+
+
 # -- JSON shapes ---------------------------------------------------------------------
-
-
-def error(code: str, message: str, status: int, **headers: str) -> ResponseReturnValue:
-    return {"error": {"code": code, "message": message}}, status, headers
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException) -> ResponseReturnValue:
-    if isinstance(exc, CSRFError):
-        return error("csrf", exc.description or "the CSRF token is missing or invalid", 400)
-    code = (exc.name or "error").lower().replace(" ", "_")
-    return error(code, exc.description or code, exc.code or 500)
 
 
 def result_json(state: str, result: dict[str, Any] | None) -> dict[str, Any]:
@@ -83,14 +78,11 @@ def run_json(run: TestRun | None) -> dict[str, Any]:
     return result_json(run.state, run.result if run.state == "done" else None)
 
 
-# -- the runner the probes use -------------------------------------------------------
+# -- the executor the probes use ------------------------------------------------------
 
 
 def executor() -> Executor:
-    """The sandbox executor for this app; tests may set SANDBOX_EXECUTOR in the config."""
-    configured: Executor | None = current_app.config.get("SANDBOX_EXECUTOR")
-    if configured is not None:
-        return configured
+    """The sandbox executor for this app, built from the settings on first use."""
     cached: Executor | None = current_app.extensions.get("harness.executor")
     if cached is None:
         settings: Settings = current_app.config["HARNESS_SETTINGS"]
@@ -108,28 +100,13 @@ def task_runs(slug: str, external_id: str) -> ResponseReturnValue:
     to them (the review page polls this), and a 404 for any other."""
     project = project_or_404(slug)
     task = task_or_404(project, external_id)
-    if current_user.role not in ("lead", "admin") and db.session.scalar(
-        select(Assignment.id).where(
-            Assignment.task_id == task.id, Assignment.user_id == current_user.id
-        )
-    ) is None:
-        return error("not_found", "no such task of yours in this project", 404)
-    try:
-        runs = runqueue.runs_for_task(db.session, task)
-    except RunQueueError as exc:
-        return error("bad_limits", str(exc), 500)
+    if current_user.role not in ("lead", "admin") and not assignments.has_assignment(
+        db.session, task, current_user.id
+    ):
+        raise NotFound("not_found", "no such task of yours in this project")
+    runs = runqueue.runs_for_task(db.session, task)
     pending = any(r is not None and r.state in ("queued", "running") for r in runs.values())
     return {"pending": pending, "runs": {str(cid): run_json(r) for cid, r in runs.items()}}
-
-
-def _own_assignment(project_id: int, assignment_id: int) -> Assignment | None:
-    return db.session.scalars(
-        select(Assignment).where(
-            Assignment.id == assignment_id,
-            Assignment.project_id == project_id,
-            Assignment.user_id == current_user.id,
-        )
-    ).one_or_none()
 
 
 def probe_json(found: ProbeTest) -> dict[str, Any]:
@@ -145,56 +122,39 @@ def probe_json(found: ProbeTest) -> dict[str, Any]:
 @bp.get("/p/<slug>/a/<int:assignment_id>/probes")
 def probe_list(slug: str, assignment_id: int) -> ResponseReturnValue:
     """The assignment's probes, newest first (at most PROBES_SHOWN)."""
-    project = project_or_404(slug)
-    assignment = _own_assignment(project.id, assignment_id)
-    if assignment is None:
-        return error("not_found", "no such assignment of yours in this project", 404)
-    found = db.session.scalars(
-        select(ProbeTest)
-        .where(ProbeTest.assignment_id == assignment.id)
-        .order_by(ProbeTest.created_at.desc(), ProbeTest.id.desc())
-        .limit(PROBES_SHOWN)
-    )
+    assignment = assignment_or_404(project_or_404(slug), assignment_id)
+    found = probes.probes_of(db.session, assignment, PROBES_SHOWN)
     return {"probes": [probe_json(p) for p in found]}
+
+
+class ProbeRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    source: str
 
 
 @bp.post("/p/<slug>/a/<int:assignment_id>/probe")
 def probe(slug: str, assignment_id: int) -> ResponseReturnValue:
     """Run the annotator's extra test file {"source": ...} against every candidate."""
     project = project_or_404(slug)
-    assignment = _own_assignment(project.id, assignment_id)
-    if assignment is None:
-        return error("not_found", "no such assignment of yours in this project", 404)
+    assignment = assignment_or_404(project, assignment_id)
     if not project.tests_enabled:
-        return error("tests_disabled", "tests are switched off for this project", 409)
-    body = request.get_json(silent=True)
-    source = body.get("source") if isinstance(body, dict) else None
-    if not isinstance(source, str):
-        return error("bad_request", 'expected a JSON object {"source": "<pytest file>"}', 400)
+        raise Conflict("tests_disabled", "tests are switched off for this project")
+    source = parse(ProbeRequest).source
+    probes.check_source(source)
+    runqueue.limits_for(project.sandbox_limits)  # bad limits fail before a slot is taken
     slots: probes.ProbeSlots = current_app.extensions["harness.probe_slots"]
-    run = executor()
-    try:
-        probes.check_source(source)
-        with slots.hold():
-            found = probes.reserve_probe(db.session, assignment, source)
-            db.session.commit()  # the user's rate slot is taken before anything runs
-            probes.finish_probe(db.session, found, assignment, run)
-            db.session.commit()
-    except probes.ProbeError as exc:
-        db.session.rollback()
-        return probe_error(exc)
-    except RunQueueError as exc:
-        db.session.rollback()
-        return error("bad_limits", str(exc), 500)
+    assignment_id = assignment.id
+    with slots.hold():
+        db.release()  # the probe opens short sessions of its own; hold no connection meanwhile
+        found = probes.run_probe(db.factory, assignment_id, source, executor())
     return probe_json(found)
 
 
-PROBE_ERROR_STATUS = {"too_large": 413, "rate_limited": 429, "busy": 503, "not_active": 409}
+class RerunRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
 
-
-def probe_error(exc: probes.ProbeError) -> ResponseReturnValue:
-    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else {}
-    return error(exc.code, exc.message, PROBE_ERROR_STATUS.get(exc.code, 400), **headers)
+    candidate_id: int | None = None
 
 
 @bp.post("/p/<slug>/t/<path:external_id>/rerun")
@@ -202,30 +162,18 @@ def probe_error(exc: probes.ProbeError) -> ResponseReturnValue:
 def rerun(slug: str, external_id: str) -> ResponseReturnValue:
     project = project_or_404(slug)
     task = task_or_404(project, external_id)
-    body = request.get_json(silent=True) or {}
-    if not isinstance(body, dict):
-        return error("bad_request", 'expected a JSON object, e.g. {"candidate_id": 12}', 400)
+    candidate_id = parse(RerunRequest).candidate_id
     target: Any = task
-    candidate_id = body.get("candidate_id")
     if candidate_id is not None:
-        if not isinstance(candidate_id, int) or isinstance(candidate_id, bool):
-            return error("bad_request", "candidate_id: expected an integer", 400)
         target = db.session.scalars(
             select(Candidate).where(Candidate.id == candidate_id, Candidate.task_id == task.id)
         ).one_or_none()
         if target is None:
-            return error("not_found", "no such candidate in this task", 404)
-    try:
-        queued = runqueue.rerun(db.session, project, target)
-    except RunQueueError as exc:
-        return error("cannot_rerun", str(exc), 409)
-    db.session.add(AuditEvent(
-        user_id=current_user.id, project_id=project.id, action="runs.rerun",
-        object_type="candidate" if candidate_id is not None else "task",
-        object_id=candidate_id if candidate_id is not None else task.id,
-        details={"queued": queued},
-    ))
-    db.session.commit()
+            raise NotFound("not_found", "no such candidate in this task")
+    queued = runqueue.rerun(db.session, project, target)
+    audit.record(db.session, "runs.rerun", user_id=current_user.id, project_id=project.id,
+                 object_type="candidate" if candidate_id is not None else "task",
+                 object_id=candidate_id if candidate_id is not None else task.id, queued=queued)
     return {"queued": queued, "pending": True}, 202
 
 
@@ -238,10 +186,14 @@ def start_worker(app: Flask) -> Worker | None:
     The sandbox is checked in the background thread, so start-up does no I/O here;
     when no backend works the worker logs why and does not run.
     """
-    if os.environ.get("HARNESS_INPROCESS_WORKER", "1") == "0":
-        return None
     settings: Settings = app.config["HARNESS_SETTINGS"]
-    configured: Executor | None = app.config.get("SANDBOX_EXECUTOR")
+    if not settings.inprocess_worker:
+        return None
+    if settings.redis_url:
+        log.warning("REDIS_URL is set: test runs go to `harness worker` processes through RQ; "
+                    "this server runs none itself")
+        return None
+    configured: Executor | None = app.extensions.get("harness.executor")
     worker = Worker(
         app.extensions["harness.sessionmaker"],
         configured or sandbox_executor(settings),

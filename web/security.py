@@ -6,9 +6,12 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, abort, current_app, redirect, render_template, request, url_for
+from flask import Flask, current_app, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+
+from harness.errors import Forbidden
+from web.errors import error_response, wants_json
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -60,10 +63,8 @@ def _annotator_only() -> ResponseReturnValue | None:
         return None
     if methods != ANY and request.method not in methods:
         return None
-    message = NOT_AN_ANNOTATOR.format(role=current_user.role)
-    if request.is_json or request.accept_mimetypes.best == "application/json":
-        return {"error": {"code": "forbidden", "message": message, "field": "role"}}, 403
-    return render_template("forbidden.html", message=message), 403
+    return error_response(403, "forbidden", NOT_AN_ANNOTATOR.format(role=current_user.role),
+                          field="role")
 
 
 def roles_required(*roles: str) -> Callable[[F], F]:
@@ -71,7 +72,12 @@ def roles_required(*roles: str) -> Callable[[F], F]:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if current_user.role not in roles and current_user.role != "admin":
-                abort(403)
+                raise Forbidden(
+                    "forbidden",
+                    f"this page is for the {' or '.join(roles)} role; your account is a "
+                    f"{current_user.role}",
+                    field="role",
+                )
             return view(*args, **kwargs)
 
         return wrapped  # type: ignore[return-value]
@@ -91,8 +97,8 @@ def _require_login() -> ResponseReturnValue | None:
         return None  # the token API authenticates each request itself
     if current_user.is_authenticated:
         return None
-    if request.accept_mimetypes.best == "application/json" or request.path.startswith("/api/"):
-        return {"error": {"code": "unauthorized", "message": "login required"}}, 401
+    if wants_json():
+        return error_response(401, "unauthorized", "login required")
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 

@@ -18,10 +18,11 @@ from harness.analysis import analyzers as _analyzers  # noqa: F401  (registers t
 from harness.analysis.analyzers.gaming import GamingAnalyzer
 from harness.analysis.hints import AnalysisResult, Hint
 from harness.analysis.registry import ANALYZERS, Context, SourceFile, get_analyzer
+from harness.settings import DEFAULT_MAX_FILE_BYTES
 
 PYTHON_SUFFIXES = (".py",)
 """What bandit -r and radon pick up in a directory."""
-DEFAULT_MAX_BYTES = 1 << 20
+DEFAULT_MAX_BYTES = DEFAULT_MAX_FILE_BYTES
 
 
 def analyzer_versions() -> dict[str, str]:

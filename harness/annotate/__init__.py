@@ -9,7 +9,13 @@ stay. Consistency warnings never block: they ask the annotator to look again.
 
 from __future__ import annotations
 
-from harness.annotate.checks import consistency_warnings, known_hints, run_outcomes, validate
+from harness.annotate.checks import (
+    consistency_warnings,
+    draft_warnings,
+    known_hints,
+    run_outcomes,
+    validate,
+)
 from harness.annotate.common import (
     CLOCK_SLACK,
     DRAFT_KEYS,
@@ -18,17 +24,17 @@ from harness.annotate.common import (
     MAX_DRAFT_BYTES,
     MAX_FINDINGS,
     VERDICTS,
-    AnnotateError,
     Problem,
     Shown,
     SubmitResult,
+    in_file_order,
+    letter,
     shown_candidates,
 )
 from harness.annotate.drafts import add_active_time, normalise_draft, save_draft
 from harness.annotate.submit import submit_annotation
 
 __all__ = [
-    "AnnotateError",
     "CLOCK_SLACK",
     "DRAFT_KEYS",
     "FAILING",
@@ -41,10 +47,13 @@ __all__ = [
     "VERDICTS",
     "add_active_time",
     "consistency_warnings",
+    "draft_warnings",
     "known_hints",
     "normalise_draft",
     "run_outcomes",
     "save_draft",
+    "in_file_order",
+    "letter",
     "shown_candidates",
     "submit_annotation",
     "validate",

@@ -9,21 +9,23 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from harness.analysis.hints import Hint
-from harness.analysis.store import analyses_for, task_context
 from harness.annotate.common import (
     FAILING,
     MAX_COMMENT,
     VERDICTS,
     Problem,
     Shown,
+    shown_candidates,
 )
 from harness.cwe import MAX_CWE
 from harness.models import (
+    Assignment,
     Candidate,
     Task,
 )
 from harness.rubric import RubricBody
 from harness.runs import runs_for_task
+from harness.text import NUL_MESSAGE, has_nul
 
 # --- validation -----------------------------------------------------------------------
 
@@ -97,6 +99,9 @@ def _check_findings(
             problems.append(
                 Problem(f"{where}.comment", f"{label}: comment of at most {MAX_COMMENT} characters")
             )
+            continue
+        if has_nul(comment):
+            problems.append(Problem(f"{where}.comment", f"{label}: comment {NUL_MESSAGE}"))
             continue
         clean.append(
             {
@@ -182,6 +187,8 @@ def known_hints(
 ) -> dict[int, dict[str, Hint]]:
     """The hints the review page shows for these candidates of `task` (the same stored
     analyses, in the task's context; max_bytes: the settings' file size cap)."""
+    from harness.analysis.store import analyses_for, task_context  # loads the analyzers
+
     found = analyses_for(
         session, (s.candidate.content_hash for s in shown), context=task_context(task, max_bytes)
     )
@@ -217,6 +224,8 @@ def validate(
         )
     if len(rationale) > rubric.rationale_max_chars:
         problems.append(Problem("rationale", f"at most {rubric.rationale_max_chars} characters"))
+    if has_nul(rationale):
+        problems.append(Problem("rationale", NUL_MESSAGE))
     clean["rationale"] = rationale
     confidence = None
     if rubric.confidence.enabled:
@@ -347,3 +356,10 @@ def consistency_warnings(
                     )
                 )
     return warnings
+
+
+def draft_warnings(session: Session, assignment: Assignment, rubric: RubricBody) -> list[Problem]:
+    """The consistency warnings of the assignment's saved draft (shown as it autosaves)."""
+    shown = shown_candidates(assignment, assignment.task.candidates)
+    outcomes = run_outcomes(session, assignment.task, [s.candidate for s in shown])
+    return consistency_warnings(rubric, shown, assignment.draft or {}, outcomes)

@@ -22,15 +22,6 @@ VERDICTS = ("confirmed", "false_positive")
 FAILING = frozenset({"failed", "error", "timeout", "oom", "output_limit", "tamper_suspected"})
 
 
-class AnnotateError(ValueError):
-    """A request that cannot be taken at all (bad shape, closed assignment)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-
-
 @dataclass(frozen=True)
 class Problem:
     field: str
@@ -56,15 +47,26 @@ class Shown:
     line_counts: dict[str, int]
 
 
+def letter(position: int) -> str:
+    """A, B, C ... for the first twelve shown, then numbers."""
+    return "ABCDEFGHIJKL"[position] if position < 12 else str(position + 1)
+
+
+def _shown(candidates: Sequence[Candidate]) -> list[Shown]:
+    return [
+        Shown(c, letter(i), {path: line_count(str(text)) for path, text in c.files.items()})
+        for i, c in enumerate(candidates)
+    ]
+
+
 def shown_candidates(assignment: Assignment, candidates: Sequence[Candidate]) -> list[Shown]:
+    """The candidates in the order this annotator was shown them."""
     by_id = {c.id: c for c in candidates}
     order = [cid for cid in assignment.display_order if cid in by_id]
     order += [c.id for c in candidates if c.id not in order]
-    return [
-        Shown(
-            by_id[cid],
-            "ABCDEFGHIJKL"[i] if i < 12 else str(i + 1),
-            {path: line_count(str(text)) for path, text in by_id[cid].files.items()},
-        )
-        for i, cid in enumerate(order)
-    ]
+    return _shown([by_id[cid] for cid in order])
+
+
+def in_file_order(candidates: Sequence[Candidate]) -> list[Shown]:
+    """The candidates as the task file lists them (a lead's view of a task)."""
+    return _shown(candidates)

@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session
 
 from harness.annotate.common import (
@@ -13,9 +14,9 @@ from harness.annotate.common import (
     DRAFT_KEYS,
     MAX_DRAFT_BYTES,
     MAX_FINDINGS,
-    AnnotateError,
 )
-from harness.assignments import DEFAULT_LEASE_MINUTES, lease_minutes, renew_lease
+from harness.assignments import lease_minutes, renew_lease
+from harness.errors import Conflict, InvalidInput
 from harness.models import (
     Assignment,
     Project,
@@ -25,30 +26,54 @@ from harness.models import (
 # --- drafts ---------------------------------------------------------------------------
 
 
+class Draft(BaseModel):
+    """The page's state as it is typed: each known key type-checked, unknown keys dropped.
+
+    Judging the content (lines in range, categories, scores) is `checks.validate`'s
+    work at submit; a draft only has to have the right shape and size.
+    """
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    findings: list[dict[str, Any]] = Field(default_factory=list, max_length=MAX_FINDINGS)
+    scores: dict[str, Any] = Field(default_factory=dict)
+    ranking: list[Any] = Field(default_factory=list)
+    rationale: str = ""
+    confidence: int | None = None
+    hint_verdicts: dict[str, Any] = Field(default_factory=dict)
+
+
+class DraftRequest(BaseModel):
+    """The body of a draft save, a heartbeat (no draft) or a submit."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    draft: dict[str, Any] | None = None
+    active_seconds: float = 0.0
+    acknowledge_warnings: bool = False
+
+
+def first_problem(exc: ValidationError, default_field: str) -> tuple[str, str]:
+    """(field, message) of a pydantic error, in the words the page shows."""
+    err = exc.errors()[0]
+    loc = [str(part) for part in err.get("loc", ())]
+    field = loc[0] if loc else default_field
+    if err.get("type") == "too_long":
+        return field, f"at most {MAX_FINDINGS}"
+    return field, str(err.get("msg", "invalid"))
+
+
 def normalise_draft(raw: Any) -> dict[str, Any]:
     """The draft with its known keys and their types checked; nothing else is kept."""
     if not isinstance(raw, dict):
-        raise AnnotateError("draft", "expected an object")
-    draft: dict[str, Any] = {}
-    types: dict[str, tuple[type, ...]] = {
-        "findings": (list,),
-        "scores": (dict,),
-        "ranking": (list,),
-        "rationale": (str,),
-        "confidence": (int, type(None)),
-        "hint_verdicts": (dict,),
-    }
-    for key in DRAFT_KEYS:
-        if key not in raw:
-            continue
-        value = raw[key]
-        if isinstance(value, bool) or not isinstance(value, types[key]):
-            raise AnnotateError(key, f"expected {' or '.join(t.__name__ for t in types[key])}")
-        draft[key] = value
-    if len(draft.get("findings", [])) > MAX_FINDINGS:
-        raise AnnotateError("findings", f"at most {MAX_FINDINGS}")
+        raise InvalidInput("invalid", "expected an object", field="draft")
+    try:
+        draft = Draft.model_validate(raw).model_dump(include=set(raw) & set(DRAFT_KEYS))
+    except ValidationError as exc:
+        field, message = first_problem(exc, "draft")
+        raise InvalidInput("invalid", message, field=field) from None
     if len(json.dumps(draft)) > MAX_DRAFT_BYTES:
-        raise AnnotateError("draft", f"larger than {MAX_DRAFT_BYTES // 1024} KiB")
+        raise InvalidInput("invalid", f"larger than {MAX_DRAFT_BYTES // 1024} KiB", field="draft")
     return draft
 
 
@@ -76,16 +101,18 @@ def add_active_time(
     return added
 
 
-def _writable(
-    session: Session, assignment: Assignment, project: Project, now: datetime, lease_default: int
-) -> None:
+def writable(session: Session, assignment: Assignment, project: Project, now: datetime) -> None:
+    """Refuse unless the assignment can still be written; renew its lease."""
     if assignment.state == "skipped":
-        raise AnnotateError("assignment", "this task was skipped; it can no longer be edited")
+        raise Conflict("skipped", "this task was skipped; it can no longer be edited",
+                       field="assignment")
     if assignment.state == "submitted":
         return
-    if not renew_lease(session, assignment, project, now=now, default_lease_minutes=lease_default):
-        raise AnnotateError(
-            "lease", "your lease on this task ran out and others have taken it; take the next task"
+    if not renew_lease(session, assignment, project, now=now):
+        raise Conflict(
+            "lease_lapsed",
+            "your lease on this task ran out and others have taken it; take the next task",
+            field="lease",
         )
 
 
@@ -97,17 +124,16 @@ def save_draft(
     *,
     active_seconds: Any = 0,
     now: datetime | None = None,
-    lease_default: int = DEFAULT_LEASE_MINUTES,
 ) -> float:
     """Store the draft (None: a heartbeat only), add active time, renew the lease.
 
     Returns the seconds added. draft_saved_at doubles as the time of last contact.
     """
     now = now or utcnow()
-    _writable(session, assignment, project, now, lease_default)
+    writable(session, assignment, project, now)
     if draft is not None:
         assignment.draft = normalise_draft(draft)
-    cap = 60.0 * lease_minutes(project, lease_default)
+    cap = 60.0 * lease_minutes(session, project)
     added = add_active_time(assignment, active_seconds, now, cap=cap)
     assignment.draft_saved_at = now
     session.flush()

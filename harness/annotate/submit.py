@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from harness.analysis.core import DEFAULT_MAX_BYTES
+from harness import audit, settings
 from harness.analysis.hints import Hint
 from harness.annotate.checks import (
     consistency_warnings,
@@ -20,12 +20,10 @@ from harness.annotate.common import (
     SubmitResult,
     shown_candidates,
 )
-from harness.annotate.drafts import _writable, normalise_draft
-from harness.assignments import DEFAULT_LEASE_MINUTES
+from harness.annotate.drafts import normalise_draft, writable
 from harness.models import (
     Annotation,
     Assignment,
-    AuditEvent,
     Candidate,
     Finding,
     HintVerdict,
@@ -46,13 +44,10 @@ def submit_annotation(
     *,
     acknowledge_warnings: bool = False,
     now: datetime | None = None,
-    lease_default: int = DEFAULT_LEASE_MINUTES,
-    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> SubmitResult:
     """Check the payload against the rubric and store it as a new annotation version.
 
     Nothing changes when there are errors, or warnings the annotator has not yet seen.
-    `max_bytes` is the settings' file size cap: part of the context of the hints shown.
     """
     now = now or utcnow()
     draft = normalise_draft(payload)
@@ -60,7 +55,7 @@ def submit_annotation(
     shown = shown_candidates(assignment, task.candidates)
     hints = None
     if project.hints_visible:
-        hints = known_hints(session, task, shown, max_bytes=max_bytes)
+        hints = known_hints(session, task, shown, max_bytes=settings.max_file_bytes(session))
     clean, errors = validate(rubric, shown, draft, hints)
     if errors:
         return SubmitResult(None, errors=errors)
@@ -68,7 +63,7 @@ def submit_annotation(
     warnings = consistency_warnings(rubric, shown, draft, outcomes)
     if warnings and not acknowledge_warnings:
         return SubmitResult(None, warnings=warnings)
-    _writable(session, assignment, project, now, lease_default)
+    writable(session, assignment, project, now)
     version = (
         session.scalar(
             select(func.max(Annotation.version)).where(Annotation.assignment_id == assignment.id)
@@ -120,19 +115,9 @@ def submit_annotation(
     assignment.draft_saved_at = now
     assignment.lease_expires_at = None
     session.flush()
-    session.add(
-        AuditEvent(
-            user_id=assignment.user_id,
-            project_id=assignment.project_id,
-            action="annotation.submit",
-            object_type="annotation",
-            object_id=annotation.id,
-            details={
-                "assignment": assignment.id,
-                "version": version,
-                "warnings": [w.message for w in warnings],
-            },
-        )
-    )
+    audit.record(session, "annotation.submit", user_id=assignment.user_id,
+                 project_id=assignment.project_id, object_type="annotation",
+                 object_id=annotation.id, assignment=assignment.id, version=version,
+                 warnings=[w.message for w in warnings])
     session.flush()
     return SubmitResult(annotation, warnings=warnings)

@@ -6,7 +6,6 @@ bandit and radon are imported inside the commands, so other commands start fast.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -73,11 +72,10 @@ def hints(paths: tuple[Path, ...], as_json: bool, language: str, max_bytes: int 
     stands for every file under it.
     """
     from harness.analysis import analyze_files
-    from harness.analysis.core import DEFAULT_MAX_BYTES
+    from harness.settings import max_file_bytes_from_env
 
     if max_bytes is None:
-        raw = os.environ.get("HARNESS_MAX_FILE_BYTES", "")
-        max_bytes = int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_MAX_BYTES
+        max_bytes = max_file_bytes_from_env()
     result = analyze_files(_read_files(paths), language=language, max_bytes=max_bytes)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))

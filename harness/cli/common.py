@@ -11,15 +11,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from harness.db import make_engine, make_sessionmaker, session_scope
-from harness.settings import Settings, SettingsError
+from harness.settings import Settings
 
 
 @cache
 def settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
+    return Settings.from_env()  # a SettingsError becomes the command's one-line reason
 
 
 @cache
@@ -29,7 +26,7 @@ def engine() -> Engine:
 
 @cache
 def session_factory() -> sessionmaker[Session]:
-    return make_sessionmaker(engine())
+    return make_sessionmaker(engine(), settings())
 
 
 @contextmanager

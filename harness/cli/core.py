@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from harness import accounts, importer, projects, setup, status
 from harness.cli.common import engine, fail, session, settings
 from harness.models import Project, User
-from harness.taskfile import FileChangedError
 
 
 @click.command()
@@ -40,10 +39,7 @@ def user_add(name: str, role: str, project_slugs: tuple[str, ...], password_stdi
     """Add a user. Without --password-stdin a password is generated and printed once."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
     with session() as s:
-        try:
-            accounts.add_user(s, name, role, password=password, projects=list(project_slugs))
-        except accounts.AccountError as exc:
-            raise fail(str(exc)) from None
+        accounts.add_user(s, name, role, password=password, projects=list(project_slugs))
     if password_stdin:
         click.echo(f"user {name} ({role}) added")
     else:
@@ -64,11 +60,8 @@ def token_create(username: str, project_slugs: tuple[str, ...]) -> None:
         found = s.scalars(select(User).where(User.name == username)).one_or_none()
         if found is None:
             raise fail(f"no user {username!r}")
-        try:
-            scoped = [accounts.project_by_slug(s, slug) for slug in project_slugs]
-            secret = accounts.create_token(s, found, scoped)
-        except accounts.AccountError as exc:
-            raise fail(str(exc)) from None
+        scoped = [accounts.project_by_slug(s, slug) for slug in project_slugs]
+        secret = accounts.create_token(s, found, scoped)
     click.echo(secret)
 
 
@@ -83,10 +76,7 @@ def project_create(file: Path) -> None:
     """Create a project from a project file (YAML); imports its task file if it names one."""
     setup.migrate(engine())
     with session() as s:
-        try:
-            created, task_path = projects.create_project(s, file)
-        except projects.ProjectError as exc:
-            raise fail("\n".join(exc.errors)) from None
+        created, task_path = projects.create_project(s, file)
         report = _import(s, created, task_path, update=False) if task_path else None
     if report is not None:
         _after_import(created.id, report)
@@ -103,12 +93,9 @@ def _import(s: Session, target: Project, path: Path, *, update: bool) -> importe
                 s, target, path, update_existing=update,
                 max_bytes=settings().max_file_bytes, progress=bar.update,
             )
-        except importer.ImportError_ as exc:
-            for line in exc.errors:
-                click.echo(line, err=True)
-            raise fail(f"{len(exc.errors)} error(s) in {path}; nothing was imported") from None
-        except FileChangedError as exc:
-            raise fail(str(exc)) from None
+        except importer.TaskFileError as exc:
+            exc.message = f"{len(exc.errors)} error(s) in {path}; nothing was imported"
+            raise
 
 
 def _after_import(project_id: int, report: importer.ImportReport) -> None:
@@ -130,10 +117,7 @@ def _after_import(project_id: int, report: importer.ImportReport) -> None:
 def import_cmd(project_slug: str, tasks: Path, update: bool) -> None:
     """Import a task file (JSONL) into PROJECT. A file with any error imports nothing."""
     with session() as s:
-        try:
-            target = accounts.project_by_slug(s, project_slug)
-        except accounts.AccountError as exc:
-            raise fail(str(exc)) from None
+        target = accounts.project_by_slug(s, project_slug)
         report = _import(s, target, tasks, update=update)
     _after_import(target.id, report)
     click.echo(
@@ -148,10 +132,7 @@ def import_cmd(project_slug: str, tasks: Path, update: bool) -> None:
 def status_cmd(project_slug: str, as_json: bool) -> None:
     """Counts of tasks, candidates, runs by status, assignments and annotations."""
     with session() as s:
-        try:
-            target = accounts.project_by_slug(s, project_slug)
-        except accounts.AccountError as exc:
-            raise fail(str(exc)) from None
+        target = accounts.project_by_slug(s, project_slug)
         counts = status.project_status(s, target)
     if as_json:
         click.echo(json.dumps(counts, sort_keys=True))

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 import time
 from datetime import timedelta
-from typing import Any
 
 import click
 
 from harness import accounts, setup
 from harness import runs as runqueue
 from harness.cli.common import engine, fail, session, session_factory, settings
-from harness.errors import HarnessError
 from harness.models import Project
-from harness.runs import Executor, Worker, check_backend, sandbox_executor
+from harness.runs import Executor, Worker, check_backend
 
 # A worker that has not heartbeated for this long is not counted as running.
 ACTIVE_WITHIN = timedelta(seconds=10)
@@ -24,18 +21,7 @@ POLL_S = 0.5
 
 
 def load_executor(spec: str | None) -> Executor:
-    """The configured sandbox, or a `module:function` runner (for tests and custom setups)."""
-    if spec:
-        module, _, name = spec.partition(":")
-        try:
-            found: Any = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError, ValueError) as exc:
-            raise fail(f"--executor {spec}: cannot load it ({exc})") from None
-        if not callable(found):
-            raise fail(f"--executor {spec}: not a function")
-        executor: Executor = found
-        return executor
-    return sandbox_executor(settings())
+    return runqueue.load_executor(spec, settings())
 
 
 def check_sandbox() -> str:
@@ -66,6 +52,15 @@ def worker(concurrency: int, executor_spec: str | None) -> None:
     logging.getLogger("harness.runs").setLevel(logging.INFO)
     executor = load_executor(executor_spec)
     where = "custom executor " + executor_spec if executor_spec else check_sandbox()
+    cfg = settings()
+    if cfg.redis_url:
+        from harness.runs import distributed
+
+        slots = concurrency or cfg.run_concurrency or 1
+        click.echo(f"worker: {slots} RQ worker(s) on queue {distributed.QUEUE_NAME} "
+                   f"at {cfg.redis_url}, runs on {where}", err=True)
+        distributed.work(cfg, concurrency=slots, executor_spec=executor_spec)
+        return
     done_log = logging.getLogger("harness.runs")
 
     def on_done(run_id: int, status: str) -> None:
@@ -90,18 +85,12 @@ def _describe(counts: dict[str, int]) -> str:
 
 def _project(slug: str) -> Project:
     with session() as s:
-        try:
-            return accounts.project_by_slug(s, slug)
-        except accounts.AccountError as exc:
-            raise fail(str(exc)) from None
+        return accounts.project_by_slug(s, slug)
 
 
 def _counts(project: Project) -> dict[str, int]:
     with session() as s:
-        try:
-            return runqueue.project_counts(s, project)
-        except HarnessError as exc:
-            raise fail(str(exc)) from None
+        return runqueue.project_counts(s, project)
 
 
 def _worker_seen(grace_s: float) -> bool:
@@ -133,10 +122,7 @@ def runs(project_slug: str, wait: bool, executor_spec: str | None) -> None:
         click.echo(f"{project_slug}: {_describe(_counts(project))}")
         return
     with session() as s:
-        try:
-            added = runqueue.enqueue_project(s, project)
-        except HarnessError as exc:
-            raise fail(str(exc)) from None
+        added = runqueue.enqueue_project(s, project)
     if added:
         click.echo(f"queued {added} missing run(s)", err=True)
     _wait(project, executor_spec)

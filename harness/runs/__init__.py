@@ -5,7 +5,13 @@
 Annotator work (who reviews which task) is `harness.assignments`, not here.
 """
 
-from harness.runs.execute import Executor, check_backend, run_candidate, sandbox_executor
+from harness.runs.execute import (
+    Executor,
+    check_backend,
+    load_executor,
+    run_candidate,
+    sandbox_executor,
+)
 from harness.runs.keys import dedup_key, image_tag, limits_for
 from harness.runs.queue import (
     claim_run,
@@ -35,6 +41,7 @@ __all__ = [
     "heartbeat",
     "image_tag",
     "limits_for",
+    "load_executor",
     "project_counts",
     "requeue_stale",
     "rerun",

@@ -18,6 +18,7 @@ Verdict rules applied here, on top of the sandbox's own:
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
@@ -73,6 +74,27 @@ def sandbox_executor(settings: Settings) -> Executor:
         return run_candidate(dict(files), dict(tests), limits, resolved[0])
 
     return execute
+
+
+def load_executor(spec: str | None, settings: Settings) -> Executor:
+    """The configured sandbox, or a `module:function` executor (tests, custom set-ups).
+
+    A spec that cannot be loaded is an InvalidInput naming it.
+    """
+    if not spec:
+        return sandbox_executor(settings)
+    from harness.errors import InvalidInput
+
+    module, _, name = spec.partition(":")
+    try:
+        found = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise InvalidInput("bad_executor", f"{spec}: cannot load it ({exc})",
+                           field="executor") from None
+    if not callable(found):
+        raise InvalidInput("bad_executor", f"{spec}: not a function", field="executor")
+    executor: Executor = found
+    return executor
 
 
 def _refused_result(backend: Sandbox, refused: list[str]) -> RunResult:

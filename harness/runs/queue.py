@@ -173,19 +173,22 @@ def _in_project(project_id: int) -> ColumnElement[bool]:
 
 
 def claim_run(
-    session: Session, worker: str, *, project_id: int | None = None
+    session: Session, worker: str, *, project_id: int | None = None, run_id: int | None = None
 ) -> TestRun | None:
-    """Atomically take the oldest queued run for `worker`; None when there is none.
+    """Atomically take the oldest queued run (or the run `run_id`, if still queued) for
+    `worker`; None when there is none.
 
     Commit right after: the claim is its own short transaction.
     """
     pick = select(TestRun.id).where(TestRun.state == "queued")
+    if run_id is not None:
+        pick = pick.where(TestRun.id == run_id)
     if project_id is not None:
         pick = pick.where(_in_project(project_id))
     pick = pick.order_by(TestRun.created_at, TestRun.id).limit(1)
     pick = pick.with_for_update(skip_locked=True)  # PostgreSQL; SQLite renders nothing
     now = utcnow()
-    run_id = session.execute(
+    claimed = session.execute(
         update(TestRun)
         .where(TestRun.id == pick.scalar_subquery(), TestRun.state == "queued")
         .values(state="running", worker=worker, attempts=TestRun.attempts + 1,
@@ -193,9 +196,9 @@ def claim_run(
         .returning(TestRun.id),
         execution_options={"synchronize_session": False},
     ).scalar_one_or_none()
-    if run_id is None:
+    if claimed is None:
         return None
-    return session.get(TestRun, run_id, populate_existing=True)
+    return session.get(TestRun, claimed, populate_existing=True)
 
 
 def complete_run(session: Session, run_id: int, result: RunResult, *, worker: str) -> bool:
@@ -367,3 +370,12 @@ def worker_active(session: Session, within: timedelta) -> bool:
         )
     )
     return bool(found)
+
+
+def queued_runs(session: Session, limit: int = 1000) -> list[tuple[int, int]]:
+    """(run id, attempts so far) of queued runs, oldest first."""
+    rows = session.execute(
+        select(TestRun.id, TestRun.attempts).where(TestRun.state == "queued")
+        .order_by(TestRun.created_at, TestRun.id).limit(limit)
+    ).all()
+    return [(run_id, attempts) for run_id, attempts in rows]

@@ -174,11 +174,7 @@ class Worker:
                 log.exception("heartbeat of worker %s failed", self.id)
 
     def _claim(self) -> Claimed | None:
-        with session_scope(self.factory) as s:
-            run = queue.claim_run(s, self.id, project_id=self.project_id)
-            if run is None:
-                return None
-            return Claimed(run.id, dict(run.files), dict(run.tests), dict(run.limits), run.image)
+        return claim(self.factory, self.id, project_id=self.project_id)
 
     def _slot(self) -> None:
         while not self._stop.is_set():
@@ -202,25 +198,11 @@ class Worker:
                     self._inflight.discard(claimed.id)
 
     def _execute(self, claimed: Claimed) -> None:
-        result: RunResult
-        try:
-            result = self.executor(claimed.files, claimed.tests, Limits.from_dict(claimed.limits))
-        except Exception as exc:  # the sandbox failed, not the candidate
-            log.exception("run %d: the sandbox failed", claimed.id)
-            result = RunResult.failure("sandbox_error", f"{type(exc).__name__}: {exc}",
-                                       image=claimed.image)
+        result = execute_claimed(self.executor, claimed)
         if self._abort.is_set():
             return  # released by run(); another attempt will record it
-        for attempt in range(3):
-            try:
-                with session_scope(self.factory) as s:
-                    done = queue.complete_run(s, claimed.id, result, worker=self.id)
-                break
-            except Exception:
-                log.exception("run %d: recording the result failed (try %d)", claimed.id,
-                              attempt + 1)
-                self._abort.wait(1.0)
-        else:
+        done = record_result(self.factory, claimed.id, result, self.id, self._abort)
+        if done is None:
             return  # left running; recovery re-queues it once the heartbeat stops
         if done:
             with self._lock:
@@ -229,3 +211,38 @@ class Worker:
                 self.on_done(claimed.id, result.status)
         else:
             log.warning("run %d was re-queued while it ran; result discarded", claimed.id)
+
+
+def claim(factory: sessionmaker[Session], worker: str, *, project_id: int | None = None,
+          run_id: int | None = None) -> Claimed | None:
+    """Claim a queued run in a short transaction of its own; what the executor needs."""
+    with session_scope(factory) as s:
+        run = queue.claim_run(s, worker, project_id=project_id, run_id=run_id)
+        if run is None:
+            return None
+        return Claimed(run.id, dict(run.files), dict(run.tests), dict(run.limits), run.image)
+
+
+def execute_claimed(executor: Executor, claimed: Claimed) -> RunResult:
+    """Execute a claimed run; a failing sandbox is a sandbox_error, never the candidate's."""
+    try:
+        return executor(claimed.files, claimed.tests, Limits.from_dict(claimed.limits))
+    except Exception as exc:  # the sandbox failed, not the candidate
+        log.exception("run %d: the sandbox failed", claimed.id)
+        return RunResult.failure("sandbox_error", f"{type(exc).__name__}: {exc}",
+                                 image=claimed.image)
+
+
+def record_result(factory: sessionmaker[Session], run_id: int, result: RunResult, worker: str,
+                  stop: threading.Event | None = None) -> bool | None:
+    """Store the result (three tries). True when stored, False when the run was
+    re-queued meanwhile (result discarded), None when the database did not answer."""
+    for attempt in range(3):
+        try:
+            with session_scope(factory) as s:
+                return queue.complete_run(s, run_id, result, worker=worker)
+        except Exception:
+            log.exception("run %d: recording the result failed (try %d)", run_id, attempt + 1)
+            if stop is not None:
+                stop.wait(1.0)
+    return None

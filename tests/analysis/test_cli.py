@@ -7,12 +7,11 @@ import subprocess
 from pathlib import Path
 
 from click.testing import CliRunner
+from helpers import REPO
 
 from harness.analysis import analyze_files
 from harness.cli import main
 from harness.taskfile import files_hash
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _write(tmp_path: Path) -> dict[str, str]:

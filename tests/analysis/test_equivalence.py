@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import REPO
 
 from harness.analysis import analyze_files, is_python_file
 
-REPO = Path(__file__).resolve().parents[2]
 BIN = REPO / ".venv" / "bin"
 
 # Beyond real model output: what the tools treat specially.

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sandbox.support import (
+from helpers.sandbox import (
     BACKENDS,
     GOOD,
     PASSING_TESTS,

@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import write_jsonl
+from helpers.runs import add_tasks
 
-sys.path.insert(0, str(Path(__file__).parent))  # run_helpers, for tests and subprocesses
-
-from helpers import task_line, write_jsonl  # noqa: E402
-
-from harness import runs as runqueue  # noqa: E402
-from harness.models import Project  # noqa: E402
-
-GOOD = "def add(a, b):\n    return a + b\n"
-BAD = "def add(a, b):\n    return a - b\n"
-
-
-def add_tasks(n: int, *, offset: int = 0) -> list[dict[str, Any]]:
-    """n tasks, each with a passing and a failing candidate of distinct content."""
-    lines = []
-    for i in range(offset, offset + n):
-        line = task_line(f"t{i}")
-        line["candidates"][0]["files"] = {"solution.py": GOOD + f"# {i}\n"}
-        line["candidates"][1]["files"] = {"solution.py": BAD + f"# {i}\n"}
-        lines.append(line)
-    return lines
+from harness import runs as runqueue
+from harness.models import Project
 
 
 @pytest.fixture

@@ -9,9 +9,8 @@ import sys
 import threading
 from datetime import timedelta
 
-from conftest import GOOD, add_tasks
 from helpers import task_line, write_jsonl
-from run_helpers import broken_runner, echo_runner, result
+from helpers.runs import GOOD, add_tasks, broken_runner, echo_runner, result
 from sqlalchemy import func, select, update
 
 from harness import runs as runqueue

@@ -9,12 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from conftest import add_tasks
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers import PASSWORD, csrf_from
-from run_helpers import echo_runner, slow_echo_runner
-from sandbox.support import require_backend, sandbox_dir
+from helpers.runs import add_tasks, echo_runner, slow_echo_runner
+from helpers.sandbox import require_backend, sandbox_dir
 from sqlalchemy import func, select
 
 from harness import probes
@@ -22,6 +21,7 @@ from harness import runs as runqueue
 from harness.models import Assignment, AuditEvent, ProbeTest, Task, User, utcnow
 from harness.runs import Worker
 from sandboxes.base import Limits, RunResult
+from web.runs import use_executor
 
 
 @pytest.fixture
@@ -101,7 +101,8 @@ def test_runs_json_is_for_members_only(client, login, site) -> None:
     login("out")
     resp = client.get("/p/w/t/t0/runs.json")
     assert resp.status_code == 404
-    assert resp.get_json() == {"error": {"code": "not_found", "message": resp.get_json()["error"]["message"]}}
+    assert resp.get_json() == {"error": {"code": "not_found", "field": "",
+                                         "message": resp.get_json()["error"]["message"]}}
     assert client.get("/p/other/t/t0/runs.json").status_code == 404  # no such task there
 
 
@@ -207,7 +208,7 @@ class RecordingRunner:
 def test_probe_runs_against_every_candidate(app, client, login, site, db) -> None:
     project, task = site
     runner = RecordingRunner()
-    app.config["SANDBOX_EXECUTOR"] = runner
+    use_executor(app, runner)
     a = assign(db, project, task, "ann")
     c, headers = login_with_token(login, "ann")
     resp = c.post(f"/p/w/a/{a.id}/probe", headers=headers, json={"source": PROBE})
@@ -231,7 +232,7 @@ def test_probe_runs_against_every_candidate(app, client, login, site, db) -> Non
 
 def test_probe_errors(app, client, login, site, db) -> None:
     project, task = site
-    app.config["SANDBOX_EXECUTOR"] = echo_runner
+    use_executor(app, echo_runner)
     mine = assign(db, project, task, "ann")
     theirs = assign(db, project, task, "ann2")
     c, headers = login_with_token(login, "ann")
@@ -253,7 +254,7 @@ def test_probe_errors(app, client, login, site, db) -> None:
 
 def test_probe_rate_limit_per_user(app, client, login, site, db) -> None:
     project, task = site
-    app.config["SANDBOX_EXECUTOR"] = echo_runner
+    use_executor(app, echo_runner)
     a = assign(db, project, task, "ann")
     c, headers = login_with_token(login, "ann")
     for _ in range(10):
@@ -276,7 +277,7 @@ def test_probe_sandbox_failure_is_a_result(app, client, login, site, db) -> None
     def broken(files, tests, limits):  # type: ignore[no-untyped-def]
         raise RuntimeError("no sandbox")
 
-    app.config["SANDBOX_EXECUTOR"] = broken
+    use_executor(app, broken)
     a = assign(db, project, task, "ann")
     c, headers = login_with_token(login, "ann")
     body = c.post(f"/p/w/a/{a.id}/probe", headers=headers, json={"source": PROBE}).get_json()
@@ -288,7 +289,7 @@ def test_concurrent_probes_hold_the_rate_limit(app, site, db, monkeypatch) -> No
     so exactly RATE_LIMIT run and are stored, and the rest are refused."""
     project, task = site
     monkeypatch.setenv("ECHO_RUNNER_SLEEP", "0.2")
-    app.config["SANDBOX_EXECUTOR"] = slow_echo_runner
+    use_executor(app, slow_echo_runner)
     app.extensions["harness.probe_slots"] = probes.ProbeSlots(25)  # the server bound: below
     a = assign(db, project, task, "ann")
     clients = [logged_in(app, "ann") for _ in range(25)]
@@ -320,7 +321,7 @@ def test_probes_beyond_the_servers_bound_get_503(app, site, db) -> None:
         release.wait(timeout=30)
         return echo_runner(files, tests, limits)
 
-    app.config["SANDBOX_EXECUTOR"] = held
+    use_executor(app, held)
     app.extensions["harness.probe_slots"] = probes.ProbeSlots(1)
     a, b = assign(db, project, task, "ann"), assign(db, project, task, "ann2")
     ann, ann_headers = logged_in(app, "ann")
@@ -351,7 +352,7 @@ def test_probe_needs_an_active_assignment(app, site, db, state, lease) -> None:
     active one whose lease ran out) gets a 409 that says why, and nothing runs."""
     project, task = site
     runner = RecordingRunner()
-    app.config["SANDBOX_EXECUTOR"] = runner
+    use_executor(app, runner)
     a = assign(db, project, task, "ann")
     a.state = state
     a.lease_expires_at = None if lease is None else utcnow() + timedelta(minutes=lease)
@@ -372,7 +373,7 @@ def test_probe_output_is_trimmed_for_storage(app, site, db) -> None:
         return dataclasses.replace(echo_runner(files, tests, limits),
                                    stdout="x" * 100_000, stderr="é" * 50_000)
 
-    app.config["SANDBOX_EXECUTOR"] = loud
+    use_executor(app, loud)
     a = assign(db, project, task, "ann")
     c, headers = logged_in(app, "ann")
     body = c.post(f"/p/w/a/{a.id}/probe", headers=headers, json={"source": PROBE}).get_json()
@@ -390,8 +391,8 @@ def test_probe_output_is_trimmed_for_storage(app, site, db) -> None:
 def test_probe_in_the_real_sandbox(app, client, login, site, db) -> None:
     require_backend("bwrap")
     project, task = site
-    app.config["SANDBOX_EXECUTOR"] = runqueue.sandbox_executor(dataclasses.replace(
-        app.config["HARNESS_SETTINGS"], sandbox_backend="bwrap", sandbox_dir=sandbox_dir()))
+    use_executor(app, runqueue.sandbox_executor(dataclasses.replace(
+        app.config["HARNESS_SETTINGS"], sandbox_backend="bwrap", sandbox_dir=sandbox_dir())))
     a = assign(db, project, task, "ann")
     c, headers = login_with_token(login, "ann")
     probe = PROBE + "\n\ndef test_prints():\n    print('<b>hi</b>')\n    assert False\n"
@@ -413,10 +414,11 @@ def test_inprocess_worker_processes_the_queue(app, site, db, monkeypatch) -> Non
 
     from web.runs import start_worker
 
-    monkeypatch.setenv("HARNESS_INPROCESS_WORKER", "0")
+    settings = app.config["HARNESS_SETTINGS"]
+    app.config["HARNESS_SETTINGS"] = dataclasses.replace(settings, inprocess_worker=False)
     assert start_worker(app) is None
-    monkeypatch.delenv("HARNESS_INPROCESS_WORKER")
-    app.config["SANDBOX_EXECUTOR"] = echo_runner
+    app.config["HARNESS_SETTINGS"] = settings
+    use_executor(app, echo_runner)
     worker = start_worker(app)
     assert worker is not None and worker.id.endswith(":serve")
     try:

@@ -9,15 +9,14 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import add_tasks
-from helpers import REALDATA, RUBRIC, write_jsonl
-from sandbox.support import require_backend, sandbox_dir
+from helpers import REALDATA, TESTS
+from helpers.runs import HARNESS, add_tasks, all_runs, create_project, harness
+from helpers.sandbox import require_backend, sandbox_dir
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -25,41 +24,29 @@ from harness import runs as runqueue
 from harness.db import make_engine
 from harness.models import Candidate, Project, Task, TestRun
 
-HARNESS = str(Path(sys.executable).parent / "harness")
-HERE = Path(__file__).parent
-
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {
+def env(tmp_path: Path, database: str, request: pytest.FixtureRequest) -> dict[str, str]:
+    """SQLite: the default file in the data dir; PostgreSQL: an empty database `init` migrates."""
+    env = {
         **os.environ,
         "HARNESS_DATA_DIR": str(tmp_path / "data"),
         "HARNESS_SANDBOX": "bwrap",
         "HARNESS_SANDBOX_DIR": str(sandbox_dir()),
         "HARNESS_RUN_CONCURRENCY": "2",
-        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
     }
+    env.pop("DATABASE_URL", None)
+    if database == "postgresql":
+        env["DATABASE_URL"] = request.getfixturevalue("empty_database_url")
+    return env
 
 
 @pytest.fixture
 def engine(env: dict[str, str]) -> Iterator[Engine]:
-    eng = make_engine(f"sqlite:///{env['HARNESS_DATA_DIR']}/harness.db")
+    eng = make_engine(env.get("DATABASE_URL") or f"sqlite:///{env['HARNESS_DATA_DIR']}/harness.db")
     yield eng
     eng.dispose()
-
-
-def harness(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([HARNESS, *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def create_project(env: dict[str, str], tmp_path: Path, lines: list, slug: str = "p") -> None:  # type: ignore[type-arg]
-    tasks = write_jsonl(tmp_path / f"{slug}.jsonl", lines)
-    spec = tmp_path / f"{slug}.yaml"
-    spec.write_text(json.dumps({"name": slug, "slug": slug, "rubric": str(RUBRIC),
-                                "tasks": str(tasks)}))
-    done = harness(env, "project", "create", str(spec))
-    assert done.returncode == 0, done.stderr
 
 
 def free_port() -> int:
@@ -75,40 +62,35 @@ def start_worker(env: dict[str, str], log: Path, how: str = "worker") -> subproc
         return subprocess.Popen([HARNESS, *args], env=env, stdout=fh, stderr=subprocess.STDOUT)
 
 
-def runs(engine: Engine) -> list[TestRun]:
-    with Session(engine) as s:
-        return list(s.scalars(select(TestRun).order_by(TestRun.id)))
-
-
 def test_runs_counts_and_wait_processes_them_here(env, engine, tmp_path) -> None:
     create_project(env, tmp_path, add_tasks(3))
     shown = harness(env, "runs", "p")
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.strip() == "p: done 0, running 0, queued 6"
-    waited = harness(env, "runs", "p", "--wait", "--executor", "run_helpers:echo_runner")
+    waited = harness(env, "runs", "p", "--wait", "--executor", "helpers.runs:echo_runner")
     assert waited.returncode == 0, waited.stderr
     assert "no worker is running: processing the runs here" in waited.stderr
     assert "runs of p" in waited.stderr  # the progress bar
     assert waited.stdout.strip() == "p: done 6 (failed 3, passed 3), running 0, queued 0"
-    assert {(r.state, r.attempts) for r in runs(engine)} == {("done", 1)}
+    assert {(r.state, r.attempts) for r in all_runs(engine)} == {("done", 1)}
     missing = harness(env, "runs", "nope")
     assert missing.returncode == 1 and "nope" in missing.stderr
 
 
 def test_runs_wait_leaves_the_work_to_a_running_worker(env, engine, tmp_path) -> None:
     create_project(env, tmp_path, add_tasks(3))
-    worker = subprocess.Popen([HARNESS, "worker", "--executor", "run_helpers:slow_echo_runner"],
+    worker = subprocess.Popen([HARNESS, "worker", "--executor", "helpers.runs:slow_echo_runner"],
                               env=env | {"ECHO_RUNNER_SLEEP": "2"}, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not any(r.state != "queued" for r in runs(engine)):
+        while time.monotonic() < deadline and not any(r.state != "queued" for r in all_runs(engine)):
             time.sleep(0.05)
-        waited = harness(env, "runs", "p", "--wait", "--executor", "run_helpers:broken_runner")
+        waited = harness(env, "runs", "p", "--wait", "--executor", "helpers.runs:broken_runner")
         assert waited.returncode == 0, waited.stderr
         assert "a worker is processing the runs" in waited.stderr
         assert "processing the runs here" not in waited.stderr
-        assert {r.status for r in runs(engine)} == {"passed", "failed"}  # not broken_runner's
+        assert {r.status for r in all_runs(engine)} == {"passed", "failed"}  # not broken_runner's
     finally:
         worker.send_signal(signal.SIGTERM)
         out, err = worker.communicate(timeout=30)
@@ -118,16 +100,16 @@ def test_runs_wait_leaves_the_work_to_a_running_worker(env, engine, tmp_path) ->
 
 def test_sigterm_finishes_the_runs_in_flight_then_exits(env, engine, tmp_path) -> None:
     create_project(env, tmp_path, add_tasks(3))
-    worker = subprocess.Popen([HARNESS, "worker", "--executor", "run_helpers:slow_echo_runner"],
+    worker = subprocess.Popen([HARNESS, "worker", "--executor", "helpers.runs:slow_echo_runner"],
                               env=env | {"ECHO_RUNNER_SLEEP": "1.5"}, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not any(r.state == "running" for r in runs(engine)):
+    while time.monotonic() < deadline and not any(r.state == "running" for r in all_runs(engine)):
         time.sleep(0.05)
     worker.send_signal(signal.SIGTERM)
     _, err = worker.communicate(timeout=30)
     assert worker.returncode == 0, err
-    states = sorted(r.state for r in runs(engine))
+    states = sorted(r.state for r in all_runs(engine))
     assert "running" not in states and 1 <= states.count("done") <= 2, states
     assert "stopping: finishing" in err
 
@@ -151,11 +133,11 @@ def test_killed_mid_run_completes_every_run_exactly_once(env, engine, tmp_path, 
     for line in lines:
         line["tests"] = SLEEPY_TESTS
     create_project(env, tmp_path, lines)
-    assert len(runs(engine)) == 8
+    assert len(all_runs(engine)) == 8
     first = start_worker(env, tmp_path / "worker1.log", how)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        states = [r.state for r in runs(engine)]
+        states = [r.state for r in all_runs(engine)]
         if states.count("done") >= 2 and states.count("running") >= 1:
             break
         time.sleep(0.1)
@@ -163,7 +145,7 @@ def test_killed_mid_run_completes_every_run_exactly_once(env, engine, tmp_path, 
         pytest.fail("the worker made no progress: " + (tmp_path / "worker1.log").read_text())
     first.send_signal(signal.SIGKILL)
     first.wait(10)
-    at_kill = {r.id: r for r in runs(engine)}
+    at_kill = {r.id: r for r in all_runs(engine)}
     interrupted = {i for i, r in at_kill.items() if r.state == "running"}
     finished = {i: r.finished_at for i, r in at_kill.items() if r.state == "done"}
     assert interrupted and finished
@@ -171,7 +153,7 @@ def test_killed_mid_run_completes_every_run_exactly_once(env, engine, tmp_path, 
     second = start_worker(env, tmp_path / "worker2.log", how)
     try:
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and any(r.state != "done" for r in runs(engine)):
+        while time.monotonic() < deadline and any(r.state != "done" for r in all_runs(engine)):
             time.sleep(0.2)
     finally:
         second.send_signal(signal.SIGTERM)
@@ -180,7 +162,7 @@ def test_killed_mid_run_completes_every_run_exactly_once(env, engine, tmp_path, 
     if how == "worker":  # waitress has no SIGTERM handler: serve just ends
         assert second.returncode == 0, text
     assert f"re-queued {len(interrupted)} run(s)" in text
-    final = runs(engine)
+    final = all_runs(engine)
     assert [r.state for r in final] == ["done"] * 8
     for r in final:
         assert r.attempts == (2 if r.id in interrupted else 1), (r.id, r.attempts)

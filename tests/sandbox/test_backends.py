@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sandbox.support import (
+from helpers.sandbox import (
     BACKENDS,
     BAD,
     GOOD,
@@ -163,7 +163,7 @@ def test_cli_check_reports_both_backends(tmp_path: Path,
 @pytest.mark.bwrap
 @pytest.mark.parametrize("mode", ["split", "in_process"])
 def test_bwrap_without_a_cgroup_runs_degraded(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
-    from sandbox.support import config
+    from helpers.sandbox import config
 
     from sandboxes import cgroups
     from sandboxes.backends.bwrap import BwrapSandbox
@@ -202,7 +202,7 @@ def test_file_names_outside_the_work_dir_are_refused(backend: str, tmp_path: Pat
 
 @pytest.mark.bwrap
 def test_bwrap_without_a_cgroup_still_caps_processes(monkeypatch: pytest.MonkeyPatch) -> None:
-    from sandbox.support import config
+    from helpers.sandbox import config
 
     from sandboxes import cgroups
     from sandboxes.backends.bwrap import BwrapSandbox

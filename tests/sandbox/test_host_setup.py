@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from sandbox.support import REPO_ROOT, sandbox_dir
+from helpers import REPO
+from helpers.sandbox import sandbox_dir
 
 from sandboxes import image
 
@@ -21,7 +22,7 @@ def test_host_setup_is_idempotent_and_reuses_the_image(tmp_path: Path) -> None:
     env = {**os.environ, "HARNESS_SANDBOX_DIR": str(sandbox_dir()),
            "HARNESS_DATA_DIR": str(tmp_path / "data")}
     started = time.monotonic()
-    proc = subprocess.run([str(REPO_ROOT / "sandboxes" / "host-setup.sh")], env=env,
+    proc = subprocess.run([str(REPO / "sandboxes" / "host-setup.sh")], env=env,
                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -34,7 +35,7 @@ def test_host_setup_is_idempotent_and_reuses_the_image(tmp_path: Path) -> None:
 
 def test_host_setup_says_what_is_missing() -> None:
     env = {k: v for k, v in os.environ.items() if k != "HARNESS_SANDBOX_DIR"}
-    proc = subprocess.run([str(REPO_ROOT / "sandboxes" / "host-setup.sh")], env=env,
+    proc = subprocess.run([str(REPO / "sandboxes" / "host-setup.sh")], env=env,
                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           timeout=30)
     assert proc.returncode != 0

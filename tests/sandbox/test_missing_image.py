@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from sandbox.support import GOOD, PASSING_TESTS, REPO_ROOT
+from helpers import REPO as REPO_ROOT
+from helpers.sandbox import GOOD, PASSING_TESTS
 
 from harness.runs.execute import check_backend
 from harness.settings import Settings

@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from sandbox.support import REPO_ROOT, config, require_backend, sandbox_dir
+from helpers import REPO
+from helpers.sandbox import config, require_backend, sandbox_dir
 
 from sandboxes import cgroups, owners
 from sandboxes.backends.bwrap import BwrapSandbox
@@ -47,7 +48,7 @@ def test_leftovers_of_a_killed_harness_are_swept() -> None:
     require_backend("docker")
     require_backend("bwrap")
     proc = subprocess.run([sys.executable, "-c", CRASHER, str(sandbox_dir())],
-                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     assert "ready" in proc.stdout
     dead, tag = proc.stdout.split()[1:3]

@@ -6,12 +6,11 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sandbox.support import REPO_ROOT, require_backend
+from helpers import REALDATA
+from helpers.sandbox import require_backend
 
 from harness.runs import run_candidate
 from sandboxes.base import Limits, RunResult
-
-REALDATA = REPO_ROOT.parent / "shared" / "realdata" / "humaneval-poe.jsonl"
 
 
 @pytest.mark.bwrap

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sandbox.support import require_backend
+from helpers.sandbox import require_backend
 
 from sandboxes import seccomp
 from sandboxes.base import Limits

@@ -8,7 +8,7 @@ its own sandbox and can decide its verdict only by the values it returns.
 from __future__ import annotations
 
 import pytest
-from sandbox.support import BACKENDS, require_backend
+from helpers.sandbox import BACKENDS, require_backend
 
 from sandboxes.base import Limits, RunResult
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sandbox.support import BACKENDS, GOOD, PASSING_TESTS, assert_clean, host_state, require_backend
+from helpers.sandbox import BACKENDS, GOOD, PASSING_TESTS, assert_clean, host_state, require_backend
 
 from sandboxes import verdict
 from sandboxes.base import Limits

@@ -1,4 +1,14 @@
-"""Helpers and paths shared by the tests (importable; conftest.py is not)."""
+"""What the tests share, importable as `helpers` (tests/ is on pytest's pythonpath;
+conftest.py files hold fixtures only and are never imported).
+
+    helpers            paths, task lines, JSONL files, CSRF tokens (this module)
+    helpers.runs       executors for the run queue (also passed to `harness worker
+                       --executor helpers.runs:echo_runner` in subprocesses), task sets
+    helpers.sandbox    the real sandbox backends and what a run leaves on the host
+    helpers.realdata   candidates and tests of the shared real model output and the demo
+    helpers.queries    counting the SQL statements a piece of code sends
+    helpers.databases  the migrated SQLite template and the throwaway PostgreSQL cluster
+"""
 
 from __future__ import annotations
 
@@ -7,7 +17,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
+TESTS = REPO / "tests"
 REALDATA = REPO.parent / "shared" / "realdata" / "humaneval-poe.jsonl"
 DEMO_TASKS = REPO / "examples" / "demo" / "tasks.jsonl"
 RUBRIC = REPO / "rubrics" / "code-review.yaml"

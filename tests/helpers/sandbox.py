@@ -1,4 +1,4 @@
-"""Helpers shared by tests/sandbox and tests/hostile (importable as `sandbox.support`).
+"""The real sandbox backends for tests/sandbox, tests/hostile and tests/runs.
 
 Backends are real: when docker or bwrap does not work here a test FAILS with
 the reason (CI installs and starts both via sandboxes/host-setup.sh).
@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from helpers import REPO
 from sandboxes import cgroups, image, owners
 from sandboxes.base import Sandbox, SandboxConfig, get_backend
 from sandboxes.staging import STAGE_PREFIX
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 BACKENDS = [pytest.param("docker", marks=pytest.mark.docker),
             pytest.param("bwrap", marks=pytest.mark.bwrap)]
 
@@ -30,7 +30,7 @@ BAD = {"solution.py": "def add(a, b):\n    return a - b\n"}
 
 def sandbox_dir() -> Path:
     raw = os.environ.get("HARNESS_SANDBOX_DIR")
-    return Path(raw).resolve() if raw else REPO_ROOT / ".cache" / "sandbox"
+    return Path(raw).resolve() if raw else REPO / ".cache" / "sandbox"
 
 
 def config() -> SandboxConfig:

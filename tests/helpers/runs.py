@@ -1,0 +1,89 @@
+"""For the run queue's tests: executors that build a RunResult from their inputs (no
+sandbox; subprocesses name them as `--executor helpers.runs:echo_runner`), and task sets
+with a passing and a failing candidate."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from harness.models import TestRun
+from helpers import RUBRIC, task_line, write_jsonl
+from sandboxes.base import Limits, RunResult, TestOutcome
+
+GOOD = "def add(a, b):\n    return a + b\n"
+BAD = "def add(a, b):\n    return a - b\n"
+
+
+def add_tasks(n: int, *, offset: int = 0) -> list[dict[str, Any]]:
+    """n tasks, each with a passing and a failing candidate of distinct content."""
+    lines = []
+    for i in range(offset, offset + n):
+        line = task_line(f"t{i}")
+        line["candidates"][0]["files"] = {"solution.py": GOOD + f"# {i}\n"}
+        line["candidates"][1]["files"] = {"solution.py": BAD + f"# {i}\n"}
+        lines.append(line)
+    return lines
+
+
+def result(status: str, tests: Mapping[str, str], *, stdout: str = "") -> RunResult:
+    outcome = "passed" if status == "passed" else "failed"
+    return RunResult(
+        status=status, exit_code=0 if status == "passed" else 1, signal=None,
+        tests=[TestOutcome(f"{name}::test", outcome, 0.01) for name in sorted(tests)],
+        wall_s=0.01, cpu_s=0.01, peak_memory_bytes=1 << 20, stdout=stdout, stderr="",
+        stdout_truncated=False, stderr_truncated=False, backend="echo", image="echo",
+        isolation="full", tamper=[], error=None,
+    )
+
+
+def echo_runner(files: Mapping[str, str], tests: Mapping[str, str], limits: Limits) -> RunResult:
+    """passed when the candidate adds, failed otherwise; echoes the limits it was given."""
+    status = "passed" if "a + b" in files.get("solution.py", "") else "failed"
+    return result(status, tests, stdout=f"memory_mb={limits.memory_mb}")
+
+
+def slow_echo_runner(files: Mapping[str, str], tests: Mapping[str, str],
+                     limits: Limits) -> RunResult:
+    time.sleep(float(os.environ.get("ECHO_RUNNER_SLEEP", "0.3")))
+    return echo_runner(files, tests, limits)
+
+
+def broken_runner(files: Mapping[str, str], tests: Mapping[str, str], limits: Limits) -> RunResult:
+    raise RuntimeError("the sandbox fell over")
+
+
+# -- the command line, as a user runs it ---------------------------------------------------
+
+HARNESS = str(Path(sys.executable).parent / "harness")
+
+
+def harness(env: dict[str, str], *args: str,
+            timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([HARNESS, *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def create_project(env: dict[str, str], tmp_path: Path, lines: list[dict[str, Any]],
+                   slug: str = "p") -> None:
+    """`harness project create` of a project whose file names these tasks."""
+    tasks = write_jsonl(tmp_path / f"{slug}.jsonl", lines)
+    spec = tmp_path / f"{slug}.yaml"
+    spec.write_text(json.dumps({"name": slug, "slug": slug, "rubric": str(RUBRIC),
+                                "tasks": str(tasks)}))
+    done = harness(env, "project", "create", str(spec))
+    assert done.returncode == 0, done.stderr
+
+
+def all_runs(engine: Engine) -> list[TestRun]:
+    with Session(engine) as s:
+        return list(s.scalars(select(TestRun).order_by(TestRun.id)))

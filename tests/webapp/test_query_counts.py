@@ -1,0 +1,86 @@
+"""The pages annotators and leads hit most send a fixed number of SQL statements, whatever
+the number of tasks (no N+1): the project list, the queue claim and the review page.
+
+The numbers are exact on purpose: a change that adds a query shows up here and is made
+deliberately (update the number in the same commit, saying why).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from helpers import csrf_from, task_line, write_jsonl
+
+from harness import runs
+
+# statements per request (the same on SQLite and PostgreSQL; a dialect that needs another
+# number gets its own entry)
+PROJECT_LIST = {"sqlite": 5, "postgresql": 5}
+QUEUE_CLAIM = {"sqlite": 15, "postgresql": 15}  # expire leases, resume, scan, lock, insert
+REVIEW_PAGE = {"sqlite": 9, "postgresql": 9}  # runs come from runs.json, not here
+
+
+@pytest.fixture
+def site(db, make_project, make_user, import_file, tmp_path):  # type: ignore[no-untyped-def]
+    """`site(n)`: a lead, an annotator and two projects of n three-candidate tasks each."""
+
+    def make(n: int) -> None:
+        for slug in ("a", "b"):
+            project = make_project(slug, overlap=2)
+            lines = []
+            for i in range(n):
+                line = task_line(f"t{i}")
+                line["candidates"].append(
+                    {"id": "c", "model": "model-z",
+                     "files": {"solution.py": f"def add(a, b):\n    return b + a  # {i}\n"}})
+                lines.append(line)
+            report = import_file(project, write_jsonl(tmp_path / f"{slug}.jsonl", lines))
+            runs.enqueue_for_tasks(db, project, report.task_ids)
+            db.commit()
+        make_user("lead1", role="lead", projects=["a", "b"])
+        make_user("ann", projects=["a", "b"])
+
+    return make
+
+
+def _claim(client: Any) -> str:
+    """Claims the next task of project a; returns the review page's path."""
+    token = csrf_from(client.get("/p/a/queue").get_data(as_text=True))
+    resp = client.post("/p/a/queue", data={"csrf_token": token})
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    return str(resp.headers["Location"])
+
+
+@pytest.mark.parametrize("tasks", [5, 50])
+def test_project_list_queries(site, login, count_queries, database, tasks) -> None:  # type: ignore[no-untyped-def]
+    site(tasks)
+    client = login("lead1")
+    client.get("/")  # warm: the first request of a connection may ask the server things
+    with count_queries() as queries:
+        resp = client.get("/")
+    assert resp.status_code == 200
+    assert len(queries) == PROJECT_LIST[database], str(queries)
+
+
+@pytest.mark.parametrize("tasks", [5, 50])
+def test_queue_claim_queries(site, login, count_queries, database, tasks) -> None:  # type: ignore[no-untyped-def]
+    site(tasks)
+    client = login("ann")
+    token = csrf_from(client.get("/p/a/queue").get_data(as_text=True))
+    with count_queries() as queries:
+        resp = client.post("/p/a/queue", data={"csrf_token": token})
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    assert len(queries) == QUEUE_CLAIM[database], str(queries)
+
+
+@pytest.mark.parametrize("tasks", [5, 50])
+def test_review_page_queries(site, login, count_queries, database, tasks) -> None:  # type: ignore[no-untyped-def]
+    site(tasks)
+    client = login("ann")
+    page = _claim(client)
+    client.get(page)  # warm: hints and highlighting are computed and cached on first view
+    with count_queries() as queries:
+        resp = client.get(page)
+    assert resp.status_code == 200
+    assert len(queries) == REVIEW_PAGE[database], str(queries)

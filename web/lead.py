@@ -1,0 +1,67 @@
+"""Pages for project leads: the task list, a task with every candidate, the assignments."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+from flask.typing import ResponseReturnValue
+
+from harness import annotate, assignments, projects
+from harness.runs import runs_for_task
+from web.access import project_or_404, sees_models, task_or_404
+from web.columns import candidate_hints, rows_renderer, summary_text
+from web.extensions import db
+from web.runs import run_json
+from web.security import roles_required
+
+bp = Blueprint("lead", __name__)
+
+PAGE_SIZE = 50
+
+
+def _page() -> int:
+    return max(request.args.get("page", 1, type=int) or 1, 1)
+
+
+@bp.route("/p/<slug>/")
+@roles_required("lead")
+def project_tasks(slug: str) -> ResponseReturnValue:
+    project = project_or_404(slug)
+    page = _page()
+    tasks, total = projects.task_list(db.session, project, page=page, page_size=PAGE_SIZE)
+    pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    return render_template(
+        "tasks.html", project=project, tasks=tasks, page=page, pages=pages, total=total
+    )
+
+
+@bp.route("/p/<slug>/t/<path:external_id>")
+@roles_required("lead")
+def task_page(slug: str, external_id: str) -> ResponseReturnValue:
+    """The lead's view of a task: every candidate in file order, with its model, hints
+    and test results (annotators see candidates only through their own assignment)."""
+    project = project_or_404(slug)
+    task = task_or_404(project, external_id)
+    shown = annotate.in_file_order(task.candidates)
+    hints = candidate_hints(task, shown)
+    runs = {cid: run_json(run) for cid, run in runs_for_task(db.session, task).items()}
+    return render_template(
+        "task.html",
+        code_rows=rows_renderer(task, hints),
+        project=project,
+        task=task,
+        shown=shown,
+        hints=hints,
+        runs=runs,
+        summary_text=summary_text,
+        show_models=sees_models(project),
+    )
+
+
+@bp.route("/p/<slug>/assignments")
+@roles_required("lead")
+def assignments_page(slug: str) -> ResponseReturnValue:
+    """Who has which task, in what state, with how many versions (leads only)."""
+    project = project_or_404(slug)
+    page = _page()
+    rows = assignments.project_assignments(db.session, project, page=page, page_size=PAGE_SIZE)
+    return render_template("assignments.html", project=project, rows=rows, page=page)
