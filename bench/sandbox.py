@@ -28,11 +28,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from sandboxes import image
+from sandboxes.base import Limits, Sandbox, SandboxConfig, get_backend
 
-from sandboxes import image  # noqa: E402
-from sandboxes.base import Limits, Sandbox, SandboxConfig, get_backend  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 SOLUTION = """
 def add(a, b):

@@ -7,6 +7,7 @@ import hmac
 import re
 import secrets
 from collections.abc import Sequence
+from datetime import datetime
 from functools import cache
 
 from sqlalchemy import select
@@ -108,27 +109,79 @@ def _token_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_token(session: Session, user: User, projects: list[Project]) -> str:
-    """Returns the secret once; only its hash is stored."""
+def create_token(
+    session: Session,
+    user: User,
+    projects: list[Project],
+    *,
+    expires_at: datetime | None = None,
+    by_user_id: int | None = None,
+) -> tuple[ApiToken, str]:
+    """A token scoped to `projects`; returns it and its secret, which is shown once and
+    never stored (only its SHA-256 is). The user must be a member of every project."""
     if user.role not in (Role.lab, Role.admin, Role.lead):
         raise InvalidInput("invalid_role",
                            f"user {user.name!r} has role {user.role}; tokens are for lab users")
+    if not projects:
+        raise InvalidInput("invalid", "name at least one project", field="project")
+    for project in projects:
+        if not is_member(session, project, user):
+            raise InvalidInput("not_member",
+                               f"user {user.name!r} is not a member of project {project.slug!r}",
+                               field="project")
+    if expires_at is not None and expires_at <= utcnow():
+        raise InvalidInput("invalid", "the expiry is in the past", field="expires_at")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(user_id=user.id, prefix=secret[:10], token_hash=_token_hash(secret))
+    token = ApiToken(user_id=user.id, prefix=secret[:10], token_hash=_token_hash(secret),
+                     expires_at=expires_at)
     token.projects = list(projects)
     session.add(token)
     session.flush()
-    return secret
+    audit.record(session, "token.create", user_id=by_user_id or user.id, object_type="token",
+                 object_id=token.id, owner=user.id, projects=[p.slug for p in projects],
+                 expires_at=expires_at.isoformat() if expires_at else None)
+    session.flush()
+    return token, secret
 
 
-def user_for_token(session: Session, secret: str) -> tuple[User, ApiToken] | None:
+def revoke_token(session: Session, token_id: int, *, by_user: User | None = None) -> ApiToken:
+    """Revoke a token (idempotent). `by_user`: a lab user may revoke only their own;
+    None is the CLI, which may revoke any."""
+    token = session.get(ApiToken, token_id)
+    if token is None or (
+        by_user is not None and by_user.role != Role.admin and token.user_id != by_user.id
+    ):
+        raise NotFound("not_found", f"no token {token_id}")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        audit.record(session, "token.revoke", user_id=by_user.id if by_user else None,
+                     object_type="token", object_id=token.id)
+        session.flush()
+    return token
+
+
+def tokens_of(session: Session, user: User) -> list[ApiToken]:
+    """The user's tokens, newest first, revoked ones included."""
+    return list(session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
+    ))
+
+
+def user_for_token(
+    session: Session, secret: str, *, now: datetime | None = None
+) -> tuple[User, ApiToken] | None:
+    """The token's user if the secret is a live token (not revoked, not expired, user
+    active); records its last use. The stored hash is compared in constant time."""
     if not secret.startswith(TOKEN_PREFIX):
         return None
+    now = now or utcnow()
     digest = _token_hash(secret)
     token = session.scalars(select(ApiToken).where(ApiToken.token_hash == digest)).one_or_none()
-    if token is None or token.revoked_at is not None or not token.user.is_active:
+    if token is None or not hmac.compare_digest(token.token_hash, digest):
         return None
-    if not hmac.compare_digest(token.token_hash, digest):
+    if token.revoked_at is not None or not token.user.is_active:
         return None
-    token.last_used_at = utcnow()
+    if token.expires_at is not None and token.expires_at <= now:
+        return None
+    token.last_used_at = now
     return token.user, token

@@ -37,8 +37,8 @@ def test_bad_user_input_is_refused(db, name, role, password, message) -> None:
 
 def test_token_is_stored_hashed_and_scoped(db, make_project, make_user) -> None:
     project = make_project("p")
-    lab = make_user("lab1", role="lab")
-    secret = accounts.create_token(db, lab, [project])
+    lab = make_user("lab1", role="lab", projects=["p"])
+    _, secret = accounts.create_token(db, lab, [project])
     db.commit()
     row = db.scalars(select(ApiToken)).one()
     assert secret not in (row.token_hash, row.prefix) and secret.startswith(row.prefix)

@@ -47,11 +47,12 @@ def init_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from web import auth, home, lead, queue, review, runs
+    from web import api, auth, home, lab, lead, qualification, queue, review, runs
 
-    for blueprint in (auth.bp, home.bp, queue.bp, review.bp, lead.bp):
+    for blueprint in (auth.bp, home.bp, queue.bp, review.bp, lead.bp, lab.bp, qualification.bp):
         app.register_blueprint(blueprint)
     runs.init_app(app)
+    api.init_app(app)
 
 
 def register_error_pages(app: Flask) -> None:

@@ -33,6 +33,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sandbox": ("harness.cli.sandbox:sandbox", "Build, check and use the test sandbox."),
     "worker": ("harness.cli.runs:worker", "Execute queued test runs."),
     "runs": ("harness.cli.runs:runs", "A project's test runs, with a progress bar."),
+    "simulate": ("harness.cli.lab:simulate_cmd", "Simulated annotators review a project."),
+    "export": ("harness.cli.exports:export_cmd", "Export a project's annotations (streamed)."),
+    "rubric": ("harness.cli.rubric:rubric", "Check rubric files; pin a new rubric version."),
+    "gold": ("harness.cli.gold:gold", "Gold tasks: plant a known bug into a passing candidate."),
 }
 
 

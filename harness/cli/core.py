@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from harness import accounts, importer, projects, setup, status
 from harness.cli.common import engine, fail, session, settings
-from harness.models import Project, User
+from harness.models import Project, User, utcnow
 
 
 @click.command()
@@ -54,15 +55,42 @@ def token() -> None:
 @token.command("create")
 @click.argument("username")
 @click.option("--project", "project_slugs", multiple=True, required=True, metavar="SLUG")
-def token_create(username: str, project_slugs: tuple[str, ...]) -> None:
+@click.option("--expires-days", type=click.IntRange(min=1), default=None,
+              help="The token stops working after this many days (default: never).")
+def token_create(username: str, project_slugs: tuple[str, ...], expires_days: int | None) -> None:
     """Create an API token for USERNAME on the given projects; prints it once."""
     with session() as s:
         found = s.scalars(select(User).where(User.name == username)).one_or_none()
         if found is None:
             raise fail(f"no user {username!r}")
         scoped = [accounts.project_by_slug(s, slug) for slug in project_slugs]
-        secret = accounts.create_token(s, found, scoped)
+        expires = utcnow() + timedelta(days=expires_days) if expires_days else None
+        _, secret = accounts.create_token(s, found, scoped, expires_at=expires)
     click.echo(secret)
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+def token_revoke(token_id: int) -> None:
+    """Revoke token TOKEN_ID (see `harness token list`); it answers 401 from now on."""
+    with session() as s:
+        accounts.revoke_token(s, token_id)
+    click.echo(f"token {token_id} revoked")
+
+
+@token.command("list")
+@click.argument("username")
+def token_list(username: str) -> None:
+    """USERNAME's tokens: id, prefix, projects, expiry, last use, revoked."""
+    with session() as s:
+        found = s.scalars(select(User).where(User.name == username)).one_or_none()
+        if found is None:
+            raise fail(f"no user {username!r}")
+        for t in accounts.tokens_of(s, found):
+            state = "revoked" if t.revoked_at else "live"
+            click.echo(f"{t.id}\t{t.prefix}…\t{','.join(p.slug for p in t.projects)}\t"
+                       f"expires {t.expires_at or 'never'}\tlast used {t.last_used_at or 'never'}"
+                       f"\t{state}")
 
 
 @click.group()

@@ -15,10 +15,12 @@ from harness.models.core import (
     User,
     token_projects,
 )
+from harness.models.quality import Adjudication, QualificationAttempt
 from harness.models.review import Annotation, Assignment, Finding, HintVerdict, ProbeTest
 from harness.models.runs import TestRun
 
 __all__ = [
+    "Adjudication",
     "Analysis",
     "Annotation",
     "ApiToken",
@@ -32,6 +34,7 @@ __all__ = [
     "Project",
     "ProjectMember",
     "Qualification",
+    "QualificationAttempt",
     "Role",
     "Rubric",
     "Task",

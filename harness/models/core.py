@@ -33,6 +33,7 @@ class Qualification(enum.StrEnum):
     pending = "pending"
     qualified = "qualified"
     failed = "failed"
+    paused = "paused"  # gold accuracy fell below the project's mark; a lead lifts it
 
 
 class User(CreatedMixin, Base):
@@ -46,6 +47,9 @@ class User(CreatedMixin, Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
+    simulated: Mapped[bool] = mapped_column(default=False)
+    """Made by `harness simulate`: their annotations are marked simulated in every export."""
+    tier: Mapped[str | None] = mapped_column(String(16))  # general < coding < security
 
     memberships: Mapped[list[ProjectMember]] = relationship(back_populates="user")
 
@@ -60,6 +64,8 @@ class ProjectMember(CreatedMixin, Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     qualification: Mapped[str] = mapped_column(String(16), default=Qualification.not_required)
+    paused_at: Mapped[datetime | None]
+    pause_lifted_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(back_populates="memberships")
     project: Mapped[Project] = relationship(back_populates="members")
@@ -84,6 +90,7 @@ class ApiToken(CreatedMixin, Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()
     projects: Mapped[list[Project]] = relationship(secondary=token_projects)

@@ -75,12 +75,68 @@ def postgres_bindir() -> Path:
     return versions[-1].parent
 
 
+PREFIX = "harness-pg-"
+PR_SET_PDEATHSIG = 1
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_dead_clusters() -> None:
+    """Remove the files of clusters whose test session and server are both gone (a
+    session killed before its teardown). A live server is never touched."""
+    for root in Path(tempfile.gettempdir()).glob(PREFIX + "*"):
+        try:
+            owner = int((root / "owner").read_text())
+        except (OSError, ValueError):
+            continue  # being set up, or not ours
+        if _alive(owner):
+            continue
+        try:
+            server = int((root / "data" / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            server = 0
+        if server and _alive(server):
+            continue
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _server_preexec(user: str | None) -> Any:
+    """In the server's process before exec: drop to `user`, then ask the kernel for
+    SIGQUIT (PostgreSQL's immediate shutdown) when the test session dies, however it dies.
+    The order matters: a change of credentials clears the parent-death signal."""
+    import ctypes
+    import pwd
+
+    entry = pwd.getpwnam(user) if user else None
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def preexec() -> None:
+        if entry is not None:
+            os.setgroups([])
+            os.setgid(entry.pw_gid)
+            os.setuid(entry.pw_uid)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGQUIT)
+
+    return preexec
+
+
 class PostgresCluster:
-    """A PostgreSQL server of our own: a child process, on a Unix socket in its temp dir."""
+    """A PostgreSQL server of our own: a child process, on a Unix socket in its temp dir,
+    that dies with the test session."""
 
     def __init__(self) -> None:
         self.bindir = postgres_bindir()
-        self.root = Path(tempfile.mkdtemp(prefix="harness-pg-"))
+        sweep_dead_clusters()
+        self.root = Path(tempfile.mkdtemp(prefix=PREFIX))
+        (self.root / "owner").write_text(str(os.getpid()))  # for sweep_dead_clusters
         self.data = self.root / "data"
         self.user = "postgres" if os.geteuid() == 0 else None
         self.process: subprocess.Popen[bytes] | None = None
@@ -103,7 +159,7 @@ class PostgresCluster:
         log = (self.root / "server.log").open("wb")
         self.process = subprocess.Popen(
             [str(self.bindir / "postgres"), "-D", str(self.data), "-k", str(self.root), *options],
-            user=self.user, group=self.user, extra_groups=[] if self.user else None,
+            preexec_fn=_server_preexec(self.user),
             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         log.close()
         deadline = time.monotonic() + 60

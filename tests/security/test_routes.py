@@ -38,20 +38,26 @@ LEADS = {"lead": OK, "admin": OK, "ann": 403, "ann2": 403, "out": 403, "lab": 40
 OWNER_READ = {"ann": OK, "ann2": 404, "out": 404, "lead": 404, "lab": 404, "admin": 404}
 OWNER_WRITE = {"ann": OK, "ann2": 404, "out": 404, "lead": 403, "lab": 403, "admin": 403}
 
-PUBLIC = {"static", "auth.login"}
+LAB = {"lab": OK, "admin": OK, "ann": 403, "ann2": 403, "out": 403, "lead": 403}
+ADMIN = {"admin": OK, "ann": 403, "ann2": 403, "out": 403, "lead": 403, "lab": 403}
+# the token API: a browser session is no credential there (401 without a bearer token);
+# token scope is checked in tests/api/
+TOKEN_API = dict.fromkeys(USERS, LOGIN)
+
+PUBLIC = {"static", "auth.login", "api.openapi"}
 # (endpoint, method) -> user -> expected. Order matters only at the end: skip, then logout.
 ROUTES: dict[tuple[str, str], dict[str, Any]] = {
     ("static", "GET"): ALL,
     ("auth.login", "GET"): ALL,
     ("auth.login", "POST"): ALL,
-    ("review.index", "GET"): ALL,
-    ("review.queue_page", "GET"): ALL,
-    ("review.queue_page", "POST"): ANNOTATORS_ONLY,
-    ("review.project_queue", "GET"): ALL | {"out": 404},
-    ("review.project_queue", "POST"): ANNOTATORS_ONLY | {"out": 404},
-    ("review.project_tasks", "GET"): LEADS,
-    ("review.task_page", "GET"): LEADS,
-    ("review.assignments", "GET"): LEADS,
+    ("home.index", "GET"): ALL,
+    ("queue.queue_page", "GET"): ALL,
+    ("queue.queue_page", "POST"): ANNOTATORS_ONLY,
+    ("queue.project_queue", "GET"): ALL | {"out": 404},
+    ("queue.project_queue", "POST"): ANNOTATORS_ONLY | {"out": 404},
+    ("lead.project_tasks", "GET"): LEADS,
+    ("lead.task_page", "GET"): LEADS,
+    ("lead.assignments_page", "GET"): LEADS,
     ("runs.rerun", "POST"): LEADS,
     ("runs.task_runs", "GET"): LEADS | {"ann": OK, "ann2": 404, "out": 404, "lab": 404},
     ("review.assignment_page", "GET"): OWNER_READ,
@@ -61,6 +67,40 @@ ROUTES: dict[tuple[str, str], dict[str, Any]] = {
     ("review.submit", "POST"): OWNER_WRITE,
     ("runs.probe", "POST"): OWNER_WRITE,
     ("review.skip", "POST"): OWNER_WRITE,
+    # the lead's pages (web/lead/): user 999999 and import token "none" do not exist
+    ("lead.annotations_page", "GET"): LEADS,
+    ("lead.agreement_page", "GET"): LEADS,
+    ("lead.adjudication_queue", "GET"): LEADS,
+    ("lead.adjudicate", "GET"): LEADS,
+    ("lead.adjudicate", "POST"): LEADS,
+    ("lead.dashboard_page", "GET"): LEADS,
+    ("lead.dashboard_csv", "GET"): LEADS,
+    ("lead.new_project", "GET"): LEADS,
+    ("lead.new_project", "POST"): LEADS,
+    ("lead.import_page", "GET"): LEADS,
+    ("lead.import_page", "POST"): LEADS,
+    ("lead.import_job", "GET"): LEADS | {"lead": 404, "admin": 404},
+    ("lead.project_settings", "GET"): LEADS,
+    ("lead.project_settings", "POST"): LEADS,
+    ("lead.add_member", "POST"): LEADS,
+    ("lead.remove_member", "POST"): LEADS | {"lead": 404, "admin": 404},
+    ("lead.lift_member_pause", "POST"): LEADS | {"lead": 404, "admin": 404},
+    ("lead.new_rubric_version", "POST"): LEADS,
+    ("qualification.assessment_page", "GET"): ALL | {"out": 404},
+    # the lab's pages (web/lab.py): token 999999 does not exist
+    ("lab.home", "GET"): LAB,
+    ("lab.revoke", "POST"): LAB | {"lab": 404, "admin": 404},
+    ("lab.export", "GET"): LEADS | {"lab": OK},
+    ("lab.admin_tokens", "GET"): ADMIN,
+    ("lab.admin_tokens", "POST"): ADMIN,
+    ("api.openapi", "GET"): ALL,
+    ("api.projects", "GET"): TOKEN_API,
+    ("api.project", "GET"): TOKEN_API,
+    ("api.tasks", "GET"): TOKEN_API,
+    ("api.task", "GET"): TOKEN_API,
+    ("api.annotations", "GET"): TOKEN_API,
+    ("api.export_list", "GET"): TOKEN_API,
+    ("api.export", "GET"): TOKEN_API,
     ("auth.logout", "POST"): dict.fromkeys(USERS, LOGIN),  # where logging out lands
 }
 QUERIES = {"review.diff": "?left={left}&right={right}"}  # what a route needs beyond its path
@@ -87,7 +127,9 @@ def site(db, make_project, make_user, import_file, tmp_path) -> dict[str, str]: 
     task = claim.assignment.task
     left, right = (str(c.id) for c in task.candidates[:2])
     return {"slug": "s", "assignment_id": str(claim.assignment.id),
-            "external_id": task.external_id, "filename": "app.css", "left": left, "right": right}
+            "external_id": task.external_id, "filename": "app.css", "left": left, "right": right,
+            "user_id": "999999", "token": "none", "name": "annotators", "token_id": "999999",
+            "fmt": "jsonl", "task_id": task.external_id}
 
 
 def rules(app: Flask) -> list[tuple[str, str, str]]:
@@ -113,7 +155,7 @@ def logged_in(app: Flask, name: str) -> tuple[FlaskClient, str]:
     resp = client.post("/login", data={"name": name, "password": PASSWORD,
                                        "csrf_token": csrf_from(client.get("/login").get_data(as_text=True))})
     assert resp.status_code == 302, (name, resp.status_code)
-    return client, csrf_from(client.get("/").get_data(as_text=True))
+    return client, csrf_from(client.get("/", follow_redirects=True).get_data(as_text=True))
 
 
 def send(client: FlaskClient, method: str, path: str, token: str | None,

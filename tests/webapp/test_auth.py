@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from helpers import csrf_from
 
-PUBLIC = {"auth.login", "static"}
+PUBLIC = {"auth.login", "static", "api.openapi"}
 
 
 def sample_url(rule) -> str:  # type: ignore[no-untyped-def]

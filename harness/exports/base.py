@@ -1,0 +1,95 @@
+"""The export format interface: records from the annotation stream, written as bytes.
+
+A format is a class with a `name`, a media type and a file extension, that turns
+the stream of annotation versions (`source.annotations`) into records
+(`records`) and writes them (`stream`, JSON lines by default). Tabular formats
+(`tabular = True`) can also be written as Parquet. Nothing is held beyond one
+source batch, except where a format must aggregate (rankings keeps compact
+numeric arrays, not records).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy.orm import Session
+
+from harness.exports import source
+from harness.models import Project
+
+Progress = Callable[[int], Any]
+CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What a caller may choose: the table Parquet writes, the KTO threshold."""
+
+    table: str | None = None
+    threshold: float | None = None
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def dumps(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=_default)
+
+
+class Exporter:
+    name: ClassVar[str]
+    media_type: ClassVar[str] = "application/x-ndjson"
+    extension: ClassVar[str] = "jsonl"
+    tabular: ClassVar[bool] = True
+    latest_only: ClassVar[bool] = True
+    """Only each assignment's newest version counts (all but the raw jsonl)."""
+    with_runs: ClassVar[bool] = False
+
+    def __init__(self, options: ExportOptions | None = None) -> None:
+        self.options = options or ExportOptions()
+
+    def count(self, session: Session, project: Project) -> int:
+        """How many annotation versions the export reads (the progress bar's length)."""
+        return source.count(session, project, latest_only=self.latest_only)
+
+    def annotations(self, session: Session, project: Project,
+                    progress: Progress | None) -> Iterator[source.AnnotationRow]:
+        for row in source.iter_annotations(session, project, latest_only=self.latest_only,
+                                      with_runs=self.with_runs):
+            yield row
+            if progress is not None:
+                progress(1)
+
+    def records(self, session: Session, project: Project,
+                progress: Progress | None = None) -> Iterator[dict[str, Any]]:
+        for row in self.annotations(session, project, progress):
+            yield from self.from_annotation(session, project, row)
+
+    def from_annotation(self, session: Session, project: Project,
+                        row: source.AnnotationRow) -> Iterator[dict[str, Any]]:
+        raise NotImplementedError
+
+    def stream(self, session: Session, project: Project,
+               progress: Progress | None = None) -> Iterator[bytes]:
+        """JSON lines, in chunks of about CHUNK bytes."""
+        buffer: list[str] = []
+        size = 0
+        for record in self.records(session, project, progress):
+            line = dumps(record) + "\n"
+            buffer.append(line)
+            size += len(line)
+            if size >= CHUNK:
+                yield "".join(buffer).encode()
+                buffer, size = [], 0
+        if buffer:
+            yield "".join(buffer).encode()
+
+    def filename(self, project: Project) -> str:
+        return f"{project.slug}-{self.name}.{self.extension}"

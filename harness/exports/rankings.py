@@ -1,0 +1,88 @@
+"""rankings: per model, Bradley–Terry strength with a 95% bootstrap interval over
+whole tasks, and its rank interval. Ties count as half a win for each side.
+
+The annotation stream is reduced to compact numeric arrays (task, winner,
+loser, weight) as it is read; the records themselves are never kept.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from harness.exports.base import Exporter, Progress
+from harness.exports.bradley_terry import Comparisons, rank_models
+from harness.exports.source import AnnotationRow
+from harness.models import Project
+
+ELO_SCALE = 400 / math.log(10)
+"""Strengths are also given on the Elo scale arena leaderboards use (1000 at the mean)."""
+
+
+class ComparisonBuilder:
+    def __init__(self) -> None:
+        self.models: dict[str, int] = {}
+        self.tasks: dict[int, int] = {}
+        self.task = array("q")
+        self.winner = array("q")
+        self.loser = array("q")
+        self.weight = array("d")
+
+    def _model(self, name: str) -> int:
+        return self.models.setdefault(name, len(self.models))
+
+    def add(self, row: AnnotationRow) -> None:
+        t = self.tasks.setdefault(row.task.id, len(self.tasks))
+        placed = [(g, row.model_of(c)) for g, group in enumerate(row.ranking) for c in group
+                  if c in row.task.candidates]
+        for i, (gi, mi) in enumerate(placed):
+            for gj, mj in placed[i + 1:]:
+                if mi == mj:
+                    continue
+                a, b = self._model(mi), self._model(mj)
+                if gi == gj:
+                    self._append(t, a, b, 0.5)
+                    self._append(t, b, a, 0.5)
+                elif gi < gj:
+                    self._append(t, a, b, 1.0)
+                else:
+                    self._append(t, b, a, 1.0)
+
+    def _append(self, t: int, w: int, loser: int, weight: float) -> None:
+        self.task.append(t)
+        self.winner.append(w)
+        self.loser.append(loser)
+        self.weight.append(weight)
+
+    def build(self) -> Comparisons:
+        names = sorted(self.models, key=self.models.__getitem__)
+        return Comparisons.build(
+            names, np.frombuffer(self.task, dtype=np.int64),
+            np.frombuffer(self.winner, dtype=np.int64), np.frombuffer(self.loser, dtype=np.int64),
+            np.frombuffer(self.weight, dtype=np.float64), len(self.tasks))
+
+
+class Rankings(Exporter):
+    name = "rankings"
+    rounds = 200
+
+    def records(self, session: Session, project: Project,
+                progress: Progress | None = None) -> Iterator[dict[str, Any]]:
+        builder = ComparisonBuilder()
+        for row in self.annotations(session, project, progress):
+            builder.add(row)
+        data = builder.build()
+        for r in rank_models(data, rounds=self.rounds):
+            yield {
+                "model": r.model, "rank": r.rank, "rank_low": r.rank_low,
+                "rank_high": r.rank_high, "strength": r.strength, "ci_low": r.ci_low,
+                "ci_high": r.ci_high, "elo": 1000 + ELO_SCALE * r.strength,
+                "elo_low": 1000 + ELO_SCALE * r.ci_low, "elo_high": 1000 + ELO_SCALE * r.ci_high,
+                "wins": r.wins, "losses": r.losses, "comparisons": r.comparisons,
+                "tasks": data.tasks, "method": "bradley-terry", "bootstrap_rounds": self.rounds,
+            }

@@ -1,0 +1,283 @@
+"""Annotation versions read in id order, in batches, with everything a record needs.
+
+Constant memory: one batch of annotations (BATCH rows) and the tasks and
+candidates it mentions are held at a time; nothing grows with the project.
+Keyset pagination on the annotation id (which only grows) serves both the
+exports and the API's `since` cursor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
+
+from harness import settings
+from harness.models import (
+    Annotation,
+    Assignment,
+    Candidate,
+    Finding,
+    HintVerdict,
+    Project,
+    Rubric,
+    Task,
+    TestRun,
+    User,
+)
+from harness.runs import dedup_key, image_tag, limits_for
+from harness.runs.queue import NO_TESTS_HASH, newest_runs
+
+BATCH = 1000
+
+
+@dataclass(frozen=True)
+class CandidateInfo:
+    id: int
+    label: str
+    model: str
+    files: dict[str, Any]
+    content_hash: str
+    run: dict[str, Any] | None
+
+    @property
+    def completion(self) -> str:
+        """The candidate's code as one text: its file, or each file under a header."""
+        if len(self.files) == 1:
+            return str(next(iter(self.files.values())))
+        return "\n".join(f"# file: {path}\n{text}" for path, text in sorted(self.files.items()))
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    id: int
+    external_id: str
+    prompt: str
+    is_gold: bool
+    candidates: dict[int, CandidateInfo]
+
+
+@dataclass
+class AnnotationRow:
+    """One annotation version with its task, candidates, findings and hint verdicts."""
+
+    id: int
+    assignment_id: int
+    version: int
+    latest: bool
+    user_id: int
+    annotator: str  # hashed
+    simulated: bool
+    rubric: str
+    rubric_version: str
+    scores: dict[str, Any]
+    ranking: list[list[int]]
+    rationale: str
+    confidence: int | None
+    display_order: list[int]
+    active_seconds: float
+    hints_visible: bool
+    submitted_at: datetime
+    task: TaskInfo
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    hint_verdicts: list[dict[str, Any]] = field(default_factory=list)
+
+    def model_of(self, candidate_id: int) -> str:
+        cand = self.task.candidates.get(candidate_id)
+        return (cand.model or cand.label) if cand is not None else ""
+
+
+def annotator_hash(session: Session, project: Project, user_id: int) -> str:
+    """A stable pseudonym of an annotator within a project (HMAC with the secret key)."""
+    found = settings.of(session)
+    key = (found.secret_key if found is not None else "review-harness").encode()
+    return hmac.new(key, f"annotator:{project.id}:{user_id}".encode(),
+                    hashlib.sha256).hexdigest()[:16]
+
+
+def run_summary(run: TestRun | None) -> dict[str, Any] | None:
+    """Status, isolation and per-test outcomes of a candidate's current run."""
+    if run is None:
+        return None
+    result = run.result or {}
+    return {
+        "state": run.state,
+        "status": run.status,
+        "backend": run.backend,
+        "isolation": run.isolation,
+        "tests": [{"name": t.get("name"), "outcome": t.get("outcome")}
+                  for t in result.get("tests", []) if isinstance(t, dict)],
+    }
+
+
+def _latest_version() -> Any:
+    other = aliased(Annotation)
+    return (select(func.max(other.version)).where(other.assignment_id == Annotation.assignment_id)
+            .correlate(Annotation).scalar_subquery())
+
+
+def count(session: Session, project: Project, *, latest_only: bool = False) -> int:
+    query = (select(func.count(Annotation.id))
+             .join(Assignment, Assignment.id == Annotation.assignment_id)
+             .where(Assignment.project_id == project.id))
+    if latest_only:
+        query = query.where(Annotation.version == _latest_version())
+    return int(session.scalar(query) or 0)
+
+
+class _Tasks:
+    """Tasks and candidates (with their current runs) of one batch, loaded in bulk."""
+
+    def __init__(self, session: Session, project: Project, with_runs: bool) -> None:
+        self.session = session
+        self.project = project
+        self.with_runs = with_runs and project.tests_enabled
+        self.limits = limits_for(project.sandbox_limits).key()
+        self.image = image_tag()
+
+    def load(self, task_ids: Sequence[int]) -> dict[int, TaskInfo]:
+        ids = sorted(set(task_ids))
+        tasks = self.session.execute(
+            select(Task.id, Task.external_id, Task.prompt, Task.is_gold, Task.tests_hash)
+            .where(Task.id.in_(ids))
+        ).all()
+        cands = self.session.execute(
+            select(Candidate.id, Candidate.task_id, Candidate.label, Candidate.model,
+                   Candidate.files, Candidate.content_hash)
+            .where(Candidate.task_id.in_(ids)).order_by(Candidate.position, Candidate.id)
+        ).all()
+        tests_hash = {t.id: t.tests_hash for t in tasks}
+        keys: dict[int, str] = {}
+        if self.with_runs:
+            for c in cands:
+                if tests_hash[c.task_id] != NO_TESTS_HASH:
+                    keys[c.id] = dedup_key(c.content_hash, tests_hash[c.task_id], self.image,
+                                           self.limits)
+        runs = newest_runs(self.session, keys.values()) if keys else {}
+        by_task: dict[int, dict[int, CandidateInfo]] = {t.id: {} for t in tasks}
+        for c in cands:
+            run = runs.get(keys[c.id]) if c.id in keys else None
+            by_task[c.task_id][c.id] = CandidateInfo(c.id, c.label, c.model, dict(c.files),
+                                                     c.content_hash, run_summary(run))
+        return {t.id: TaskInfo(t.id, t.external_id, t.prompt, t.is_gold, by_task[t.id])
+                for t in tasks}
+
+
+def iter_annotations(
+    session: Session,
+    project: Project,
+    *,
+    after_id: int = 0,
+    limit: int | None = None,
+    latest_only: bool = False,
+    with_runs: bool = True,
+    task_ids: Sequence[int] | None = None,
+    batch: int = BATCH,
+) -> Iterator[AnnotationRow]:
+    """The project's annotation versions with id > after_id, in id order (of `task_ids`
+    only, when given)."""
+    tasks = _Tasks(session, project, with_runs)
+    rubrics: dict[int, tuple[str, str]] = {
+        r.id: (r.name, r.version) for r in session.execute(select(Rubric.id, Rubric.name,
+                                                                  Rubric.version))
+    }
+    latest = _latest_version()
+    last = after_id
+    left = limit
+    while left is None or left > 0:
+        size = batch if left is None else min(batch, left)
+        query = (
+            select(Annotation.id, Annotation.assignment_id, Annotation.version,
+                   Annotation.rubric_id, Annotation.scores, Annotation.ranking,
+                   Annotation.rationale, Annotation.confidence, Annotation.display_order,
+                   Annotation.active_seconds, Annotation.hints_visible, Annotation.submitted_at,
+                   Assignment.task_id, Assignment.user_id, User.simulated,
+                   (Annotation.version == latest).label("latest"))
+            .join(Assignment, Assignment.id == Annotation.assignment_id)
+            .join(User, User.id == Assignment.user_id)
+            .where(Assignment.project_id == project.id, Annotation.id > last)
+            .order_by(Annotation.id)
+            .limit(size)
+        )
+        if latest_only:
+            query = query.where(Annotation.version == latest)
+        if task_ids is not None:
+            query = query.where(Assignment.task_id.in_(task_ids))
+        rows = session.execute(query).all()
+        if not rows:
+            return
+        ids = [r.id for r in rows]
+        infos = tasks.load([r.task_id for r in rows])
+        findings: dict[int, list[dict[str, Any]]] = {}
+        for f in session.execute(
+            select(Finding.annotation_id, Finding.candidate_id, Finding.file_path,
+                   Finding.line_start, Finding.line_end, Finding.category, Finding.severity,
+                   Finding.cwe, Finding.comment, Finding.content_hash)
+            .where(Finding.annotation_id.in_(ids)).order_by(Finding.id)
+        ):
+            findings.setdefault(f.annotation_id, []).append({
+                "candidate_id": f.candidate_id, "file_path": f.file_path,
+                "line_start": f.line_start, "line_end": f.line_end, "category": f.category,
+                "severity": f.severity, "cwe": f.cwe, "comment": f.comment,
+                "content_hash": f.content_hash,
+            })
+        verdicts: dict[int, list[dict[str, Any]]] = {}
+        for v in session.execute(
+            select(HintVerdict.annotation_id, HintVerdict.candidate_id, HintVerdict.hint_key,
+                   HintVerdict.rule_id, HintVerdict.verdict)
+            .where(HintVerdict.annotation_id.in_(ids)).order_by(HintVerdict.id)
+        ):
+            verdicts.setdefault(v.annotation_id, []).append({
+                "candidate_id": v.candidate_id, "hint_key": v.hint_key, "rule_id": v.rule_id,
+                "verdict": v.verdict,
+            })
+        pseudonyms: dict[int, str] = {}
+        for r in rows:
+            if r.user_id not in pseudonyms:
+                pseudonyms[r.user_id] = annotator_hash(session, project, r.user_id)
+            name, version = rubrics.get(r.rubric_id, ("", ""))
+            yield AnnotationRow(
+                id=r.id, assignment_id=r.assignment_id, version=r.version, latest=bool(r.latest),
+                user_id=r.user_id, annotator=pseudonyms[r.user_id], simulated=bool(r.simulated),
+                rubric=name, rubric_version=version, scores=dict(r.scores or {}),
+                ranking=[list(g) for g in (r.ranking or [])], rationale=r.rationale or "",
+                confidence=r.confidence, display_order=list(r.display_order or []),
+                active_seconds=float(r.active_seconds or 0.0), hints_visible=r.hints_visible,
+                submitted_at=r.submitted_at, task=infos[r.task_id],
+                findings=findings.get(r.id, []), hint_verdicts=verdicts.get(r.id, []),
+            )
+        last = ids[-1]
+        if left is not None:
+            left -= len(rows)
+        if len(rows) < size:
+            return
+
+
+def by_task(session: Session, project: Project, *, latest_only: bool = True,
+            with_runs: bool = False, tasks_per_batch: int = 200
+            ) -> Iterator[tuple[TaskInfo, list[AnnotationRow]]]:
+    """Each task (in id order) with all its annotations: for what needs every
+    annotator's view of a task at once (agreement). Holds one batch of tasks."""
+    last = 0
+    while True:
+        ids = list(session.scalars(
+            select(Task.id).where(Task.project_id == project.id, Task.id > last)
+            .order_by(Task.id).limit(tasks_per_batch)))
+        if not ids:
+            return
+        grouped: dict[int, list[AnnotationRow]] = {}
+        infos: dict[int, TaskInfo] = {}
+        for row in iter_annotations(session, project, latest_only=latest_only, with_runs=with_runs,
+                               task_ids=ids):
+            grouped.setdefault(row.task.id, []).append(row)
+            infos[row.task.id] = row.task
+        for task_id in ids:
+            if task_id in grouped:
+                yield infos[task_id], grouped[task_id]
+        last = ids[-1]
