@@ -4,6 +4,12 @@ Starting Python and importing pytest is most of a run's cost, so a backend
 keeps a few started sandboxes per limits set whose runner already waits on
 stdin for its job (no candidate code has run in them). Taking one starts a
 replacement in the background. `size=0` starts one per run on demand.
+
+Background starts run on a few long-lived threads, never on a thread that ends
+once its sandbox is started: bwrap's `--die-with-parent` is a parent-death
+signal tied to the thread that forked it, so a sandbox started from a
+short-lived thread is killed as soon as that thread ends (every pre-started
+bwrap sandbox died before use, and each run started a fresh one).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
 from sandboxes.base import Limits, RunResult, Sandbox
@@ -35,6 +42,7 @@ class WarmPool(Generic[T]):
         self._ready: dict[str, list[T]] = {}
         self._filling: dict[str, int] = {}
         self._closed = False
+        self._starter: ThreadPoolExecutor | None = None
         atexit.register(self._shutdown)
 
     def _refill(self, limits: Limits) -> None:
@@ -61,8 +69,15 @@ class WarmPool(Generic[T]):
                 want = 0
             self._filling[key] = self._filling.get(key, 0) + want
         for _ in range(want):
-            threading.Thread(target=self._refill, args=(limits,), daemon=True).start()
+            self._starter_pool().submit(self._refill, limits)
         return item if item is not None else self._start(limits)
+
+    def _starter_pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._starter is None:
+                self._starter = ThreadPoolExecutor(max_workers=max(2, self.size),
+                                                   thread_name_prefix="sandbox-start")
+            return self._starter
 
     def waiting(self) -> list[T]:
         with self._lock:

@@ -468,9 +468,9 @@ class BwrapSandbox(Sandbox):
             infra = f"bwrap run failed: {exc}"
         finally:
             rc = self._teardown(judge)
-            self._teardown(cand)
-            if drainer is not None:
-                drainer.join(timeout=5)
+            if cand.group is None:  # degraded: RLIMIT_NPROC counts its processes until gone
+                self._teardown(cand)
+            # (otherwise the candidate goes with the reaper, off this path)
             exit_code, sig = (None, -rc) if rc < 0 else (rc, None)
             if exit_code is not None and 128 < exit_code < 193:
                 sig = exit_code - 128
@@ -492,6 +492,9 @@ class BwrapSandbox(Sandbox):
         finally:
             def remove() -> None:
                 self._remove(judge.group, judge.stage)
+                self._teardown(cand)
+                if drainer is not None:
+                    drainer.join(timeout=5)
                 self._remove(cand.group, cand.stage)
 
             self.reaper.submit(remove)

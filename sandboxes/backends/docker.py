@@ -62,6 +62,7 @@ from sandboxes.staging import (
 
 LABEL = "review-harness.sandbox"
 log = logging.getLogger(__name__)
+_CLIENT_LOCK = threading.Lock()
 
 
 @dataclass
@@ -208,11 +209,13 @@ class DockerSandbox(Sandbox):
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            import docker
+        with _CLIENT_LOCK:  # one import of the SDK: threads importing it at once see it
+            if self._client is None:  # half-initialised ("cannot import name ...")
+                import docker
+                import docker.types  # noqa: F401 - loaded here, under the lock
 
-            self._client = docker.from_env(timeout=30, max_pool_size=32)
-        return self._client
+                self._client = docker.from_env(timeout=30, max_pool_size=32)
+            return self._client
 
     def available(self) -> bool:
         try:
@@ -272,6 +275,7 @@ class DockerSandbox(Sandbox):
 
     def _create(self, limits: Limits, link: socket.socket | None = None,
                 candidate: bool = False) -> Warm:
+        api = self.client.api  # imports the SDK under its lock
         from docker.types import LogConfig, Mount, Ulimit
 
         stage = Stage.empty()
@@ -282,7 +286,6 @@ class DockerSandbox(Sandbox):
             mounts.append(Mount("/results/report.json", str(stage.report), type="bind"))
         disk = limits.disk_mb
         fsize = limits.file_size_mb << 20
-        api = self.client.api
         run_id = secrets.token_hex(8)
         container_id: str | None = None
         try:
@@ -469,10 +472,7 @@ class DockerSandbox(Sandbox):
                     container.reload()
                     oom = bool(container.attrs["State"].get("OOMKilled"))
                 _close_sock(warm.sock)
-            if cand is not None:
-                _close_sock(cand.sock)
-                with contextlib.suppress(Exception):
-                    cand.container.kill()
+            if cand is not None:  # removed (killed) off this path
                 self.reaper.submit(functools.partial(self._discard, cand))
         if stage is None:
             if warm is not None:

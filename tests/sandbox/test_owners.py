@@ -73,7 +73,8 @@ PROCESS = textwrap.dedent("""
     while time.monotonic() < until:
         sb = (DockerSandbox if name == "docker" else BwrapSandbox)(cfg, pool_size=4)
         want, op = ("passed", "+") if len(seen) % 2 == 0 else ("failed", "-")
-        r = run_candidate({"solution.py": body.format(op)}, tests, Limits(wall_s=20), sb)
+        r = run_candidate({"solution.py": body.format(op)}, tests, Limits(wall_s=20), sb,
+                          mode=sys.argv[4])
         seen.append([want, r.status, r.error])
         sb.close()  # discards the sandboxes it started ahead: removals the other sees
     print(json.dumps(seen), flush=True)
@@ -81,11 +82,13 @@ PROCESS = textwrap.dedent("""
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_two_harness_processes_leave_each_others_sandboxes_alone(backend: str) -> None:
+@pytest.mark.parametrize("mode", ["in_process", "split"])
+def test_two_harness_processes_leave_each_others_sandboxes_alone(backend: str, mode: str
+                                                                 ) -> None:
     require_backend(backend)
     env = {**os.environ, "HARNESS_SANDBOX_DIR": str(sandbox_dir())}
     procs = [subprocess.Popen([sys.executable, "-c", PROCESS, backend, str(sandbox_dir()),
-                               str(seconds)], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+                               str(seconds), mode], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
              for seconds in (16, 14)]
     runs: list[list[str | None]] = []

@@ -220,7 +220,7 @@ MISBEHAVIOUR = {
 @pytest.mark.parametrize("how", sorted(MISBEHAVIOUR))
 def test_a_misbehaving_candidate_fails_only_its_own_tests(backend: str, how: str) -> None:
     files = {"solution.py": "def add(a, b):\n    return a + b\n\n" + MISBEHAVIOUR[how]}
-    result = split_run(backend, files, MISBEHAVING_TESTS, Limits(wall_s=6, memory_mb=256))
+    result = split_run(backend, files, MISBEHAVING_TESTS, Limits(wall_s=8, memory_mb=256))
     assert result.status == "failed", (result.status, result.error, result.stdout[-2000:])
     assert outcomes(result) == {"test_before": "passed", "test_misbehaves": "failed"}
     failed = next(t for t in result.tests if t.outcome == "failed")
