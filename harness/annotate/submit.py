@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from harness import audit, settings
+from harness import audit, settings, webhooks
 from harness.analysis.hints import Hint
 from harness.annotate.checks import (
     consistency_warnings,
@@ -119,5 +119,6 @@ def submit_annotation(
                  project_id=assignment.project_id, object_type="annotation",
                  object_id=annotation.id, assignment=assignment.id, version=version,
                  warnings=[w.message for w in warnings])
+    webhooks.annotation_submitted(session, assignment, annotation.id, version)
     session.flush()
     return SubmitResult(annotation, warnings=warnings)

@@ -15,7 +15,15 @@ from harness.models.core import (
     User,
     token_projects,
 )
-from harness.models.review import Annotation, Assignment, Finding, HintVerdict, ProbeTest
+from harness.models.review import (
+    Annotation,
+    Assignment,
+    Finding,
+    HintVerdict,
+    ProbeTest,
+    Webhook,
+    WebhookDelivery,
+)
 from harness.models.runs import TestRun
 
 __all__ = [
@@ -39,4 +47,6 @@ __all__ = [
     "User",
     "token_projects",
     "utcnow",
+    "Webhook",
+    "WebhookDelivery",
 ]
