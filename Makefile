@@ -12,13 +12,13 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export HARNESS_SANDBOX_DIR ?= $(CURDIR)/.cache/sandbox
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: demo test lint system-base system-test sandbox-host browser postgres redis clean
+.PHONY: demo test lint system-base system-test sandbox-host browser postgres redis axe clean
 
 demo: $(BIN)/.installed system-base
 	$(BIN)/harness sandbox build --offline
 	$(BIN)/harness demo
 
-test: $(BIN)/.installed-dev system-test
+test: $(BIN)/.installed-dev system-test axe
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest
@@ -27,13 +27,15 @@ lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# Python's venv (a separate package on Debian), bubblewrap for the sandbox and
-# mmdebstrap to build the sandbox's root filesystem from this host's apt sources.
+# Python's venv (a separate package on Debian), bubblewrap for the sandbox, its
+# seccomp filter's libseccomp bindings (python3-seccomp) and mmdebstrap to build
+# the sandbox's root filesystem from this host's apt sources.
 system-base:
 	@missing=""; \
 	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
 	command -v mmdebstrap >/dev/null || missing="$$missing mmdebstrap"; \
+	/usr/bin/python3 -c 'import seccomp' 2>/dev/null || missing="$$missing python3-seccomp"; \
 	if [ -n "$$missing" ]; then \
 	  test -n "$(APT)" || { echo "need apt-get to install:$$missing" >&2; exit 1; }; \
 	  echo "installing$$missing"; \
@@ -70,6 +72,15 @@ browser:
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; \
 	fi
 	@/usr/bin/chromium --version
+
+# axe-core's script, injected by the browser tests into the pages they scan for
+# accessibility violations (loaded from this file: the pages never fetch it).
+AXE_JS := .cache/axe/node_modules/axe-core/axe.min.js
+axe: $(AXE_JS)
+$(AXE_JS):
+	@command -v npm >/dev/null || { test -n "$(APT)" && $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq npm >/dev/null; }
+	npm install --prefix .cache/axe --no-audit --no-fund --no-save axe-core@4
+	@test -f $@
 
 postgres:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then \

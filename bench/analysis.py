@@ -39,12 +39,11 @@ from pathlib import Path
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from harness.analysis import analyze_files
+from harness.analysis.store import analyze_many
+from harness.models.analysis import Analysis
 
-from harness.analysis import analyze_files  # noqa: E402
-from harness.analysis.store import analyze_many  # noqa: E402
-from harness.models.analysis import Analysis  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 SOURCES = [
     REPO.parent / "shared" / "realdata" / "humaneval-poe.jsonl",

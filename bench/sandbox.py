@@ -2,6 +2,11 @@
 
     HARNESS_SANDBOX_DIR=.cache/sandbox .venv/bin/python bench/sandbox.py [--repeat 15] [--runs 200]
 
+Each backend runs in both execution modes: split (the judge and the candidate in
+two sandboxes, a pair started ahead of need) and in process; the ratio split /
+in process is printed per backend, and the median time of one call crossing the
+boundary (measured in the judge, 2,000 calls of a small function).
+
 Baselines, each a fresh process per run with plugin autoload off:
 - bare (image): `chroot ROOTFS python3 -m pytest` — the very interpreter and pytest
   the sandbox runs, without namespaces, cgroups or limits;
@@ -23,11 +28,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from sandboxes import image
+from sandboxes.base import Limits, Sandbox, SandboxConfig, get_backend
 
-from sandboxes import image  # noqa: E402
-from sandboxes.base import Limits, Sandbox, SandboxConfig, get_backend  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 SOLUTION = """
 def add(a, b):
@@ -74,6 +78,32 @@ ENV = {"PATH": "/usr/bin:/bin", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "LANG": "
        "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
+MODES = ("split", "in_process")
+CALLS = """
+import statistics, time
+from solution import add
+
+
+def test_calls():
+    took = []
+    for i in range(2000):
+        t = time.perf_counter()
+        add(i, 1)
+        took.append(time.perf_counter() - t)
+    assert False, f"median_us={statistics.median(took) * 1e6:.1f}"
+"""
+
+
+def per_call_us(sb: Sandbox) -> float:
+    """Median of one call into the candidate process, measured inside the judge."""
+    res = sb.run({"solution.py": SOLUTION}, {"test_solution.py": CALLS}, Limits(wall_s=30),
+                 mode="split")
+    message = res.tests[0].message if res.tests else ""
+    if "median_us=" not in message:
+        raise SystemExit(f"per-call bench failed: {res.status} {res.error} {message}")
+    return float(message.split("median_us=")[1].split()[0].strip("'\""))
+
+
 def bare_image_once(rootfs: Path) -> None:
     """Needs solution.py and test_solution.py in ROOTFS/work (a sandbox's /work is a
     tmpfs over it, so no run sees them)."""
@@ -109,11 +139,11 @@ def main() -> None:
         else:
             print(f"{name}: unavailable ({detail})")
 
-    def sandboxed(sb: Sandbox) -> Callable[[], float]:
+    def sandboxed(sb: Sandbox, mode: str = "in_process") -> Callable[[], float]:
         def once() -> float:
             sb.settle()  # steady state: a started sandbox is waiting, teardown done
             t = time.perf_counter()
-            res = sb.run(files, tests, limits)
+            res = sb.run(files, tests, limits, mode=mode)
             took = time.perf_counter() - t
             assert res.status == "passed", res.error
             return took
@@ -136,8 +166,9 @@ def main() -> None:
         "bare pytest, host venv python": timed(lambda: bare_venv_once(tmp)),
     }
     for sb in backends:
-        sandboxed(sb)()  # warm the pool
-        kinds[f"{sb.name}, started ahead of need"] = sandboxed(sb)
+        for mode in MODES:
+            sandboxed(sb, mode)()  # warm the pool
+            kinds[f"{sb.name} {mode}, started ahead of need"] = sandboxed(sb, mode)
     times: dict[str, list[float]] = {k: [] for k in kinds}
     try:
         for _ in range(args.repeat):  # interleaved, so load from elsewhere hits all alike
@@ -164,18 +195,26 @@ def main() -> None:
     for kind, values in times.items():
         med = statistics.median(values)
         print(f"  {kind:40} {med:6.3f} s  {med / base:5.2f}x")
+    for sb in backends:
+        split = statistics.median(times[f"{sb.name} split, started ahead of need"])
+        inproc = statistics.median(times[f"{sb.name} in_process, started ahead of need"])
+        print(f"  {sb.name}: split / in process {split / inproc:5.2f}x; one call across the "
+              f"boundary: median {per_call_us(sb):.0f} us")
 
     for sb in backends:
-        sb.set_pool_size(args.concurrency)
-        start = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
-            results = list(pool.map(lambda _, sb=sb: sb.run(files, tests, limits),
-                                    range(args.runs)))
-        took = time.perf_counter() - start
-        bad = [r.status for r in results if r.status != "passed"]
-        print(f"  {sb.name}: {args.runs} runs, {args.concurrency} at a time: {took:5.1f} s, "
-              f"{args.runs / took:.2f} runs/s{'  NOT PASSED: ' + str(bad[:5]) if bad else ''}")
-        sb.close()
+        for mode in MODES:
+            sb.set_pool_size(args.concurrency)
+            start = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
+                results = list(pool.map(
+                    lambda _, sb=sb, mode=mode: sb.run(files, tests, limits, mode=mode),
+                    range(args.runs)))
+            took = time.perf_counter() - start
+            bad = [r.status for r in results if r.status != "passed"]
+            print(f"  {sb.name} {mode}: {args.runs} runs, {args.concurrency} at a time: "
+                  f"{took:5.1f} s, {args.runs / took:.2f} runs/s"
+                  f"{'  NOT PASSED: ' + str(bad[:5]) if bad else ''}")
+            sb.close()
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,6 +37,7 @@ from harness.models import (
     User,
     utcnow,
 )
+from harness.qualification import claim_assessment, work_scope
 
 HOLDING = ("active", "submitted")
 """Assignment states that hold one of a task's k slots."""
@@ -50,7 +52,7 @@ class Claim:
     """What the queue answered: an assignment, or the reason there is none."""
 
     assignment: Assignment | None
-    reason: str | None = None  # no_projects | all_done | taken | paused
+    reason: str | None = None  # a key of MESSAGES
     resumed: bool = False
 
     MESSAGES = {
@@ -60,6 +62,11 @@ class Claim:
         "taken": "All remaining tasks are being reviewed by others right now. "
         "Come back later: abandoned tasks return to the queue when their lease runs out.",
         "paused": "This project is not handing out tasks at the moment.",
+        "member_paused": "Your work on this project is paused (qualification or gold "
+        "accuracy). A project lead can lift the pause.",
+        "tier": "This project needs a higher qualification tier than yours.",
+        "assessment_done": "You have answered every assessment task; your result is on "
+        "the project's qualification page.",
     }
 
     @property
@@ -114,7 +121,8 @@ def _holding_count(session: Session, task_id: int) -> int:
     )
 
 
-def _open_task_ids(session: Session, project: Project, user_id: int, limit: int) -> list[int]:
+def _open_task_ids(session: Session, project: Project, user_id: int, limit: int,
+                   exclude: Sequence[int] = (), prefer_gold: bool | None = None) -> list[int]:
     holding = (
         select(func.count(Assignment.id))
         .where(Assignment.task_id == Task.id, Assignment.state.in_(HOLDING))
@@ -122,14 +130,12 @@ def _open_task_ids(session: Session, project: Project, user_id: int, limit: int)
         .scalar_subquery()
     )
     mine = exists().where(Assignment.task_id == Task.id, Assignment.user_id == user_id)
-    return list(
-        session.scalars(
-            select(Task.id)
-            .where(Task.project_id == project.id, ~mine, holding < project.overlap)
-            .order_by(Task.position, Task.id)
-            .limit(limit)
-        )
-    )
+    query = select(Task.id).where(Task.project_id == project.id, ~mine, holding < project.overlap)
+    if exclude:
+        query = query.where(Task.id.not_in(list(exclude)))
+    if prefer_gold is not None:  # gold at the project's rate (harness.qualification)
+        query = query.order_by(Task.is_gold.desc() if prefer_gold else Task.is_gold.asc())
+    return list(session.scalars(query.order_by(Task.position, Task.id).limit(limit)))
 
 
 def _why_empty(session: Session, project: Project, user_id: int) -> str:
@@ -171,16 +177,23 @@ def claim_next(
     expire_leases(session, now)  # first: takes SQLite's write lock (see module docstring)
     if project.state != "active":
         return Claim(None, "paused")
+    scope = work_scope(session, project, user_id)
+    if scope.blocked is not None:
+        return Claim(None, scope.blocked)
     lease = timedelta(minutes=lease_minutes(session, project))
     current = active_assignment(session, user_id, project)
     if current is not None:
         current.lease_expires_at = now + lease
         session.flush()
         return Claim(current, resumed=True)
+    if scope.assessment:  # the starter assessment first, and nothing else until graded
+        first = claim_assessment(session, project, user_id, now + lease)
+        return Claim(first) if first is not None else Claim(None, "assessment_done")
     lapsed = _own_lapsed(session, user_id, project)
     if lapsed is not None and renew_lease(session, lapsed, project, now=now):
         return Claim(lapsed, resumed=True)
-    for task_id in _open_task_ids(session, project, user_id, SCAN):
+    for task_id in _open_task_ids(session, project, user_id, SCAN, exclude=scope.exclude,
+                                  prefer_gold=scope.prefer_gold):
         assignment = _try_claim(session, project, task_id, user_id, now + lease)
         if assignment is not None:
             return Claim(assignment)

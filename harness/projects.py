@@ -5,18 +5,35 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from sqlalchemy import func, select
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from harness import audit
 from harness.errors import InvalidInput, NotFound
-from harness.models import Candidate, Project, ProjectMember, Rubric, Task
+from harness.models import (
+    Assignment,
+    Candidate,
+    Project,
+    ProjectMember,
+    QualificationAttempt,
+    Rubric,
+    Task,
+    User,
+)
+from harness.qualification import TIERS
 from harness.rubric import (
     RubricError,
     format_validation_errors,
-    load_rubric_file,
     load_yaml_with_lines,
+    store_rubric,
 )
 from sandboxes.base import Limits
 
@@ -86,25 +103,6 @@ def load_project_file(path: Path) -> ProjectFile:
         raise ProjectError(format_validation_errors(exc, data, str(path))) from None
 
 
-def store_rubric(session: Session, path: Path) -> Rubric:
-    """The rubric row for this exact content, created when new (a rubric version)."""
-    body, source, digest = load_rubric_file(path)
-    rubric = session.scalars(
-        select(Rubric).where(Rubric.name == body.name, Rubric.content_hash == digest)
-    ).one_or_none()
-    if rubric is None:
-        rubric = Rubric(
-            name=body.name,
-            version=body.version,
-            content_hash=digest,
-            source=source,
-            body=body.model_dump(mode="json"),
-        )
-        session.add(rubric)
-        session.flush()
-    return rubric
-
-
 def resolve(base: Path, relative: str) -> Path:
     path = Path(relative)
     return path if path.is_absolute() else (base.parent / path)
@@ -128,6 +126,16 @@ def create_project(session: Session, path: Path) -> tuple[Project, Path | None]:
         rubric = store_rubric(session, rubric_path)
     except RubricError as exc:
         raise ProjectError(exc.errors) from None
+    project = create_from_spec(session, spec, rubric, source=str(path))
+    return project, task_path
+
+
+def create_from_spec(session: Session, spec: ProjectFile, rubric: Rubric, *, source: str,
+                     user_id: int | None = None) -> Project:
+    """The project a validated spec describes, pinned to `rubric` (the CLI's project
+    file and the lead's form both end here). The slug must be free."""
+    if session.scalars(select(Project.id).where(Project.slug == spec.slug)).first() is not None:
+        raise ProjectError([f"{source}: slug: a project {spec.slug!r} already exists"])
     settings: dict[str, Any] = {}
     if spec.lease_minutes is not None:
         settings["lease_minutes"] = spec.lease_minutes
@@ -145,10 +153,148 @@ def create_project(session: Session, path: Path) -> tuple[Project, Path | None]:
     )
     session.add(project)
     session.flush()
-    audit.record(session, "project.create", project_id=project.id, object_type="project",
-                 object_id=project.id, file=str(path))
+    audit.record(session, "project.create", user_id=user_id, project_id=project.id,
+                 object_type="project", object_id=project.id, file=source)
     session.flush()
-    return project, task_path
+    return project
+
+
+def validate_spec(data: dict[str, Any], source: str) -> ProjectFile:
+    """A project spec from anywhere but a file (the lead's form), checked by the same
+    schema; every problem as SOURCE: field: message."""
+    try:
+        return ProjectFile.model_validate(data)
+    except ValidationError as exc:
+        errors = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "(form)"
+            errors.append(f"{source}: {field}: {err['msg'].removeprefix('Value error, ')}")
+        raise ProjectError(errors) from None
+
+
+class ProjectSettingsIn(_Strict):
+    """What a lead changes on a running project."""
+
+    state: str = Field(default="active", pattern=r"^(active|paused)$")
+    overlap: int = Field(ge=1, le=50)
+    blind: bool
+    hints_visible: bool
+    tests_enabled: bool
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    lease_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
+    agreement_threshold: float | None = Field(default=None, ge=-1.0, le=1.0)
+    hourly_rate: float | None = Field(default=None, ge=0, le=100_000)
+    gold_pause_below: float | None = Field(default=None, ge=0.0, le=1.0)
+    gold_min: int | None = Field(default=None, ge=1, le=10_000)
+    pass_mark: float | None = Field(default=None, ge=0.0, le=1.0)
+    qualification_tasks: list[str] | None = None
+    gold_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    tier_required: str | None = None
+    grants_tier: str | None = None
+
+    @field_validator("tier_required", "grants_tier")
+    @classmethod
+    def _tier(cls, value: str | None) -> str | None:
+        if value is not None and value not in TIERS:
+            raise ValueError(f"a tier is one of {', '.join(TIERS)}")
+        return value
+
+
+SETTINGS_KEYS = ("lease_minutes", "agreement_threshold", "hourly_rate", "gold_pause_below",
+                 "gold_min", "pass_mark", "qualification_tasks", "gold_rate", "tier_required",
+                 "grants_tier")
+"""ProjectSettingsIn fields kept in Project.settings (the rest are columns)."""
+
+
+def update_settings(session: Session, project: Project, changes: ProjectSettingsIn, *,
+                    user_id: int | None) -> list[str]:
+    """Apply a lead's changes; returns the names of the fields that changed (audited).
+
+    Lowering k never takes work from anyone: assignments already held stay."""
+    changed = []
+    for field in ("state", "overlap", "blind", "hints_visible", "tests_enabled"):
+        value = getattr(changes, field)
+        if getattr(project, field) != value:
+            setattr(project, field, value)
+            changed.append(field)
+    limits = changes.sandbox.model_dump(exclude_none=True)
+    if limits != (project.sandbox_limits or {}):
+        project.sandbox_limits = limits
+        changed.append("sandbox")
+    if changes.qualification_tasks:
+        gold = set(session.scalars(select(Task.external_id).where(
+            Task.project_id == project.id, Task.is_gold.is_(True),
+            Task.external_id.in_(changes.qualification_tasks))))
+        missing = [e for e in changes.qualification_tasks if e not in gold]
+        if missing:
+            raise InvalidInput("invalid", f"not gold tasks of this project: {', '.join(missing)}",
+                               field="qualification_tasks")
+    settings = dict(project.settings or {})
+    for key in SETTINGS_KEYS:
+        value = getattr(changes, key)
+        if settings.get(key) != value:
+            if value is None:
+                settings.pop(key, None)
+            else:
+                settings[key] = value
+            changed.append(key)
+    project.settings = settings
+    if changed:
+        audit.record(session, "project.settings", user_id=user_id, project_id=project.id,
+                     object_type="project", object_id=project.id, changed=changed)
+    session.flush()
+    return changed
+
+
+def remove_member(session: Session, project: Project, user_id: int, *,
+                  by: int | None) -> None:
+    """Take a user off the project. Their active assignments are released (expired) so
+    the tasks go back to the queue; what they submitted stays."""
+    member = session.scalars(select(ProjectMember).where(
+        ProjectMember.project_id == project.id, ProjectMember.user_id == user_id)).one_or_none()
+    if member is None:
+        raise NotFound("not_found", "no such member of this project")
+    session.delete(member)
+    session.execute(
+        update(Assignment)
+        .where(Assignment.project_id == project.id, Assignment.user_id == user_id,
+               Assignment.state == "active")
+        .values(state="expired")
+        .execution_options(synchronize_session=False)
+    )
+    audit.record(session, "project.member_remove", user_id=by, project_id=project.id,
+                 object_type="user", object_id=user_id)
+    session.flush()
+
+
+def members_of(session: Session, project: Project
+               ) -> list[tuple[ProjectMember, User, QualificationAttempt | None]]:
+    """(membership, user, assessment attempt) of the project's members, by name."""
+    rows = session.execute(
+        select(ProjectMember, User, QualificationAttempt)
+        .join(User, User.id == ProjectMember.user_id)
+        .outerjoin(QualificationAttempt,
+                   (QualificationAttempt.project_id == ProjectMember.project_id)
+                   & (QualificationAttempt.user_id == ProjectMember.user_id))
+        .where(ProjectMember.project_id == project.id).order_by(User.name)).all()
+    return [(m, u, a) for m, u, a in rows]
+
+
+def external_ids(session: Session, task_ids: list[int]) -> dict[int, str]:
+    """task id -> external id, 500 at a time."""
+    out: dict[int, str] = {}
+    for start in range(0, len(task_ids), 500):
+        rows = session.execute(select(Task.id, Task.external_id).where(
+            Task.id.in_(task_ids[start:start + 500])))
+        out.update({task_id: ext for task_id, ext in rows})
+    return out
+
+
+def rubric_choices(session: Session) -> list[Rubric]:
+    """The newest stored version of each rubric name (what a new project can start from)."""
+    newest = select(func.max(Rubric.id)).group_by(Rubric.name)
+    return list(session.scalars(select(Rubric).where(Rubric.id.in_(newest))
+                                .order_by(Rubric.name)))
 
 
 # --- reads the pages use ----------------------------------------------------------------

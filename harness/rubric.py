@@ -9,8 +9,12 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from harness.errors import InvalidInput
+from harness import audit
+from harness.errors import Conflict, InvalidInput
+from harness.models import Project, Rubric
 
 
 class RubricError(InvalidInput):
@@ -218,6 +222,11 @@ def parse_rubric(text: str, name: str = "<rubric>") -> RubricBody:
         raise RubricError(format_validation_errors(exc, data, name)) from None
 
 
+def content_hash(text: str) -> str:
+    """What identifies a rubric version: any change to the file is a new version."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def load_rubric_file(path: Path) -> tuple[RubricBody, str, str]:
     """Returns the parsed rubric, its source text and its content hash."""
     try:
@@ -225,7 +234,69 @@ def load_rubric_file(path: Path) -> tuple[RubricBody, str, str]:
     except (OSError, UnicodeDecodeError) as exc:
         raise RubricError([f"{path}:1: cannot read: {exc}"]) from None
     body = parse_rubric(text, str(path))
-    return body, text, hashlib.sha256(text.encode()).hexdigest()
+    return body, text, content_hash(text)
+
+
+# --- versions: a rubric row per content; projects pin one, annotations keep theirs ---------
+
+
+def store_rubric_text(session: Session, text: str, name: str = "<rubric>") -> Rubric:
+    """The rubric row for exactly this content, created when new (a new version).
+
+    Rows are never changed: a project pins one row, and every annotation records
+    the row it was checked against, so an edit to the file (even one that keeps
+    its `version:` line) is a row of its own and old annotations keep theirs.
+    """
+    body = parse_rubric(text, name)
+    digest = content_hash(text)
+    rubric = session.scalars(
+        select(Rubric).where(Rubric.name == body.name, Rubric.content_hash == digest)
+    ).one_or_none()
+    if rubric is None:
+        rubric = Rubric(name=body.name, version=body.version, content_hash=digest,
+                        source=text, body=body.model_dump(mode="json"))
+        session.add(rubric)
+        session.flush()
+    return rubric
+
+
+def store_rubric(session: Session, path: Path) -> Rubric:
+    """store_rubric_text of a file on disk (errors name the file)."""
+    _body, text, _digest = load_rubric_file(path)
+    return store_rubric_text(session, text, str(path))
+
+
+def version_label(rubric: Rubric) -> str:
+    """How pages and the CLI name a version: the file's own version and its content."""
+    return f"{rubric.name} {rubric.version} · {rubric.content_hash[:8]}"
+
+
+def replace_rubric(session: Session, project: Project, text: str, *, name: str,
+                   user_id: int | None) -> Rubric:
+    """Pin a new version of the project's rubric; annotations submitted from now on use it.
+
+    Only a new version of the same rubric (same `name:`) is taken: what is already
+    annotated stays checked against the version it was made with, and a different
+    rubric is a different project. The same content again is refused, as nothing
+    would change.
+    """
+    old = project.rubric
+    body = parse_rubric(text, name)
+    if body.name != old.name:
+        raise InvalidInput("rubric_name", f"this project's rubric is {old.name!r}; a new "
+                           f"version must keep that name (the file says {body.name!r})",
+                           field="rubric")
+    if content_hash(text) == old.content_hash:
+        raise Conflict("same_rubric", "the project already uses exactly this rubric version",
+                       field="rubric")
+    new = store_rubric_text(session, text, name)
+    project.rubric_id = new.id
+    project.rubric = new
+    audit.record(session, "project.rubric", user_id=user_id, project_id=project.id,
+                 object_type="rubric", object_id=new.id, previous=old.id,
+                 version=version_label(new))
+    session.flush()
+    return new
 
 
 _BODIES: dict[str, RubricBody] = {}

@@ -84,6 +84,7 @@ class Settings:
     # Webhook hosts (or IP addresses) that may resolve to loopback, private or link-local
     # addresses; everything else that does is refused (HARNESS_WEBHOOK_ALLOW, comma-separated).
     webhook_allow: tuple[str, ...] = ()
+    max_upload_mb: int = 256  # a task file a lead uploads in the browser
     # Where the offline-built sandbox root filesystem and its tar are kept;
     # shared between data dirs (tests point it at one cache).
     sandbox_dir: Path = Path("instance/sandbox")
@@ -123,6 +124,7 @@ class Settings:
             inprocess_worker=_bool_env(env, "HARNESS_INPROCESS_WORKER", True),
             webhook_allow=tuple(h.strip().lower() for h in
                                 env.get("HARNESS_WEBHOOK_ALLOW", "").split(",") if h.strip()),
+            max_upload_mb=_int_env(env, "HARNESS_MAX_UPLOAD_MB", 256, minimum=1),
         )
 
 

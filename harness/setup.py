@@ -12,16 +12,17 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from harness import accounts, importer, projects
 from harness.models import Candidate, Project, Task, User
 from harness.taskfile import DEFAULT_MAX_FILE_BYTES
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
+    from harness import importer
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-HEAD = "0003"
+HEAD = "0006"
 """The newest migration; tests/test_migrations.py checks it is Alembic's head."""
 
 
@@ -113,6 +114,8 @@ DEMO_USERS = [("lead", "lead"), ("alice", "annotator"), ("bob", "annotator"), ("
 
 def load_demo(session: Session, *, progress: bool) -> list[tuple[str, str, str]]:
     """Demo project and users. Safe to run twice: existing users get a fresh password."""
+    from harness import accounts, importer, projects
+
     project = session.scalars(select(Project).where(Project.slug == "demo")).one_or_none()
     if project is None:
         project, task_path = projects.create_project(session, EXAMPLES / "demo" / "project.yaml")

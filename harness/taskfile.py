@@ -11,29 +11,29 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from pydantic_core import from_json
 
 from harness.errors import Conflict
 from harness.settings import DEFAULT_MAX_FILE_BYTES
 from harness.text import NUL_MESSAGE, has_nul
+from sandboxes.base import check_relative_path
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/+-]{0,199}$"
 
 
-def check_relative_path(path: str) -> str:
-    """A file name inside a task: relative, forward slashes, no '..', no NUL."""
-    if not path or path != path.strip():
-        raise ValueError(f"file path {path!r} is empty or has surrounding spaces")
-    if "\\" in path or "\x00" in path:
-        raise ValueError(f"file path {path!r} may not contain backslashes or NUL")
-    if path.startswith(("/", "~")):
-        raise ValueError(f"file path {path!r} must be relative")
-    if any(part in ("..", ".", "") for part in path.split("/")):
-        raise ValueError(f"file path {path!r} may not contain '..', '.' or empty parts")
-    return path
+# A file name inside a task: the sandbox's rule (relative, forward slashes, no '..'),
+# checked by the schema so a bad name is reported with its line and field.
+RelativePath = Annotated[str, AfterValidator(check_relative_path)]
 
 
 class _Model(BaseModel):
@@ -43,7 +43,7 @@ class _Model(BaseModel):
 class CandidateIn(_Model):
     id: str = Field(pattern=ID_PATTERN)
     model: str = Field(default="", max_length=200)
-    files: dict[str, str] = Field(min_length=1)
+    files: dict[RelativePath, str] = Field(min_length=1)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("model")
@@ -53,19 +53,12 @@ class CandidateIn(_Model):
             raise ValueError(NUL_MESSAGE)
         return model
 
-    @field_validator("files")
-    @classmethod
-    def _paths(cls, files: dict[str, str]) -> dict[str, str]:
-        for path in files:
-            check_relative_path(path)
-        return files
-
 
 class TaskIn(_Model):
     id: str = Field(pattern=ID_PATTERN)
     prompt: str = Field(min_length=1)
     language: str = Field(default="python", pattern=r"^[a-z0-9+#-]{1,32}$")
-    tests: dict[str, str] = Field(default_factory=dict)
+    tests: dict[RelativePath, str] = Field(default_factory=dict)
     candidates: list[CandidateIn] = Field(min_length=2, max_length=6)
     metadata: dict[str, Any] = Field(default_factory=dict)
     gold: dict[str, Any] | None = None
@@ -76,13 +69,6 @@ class TaskIn(_Model):
         if has_nul(prompt):
             raise ValueError(NUL_MESSAGE)
         return prompt
-
-    @field_validator("tests")
-    @classmethod
-    def _paths(cls, files: dict[str, str]) -> dict[str, str]:
-        for path in files:
-            check_relative_path(path)
-        return files
 
     @field_validator("candidates")
     @classmethod

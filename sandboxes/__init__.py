@@ -12,9 +12,11 @@ from sandboxes.base import (
     SandboxConfig,
     TestOutcome,
     backend_names,
+    check_relative_path,
     get_backend,
     is_refused,
     refused_files,
+    refused_name,
     register_backend,
 )
 
@@ -26,8 +28,10 @@ __all__ = [
     "SandboxConfig",
     "TestOutcome",
     "backend_names",
+    "check_relative_path",
     "get_backend",
     "is_refused",
     "refused_files",
+    "refused_name",
     "register_backend",
 ]

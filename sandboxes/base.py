@@ -16,6 +16,10 @@ from typing import Any, ClassVar
 
 from sandboxes.image import default_image_tag
 
+# How a run executes the candidate (see README "Split execution"); a task's trusted
+# tests opt out of the default with `harness_execution = "in_process"` (verdict.py).
+MODES = ("split", "in_process")
+DEFAULT_MODE = "split"
 STATUSES = ("passed", "failed", "error", "timeout", "oom", "output_limit",
             "sandbox_error", "tamper_suspected")
 OUTCOMES = ("passed", "failed", "error", "skipped", "missing")
@@ -100,6 +104,9 @@ class RunResult:
     isolation: str  # "full" | "degraded"
     tamper: list[str] = field(default_factory=list)
     error: str | None = None
+    # "split": the trusted tests ran in a judge process that never imported candidate
+    # code; "in_process": candidate and tests shared one interpreter.
+    integrity: str = "in_process"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -161,8 +168,12 @@ class Sandbox(ABC):
 
     @abstractmethod
     def run(self, candidate_files: Mapping[str, str], test_files: Mapping[str, str],
-            limits: Limits) -> RunResult:
-        """Run the trusted tests against the candidate; never raises for candidate behaviour."""
+            limits: Limits, *, mode: str = DEFAULT_MODE) -> RunResult:
+        """Run the trusted tests against the candidate; never raises for candidate behaviour.
+
+        `mode` "split": the tests run in a judge sandbox that never imports candidate
+        code, the candidate's modules in a sandbox of their own; "in_process": both in
+        one interpreter (for tests that need the candidate's internals)."""
 
     def available(self) -> bool:
         """A cheap yes/no for `auto` (the full check may run a probe)."""
@@ -221,36 +232,54 @@ def get_backend(name: str, config: SandboxConfig) -> Sandbox:
     return _INSTANCES[key]
 
 
-# -- files a candidate may not ship ------------------------------------------
+# -- file names: inside the work dir, and not shadowing the runner -------------
+
+
+def check_relative_path(path: str) -> str:
+    """A file name of a task or candidate: relative, forward slashes, no '..', no NUL.
+
+    The one rule for file names: the task file's schema (harness.taskfile) checks
+    it at import, the sandbox again before it writes a file (`sandboxes.staging`).
+    """
+    if not path or path != path.strip():
+        raise ValueError(f"file path {path!r} is empty or has surrounding spaces")
+    if "\\" in path or "\x00" in path:
+        raise ValueError(f"file path {path!r} may not contain backslashes or NUL")
+    if path.startswith(("/", "~")):
+        raise ValueError(f"file path {path!r} must be relative")
+    if any(part in ("..", ".", "") for part in path.split("/")):
+        raise ValueError(f"file path {path!r} may not contain '..', '.' or empty parts")
+    return path
+
 
 # Any of these could change how pytest or Python start up, collect or report
 # (conftest hooks, ini options, site hooks, path hooks) or shadow the runner's
 # own imports. pyproject.toml is not refused: the runner passes its own ini
-# file with -c, so pytest never reads a candidate's pyproject.toml.
+# file with -c, so pytest never reads a candidate's pyproject.toml. The one list:
+# the verdict policy refuses such candidates, the gaming rules show it as a hint.
 REFUSED_NAMES = frozenset({
     "conftest.py", "pytest.ini", ".pytest.ini", "setup.cfg", "tox.ini",
     "sitecustomize.py", "usercustomize.py",
-    "pytest.py", "_pytest", "pluggy", "py.py", "_harness_runner.py",
+    "pytest.py", "_pytest", "pluggy", "py.py", "_harness_runner.py", "_harness_split.py",
 })
+REFUSED_DIRS = frozenset({"_pytest", "pluggy"})
 REFUSED_SUFFIXES = (".pth",)
 
 
-def is_refused(path: str) -> bool:
+def refused_name(path: str) -> str | None:
+    """The part of `path` that shadows the runner (e.g. `conftest.py`, `x.pth`,
+    `_pytest`), or None for an ordinary file."""
     parts = [p for p in posixpath.normpath(path.replace("\\", "/")).split("/") if p]
     if not parts:
-        return False
+        return None
     base = parts[-1]
-    return (base in REFUSED_NAMES or base.endswith(REFUSED_SUFFIXES)
-            or any(p in {"_pytest", "pluggy"} for p in parts[:-1]))
+    if base in REFUSED_NAMES or base.endswith(REFUSED_SUFFIXES):
+        return base
+    return next((p for p in parts[:-1] if p in REFUSED_DIRS), None)
 
 
-def safe_relpath(path: str) -> str:
-    """Normalise a file name from a task; refuse absolute paths and `..`."""
-    norm = posixpath.normpath(path.replace("\\", "/"))
-    if (not path or norm.startswith("/") or norm == "." or norm.startswith("../")
-            or norm == ".." or "\x00" in norm):
-        raise ValueError(f"file name {path!r}: must be a relative path inside the work dir")
-    return norm
+def is_refused(path: str) -> bool:
+    return refused_name(path) is not None
 
 
 def refused_files(files: Mapping[str, str]) -> list[str]:

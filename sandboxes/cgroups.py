@@ -6,8 +6,9 @@ it execs bwrap, so everything the sandbox ever forks is inside. Teardown kills
 the whole group: on v1 it is frozen, every member gets SIGKILL, then thawed;
 on v2 `cgroup.kill` does the same in the kernel.
 
-Group names carry the harness pid (`<pid>-<hex>`), so groups left by a harness
-that died are swept when a new backend starts.
+Group names carry the owning harness process (`<pid>.<start>-<hex>`, see
+sandboxes.owners), so groups left by a harness that died are swept when a new
+backend starts, and never those of another live harness process.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from sandboxes import owners
 
 ROOT = Path("/sys/fs/cgroup")
 PARENT = "harness-sandbox"
@@ -205,19 +208,6 @@ def create(name: str, memory: int, pids: int, cpus: float) -> RunCgroup:
     raise OSError("no cgroup v1 memory/pids/cpu/freezer mounts and no cgroup v2 here")
 
 
-def _owner_alive(name: str) -> bool:
-    pid_text = name.split("-", 1)[0]
-    if not pid_text.isdigit():
-        return True
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def leftover_groups() -> list[Path]:
     """Run groups present now (any owner)."""
     v = version()
@@ -231,12 +221,12 @@ def leftover_groups() -> list[Path]:
 
 
 def sweep_orphans() -> int:
-    """Kill and remove groups whose harness process is gone; returns how many.
+    """Kill and remove groups whose owning harness process is gone; returns how many.
 
     A harness killed between freezing and thawing a group leaves it frozen, with
     SIGKILL pending; so every leftover is thawed after the kill.
     """
-    dead = [d for d in leftover_groups() if not _owner_alive(d.name)]
+    dead = [d for d in leftover_groups() if not owners.local_name_alive(d.name)]
     for _ in range(3):
         for d in dead:
             for pid in {int(x) for x in _read(d / "cgroup.procs").split()}:

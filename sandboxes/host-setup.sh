@@ -1,7 +1,8 @@
 #!/bin/sh
 # Prepare this host for sandboxed test runs (idempotent, non-interactive, root).
 #   HARNESS_SANDBOX_DIR=$(pwd)/.cache/sandbox sandboxes/host-setup.sh
-# 1. installs docker.io, bubblewrap and mmdebstrap if missing (apt-get update once);
+# 1. installs docker.io, bubblewrap, mmdebstrap and python3-seccomp (bwrap's seccomp
+#    filter) if missing (apt-get update once);
 # 2. starts dockerd (no bridge, no iptables) in the background if `docker info`
 #    fails, logging to $HARNESS_DOCKERD_LOG, and waits until it answers;
 # 3. builds the offline sandbox image (reused when up to date).
@@ -24,6 +25,7 @@ missing=""
 command -v dockerd >/dev/null 2>&1 || missing="$missing docker.io"
 command -v bwrap >/dev/null 2>&1 || missing="$missing bubblewrap"
 command -v mmdebstrap >/dev/null 2>&1 || missing="$missing mmdebstrap"
+/usr/bin/python3 -c 'import seccomp' >/dev/null 2>&1 || missing="$missing python3-seccomp"
 if [ -n "$missing" ]; then
     say "installing$missing"
     lists=$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' 2>/dev/null | head -n 1)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sandboxes.base import TestOutcome
+from sandboxes.base import DEFAULT_MODE, MODES, TestOutcome
 
 REPORT_CAP = 4 << 20
 _PARAM = re.compile(r"\[.*\]$", re.S)
@@ -113,6 +113,29 @@ def expected_tests(test_files: Mapping[str, str]) -> Expected:
             out.tests[path] = list(dict.fromkeys(ids))
             out.skippable |= skippable
     return out
+
+
+EXECUTION_NAME = "harness_execution"
+
+
+def execution_mode(test_files: Mapping[str, str], default: str = DEFAULT_MODE) -> str:
+    """The mode the trusted tests ask for: `in_process` when a trusted test file says
+    `harness_execution = "in_process"` at module level (tests that need the candidate's
+    internals, e.g. monkeypatching its module), else `default`. Only the trusted
+    files decide; the candidate cannot."""
+    for path, source in sorted(test_files.items()):
+        if not path.endswith(".py") or EXECUTION_NAME not in source:
+            continue
+        try:
+            tree = ast.parse(source, filename=path)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and any(
+                    isinstance(t, ast.Name) and t.id == EXECUTION_NAME for t in node.targets) \
+                    and isinstance(node.value, ast.Constant) and node.value.value in MODES:
+                return str(node.value.value)
+    return default
 
 
 def read_report(path: Path, cap: int = REPORT_CAP) -> tuple[bytes, str | None]:

@@ -9,6 +9,7 @@ carries `@pytest.mark.sqlite_only`. The schema is migrated once per session on e
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -33,6 +34,13 @@ from harness import accounts, importer, projects
 from harness.db import make_engine, make_sessionmaker
 from harness.models import Project, User
 from harness.settings import Settings
+
+
+@functools.cache
+def password_hash(password: str) -> str:
+    """scrypt costs ~0.3 s a hash; a site of six users would spend 2 s on setup alone."""
+    return accounts.hash_password(password)
+
 
 DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
@@ -136,7 +144,8 @@ def make_project(db: Session, tmp_path: Path) -> Callable[..., Project]:
 @pytest.fixture
 def make_user(db: Session) -> Callable[..., User]:
     def make(name: str, role: str = "annotator", projects: list[str] = ()) -> User:  # type: ignore[assignment]
-        user = accounts.add_user(db, name, role, password=PASSWORD, projects=list(projects))
+        user = accounts.add_user(db, name, role, password=None, projects=list(projects))
+        user.password_hash = password_hash(PASSWORD)  # a real hash, computed once
         db.commit()
         return user
 

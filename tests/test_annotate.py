@@ -433,7 +433,8 @@ def test_warning_failing_tests_ranked_above_passing(db, work) -> None:
     assert annotate.run_outcomes(db, task, list(by_id.values())) == {a: "failed", b: "passed"}
     result = submit(db, work, full_payload(assignment, findings=[]))
     assert [w.message for w in result.warnings] == [
-        "Candidate A fails its tests but is ranked above candidate B, whose tests pass."]
+        "Candidate A fails its tests but is ranked above candidate B, whose tests pass and "
+        "which has no high or critical finding."]
 
 
 # --- through the web ---------------------------------------------------------------------

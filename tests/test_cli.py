@@ -21,8 +21,13 @@ HARNESS = str(Path(sys.executable).parent / "harness")
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "HARNESS_DATA_DIR": str(tmp_path / "data")}
+def env(tmp_path: Path, database: str, request: pytest.FixtureRequest) -> dict[str, str]:
+    """SQLite: the default file in the data dir; PostgreSQL: an empty database `init` migrates."""
+    env = {**os.environ, "HARNESS_DATA_DIR": str(tmp_path / "data")}
+    env.pop("DATABASE_URL", None)
+    if database == "postgresql":
+        env["DATABASE_URL"] = request.getfixturevalue("empty_database_url")
+    return env
 
 
 def run(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -62,7 +67,8 @@ def test_init_is_safe_to_run_twice(env) -> None:
     assert run(env, "init").returncode == 0
     second = run(env, "init")
     assert second.returncode == 0, second.stderr
-    assert Path(env["HARNESS_DATA_DIR"], "harness.db").exists()
+    if "DATABASE_URL" not in env:
+        assert Path(env["HARNESS_DATA_DIR"], "harness.db").exists()
 
 
 def test_user_add_with_password_from_stdin_and_duplicates_refused(env) -> None:

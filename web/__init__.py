@@ -47,9 +47,9 @@ def init_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from web import api, auth, home, lab, lead, queue, review, runs
+    from web import api, auth, home, lab, lead, qualification, queue, review, runs
 
-    for blueprint in (auth.bp, home.bp, queue.bp, review.bp, lead.bp, lab.bp):
+    for blueprint in (auth.bp, home.bp, queue.bp, review.bp, lead.bp, lab.bp, qualification.bp):
         app.register_blueprint(blueprint)
     runs.init_app(app)
     api.init_app(app)

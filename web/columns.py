@@ -11,7 +11,6 @@ from flask import current_app
 from markupsafe import Markup, escape
 
 from harness import annotate
-from harness.analysis.store import analyses_for, task_context
 from harness.models import Task
 from harness.settings import Settings
 from web.extensions import db
@@ -26,6 +25,8 @@ def max_file_bytes() -> int:
 def candidate_hints(task: Task, shown: list[annotate.Shown]) -> dict[int, dict[str, Any]]:
     """Hints and summary per candidate id, from the newest analysis of its content
     under this task's tests (the same content in another task may have other hints)."""
+    from harness.analysis.store import analyses_for, task_context  # loads the analyzers
+
     found = analyses_for(
         db.session,
         (s.candidate.content_hash for s in shown),

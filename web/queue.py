@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from harness import assignments
+from harness.annotate.page import progress
 from harness.models import Assignment, Project
 from web.access import is_admin, project_or_404
 from web.extensions import db
@@ -35,6 +36,11 @@ def _not_an_annotator(project: Project | None, projects: list[Project]) -> Respo
                            message=NOT_AN_ANNOTATOR.format(role=current_user.role))
 
 
+def _progress(projects: list[Project]) -> list[tuple[Project, int, int]]:
+    """(project, done, total) for the annotator: "3 of 14 done" per project."""
+    return [(p, *progress(db.session, current_user.id, p)) for p in projects]
+
+
 @bp.route("/queue", methods=["GET", "POST"])
 @annotator_only("POST")
 def queue_page() -> ResponseReturnValue:
@@ -50,6 +56,7 @@ def queue_page() -> ResponseReturnValue:
     reason = "no_projects" if not projects else None
     return render_template(
         "queue.html", project=None, projects=projects, reason=reason,
+        progress=_progress(projects),
         message=assignments.Claim(None, reason).message,
         current=assignments.listed(db.session, current_user.id, "active", limit=20),
         submitted=[],
@@ -69,6 +76,7 @@ def project_queue(slug: str) -> ResponseReturnValue:
         return _not_an_annotator(project, [project])
     return render_template(
         "queue.html", project=project, projects=[project], reason=None, message="",
+        progress=_progress([project]),
         current=assignments.listed(db.session, current_user.id, "active", project, limit=20),
         submitted=assignments.listed(db.session, current_user.id, "submitted", project,
                                      limit=SUBMITTED_SHOWN),

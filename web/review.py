@@ -8,10 +8,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from harness import annotate, assignments
-from harness.annotate.drafts import DraftRequest
-from harness.annotate.page import review_state
+from harness.annotate.drafts import DraftRequest, is_stale
+from harness.annotate.page import lease_seconds_left, progress, review_state
 from harness.errors import NotFound
 from harness.models import Assignment, Project
+from harness.probes import MAX_SOURCE_BYTES
 from harness.rubric import RubricBody, body_of
 from harness.text import line_diff
 from web.access import assignment_or_404, project_or_404, sees_models
@@ -19,6 +20,7 @@ from web.bodies import parse
 from web.columns import candidate_hints, rows_renderer, summary_text
 from web.errors import json_view
 from web.extensions import db
+from web.render import highlighted_lines
 from web.security import annotator_only
 
 bp = Blueprint("review", __name__)
@@ -36,6 +38,8 @@ def _urls(slug: str, assignment: Assignment) -> dict[str, str]:
         "diff": url_for("review.diff", **ids),
         "runs": url_for("runs.task_runs", slug=slug, external_id=assignment.task.external_id),
         "probe": url_for("runs.probe", **ids),
+        "probes": url_for("runs.probe_list", **ids),
+        "reload": url_for("review.assignment_page", **ids),
     }
 
 
@@ -50,6 +54,9 @@ def assignment_page(slug: str, assignment_id: int) -> ResponseReturnValue:
     versions = assignments.versions_of(db.session, assignment)
     page_data = review_state(assignment, shown, rubric, len(versions))
     page_data["urls"] = _urls(slug, assignment)
+    can_probe = project.tests_enabled and assignment.state == "active"
+    page_data["can_probe"] = can_probe
+    done, total = progress(db.session, assignment.user_id, project)
     return render_template(
         "review.html",
         code_rows=rows_renderer(task, hints),
@@ -64,6 +71,11 @@ def assignment_page(slug: str, assignment_id: int) -> ResponseReturnValue:
         page_data=page_data,
         versions=versions,
         lease_minutes=assignments.lease_minutes(db.session, project),
+        can_probe=can_probe,
+        probe_max=MAX_SOURCE_BYTES,
+        comment_max=annotate.MAX_COMMENT,
+        done=done,
+        total=total,
     )
 
 
@@ -73,6 +85,9 @@ def _saved(assignment: Assignment, added: float, warnings: list[dict[str, str]]
         "saved_at": assignment.draft_saved_at.isoformat() if assignment.draft_saved_at else None,
         "lease_expires_at": assignment.lease_expires_at.isoformat()
         if assignment.lease_expires_at else None,
+        "lease_seconds_left": lease_seconds_left(assignment),
+        "revision": assignment.draft_revision,
+        "submitted_revision": assignment.submitted_revision,
         "active_seconds": round(assignment.active_seconds, 1),
         "added_seconds": round(added, 1),
         "state": assignment.state,
@@ -84,17 +99,21 @@ def _saved(assignment: Assignment, added: float, warnings: list[dict[str, str]]
 @annotator_only()
 @json_view
 def save_draft(slug: str, assignment_id: int) -> ResponseReturnValue:
-    """Autosave and heartbeat: {"draft": {...} | null, "active_seconds": n}."""
+    """Autosave and heartbeat: {"draft": {...} | null, "active_seconds": n, "revision": r,
+    "page": id}. A draft based on a revision another page has since replaced is a 409."""
     project = project_or_404(slug)
     assignment = assignment_or_404(project, assignment_id)
     body = parse(DraftRequest)
     added = annotate.save_draft(db.session, assignment, project, body.draft,
-                                active_seconds=body.active_seconds)
+                                active_seconds=body.active_seconds, revision=body.revision,
+                                page=body.page)
     warnings: list[dict[str, str]] = []
     if body.draft is not None:
         warnings = [w.to_dict() for w in annotate.draft_warnings(
             db.session, assignment, _rubric(project))]
-    return _saved(assignment, added, warnings)
+    reply = _saved(assignment, added, warnings)
+    reply["stale"] = body.draft is None and is_stale(assignment, body.revision, body.page)
+    return reply
 
 
 @bp.route("/p/<slug>/a/<int:assignment_id>/submit", methods=["POST"])
@@ -110,7 +129,8 @@ def submit(slug: str, assignment_id: int) -> ResponseReturnValue:
     assignment = assignment_or_404(project, assignment_id)
     body = parse(DraftRequest)
     annotate.save_draft(db.session, assignment, project, body.draft,
-                        active_seconds=body.active_seconds)
+                        active_seconds=body.active_seconds, revision=body.revision,
+                        page=body.page)
     result = annotate.submit_annotation(
         db.session, assignment, project, _rubric(project), body.draft,
         acknowledge_warnings=body.acknowledge_warnings,
@@ -119,6 +139,10 @@ def submit(slug: str, assignment_id: int) -> ResponseReturnValue:
         "ok": result.annotation is not None,
         "errors": [e.to_dict() for e in result.errors],
         "warnings": [w.to_dict() for w in result.warnings],
+        "revision": assignment.draft_revision,
+        "submitted_revision": assignment.submitted_revision,
+        "unchanged": result.unchanged,
+        "lease_seconds_left": lease_seconds_left(assignment),
     }
     if result.annotation is not None:
         reply["version"] = result.annotation.version
@@ -152,7 +176,17 @@ def diff(slug: str, assignment_id: int) -> ResponseReturnValue:
     right_path = path if path in right.files else (
         left_path if left_path in right.files else sorted(right.files)[0]
     )
-    rows = line_diff(str(left.files[left_path]), str(right.files[right_path]))
+    left_text, right_text = str(left.files[left_path]), str(right.files[right_path])
+    rows = line_diff(left_text, right_text)
+    language = assignment.task.language
+    left_html = highlighted_lines(left_path, language, left_text)
+    right_html = highlighted_lines(right_path, language, right_text)
+    for row in rows:  # pygments' escaped HTML per line, for the page to highlight the diff
+        a, b = row["a"], row["b"]
+        row["a_html"] = (str(left_html[a - 1]) if isinstance(a, int) and a <= len(left_html)
+                         else None)
+        row["b_html"] = (str(right_html[b - 1]) if isinstance(b, int) and b <= len(right_html)
+                         else None)
     changed = sum(1 for r in rows if r["op"] != "equal")
     return {"left": left.id, "right": right.id, "left_path": left_path,
             "right_path": right_path, "rows": rows, "changed": changed}

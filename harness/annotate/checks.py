@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from harness.analysis.hints import Hint
-from harness.analysis.store import analyses_for, task_context
 from harness.annotate.common import (
     FAILING,
     MAX_COMMENT,
@@ -19,6 +18,7 @@ from harness.annotate.common import (
     shown_candidates,
 )
 from harness.cwe import MAX_CWE
+from harness.errors import InvalidInput
 from harness.models import (
     Assignment,
     Candidate,
@@ -42,7 +42,8 @@ def _int(value: Any) -> int | None:
 
 
 def _check_findings(
-    rubric: RubricBody, shown: list[Shown], findings: Any, problems: list[Problem]
+    rubric: RubricBody, shown: list[Shown], findings: Any, problems: list[Problem],
+    complete: bool = True,
 ) -> list[dict[str, Any]]:
     by_id = {s.candidate.id: s for s in shown}
     clean: list[dict[str, Any]] = []
@@ -97,8 +98,10 @@ def _check_findings(
                 continue
         comment = item.get("comment", "")
         if not isinstance(comment, str) or len(comment) > MAX_COMMENT:
+            over = f" ({len(comment) - MAX_COMMENT} over)" if isinstance(comment, str) else ""
             problems.append(
-                Problem(f"{where}.comment", f"{label}: comment of at most {MAX_COMMENT} characters")
+                Problem(f"{where}.comment",
+                        f"{label}: comment of at most {MAX_COMMENT} characters{over}")
             )
             continue
         if has_nul(comment):
@@ -116,13 +119,14 @@ def _check_findings(
                 "comment": comment,
             }
         )
-    if rubric.findings_required and not findings:
+    if complete and rubric.findings_required and not findings:
         problems.append(Problem("findings", "record at least one finding"))
     return clean
 
 
 def _check_scores(
-    rubric: RubricBody, shown: list[Shown], scores: Any, problems: list[Problem]
+    rubric: RubricBody, shown: list[Shown], scores: Any, problems: list[Problem],
+    complete: bool = True,
 ) -> dict[str, dict[str, int]]:
     clean: dict[str, dict[str, int]] = {}
     if not isinstance(scores, dict):
@@ -138,7 +142,7 @@ def _check_scores(
             where = f"scores.{s.candidate.id}.{criterion.key}"
             raw = given.get(criterion.key)
             if raw in (None, ""):
-                if criterion.required:
+                if complete and criterion.required:
                     problems.append(
                         Problem(where, f"Candidate {s.letter}: score {criterion.label}")
                     )
@@ -156,12 +160,13 @@ def _check_scores(
 
 
 def _check_ranking(
-    rubric: RubricBody, shown: list[Shown], ranking: Any, problems: list[Problem]
+    rubric: RubricBody, shown: list[Shown], ranking: Any, problems: list[Problem],
+    complete: bool = True,
 ) -> list[list[int]]:
     if not rubric.ranking.enabled:
         return []
     if ranking in (None, []):
-        if rubric.ranking.required:
+        if complete and rubric.ranking.required:
             problems.append(Problem("ranking", "rank the candidates, best first"))
         return []
     if not isinstance(ranking, list) or not all(isinstance(g, list) and g for g in ranking):
@@ -188,6 +193,8 @@ def known_hints(
 ) -> dict[int, dict[str, Hint]]:
     """The hints the review page shows for these candidates of `task` (the same stored
     analyses, in the task's context; max_bytes: the settings' file size cap)."""
+    from harness.analysis.store import analyses_for, task_context  # loads the analyzers
+
     found = analyses_for(
         session, (s.candidate.content_hash for s in shown), context=task_context(task, max_bytes)
     )
@@ -202,27 +209,41 @@ def validate(
     shown: list[Shown],
     payload: Mapping[str, Any],
     hints: KnownHints | None = None,
+    *,
+    complete: bool = True,
 ) -> tuple[dict[str, Any], list[Problem]]:
-    """The payload checked against the rubric; `hints` None means the page showed none."""
+    """The payload checked against the rubric; `hints` None means the page showed none.
+
+    One set of rules for drafts and submissions: a draft (`complete=False`) is held
+    to the same limits and ranges (lines within the file, comment and rationale
+    lengths, scales, categories) and only skips what a submission adds: required
+    answers, the rationale's minimum length, and whether a verdict's hint is still
+    among the stored hints (that can change under a draft when hints are re-analysed).
+    """
     problems: list[Problem] = []
     clean: dict[str, Any] = {
-        "findings": _check_findings(rubric, shown, payload.get("findings", []), problems),
-        "scores": _check_scores(rubric, shown, payload.get("scores", {}), problems),
-        "ranking": _check_ranking(rubric, shown, payload.get("ranking"), problems),
+        "findings": _check_findings(rubric, shown, payload.get("findings", []), problems,
+                                    complete),
+        "scores": _check_scores(rubric, shown, payload.get("scores", {}), problems, complete),
+        "ranking": _check_ranking(rubric, shown, payload.get("ranking"), problems, complete),
     }
     rationale = payload.get("rationale", "")
     if not isinstance(rationale, str):
         problems.append(Problem("rationale", "expected text"))
         rationale = ""
     text = rationale.strip()
-    if rubric.rationale_required and not text:
+    if not complete:
+        pass
+    elif rubric.rationale_required and not text:
         problems.append(Problem("rationale", "explain your ranking"))
     elif text and len(text) < rubric.rationale_min_chars:
         problems.append(
             Problem("rationale", f"at least {rubric.rationale_min_chars} characters, please")
         )
     if len(rationale) > rubric.rationale_max_chars:
-        problems.append(Problem("rationale", f"at most {rubric.rationale_max_chars} characters"))
+        problems.append(Problem(
+            "rationale", f"at most {rubric.rationale_max_chars} characters "
+            f"({len(rationale) - rubric.rationale_max_chars} over)"))
     if has_nul(rationale):
         problems.append(Problem("rationale", NUL_MESSAGE))
     clean["rationale"] = rationale
@@ -231,7 +252,7 @@ def validate(
         raw = payload.get("confidence")
         lo, hi = rubric.confidence.scale.min, rubric.confidence.scale.max
         if raw in (None, ""):
-            if rubric.confidence.required:
+            if complete and rubric.confidence.required:
                 problems.append(Problem("confidence", "say how confident you are"))
         else:
             confidence = _int(raw)
@@ -240,13 +261,14 @@ def validate(
                 confidence = None
     clean["confidence"] = confidence
     clean["hint_verdicts"] = _check_verdicts(
-        shown, payload.get("hint_verdicts", {}), hints, problems
+        shown, payload.get("hint_verdicts", {}), hints, problems, complete
     )
     return clean, problems
 
 
 def _check_verdicts(
-    shown: list[Shown], raw: Any, hints: KnownHints | None, problems: list[Problem]
+    shown: list[Shown], raw: Any, hints: KnownHints | None, problems: list[Problem],
+    complete: bool = True,
 ) -> list[tuple[int, Hint, str]]:
     """Each verdict must be on a hint the candidate was shown with; None: no hints shown."""
     out: list[tuple[int, Hint, str]] = []
@@ -263,6 +285,10 @@ def _check_verdicts(
             if verdict in (None, ""):
                 continue
             where = f"hint_verdicts.{cid}.{str(key)[:300]}"
+            if not complete:
+                if verdict not in VERDICTS:
+                    problems.append(Problem(where, "verdict is confirmed or false_positive"))
+                continue
             if hints is None:
                 problems.append(
                     Problem(where, "this project does not show hints, so they take no verdicts")
@@ -296,8 +322,6 @@ def run_outcomes(session: Session, task: Task, candidates: Sequence[Candidate]) 
         elif run.status in FAILING:
             out[c.id] = "failed"
     return out
-
-
 
 
 def consistency_warnings(
@@ -343,18 +367,39 @@ def consistency_warnings(
                 )
             )
             break
+    # A passing candidate ranked low is no surprise when the annotator found a high or
+    # critical problem in it (an injection passes tests): only clean passers count.
+    severe_on = {f["candidate"].id for f in clean["findings"]
+                 if f["severity"] in rubric.high_severities}
     for i, group in enumerate(ranking):
         for failing in (c for c in group if outcomes.get(c) == "failed"):
-            below = [c for g in ranking[i + 1 :] for c in g if outcomes.get(c) == "passed"]
+            below = [c for g in ranking[i + 1 :] for c in g
+                     if outcomes.get(c) == "passed" and c not in severe_on]
             if below:
+                names = " and ".join(f"candidate {letters[c]}" for c in below)
+                levels = " or ".join(s for s in rubric.severities if s in rubric.high_severities)
+                whose = "whose tests pass and which have" if len(below) > 1 else \
+                    "whose tests pass and which has"
                 warnings.append(
                     Problem(
                         "ranking",
                         f"Candidate {letters[failing]} fails its tests but is ranked above "
-                        f"candidate {letters[below[0]]}, whose tests pass.",
+                        f"{names}, {whose} no {levels} finding.",
                     )
                 )
     return warnings
+
+
+def check_draft(rubric: RubricBody, shown: list[Shown], draft: Mapping[str, Any]) -> None:
+    """Refuse a draft that breaks a rule a submission would refuse it for (not completeness)."""
+    _, problems = validate(rubric, shown, draft, complete=False)
+    if problems:
+        first = problems[0]
+        # finding messages name their finding; others get their field's name in front
+        named = first.message if first.field.startswith("findings.") else \
+            f"{first.field.split('.')[0]}: {first.message}"
+        raise InvalidInput("invalid_draft", named, field=first.field,
+                           errors=[f"{p.field}: {p.message}" for p in problems])
 
 
 def draft_warnings(session: Session, assignment: Assignment, rubric: RubricBody) -> list[Problem]:

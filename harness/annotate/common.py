@@ -36,6 +36,8 @@ class SubmitResult:
     annotation: Annotation | None
     errors: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    unchanged: bool = False
+    """The submission equals the latest version: that version is returned, none is added."""
 
 
 @dataclass(frozen=True)

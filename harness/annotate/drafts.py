@@ -7,13 +7,17 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
+from harness.annotate.checks import check_draft
 from harness.annotate.common import (
     CLOCK_SLACK,
     DRAFT_KEYS,
     MAX_DRAFT_BYTES,
     MAX_FINDINGS,
+    shown_candidates,
 )
 from harness.assignments import lease_minutes, renew_lease
 from harness.errors import Conflict, InvalidInput
@@ -22,6 +26,10 @@ from harness.models import (
     Project,
     utcnow,
 )
+from harness.rubric import body_of
+
+STALE_MESSAGE = ("this task is open in another tab or window, which saved newer changes; "
+                 "reload to see them (nothing of theirs was overwritten)")
 
 # --- drafts ---------------------------------------------------------------------------
 
@@ -51,6 +59,11 @@ class DraftRequest(BaseModel):
     draft: dict[str, Any] | None = None
     active_seconds: float = 0.0
     acknowledge_warnings: bool = False
+    revision: int | None = None
+    """The draft revision the page's state is based on; None: overwrite unchecked
+    (scripts). The review page always sends it."""
+    page: str = Field(default="", max_length=64)
+    """A random id per page load: a page's own in-flight saves never make it stale."""
 
 
 def first_problem(exc: ValidationError, default_field: str) -> tuple[str, str]:
@@ -116,6 +129,54 @@ def writable(session: Session, assignment: Assignment, project: Project, now: da
         )
 
 
+def lock_assignment(session: Session, assignment: Assignment) -> None:
+    """Serialise writers of one assignment until the transaction ends (submits read the
+    latest version after this, so two concurrent identical submits make one version)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(Assignment.id).where(Assignment.id == assignment.id)
+                        .with_for_update())
+    else:
+        # SQLite: this write begins the transaction and takes the database's write lock
+        # (waiting up to busy_timeout); reads before it ran outside any transaction.
+        session.execute(
+            update(Assignment).where(Assignment.id == assignment.id)
+            .values(draft_revision=Assignment.draft_revision)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def next_revision(session: Session, assignment: Assignment, base: int | None, page: str) -> int:
+    """Compare-and-set the draft revision: the save must be based on the current revision,
+    or the current revision must be this page's own (its earlier save still in flight).
+
+    One UPDATE decides, so two pages racing cannot both win. Raises Conflict (409)
+    otherwise, and nothing is stored.
+    """
+    cond = [Assignment.id == assignment.id]
+    if base is not None:
+        same_page = Assignment.draft_writer == page if page else None
+        cond.append(or_(Assignment.draft_revision == base, same_page)
+                    if same_page is not None else Assignment.draft_revision == base)
+    new = session.execute(
+        update(Assignment).where(*cond)
+        .values(draft_revision=Assignment.draft_revision + 1, draft_writer=page or None)
+        .returning(Assignment.draft_revision)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if new is None:
+        raise Conflict("stale_draft", STALE_MESSAGE, field="revision")
+    set_committed_value(assignment, "draft_revision", new)
+    set_committed_value(assignment, "draft_writer", page or None)
+    return int(new)
+
+
+def is_stale(assignment: Assignment, base: int | None, page: str) -> bool:
+    """Would a save based on `base` from `page` be refused now? (heartbeats report it)"""
+    if base is None:
+        return False
+    return base != assignment.draft_revision and (not page or assignment.draft_writer != page)
+
+
 def save_draft(
     session: Session,
     assignment: Assignment,
@@ -123,16 +184,25 @@ def save_draft(
     draft: Any | None,
     *,
     active_seconds: Any = 0,
+    revision: int | None = None,
+    page: str = "",
     now: datetime | None = None,
 ) -> float:
     """Store the draft (None: a heartbeat only), add active time, renew the lease.
 
-    Returns the seconds added. draft_saved_at doubles as the time of last contact.
+    A draft is held to the submission's rules but for completeness
+    (`checks.check_draft`) and must be based on the current revision
+    (`next_revision`). Returns the seconds added. draft_saved_at doubles as the
+    time of last contact.
     """
     now = now or utcnow()
     writable(session, assignment, project, now)
     if draft is not None:
-        assignment.draft = normalise_draft(draft)
+        clean = normalise_draft(draft)
+        rubric = body_of(project.rubric.content_hash, project.rubric.body)
+        check_draft(rubric, shown_candidates(assignment, assignment.task.candidates), clean)
+        next_revision(session, assignment, revision, page)
+        assignment.draft = clean
     cap = 60.0 * lease_minutes(session, project)
     added = add_active_time(assignment, active_seconds, now, cap=cap)
     assignment.draft_saved_at = now

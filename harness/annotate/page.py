@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from harness.annotate.common import Shown
 from harness.cwe import COMMON_CWES
-from harness.models import Assignment
+from harness.models import Assignment, Project, Task, utcnow
 from harness.rubric import RubricBody
 
 
@@ -38,4 +42,30 @@ def review_state(assignment: Assignment, shown: list[Shown], rubric: RubricBody,
         "draft": assignment.draft or {},
         "versions": versions,
         "active_seconds": assignment.active_seconds,
+        "revision": assignment.draft_revision,
+        "submitted_revision": assignment.submitted_revision,
+        "lease_seconds_left": lease_seconds_left(assignment),
     }
+
+
+def lease_seconds_left(assignment: Assignment, now: datetime | None = None) -> int | None:
+    """Seconds until the lease lapses (None: no lease, e.g. submitted); the page counts down."""
+    expires = assignment.lease_expires_at
+    if expires is None or assignment.state != "active":
+        return None
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=UTC)
+    return max(int((expires - (now or utcnow())).total_seconds()), 0)
+
+
+def progress(session: Session, user_id: int, project: Project) -> tuple[int, int]:
+    """(tasks this annotator has submitted, tasks in the project): "3 of 14 done"."""
+    done = (
+        select(func.count(Assignment.id)).where(
+            Assignment.user_id == user_id, Assignment.project_id == project.id,
+            Assignment.state == "submitted")
+        .scalar_subquery()
+    )
+    total = select(func.count(Task.id)).where(Task.project_id == project.id).scalar_subquery()
+    done, total = session.execute(select(done, total)).one()  # one statement for both
+    return int(done or 0), int(total or 0)

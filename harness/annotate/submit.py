@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from harness import audit, settings, webhooks
+from harness import audit, qualification, settings, webhooks
 from harness.analysis.hints import Hint
 from harness.annotate.checks import (
     consistency_warnings,
@@ -20,7 +20,7 @@ from harness.annotate.common import (
     SubmitResult,
     shown_candidates,
 )
-from harness.annotate.drafts import normalise_draft, writable
+from harness.annotate.drafts import lock_assignment, normalise_draft, writable
 from harness.models import (
     Annotation,
     Assignment,
@@ -59,11 +59,24 @@ def submit_annotation(
     clean, errors = validate(rubric, shown, draft, hints)
     if errors:
         return SubmitResult(None, errors=errors)
+    writable(session, assignment, project, now)
+    lock_assignment(session, assignment)
+    # read under the lock: of two identical submits racing, the second sees the first's
+    # version. The same review again is that version (its warnings were answered then).
+    latest = session.scalars(
+        select(Annotation).where(Annotation.assignment_id == assignment.id)
+        .order_by(Annotation.version.desc()).limit(1)
+    ).first()
+    if latest is not None and _content_of(latest) == _content_of_clean(clean, project):
+        assignment.state = "submitted"
+        assignment.submitted_revision = assignment.draft_revision
+        assignment.lease_expires_at = None
+        session.flush()
+        return SubmitResult(latest, unchanged=True)
     outcomes = run_outcomes(session, assignment.task, [s.candidate for s in shown])
     warnings = consistency_warnings(rubric, shown, draft, outcomes)
     if warnings and not acknowledge_warnings:
         return SubmitResult(None, warnings=warnings)
-    writable(session, assignment, project, now)
     version = (
         session.scalar(
             select(func.max(Annotation.version)).where(Annotation.assignment_id == assignment.id)
@@ -114,6 +127,7 @@ def submit_annotation(
     assignment.draft = draft
     assignment.draft_saved_at = now
     assignment.lease_expires_at = None
+    assignment.submitted_revision = assignment.draft_revision
     session.flush()
     audit.record(session, "annotation.submit", user_id=assignment.user_id,
                  project_id=assignment.project_id, object_type="annotation",
@@ -121,4 +135,29 @@ def submit_annotation(
                  warnings=[w.message for w in warnings])
     webhooks.annotation_submitted(session, assignment, annotation.id, version)
     session.flush()
+    if task.is_gold:  # the assessment is graded; gold in live work may pause the annotator
+        qualification.after_submit(session, project, assignment)
     return SubmitResult(annotation, warnings=warnings)
+
+
+def _content_of(annotation: Annotation) -> tuple[Any, ...]:
+    """What a version records, comparable with `_content_of_clean`."""
+    return (
+        annotation.rubric_id, annotation.scores, annotation.ranking, annotation.rationale,
+        annotation.confidence, annotation.hints_visible,
+        sorted(repr((f.candidate_id, f.file_path, f.line_start, f.line_end, f.category,
+                     f.severity, f.cwe, f.comment)) for f in annotation.findings),
+        sorted(repr((v.candidate_id, v.hint_key, v.verdict)) for v in annotation.hint_verdicts),
+    )
+
+
+def _content_of_clean(clean: dict[str, Any], project: Project) -> tuple[Any, ...]:
+    return (
+        project.rubric_id, clean["scores"], clean["ranking"], clean["rationale"],
+        clean["confidence"], project.hints_visible,
+        sorted(repr((f["candidate"].id, f["file_path"], f["line_start"], f["line_end"],
+                     f["category"], f["severity"], f["cwe"], f["comment"]))
+               for f in clean["findings"]),
+        sorted(repr((cid, hint.key[:300], verdict)) for cid, hint, verdict
+               in clean["hint_verdicts"]),
+    )

@@ -15,6 +15,7 @@ from harness.models.core import (
     User,
     token_projects,
 )
+from harness.models.quality import Adjudication, QualificationAttempt
 from harness.models.review import (
     Annotation,
     Assignment,
@@ -27,6 +28,7 @@ from harness.models.review import (
 from harness.models.runs import TestRun
 
 __all__ = [
+    "Adjudication",
     "Analysis",
     "Annotation",
     "ApiToken",
@@ -40,6 +42,7 @@ __all__ = [
     "Project",
     "ProjectMember",
     "Qualification",
+    "QualificationAttempt",
     "Role",
     "Rubric",
     "Task",

@@ -33,6 +33,7 @@ class Qualification(enum.StrEnum):
     pending = "pending"
     qualified = "qualified"
     failed = "failed"
+    paused = "paused"  # gold accuracy fell below the project's mark; a lead lifts it
 
 
 class User(CreatedMixin, Base):
@@ -48,6 +49,7 @@ class User(CreatedMixin, Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     simulated: Mapped[bool] = mapped_column(default=False)
     """Made by `harness simulate`: their annotations are marked simulated in every export."""
+    tier: Mapped[str | None] = mapped_column(String(16))  # general < coding < security
 
     memberships: Mapped[list[ProjectMember]] = relationship(back_populates="user")
 
@@ -62,6 +64,8 @@ class ProjectMember(CreatedMixin, Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     qualification: Mapped[str] = mapped_column(String(16), default=Qualification.not_required)
+    paused_at: Mapped[datetime | None]
+    pause_lifted_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(back_populates="memberships")
     project: Mapped[Project] = relationship(back_populates="members")

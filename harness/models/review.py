@@ -34,6 +34,12 @@ class Assignment(CreatedMixin, Base):
     active_seconds: Mapped[float] = mapped_column(default=0.0)
     draft: Mapped[dict[str, Any] | None]
     draft_saved_at: Mapped[datetime | None]
+    draft_revision: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Counts stored drafts; a save names the revision it was based on (stale: 409)."""
+    draft_writer: Mapped[str | None] = mapped_column(String(64))
+    """The page (a random id per page load) that stored the current revision."""
+    submitted_revision: Mapped[int] = mapped_column(default=0, server_default="0")
+    """The draft revision the latest version was submitted from (banner: changed since)."""
     skip_reason: Mapped[str | None] = mapped_column(Text)
     submitted_at: Mapped[datetime | None]
 

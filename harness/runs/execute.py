@@ -5,6 +5,10 @@ The worker and the probes take one as a parameter; production code gets it
 from `sandbox_executor(settings)`, the only place that turns settings into a
 sandbox backend (the CLI, the server and the probes all come here).
 
+Split execution is the default: the trusted tests run in a judge process that
+never imports candidate code; trusted tests that need the candidate's internals
+opt out with `harness_execution = "in_process"` (sandboxes/verdict.py).
+
 Verdict rules applied here, on top of the sandbox's own:
 - candidate files that could shadow the runner (conftest.py, *.pth, ...) are
   refused before anything runs: status tamper_suspected, no run;
@@ -24,10 +28,11 @@ from sandboxes.base import (
     RunResult,
     Sandbox,
     SandboxConfig,
+    check_relative_path,
     get_backend,
     refused_files,
-    safe_relpath,
 )
+from sandboxes.verdict import execution_mode
 
 if TYPE_CHECKING:
     from harness.settings import Settings
@@ -110,17 +115,23 @@ def gaming_reasons(candidate_files: Mapping[str, str],
 
 
 def run_candidate(candidate_files: Mapping[str, str], test_files: Mapping[str, str],
-                  limits: Limits, backend: Sandbox) -> RunResult:
-    """Run `test_files` against `candidate_files` in `backend` and decide the verdict."""
+                  limits: Limits, backend: Sandbox, *, mode: str | None = None) -> RunResult:
+    """Run `test_files` against `candidate_files` in `backend` and decide the verdict.
+
+    `mode`: "split" (the tests in a judge process the candidate cannot reach) or
+    "in_process"; by default the trusted tests decide (`verdict.execution_mode`:
+    split unless they opt out). The result records which one ran as `integrity`."""
+    if mode is None:
+        mode = execution_mode(test_files)
     refused = [f"refused file {name}" for name in refused_files(candidate_files)]
     for name in candidate_files:
         try:
-            safe_relpath(name)
+            check_relative_path(name)
         except ValueError:
             refused.append(f"refused file name {name!r} (outside the work dir)")
     if refused:
         return _refused_result(backend, refused)
-    result = backend.run(candidate_files, test_files, limits)
+    result = backend.run(candidate_files, test_files, limits, mode=mode)
     if result.status == "passed":
         try:
             reasons = gaming_reasons(candidate_files, test_files)

@@ -10,12 +10,8 @@ once re-queued, completes exactly once.
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
-from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, CursorResult, Table, exists, func, select, update
@@ -25,6 +21,7 @@ from harness.errors import Conflict
 from harness.models import Candidate, Project, Task, TestRun, utcnow
 from harness.runs.keys import dedup_key, image_tag, limits_for
 from harness.taskfile import files_hash
+from sandboxes import owners
 from sandboxes.base import RunResult
 
 BATCH = 500
@@ -32,13 +29,11 @@ MAX_ATTEMPTS = 3
 NO_TESTS_HASH = files_hash({})
 PENDING = ("queued", "running")
 
-# Identifies this process in TestRun.worker as "host:pid:token"; the token tells
-# a restarted process that reuses a dead one's pid apart from it.
-_TOKEN = secrets.token_hex(4)
-
 
 def worker_id(suffix: str = "") -> str:
-    base = f"{socket.gethostname()}:{os.getpid()}:{_TOKEN}"
+    """This process in TestRun.worker: `host:pid:start[:suffix]` (sandboxes.owners); the
+    start time tells a process that reuses a dead one's pid apart from it."""
+    base = owners.owner_id()
     return f"{base}:{suffix}" if suffix else base
 
 
@@ -245,31 +240,14 @@ def release(session: Session, worker: str) -> int:
 # -- recovery --------------------------------------------------------------------
 
 
-def _pid_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    try:  # an unreaped zombie still answers kill(0)
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[:1] == ["Z"]
-
-
 def worker_is_dead(worker: str | None) -> bool:
-    """Whether the worker that holds a run is a process on this host that has ended."""
+    """Whether the worker that holds a run is a process on this host that has ended
+    (another host's worker: only its heartbeat can tell)."""
     if not worker:
         return True
-    parts = worker.split(":")
-    if len(parts) < 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
-        return False  # another host: only its heartbeat can tell
-    pid, token = int(parts[1]), parts[2]
-    if pid == os.getpid():
-        return token != _TOKEN
-    return _pid_gone(pid)
+    if owners.parse_owner(worker) is None:
+        return False
+    return not owners.owner_alive(worker)
 
 
 def requeue_stale(

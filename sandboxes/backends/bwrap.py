@@ -14,30 +14,50 @@ only the host's system dirs are (never /root, /home, /tmp or the data dir).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import resource
 import secrets
 import shutil
+import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from sandboxes import cgroups, image
-from sandboxes.base import Limits, RunResult, Sandbox, SandboxConfig, register_backend
+from sandboxes import cgroups, image, owners, seccomp
+from sandboxes.base import (
+    DEFAULT_MODE,
+    Limits,
+    RunResult,
+    Sandbox,
+    SandboxConfig,
+    register_backend,
+)
 from sandboxes.pool import Reaper, WarmPool, probe_run
 from sandboxes.staging import (
+    BUILD_HINT,
+    CANDIDATE_ARGV,
+    CANDIDATE_UID,
+    READY_TIMEOUT_S,
     RUNNER_ARGV,
     SANDBOX_ENV,
     SANDBOX_TMP,
     SANDBOX_UID,
     Capture,
     Pumped,
+    RunnerNotStarted,
     Stage,
     assemble,
+    await_ready,
+    call_timeout,
+    candidate_modules,
+    drain,
     error_result,
+    not_started,
     pump,
     sweep_stages,
 )
@@ -47,7 +67,8 @@ HOST_ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
                   "/etc/alternatives", "/etc/localtime", "/etc/nsswitch.conf")
 
 
-def _child_setup(procs_files: list[str], limits: Limits) -> Callable[[], None]:
+def _child_setup(procs_files: list[str], limits: Limits,
+                 uid: int = SANDBOX_UID) -> Callable[[], None]:
     """Runs in the child between fork and exec: join the cgroup, set limits, drop to nobody.
 
     Only os/resource calls (no locks), so it is safe in a threaded parent.
@@ -77,8 +98,8 @@ def _child_setup(procs_files: list[str], limits: Limits) -> Callable[[], None]:
             resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
         if os.geteuid() == 0:
             os.setgroups([])
-            os.setgid(SANDBOX_UID)
-            os.setuid(SANDBOX_UID)
+            os.setgid(uid)
+            os.setuid(uid)
 
     return setup
 
@@ -88,6 +109,28 @@ class Started:
     proc: subprocess.Popen[bytes]
     stage: Stage
     group: cgroups.RunCgroup | None
+    link_fd: int | None = None  # split execution: its end of the link, as numbered inside
+
+
+@dataclass
+class Pair:
+    """Split execution: the judge (pytest, trusted tests) and the candidate process,
+    each in its own sandbox, joined by a socket pair made before either started."""
+
+    judge: Started
+    candidate: Started
+
+
+def _memfd(name: str, data: bytes) -> int:
+    """A sealed-size in-memory file holding `data`, positioned at its start."""
+    fd = os.memfd_create(name, 0)
+    try:
+        os.write(fd, data)
+        os.lseek(fd, 0, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 class BwrapSandbox(Sandbox):
@@ -97,6 +140,8 @@ class BwrapSandbox(Sandbox):
         super().__init__(config)
         self._swept = False
         self.pool: WarmPool[Started] = WarmPool(self._start, self._discard, pool_size)
+        self.split_pool: WarmPool[Pair] = WarmPool(self._start_pair, self._discard_pair,
+                                                   pool_size)
         self.reaper = Reaper()
 
     @property
@@ -104,8 +149,27 @@ class BwrapSandbox(Sandbox):
         paths = image.paths_for(self.config.sandbox_dir)
         return paths.rootfs if paths.rootfs_ready() else None
 
+    @staticmethod
+    def _seccomp() -> bytes | None:
+        """The seccomp program, or None where it cannot be built (isolation degraded)."""
+        try:
+            return seccomp.filter_program()
+        except seccomp.SeccompUnavailable:
+            return None
+
+    def _isolation(self, group: cgroups.RunCgroup | None) -> str:
+        return "full" if group is not None and self._seccomp() is not None else "degraded"
+
+    def missing_hint(self) -> str:
+        """What to do when the runner cannot start (empty when the rootfs is built)."""
+        if self.rootfs is not None:
+            return ""
+        return (f"no sandbox rootfs is built in {self.config.sandbox_dir}, so bwrap ran on "
+                f"the host's system dirs, whose Python cannot run the tests; {BUILD_HINT}")
+
     def isolation(self) -> str:
-        return "full" if cgroups.version() is not None else "degraded"
+        full = cgroups.version() is not None and self._seccomp() is not None
+        return "full" if full else "degraded"
 
     def image_name(self) -> str:
         root = self.rootfs
@@ -118,11 +182,13 @@ class BwrapSandbox(Sandbox):
         if failure is not None:
             return False, failure
         where = "rootfs " + image.content_version() if self.rootfs else "host system dirs"
+        filtered, filter_detail = seccomp.available()
         if probe.isolation == "degraded":
-            return True, f"isolation degraded (no cgroup can be made here); {where}"
-        return True, f"isolation full (cgroup v{cgroups.version()}); {where}"
+            why = "no cgroup can be made here" if filtered else filter_detail
+            return True, f"isolation degraded ({why}); {where}"
+        return True, f"isolation full (cgroup v{cgroups.version()}, {filter_detail}); {where}"
 
-    def _mounts(self, stage: Stage, limits: Limits) -> list[str]:
+    def _mounts(self, stage: Stage, limits: Limits, report: bool = True) -> list[str]:
         size = str(limits.disk_mb << 20)
         args: list[str] = []
         root = self.rootfs
@@ -145,43 +211,83 @@ class BwrapSandbox(Sandbox):
                  "--remount-ro", "/dev",
                  "--size", size, "--tmpfs", SANDBOX_TMP,
                  "--size", size, "--tmpfs", "/work",
-                 "--ro-bind", str(stage.in_dir), "/in",
-                 "--bind", str(stage.report), "/results/report.json"]
+                 "--ro-bind", str(stage.in_dir), "/in"]
+        if report:
+            args += ["--bind", str(stage.report), "/results/report.json"]
         if root is None:
             args += ["--remount-ro", "/"]
         return args
 
-    def command(self, stage: Stage, limits: Limits) -> list[str]:
+    def command(self, stage: Stage, limits: Limits, candidate: bool = False) -> list[str]:
         env: list[str] = []
         for k, v in SANDBOX_ENV.items():
             env += ["--setenv", k, v]
         return ["bwrap", "--unshare-all", "--die-with-parent", "--new-session",
                 "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
                 "--unshare-user", "--hostname", "sandbox", "--cap-drop", "ALL", "--disable-userns",
-                *self._mounts(stage, limits), "--chdir", "/work", "--clearenv", *env,
-                *RUNNER_ARGV]
+                *self._mounts(stage, limits, report=not candidate), "--chdir", "/work",
+                "--clearenv", *env, *(CANDIDATE_ARGV if candidate else RUNNER_ARGV)]
 
-    def _start(self, limits: Limits) -> Started:
-        """A sandbox whose runner has imported pytest and waits for its job on stdin."""
+    def _start(self, limits: Limits, link: socket.socket | None = None,
+               candidate: bool = False) -> Started:
+        """A sandbox whose runner has imported pytest and waits for its job on stdin
+        (`candidate`: the candidate process of split execution, as its own uid)."""
         stage = Stage.empty()
         group: cgroups.RunCgroup | None = None
         try:
-            name = f"{os.getpid()}-{secrets.token_hex(6)}"
+            name = f"{owners.local_tag()}-{secrets.token_hex(6)}"
             try:
                 group = cgroups.create(name, limits.memory_mb << 20, limits.pids, limits.cpus)
             except OSError:
                 group = None
-            proc = subprocess.Popen(  # noqa: S603 - fixed argument list
-                self.command(stage, limits), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, env={}, close_fds=True,
-                preexec_fn=_child_setup(group.procs_files if group else [], limits),  # noqa: PLW1509
-            )
+            fds = (link.fileno(),) if link is not None else ()
+            argv = self.command(stage, limits, candidate)
+            extra: list[int] = []
+            try:
+                program = self._seccomp()
+                if program is not None:
+                    extra.append(_memfd("harness-seccomp", program))
+                    argv[1:1] = ["--seccomp", str(extra[-1])]
+                # The arguments (host paths among them) reach bwrap on a descriptor, so
+                # the sandbox's /proc/1/cmdline shows none of them.
+                run = CANDIDATE_ARGV if candidate else RUNNER_ARGV
+                options = argv[1:len(argv) - len(run)]
+                extra.append(_memfd("harness-args", b"".join(
+                    a.encode() + b"\0" for a in options)))
+                proc = subprocess.Popen(  # noqa: S603 - fixed argument list
+                    ["bwrap", "--args", str(extra[-1]), *run], stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={}, close_fds=True,
+                    pass_fds=(*fds, *extra),
+                    preexec_fn=_child_setup(group.procs_files if group else [],  # noqa: PLW1509
+                                            limits, CANDIDATE_UID if candidate else SANDBOX_UID),
+                )
+            finally:
+                for fd in extra:
+                    os.close(fd)
         except BaseException:
             if group is not None:
                 group.remove()
             stage.remove()
             raise
-        return Started(proc, stage, group)
+        return Started(proc, stage, group, fds[0] if fds else None)
+
+    def _start_pair(self, limits: Limits) -> Pair:
+        judge_end, candidate_end = socket.socketpair()
+        try:
+            judge = self._start(limits, judge_end)
+            try:
+                candidate = self._start(limits, candidate_end, candidate=True)
+            except BaseException:
+                self._discard(judge)
+                raise
+        finally:  # each sandbox holds its own end; the host keeps none
+            judge_end.close()
+            candidate_end.close()
+        return Pair(judge, candidate)
+
+    def _discard_pair(self, pair: Pair) -> None:
+        self._discard(pair.judge)
+        self._discard(pair.candidate)
 
     def _discard(self, started: Started) -> None:
         self._teardown(started)
@@ -206,27 +312,34 @@ class BwrapSandbox(Sandbox):
 
     def set_pool_size(self, size: int) -> None:
         self.pool.size = size
+        self.split_pool.size = size
 
     def settle(self) -> None:
         self.pool.settle()
+        self.split_pool.settle()
         self.reaper.settle()
 
     def close(self) -> None:
         self.pool.close()
+        self.split_pool.close()
         self.reaper.settle()
 
     def waiting_resources(self) -> dict[str, set[str]]:
-        waiting = self.pool.waiting()
+        waiting = self.pool.waiting() + [s for p in self.split_pool.waiting()
+                                         for s in (p.judge, p.candidate)]
         return {"stages": {str(w.stage.root) for w in waiting},
                 "cgroups": {str(d) for w in waiting if w.group for d in w.group.dirs},
                 "pids": {str(w.proc.pid) for w in waiting}}
 
     def run(self, candidate_files: Mapping[str, str], test_files: Mapping[str, str],
-            limits: Limits) -> RunResult:
-        if not self._swept:
-            cgroups.sweep_orphans()
-            sweep_stages()
+            limits: Limits, *, mode: str = DEFAULT_MODE) -> RunResult:
+        if not self._swept:  # housekeeping: only groups and dirs of dead owners
             self._swept = True
+            with contextlib.suppress(OSError):
+                cgroups.sweep_orphans()
+            sweep_stages()
+        if mode == "split":
+            return self._run_split(candidate_files, test_files, limits)
         started = time.monotonic()
         out, err = Capture(limits.output_bytes), Capture(limits.output_bytes)
         pumped = Pumped()
@@ -246,9 +359,95 @@ class BwrapSandbox(Sandbox):
         ended: float | None = None
         delivered = False
         try:
+            assert proc.stdin and proc.stdout and proc.stderr
+            if not await_ready(proc.stdout.fileno(), time.monotonic() + READY_TIMEOUT_S,
+                               err, proc.stderr.fileno()):
+                raise RunnerNotStarted(not_started(err, self.missing_hint()))
             job = stage.fill(candidate_files, test_files)
             if group is not None:
                 cpu_before = group.stats()[0] or 0.0
+            started = time.monotonic()
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.write(job.encode())
+                proc.stdin.close()
+                delivered = True
+            pidfd = os.pidfd_open(proc.pid)
+            try:
+                pumped = pump({"stdout": proc.stdout.fileno(), "stderr": proc.stderr.fileno()},
+                              {"stdout": out, "stderr": err}, started + limits.wall_s,
+                              lambda: proc.poll() is not None, pidfd)
+                ended = time.monotonic()
+            finally:
+                os.close(pidfd)
+        except RunnerNotStarted as exc:
+            infra = str(exc)
+        except (OSError, ValueError) as exc:
+            infra = f"bwrap run failed: {exc}"
+        finally:
+            rc = self._teardown(box)
+            exit_code, sig = (None, -rc) if rc < 0 else (rc, None)
+            if exit_code is not None and 128 < exit_code < 193:
+                sig = exit_code - 128
+        cpu_s, peak, ooms = group.stats() if group is not None else (None, None, 0)
+        if cpu_s is not None:
+            cpu_s = max(0.0, cpu_s - cpu_before)
+        try:
+            return assemble(stage=stage, backend=self.name, image=self.image_name(),
+                            isolation=self._isolation(group),
+                            limits=limits, started=started, exit_code=exit_code, sig=sig,
+                            pumped=pumped, out=out, err=err, cpu_s=cpu_s, peak=peak,
+                            oom=ooms > 0, infra_error=infra, ended=ended,
+                            delivered=delivered)
+        finally:
+            self.reaper.submit(lambda: self._remove(group, stage))
+
+    def _run_split(self, candidate_files: Mapping[str, str], test_files: Mapping[str, str],
+                   limits: Limits) -> RunResult:
+        """The judge runs pytest on the trusted tests; the candidate's modules live in
+        the candidate process, reached over the link (sandboxes/runner/_harness_split.py)."""
+        started = time.monotonic()
+        out, err = Capture(limits.output_bytes), Capture(limits.output_bytes)
+        c_out, c_err = Capture(limits.output_bytes), Capture(limits.output_bytes)
+        pumped = Pumped()
+        try:
+            pair = self.split_pool.take(limits)
+            if pair.judge.proc.poll() is not None or pair.candidate.proc.poll() is not None:
+                self._discard_pair(pair)
+                pair = self._start_pair(limits)
+        except OSError as exc:
+            return error_result(self.name, self.image_name(), started,
+                                f"could not start bwrap: {exc}", self.isolation())
+        judge, cand = pair.judge, pair.candidate
+        infra: str | None = None
+        ended: float | None = None
+        delivered = False
+        drainer: threading.Thread | None = None
+        cpu_before = 0.0
+        try:
+            assert judge.proc.stdin and judge.proc.stdout and judge.proc.stderr
+            assert cand.proc.stdin and cand.proc.stdout and cand.proc.stderr
+            deadline = time.monotonic() + READY_TIMEOUT_S
+            if not await_ready(judge.proc.stdout.fileno(), deadline, err,
+                               judge.proc.stderr.fileno()):
+                raise RunnerNotStarted(not_started(err, self.missing_hint()))
+            if not await_ready(cand.proc.stdout.fileno(), deadline, c_err,
+                               cand.proc.stderr.fileno()):
+                raise RunnerNotStarted("the candidate process did not start: "
+                                       + not_started(c_err, self.missing_hint()))
+            cand.stage.fill(candidate_files, {})
+            job = judge.stage.fill({}, test_files, split={
+                "link_fd": judge.link_fd, "modules": candidate_modules(candidate_files),
+                "call_timeout": call_timeout(limits)})
+            if judge.group is not None:
+                cpu_before = judge.group.stats()[0] or 0.0
+            with contextlib.suppress(BrokenPipeError):
+                cand.proc.stdin.write(json.dumps({"link_fd": cand.link_fd}).encode() + b"\n")
+                cand.proc.stdin.close()
+            drainer = threading.Thread(target=drain, daemon=True, args=(
+                {"stdout": cand.proc.stdout.fileno(), "stderr": cand.proc.stderr.fileno()},
+                {"stdout": c_out, "stderr": c_err}))
+            drainer.start()
+            proc = judge.proc
             assert proc.stdin and proc.stdout and proc.stderr
             started = time.monotonic()
             with contextlib.suppress(BrokenPipeError):
@@ -263,25 +462,39 @@ class BwrapSandbox(Sandbox):
                 ended = time.monotonic()
             finally:
                 os.close(pidfd)
+        except RunnerNotStarted as exc:
+            infra = str(exc)
         except (OSError, ValueError) as exc:
             infra = f"bwrap run failed: {exc}"
         finally:
-            rc = self._teardown(box)
+            rc = self._teardown(judge)
+            self._teardown(cand)
+            if drainer is not None:
+                drainer.join(timeout=5)
             exit_code, sig = (None, -rc) if rc < 0 else (rc, None)
             if exit_code is not None and 128 < exit_code < 193:
                 sig = exit_code - 128
+        group = judge.group
         cpu_s, peak, ooms = group.stats() if group is not None else (None, None, 0)
         if cpu_s is not None:
             cpu_s = max(0.0, cpu_s - cpu_before)
         try:
-            return assemble(stage=stage, backend=self.name, image=self.image_name(),
-                            isolation="full" if group is not None else "degraded",
-                            limits=limits, started=started, exit_code=exit_code, sig=sig,
-                            pumped=pumped, out=out, err=err, cpu_s=cpu_s, peak=peak,
-                            oom=ooms > 0, infra_error=infra, ended=ended,
-                            delivered=delivered)
+            result = assemble(stage=judge.stage, backend=self.name, image=self.image_name(),
+                              isolation=self._isolation(group),
+                              limits=limits, started=started, exit_code=exit_code, sig=sig,
+                              pumped=pumped, out=out, err=err, cpu_s=cpu_s, peak=peak,
+                              oom=ooms > 0, infra_error=infra, ended=ended,
+                              delivered=delivered)
+            result.integrity = "split"
+            if c_err.data:
+                result.stderr += "\n--- candidate process stderr ---\n" + c_err.text()
+            return result
         finally:
-            self.reaper.submit(lambda: self._remove(group, stage))
+            def remove() -> None:
+                self._remove(judge.group, judge.stage)
+                self._remove(cand.group, cand.stage)
+
+            self.reaper.submit(remove)
 
     @staticmethod
     def _remove(group: cgroups.RunCgroup | None, stage: Stage) -> None:

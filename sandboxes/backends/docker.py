@@ -5,42 +5,63 @@ few started containers per limits set (sandboxes.pool) whose runner has
 already imported pytest and waits on stdin for its job. A run takes one,
 sends the job through the attach socket, reads the multiplexed output with
 caps and a deadline, and force-removes it; every container is used once. Containers carry
-labels with the owning process, so a new backend removes those of a dead
-harness (the orphan sweep).
+a label with the owning process (`host:pid:start`, sandboxes.owners), so a new
+backend removes those of a dead harness (the orphan sweep) and never those of
+another live one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import json
+import logging
 import os
 import secrets
 import selectors
 import socket
 import struct
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from sandboxes import image
-from sandboxes.base import Limits, RunResult, Sandbox, SandboxConfig, register_backend
+from sandboxes import image, owners
+from sandboxes.base import (
+    DEFAULT_MODE,
+    Limits,
+    RunResult,
+    Sandbox,
+    SandboxConfig,
+    register_backend,
+)
 from sandboxes.pool import Reaper, WarmPool, probe_run
 from sandboxes.staging import (
+    BUILD_HINT,
+    CANDIDATE_ARGV,
+    CANDIDATE_UID,
+    READY,
+    READY_TIMEOUT_S,
     RUNNER_ARGV,
     SANDBOX_ENV,
     SANDBOX_TMP,
     SANDBOX_UID,
     Capture,
+    LinkOffer,
     Pumped,
+    RunnerNotStarted,
     Stage,
     assemble,
+    call_timeout,
+    candidate_modules,
     error_result,
+    not_started,
     sweep_stages,
 )
 
 LABEL = "review-harness.sandbox"
-HOST = socket.gethostname()
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -48,6 +69,15 @@ class Warm:
     container: Any
     stage: Stage
     sock: Any
+
+
+@dataclass
+class WarmPair:
+    """Split execution: a judge and a candidate container joined by a socket pair
+    (each end handed to its container's process as it starts)."""
+
+    judge: Warm
+    candidate: Warm
 
 
 def _raw(sock: Any) -> socket.socket:
@@ -118,6 +148,50 @@ def pump_frames(sock: socket.socket, out: Capture, err: Capture, deadline: float
         sel.close()
 
 
+def await_ready_frames(sock: socket.socket, err: Capture, deadline: float) -> bool:
+    """The runner's READY line from the attach stream (stderr frames go to `err`)."""
+    buf = bytearray()
+    seen = b""
+    sock.setblocking(False)
+    with selectors.DefaultSelector() as sel:
+        sel.register(sock, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if not sel.select(timeout=max(0.0, min(0.5, deadline - time.monotonic()))):
+                continue
+            try:
+                # Never past the READY frame: what follows belongs to the run's output.
+                want = 8 if len(buf) < 8 else 8 + struct.unpack(">I", bytes(buf[4:8]))[0]
+                chunk = sock.recv(want - len(buf))
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                return False
+            if not chunk:
+                return False
+            buf += chunk
+            if len(buf) < 8 or len(buf) < 8 + struct.unpack(">I", bytes(buf[4:8]))[0]:
+                continue
+            kind, payload = buf[0], bytes(buf[8:])
+            buf.clear()
+            if kind == 2:
+                err.add(payload)
+                continue
+            seen += payload
+            if seen == READY:
+                return True
+            if not READY.startswith(seen):
+                return False
+    return False
+
+
+def _discard_stream(sock: socket.socket) -> None:
+    """Read the candidate container's own output until it ends (it is never shown)."""
+    sock.setblocking(True)
+    with contextlib.suppress(OSError):
+        while sock.recv(1 << 16):
+            pass
+
+
 class DockerSandbox(Sandbox):
     name: ClassVar[str] = "docker"
 
@@ -126,6 +200,8 @@ class DockerSandbox(Sandbox):
         self._client: Any = None
         self._swept = False
         self.pool: WarmPool[Warm] = WarmPool(self._create, self._discard, pool_size)
+        self.split_pool: WarmPool[WarmPair] = WarmPool(self._create_pair, self._discard_pair,
+                                                       pool_size)
         self.reaper = Reaper()
 
     # -- engine ---------------------------------------------------------------
@@ -161,32 +237,49 @@ class DockerSandbox(Sandbox):
         return True, f"isolation full (container, image {self.config.image_tag})"
 
     def sweep_orphans(self) -> int:
-        """Remove sandbox containers whose owning harness process is gone."""
+        """Remove sandbox containers whose owning harness process is gone.
+
+        Only containers of this host whose owner (label `.owner`, `host:pid:start`;
+        older containers: `.host` and `.pid`) is dead are removed, never those of
+        another live harness process. The listing is one engine call that carries
+        the labels (no per-container inspect), so a container another process
+        removes meanwhile cannot make the sweep fail.
+        """
         removed = 0
-        for c in self.client.containers.list(all=True, filters={"label": LABEL}):
-            labels = c.labels or {}
-            pid = labels.get(f"{LABEL}.pid", "")
-            if labels.get(f"{LABEL}.host") == HOST and pid.isdigit():
-                try:
-                    os.kill(int(pid), 0)
-                    continue
-                except ProcessLookupError:
-                    pass
-                except PermissionError:
-                    continue
-            elif labels.get(f"{LABEL}.host") != HOST:
+        for c in self.client.api.containers(all=True, filters={"label": LABEL}):
+            labels = c.get("Labels") or {}
+            owner = labels.get(f"{LABEL}.owner") or \
+                f"{labels.get(f'{LABEL}.host', '')}:{labels.get(f'{LABEL}.pid', '')}"
+            if owners.owner_alive(owner):
                 continue
-            with contextlib.suppress(Exception):
-                c.remove(force=True)
+            with contextlib.suppress(Exception):  # gone already, or being removed
+                self.client.api.remove_container(c["Id"], force=True)
                 removed += 1
         return removed
 
+    def _sweep_once(self) -> None:
+        """The first run's housekeeping; a failure here never fails that run."""
+        if self._swept:
+            return
+        self._swept = True
+        try:
+            self.sweep_orphans()
+        except Exception as exc:  # noqa: BLE001 - housekeeping only
+            log.warning("docker orphan sweep failed: %s: %s", exc.__class__.__name__, exc)
+        sweep_stages()
+
     # -- containers -----------------------------------------------------------
 
-    def _create(self, limits: Limits) -> Warm:
+    def _create(self, limits: Limits, link: socket.socket | None = None,
+                candidate: bool = False) -> Warm:
         from docker.types import LogConfig, Mount, Ulimit
 
         stage = Stage.empty()
+        offer = LinkOffer(stage) if link is not None else None
+        uid = CANDIDATE_UID if candidate else SANDBOX_UID
+        mounts = [Mount("/in", str(stage.in_dir), type="bind", read_only=True)]
+        if not candidate:
+            mounts.append(Mount("/results/report.json", str(stage.report), type="bind"))
         disk = limits.disk_mb
         fsize = limits.file_size_mb << 20
         api = self.client.api
@@ -196,10 +289,9 @@ class DockerSandbox(Sandbox):
             host_config = api.create_host_config(
                 network_mode="none", read_only=True,
                 tmpfs={SANDBOX_TMP: f"size={disk}m,mode=1777,nosuid,nodev",
-                       "/work": f"size={disk}m,uid={SANDBOX_UID},gid={SANDBOX_UID},"
+                       "/work": f"size={disk}m,uid={uid},gid={uid},"
                                 "mode=0700,nosuid,nodev"},
-                mounts=[Mount("/in", str(stage.in_dir), type="bind", read_only=True),
-                        Mount("/results/report.json", str(stage.report), type="bind")],
+                mounts=mounts,
                 cap_drop=["ALL"], security_opt=["no-new-privileges"],
                 pids_limit=limits.pids, mem_limit=f"{limits.memory_mb}m",
                 memswap_limit=f"{limits.memory_mb}m", mem_swappiness=0,
@@ -210,10 +302,11 @@ class DockerSandbox(Sandbox):
                 log_config=LogConfig(type="none"), ipc_mode="private", shm_size=f"{disk}m",
             )
             created = api.create_container(
-                self.config.image_tag, command=RUNNER_ARGV,
-                user=f"{SANDBOX_UID}:{SANDBOX_UID}", working_dir="/work",
+                self.config.image_tag, command=CANDIDATE_ARGV if candidate else RUNNER_ARGV,
+                user=f"{uid}:{uid}", working_dir="/work",
                 environment=dict(SANDBOX_ENV), hostname="sandbox", network_disabled=True,
-                labels={LABEL: "1", f"{LABEL}.pid": str(os.getpid()), f"{LABEL}.host": HOST,
+                labels={LABEL: "1", f"{LABEL}.owner": owners.owner_id(),
+                        f"{LABEL}.pid": str(os.getpid()), f"{LABEL}.host": owners.HOST,
                         f"{LABEL}.run": run_id, f"{LABEL}.limits": limits.key()},
                 stdin_open=True, tty=False, detach=False,  # detach=False: StdinOnce
                 host_config=host_config,
@@ -222,33 +315,61 @@ class DockerSandbox(Sandbox):
             container = self.client.containers.get(container_id)
         except BaseException:
             remove_created(api, run_id, container_id)
+            if offer is not None:
+                offer.close()
             stage.remove()
             raise
         try:
             sock = self.client.api.attach_socket(
                 container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
             container.start()
+            if offer is not None and link is not None:
+                offer.hand_over(link)
         except BaseException:
+            if offer is not None:
+                offer.close()
             with contextlib.suppress(Exception):
                 container.remove(force=True)
             stage.remove()
             raise
         return Warm(container, stage, sock)
 
+    def _create_pair(self, limits: Limits) -> WarmPair:
+        judge_end, candidate_end = socket.socketpair()
+        try:
+            judge = self._create(limits, judge_end)
+            try:
+                candidate = self._create(limits, candidate_end, candidate=True)
+            except BaseException:
+                self._discard(judge)
+                raise
+        finally:  # each container's process holds its own end; the host keeps none
+            judge_end.close()
+            candidate_end.close()
+        return WarmPair(judge, candidate)
+
+    def _discard_pair(self, pair: WarmPair) -> None:
+        self._discard(pair.judge)
+        self._discard(pair.candidate)
+
     def set_pool_size(self, size: int) -> None:
         self.pool.size = size
+        self.split_pool.size = size
 
     def waiting_resources(self) -> dict[str, set[str]]:
-        waiting = self.pool.waiting()
+        waiting = self.pool.waiting() + [w for p in self.split_pool.waiting()
+                                         for w in (p.judge, p.candidate)]
         return {"containers": {w.container.id for w in waiting},
                 "stages": {str(w.stage.root) for w in waiting}}
 
     def settle(self) -> None:
         self.pool.settle()
+        self.split_pool.settle()
         self.reaper.settle()
 
     def close(self) -> None:
         self.pool.close()
+        self.split_pool.close()
         self.reaper.settle()
 
     def _discard(self, warm: Warm) -> None:
@@ -259,8 +380,33 @@ class DockerSandbox(Sandbox):
 
     # -- a run ----------------------------------------------------------------
 
+    def _take_pair(self, limits: Limits) -> tuple[Warm, Warm]:
+        pair = self.split_pool.take(limits)
+        for w in (pair.judge, pair.candidate):
+            w.container.reload()
+        if any(w.container.status != "running" for w in (pair.judge, pair.candidate)):
+            self._discard_pair(pair)
+            pair = self._create_pair(limits)
+        return pair.judge, pair.candidate
+
+    @staticmethod
+    def _start_candidate(cand: Warm, candidate_files: Mapping[str, str],
+                         limits: Limits) -> None:
+        """Give the candidate process its files and let it serve."""
+        csock = _raw(cand.sock)
+        c_err = Capture(limits.output_bytes)
+        if not await_ready_frames(csock, c_err, time.monotonic() + READY_TIMEOUT_S):
+            raise RunnerNotStarted("the candidate process did not start: " + not_started(c_err))
+        cand.stage.fill(candidate_files, {})
+        csock.setblocking(True)
+        csock.sendall(json.dumps({"link_fd": None}).encode() + b"\n")
+        with contextlib.suppress(OSError):
+            csock.shutdown(socket.SHUT_WR)
+        threading.Thread(target=_discard_stream, args=(csock,), daemon=True).start()
+
+
     def run(self, candidate_files: Mapping[str, str], test_files: Mapping[str, str],
-            limits: Limits) -> RunResult:
+            limits: Limits, *, mode: str = DEFAULT_MODE) -> RunResult:
         started = time.monotonic()
         out, err = Capture(limits.output_bytes), Capture(limits.output_bytes)
         pumped = Pumped()
@@ -271,20 +417,29 @@ class DockerSandbox(Sandbox):
         stage: Stage | None = None
         ended: float | None = None
         delivered = False
+        cand: Warm | None = None  # split execution: the candidate's container
         try:
-            if not self._swept:
-                self.sweep_orphans()
-                sweep_stages()
-                self._swept = True
-            warm = self.pool.take(limits)
-            warm.container.reload()
-            if warm.container.status != "running":  # died while waiting (engine restart)
-                dead, warm = warm, None
-                self._discard(dead)
-                warm = self._create(limits)
+            self._sweep_once()
+            if mode == "split":
+                warm, cand = self._take_pair(limits)
+            else:
+                warm = self.pool.take(limits)
+                warm.container.reload()
+                if warm.container.status != "running":  # died while waiting (engine restart)
+                    dead, warm = warm, None
+                    self._discard(dead)
+                    warm = self._create(limits)
             stage = warm.stage
-            job = stage.fill(candidate_files, test_files)
             sock = _raw(warm.sock)
+            if not await_ready_frames(sock, err, time.monotonic() + READY_TIMEOUT_S):
+                raise RunnerNotStarted(not_started(err))
+            if cand is not None:
+                self._start_candidate(cand, candidate_files, limits)
+                job = stage.fill({}, test_files, split={
+                    "link_fd": None, "modules": candidate_modules(candidate_files),
+                    "call_timeout": call_timeout(limits)})
+            else:
+                job = stage.fill(candidate_files, test_files)
             started = time.monotonic()
             sock.sendall(job.encode())
             delivered = True
@@ -292,8 +447,12 @@ class DockerSandbox(Sandbox):
                 sock.shutdown(socket.SHUT_WR)
             pumped = pump_frames(sock, out, err, started + limits.wall_s)
             ended = time.monotonic()
+        except RunnerNotStarted as exc:
+            infra = str(exc)
         except Exception as exc:  # noqa: BLE001 - engine trouble is a sandbox_error
             infra = f"docker: {exc.__class__.__name__}: {exc}"
+            if exc.__class__.__name__ == "ImageNotFound":
+                infra = f"sandbox image {self.config.image_tag} is missing: {BUILD_HINT}"
         finally:
             if warm is not None:
                 container = warm.container
@@ -310,6 +469,11 @@ class DockerSandbox(Sandbox):
                     container.reload()
                     oom = bool(container.attrs["State"].get("OOMKilled"))
                 _close_sock(warm.sock)
+            if cand is not None:
+                _close_sock(cand.sock)
+                with contextlib.suppress(Exception):
+                    cand.container.kill()
+                self.reaper.submit(functools.partial(self._discard, cand))
         if stage is None:
             if warm is not None:
                 self.reaper.submit(functools.partial(self._discard, warm))
@@ -321,6 +485,7 @@ class DockerSandbox(Sandbox):
                               exit_code=exit_code, sig=sig, pumped=pumped, out=out, err=err,
                               cpu_s=None, peak=None, oom=oom, infra_error=infra, ended=ended,
                               delivered=delivered)
+            result.integrity = "split" if mode == "split" else "in_process"
             return result
         finally:
             if warm is not None:

@@ -43,6 +43,8 @@ TESTS_DIR = "/in/tests"
 WORK = "/work"
 MESSAGE_CAP = 2000
 COLLECT_CAP = 20000
+READY = b"harness-runner-ready\n"  # sandboxes.staging.READY
+SPLIT_FILE = "/in/_harness_split.py"
 WATCHED_HOOKS = (
     "pytest_runtest_makereport", "pytest_runtest_logreport", "pytest_report_teststatus",
     "pytest_pyfunc_call", "pytest_runtest_protocol", "pytest_runtest_call",
@@ -93,6 +95,20 @@ def _codes(objs: dict[str, Any]) -> dict[str, Any]:
 
 
 Writer = Callable[..., None]
+
+
+def _split_module() -> Any:
+    """/in/_harness_split.py (split execution), loaded by path: `-I` keeps /in off sys.path."""
+    import importlib.util
+
+    name = "_harness_split"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, SPLIT_FILE)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def make_writer(fd: int, key: bytes) -> Writer:
@@ -194,6 +210,12 @@ class ReportPlugin:
 
 def main() -> None:
     sys.dont_write_bytecode = True
+    # Up, with pytest imported, before any job or candidate code: the host sends the
+    # job only after this line, so a runner that never starts is the sandbox's fault.
+    received: int | None = None
+    if os.path.exists(SPLIT_FILE):  # before READY, like pytest: nothing to import later
+        received = _split_module().receive_link()
+    os.write(1, READY)
     job = json.loads(sys.stdin.readline())
     started = time.time()
     key = bytes.fromhex(job.pop("key"))
@@ -219,6 +241,13 @@ def main() -> None:
             shutil.copyfile(os.path.join(root, f), os.path.join(WORK, rel, f))
     os.chdir(WORK)
     sys.path.insert(0, WORK)
+    split = job.get("split")
+    if split:  # the candidate runs in its own process: its modules are stand-ins here
+        link_fd = split["link_fd"] if split["link_fd"] is not None else received
+        if link_fd is None:
+            raise RuntimeError("split execution without a link to the candidate process")
+        _split_module().install_judge(int(link_fd), list(split["modules"]),
+                                      float(split["call_timeout"]))
     plugin = ReportPlugin(write, audit_events)
     args = ["-c", "/in/pytest.ini", "--rootdir", TESTS_DIR, "--confcutdir", TESTS_DIR,
             "-p", "no:cacheprovider", "-p", "no:stepwise", "-p", "no:pastebin",

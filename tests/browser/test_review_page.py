@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from helpers import add_finding, no_js_errors, take_next, wait_saved
 from sqlalchemy import select
 
 from harness.models import Annotation, Assignment, Candidate, Project, utcnow
@@ -18,37 +19,6 @@ pytestmark = pytest.mark.browser
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 HOSTILE_COMMENT = '<img src=x onerror=alert("comment")> "; alert(1); // </textarea><script>alert(2)</script>'
 RATIONALE = "D is the only one with a random salt; A and C tie, both use a fixed salt. <b>bold?</b>"
-
-
-def take_next(page, live) -> int:
-    page.goto(f"{live.url}/queue")
-    page.click("#take-next")
-    page.wait_for_url("**/a/*")
-    page.wait_for_selector("#ranking .chip")
-    return int(page.url.rstrip("/").rsplit("/", 1)[1])
-
-
-def no_js_errors(page) -> list[str]:
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    return errors
-
-
-def add_finding(page, letter: str, start: int, end: int, *, category: str, severity: str,
-                cwe: str = "", comment: str = "") -> None:
-    article = page.locator(f"#cand-{letter}")
-    article.locator(f'tr[data-line="{start}"] td.ln').click()
-    article.locator(f'tr[data-line="{end}"] td.ln').click(modifiers=["Shift"])
-    article.locator(".add-finding").click()
-    form = article.locator(".finding-form")
-    form.locator('select[name="category"]').select_option(category)
-    form.locator('select[name="severity"]').select_option(severity)
-    if cwe:
-        form.locator('input[name="cwe"]').fill(cwe)
-    if comment:
-        form.locator('textarea[name="comment"]').fill(comment)
-    form.locator('button[type="submit"]').click()
-    article.locator(".finding-form").wait_for(state="detached")
 
 
 def submit_past_warnings(page, version: int) -> None:
@@ -61,10 +31,6 @@ def submit_past_warnings(page, version: int) -> None:
         assert page.locator("#warnings li").count() > 0
         page.click("#submit-anyway")
     page.wait_for_selector(done)
-
-
-def wait_saved(page) -> None:
-    page.wait_for_selector('#save-status[data-state="saved"]')
 
 
 def test_annotator_reviews_a_task_end_to_end(live, open_page) -> None:

@@ -55,3 +55,41 @@ def csrf_from(html: str) -> str:
     match = CSRF_RE.search(html)
     assert match, "no csrf_token in page"
     return match.group(1) or match.group(2)
+
+
+# --- the review page in a browser (tests/browser) ------------------------------------------
+
+
+def take_next(page, live) -> int:
+    page.goto(f"{live.url}/queue")
+    page.click("#take-next")
+    page.wait_for_url("**/a/*")
+    page.wait_for_selector("#ranking .chip")
+    return int(page.url.rstrip("/").rsplit("/", 1)[1])
+
+
+def no_js_errors(page) -> list[str]:
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return errors
+
+
+def add_finding(page, letter: str, start: int, end: int, *, category: str, severity: str,
+                cwe: str = "", comment: str = "") -> None:
+    article = page.locator(f"#cand-{letter}")
+    article.locator(f'tr[data-line="{start}"] td.ln').click()
+    article.locator(f'tr[data-line="{end}"] td.ln').click(modifiers=["Shift"])
+    article.locator(".add-finding").click()
+    form = article.locator(".finding-form")
+    form.locator('select[name="category"]').select_option(category)
+    form.locator('select[name="severity"]').select_option(severity)
+    if cwe:
+        form.locator('input[name="cwe"]').fill(cwe)
+    if comment:
+        form.locator('textarea[name="comment"]').fill(comment)
+    form.locator('button[type="submit"]').click()
+    article.locator(".finding-form").wait_for(state="detached")
+
+
+def wait_saved(page) -> None:
+    page.wait_for_selector('#save-status[data-state="saved"]')

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from helpers import REPO
-from sandboxes import cgroups, image
+from sandboxes import cgroups, image, owners
 from sandboxes.base import Sandbox, SandboxConfig, get_backend
 from sandboxes.staging import STAGE_PREFIX
 
@@ -71,7 +71,7 @@ def _our_sandbox_pids(our_containers: set[str], waiting_groups: set[str]) -> set
     Other harness processes (a server, another test run) may use the same host,
     so only what this process started is looked at.
     """
-    mine = f"{cgroups.PARENT}/{os.getpid()}-"
+    mine = f"{cgroups.PARENT}/{owners.local_tag()}-"
     pids: set[int] = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -98,12 +98,12 @@ def host_state(sb: Sandbox) -> HostState:
     containers: set[str] = set()
     if sb.name == "docker":
         containers = {c.id for c in sb.client.containers.list(  # type: ignore[attr-defined]
-            all=True, filters={"label": f"review-harness.sandbox.pid={os.getpid()}"})}
+            all=True, filters={"label": f"review-harness.sandbox.owner={owners.owner_id()}"})}
         containers -= waiting.get("containers", set())
-    prefix = f"{STAGE_PREFIX}{os.getpid()}-"
+    prefix = f"{STAGE_PREFIX}{owners.local_tag()}-"
     stages = {str(p) for p in Path(tempfile.gettempdir()).glob(prefix + "*")}
     groups = {str(p) for p in cgroups.leftover_groups()
-              if p.name.startswith(f"{os.getpid()}-")}
+              if p.name.startswith(f"{owners.local_tag()}-")}
     waiting_groups = waiting.get("cgroups", set())
     pids = _our_sandbox_pids(containers, {Path(g).name for g in waiting_groups})
     return HostState(containers=containers, cgroups=groups - waiting_groups,

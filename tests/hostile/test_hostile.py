@@ -86,6 +86,12 @@ class Case:
     max_wall: float | None = None
     extra_files: dict[str, str] = field(default_factory=dict)
     via_harness: bool = False  # through run_candidate (refusal, gaming hints)
+    # What split execution gives, where it differs: the candidate's own process takes
+    # the blow (killed, flooded, patched) and the judge reports its tests failed.
+    split: set[str] | None = None
+
+    def expected(self, mode: str) -> set[str]:
+        return self.split if mode == "split" and self.split is not None else self.expect
 
 
 CASES = [
@@ -98,7 +104,7 @@ CASES = [
                         "        threading.Thread(target=time.sleep, args=(1000,)).start()\n",
          {"failed"}, max_wall=3.9),
     Case("memory_bomb", "def run():\n    hog = []\n    while True:\n"
-                        "        hog.append(bytearray(32 * 1024 * 1024))\n", {"oom"}),
+                        "        hog.append(bytearray(32 * 1024 * 1024))\n", {"oom"}, split={"failed", "oom"}),
     Case("many_procs_over_total",
          "import os, time\ndef run():\n    kids = []\n    for _ in range(12):\n"
          "        pid = os.fork()\n        if pid == 0:\n"
@@ -109,14 +115,14 @@ CASES = [
                                      "    while True:\n        for fd in pipes():\n"
                                      "            try:\n                os.write(fd, chunk)\n"
                                      "            except OSError:\n                pass\n",
-         {"output_limit"}),
+         {"output_limit"}, split={"failed"}),
     Case("huge_line", FLOOD_FDS + "def run():\n    line = b'y' * (8 << 20)\n"
                                   "    for fd in pipes():\n        try:\n"
                                   "            os.write(fd, line)\n"
                                   "        except OSError:\n            pass\n",
-         {"output_limit"}),
+         {"output_limit"}, split={"failed"}),
     Case("print_flood", "def run():\n    while True:\n        print('z' * 10000)\n",
-         {"output_limit"}),
+         {"output_limit"}, split={"failed"}),
     Case("disk_fill", "import os\ndef run():\n    n = 0\n    while True:\n"
                       "        with open(f'/work/fill{n}', 'wb') as f:\n"
                       "            f.write(b'0' * (8 << 20))\n        n += 1\n", {"failed"}),
@@ -183,36 +189,36 @@ CASES = [
     Case("exit_zero_on_import", "import sys\nsys.exit(0)\ndef run():\n    pass\n",
          {"error"}),
     Case("os_exit_zero_on_import", "import os\nos._exit(0)\ndef run():\n    pass\n",
-         {"failed"}),
+         {"failed"}, split={"error"}),
     Case("exit_zero_in_test", "import sys\ndef run():\n    sys.exit(0)\n", {"failed"}),
     Case("syntax_error", "def run(:\n    pass\n", {"error"}),
     Case("forged_passed_lines",
          FLOOD_FDS + "for fd in pipes():\n    try:\n"
                      "        os.write(fd, b'test_solution.py::test_run PASSED\\n"
                      "=== 1 passed in 0.01s ===\\n')\n    except OSError:\n        pass\n"
-                     "def run():\n    return 1\n", {"failed"}),
+                     "def run():\n    return 1\n", {"failed"}, split={"failed", "error"}),
     Case("forged_results_file",
          "import json\ndef run():\n    with open('/results/report.json', 'a') as f:\n"
          "        f.write('0' * 64 + ' ' + json.dumps({'kind': 'test', 'seq': 3,"
          " 'nodeid': 'test_solution.py::test_run', 'when': 'call', 'outcome': 'passed'})"
-         " + '\\n')\n    raise AssertionError('wrong')\n", {"tamper_suspected"}),
+         " + '\\n')\n    raise AssertionError('wrong')\n", {"tamper_suspected"}, split={"failed"}),
     Case("patch_report_class",
          "import _pytest.reports as r\n_orig = r.TestReport.__init__\n"
          "def _init(self, *a, **k):\n    _orig(self, *a, **k)\n    self.outcome = 'passed'\n"
          "    self.longrepr = None\nr.TestReport.__init__ = _init\n"
-         "def run():\n    return 1\n", {"tamper_suspected"}),
+         "def run():\n    return 1\n", {"tamper_suspected"}, split={"failed"}),
     Case("patch_runner_module",
          "import _pytest.runner as rn\n_orig = rn.call_and_report\n"
          "def fake(item, when, log=True, **kw):\n    rep = _orig(item, when, log=False, **kw)\n"
          "    rep.outcome = 'passed'\n    rep.longrepr = None\n"
          "    item.ihook.pytest_runtest_logreport(report=rep)\n    return rep\n"
          "rn.call_and_report = fake\n"
-         "def run():\n    return 1\n", {"tamper_suspected"}),
+         "def run():\n    return 1\n", {"tamper_suspected"}, split={"failed"}),
     Case("swap_code_object",
          "import _pytest.reports as r\n"
          "def _passed(self):\n    return True\n"
          "r.BaseReport.passed.fget.__code__ = _passed.__code__\n"
-         "def run():\n    return 1\n", {"tamper_suspected"}),
+         "def run():\n    return 1\n", {"tamper_suspected"}, split={"failed"}),
     Case("conftest_injection", "def run():\n    return 1\n", {"tamper_suspected"},
          extra_files={"conftest.py": "import pytest\n@pytest.hookimpl(hookwrapper=True)\n"
                                      "def pytest_runtest_makereport(item, call):\n"
@@ -234,12 +240,15 @@ CASES = [
          extra_files={"sitecustomize.py": "import os\nos._exit(0)\n",
                       "usercustomize.py": "import os\nos._exit(0)\n",
                       "evil.pth": "import os; os._exit(0)\n"}),
-    Case("gc_forged_report", FORGER, {"tamper_suspected"}, via_harness=True),
+    Case("gc_forged_report", FORGER, {"tamper_suspected"}, via_harness=True, split={"failed"}),
     Case("always_equal",
          "class AlwaysEqual:\n    def __eq__(self, other):\n        return True\n"
          "def add(a, b):\n    return AlwaysEqual()\n", {"tamper_suspected"},
-         tests=PASSING_TESTS["test_solution.py"], via_harness=True),
+         tests=PASSING_TESTS["test_solution.py"], via_harness=True, split={"failed"}),
 ]
+
+
+MODES = ["split", "in_process"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -252,12 +261,15 @@ def sb(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
     assert again.status == "passed", f"harness no longer runs a good candidate: {again.error}"
 
 
-def _run(sb: Sandbox, case: Case) -> RunResult:
+def _run(sb: Sandbox, case: Case, mode: str) -> RunResult:
     files = {"solution.py": case.solution, **case.extra_files}
     tests = {"test_solution.py": case.tests}
     if case.via_harness:
-        return run_candidate(files, tests, LIMITS, sb)
-    return sb.run(files, tests, LIMITS)
+        result = run_candidate(files, tests, LIMITS, sb, mode=mode)
+    else:
+        result = sb.run(files, tests, LIMITS, mode=mode)
+    assert result.integrity == mode or result.status == "tamper_suspected" and not result.tests
+    return result
 
 
 # Cases that run until the wall limit; they run concurrently (one test per backend).
@@ -266,27 +278,34 @@ RUNAWAY = {"busy_loop", "sleep_forever", "fork_bomb", "sigterm_ignored", "alarm_
 QUICK = [c for c in CASES if c.name not in RUNAWAY]
 
 
-def test_runaway_cases_are_stopped_at_the_limits(sb: Sandbox) -> None:
+@pytest.mark.parametrize("mode", MODES)
+def test_runaway_cases_are_stopped_at_the_limits(sb: Sandbox, mode: str) -> None:
+    """In process the run hits the wall time; split, the call into the candidate
+    times out first and only the waiting test fails (or the wall time, on a slow host)."""
     cases = [c for c in CASES if c.name in RUNAWAY]
     with ThreadPoolExecutor(max_workers=len(cases)) as pool:
-        results = dict(zip([c.name for c in cases], pool.map(lambda c: _run(sb, c), cases),
-                           strict=True))
+        results = dict(zip([c.name for c in cases],
+                           pool.map(lambda c: _run(sb, c, mode), cases), strict=True))
     statuses = {name: res.status for name, res in results.items()}
-    assert statuses == {c.name: next(iter(c.expect)) for c in cases}
+    if mode == "split":
+        assert set(statuses.values()) <= {"failed", "timeout", "oom"}, statuses
+    else:
+        assert statuses == {c.name: next(iter(c.expect)) for c in cases}
     for res in results.values():
         assert res.wall_s < LIMITS.wall_s + 3, res.to_dict()
         assert all(t.outcome in {"missing", "failed"} for t in res.tests)
 
 
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("case", QUICK, ids=[c.name for c in QUICK])
-def test_hostile_case(sb: Sandbox, case: Case) -> None:
-    res = _run(sb, case)
+def test_hostile_case(sb: Sandbox, case: Case, mode: str) -> None:
+    res = _run(sb, case, mode)
     detail = {k: v for k, v in res.to_dict().items() if k not in {"stdout", "stderr"}}
-    assert res.status in case.expect, (detail, res.stderr[-2000:], res.stdout[-1000:])
+    assert res.status in case.expected(mode), (detail, res.stderr[-2000:], res.stdout[-1000:])
     assert res.wall_s < LIMITS.wall_s + 3
     if case.max_wall is not None:
         assert res.wall_s < case.max_wall, detail
-    if "output_limit" in case.expect and res.status == "output_limit":
+    if res.status == "output_limit":
         assert res.stdout_truncated or res.stderr_truncated
         assert len(res.stdout) <= LIMITS.output_bytes and len(res.stderr) <= LIMITS.output_bytes
 
@@ -418,11 +437,13 @@ def test_dev_is_not_uncapped_storage(sb: Sandbox) -> None:
 
 def test_a_report_forged_through_gc_is_caught_by_the_gaming_hints(sb: Sandbox) -> None:
     """The runner alone cannot stop this (the key lives in the candidate's process):
-    the bare backend takes the forgery; run_candidate's static hints catch it."""
+    the bare backend takes the forgery in process; run_candidate's static hints catch
+    it. Split, there is no runner in the candidate's process to forge with."""
     files = {"solution.py": FORGER}
     tests = {"test_solution.py": TEST_RUN}
-    bare = sb.run(files, tests, LIMITS)
+    bare = sb.run(files, tests, LIMITS, mode="in_process")
     assert bare.status in {"passed", "tamper_suspected"}, bare.to_dict()
-    res = run_candidate(files, tests, LIMITS, sb)
+    assert sb.run(files, tests, LIMITS, mode="split").status == "failed"
+    res = run_candidate(files, tests, LIMITS, sb, mode="in_process")
     assert res.status == "tamper_suspected", res.to_dict()
     assert any("generated-code" in t for t in res.tamper), res.tamper

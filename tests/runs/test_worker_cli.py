@@ -26,8 +26,9 @@ from harness.models import Candidate, Project, Task, TestRun
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {
+def env(tmp_path: Path, database: str, request: pytest.FixtureRequest) -> dict[str, str]:
+    """SQLite: the default file in the data dir; PostgreSQL: an empty database `init` migrates."""
+    env = {
         **os.environ,
         "HARNESS_DATA_DIR": str(tmp_path / "data"),
         "HARNESS_SANDBOX": "bwrap",
@@ -35,11 +36,15 @@ def env(tmp_path: Path) -> dict[str, str]:
         "HARNESS_RUN_CONCURRENCY": "2",
         "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
     }
+    env.pop("DATABASE_URL", None)
+    if database == "postgresql":
+        env["DATABASE_URL"] = request.getfixturevalue("empty_database_url")
+    return env
 
 
 @pytest.fixture
 def engine(env: dict[str, str]) -> Iterator[Engine]:
-    eng = make_engine(f"sqlite:///{env['HARNESS_DATA_DIR']}/harness.db")
+    eng = make_engine(env.get("DATABASE_URL") or f"sqlite:///{env['HARNESS_DATA_DIR']}/harness.db")
     yield eng
     eng.dispose()
 

@@ -15,7 +15,7 @@ import pytest
 from helpers import REPO
 from helpers.sandbox import config, require_backend, sandbox_dir
 
-from sandboxes import cgroups
+from sandboxes import cgroups, owners
 from sandboxes.backends.bwrap import BwrapSandbox
 from sandboxes.backends.docker import LABEL, DockerSandbox
 from sandboxes.base import Limits
@@ -36,7 +36,8 @@ CRASHER = textwrap.dedent("""
                          daemon=True).start()
     import time
     time.sleep(3)  # runs in progress, sandboxes started ahead of need waiting
-    print("ready", os.getpid(), flush=True)
+    from sandboxes import owners
+    print("ready", os.getpid(), owners.local_tag(), flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
 """)
 
@@ -50,11 +51,11 @@ def test_leftovers_of_a_killed_harness_are_swept() -> None:
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     assert "ready" in proc.stdout
-    dead = proc.stdout.split()[1]
+    dead, tag = proc.stdout.split()[1:3]
     docker_sb = DockerSandbox(config(), pool_size=0)
     assert docker_sb.client.containers.list(all=True, filters={"label": f"{LABEL}.pid={dead}"})
-    groups = [g for g in cgroups.leftover_groups() if g.name.startswith(f"{dead}-")]
-    stages = list(Path(tempfile.gettempdir()).glob(f"{STAGE_PREFIX}{dead}-*"))
+    groups = [g for g in cgroups.leftover_groups() if g.name.startswith(f"{tag}-")]
+    stages = list(Path(tempfile.gettempdir()).glob(f"{STAGE_PREFIX}{tag}-*"))
     assert groups and stages
 
     assert docker_sb.sweep_orphans() >= 1
@@ -63,12 +64,12 @@ def test_leftovers_of_a_killed_harness_are_swept() -> None:
 
     assert not [c for c in docker_sb.client.containers.list(all=True, filters={
         "label": f"{LABEL}.pid={dead}"})]
-    assert not [g for g in cgroups.leftover_groups() if g.name.startswith(f"{dead}-")]
-    assert not list(Path(tempfile.gettempdir()).glob(f"{STAGE_PREFIX}{dead}-*"))
+    assert not [g for g in cgroups.leftover_groups() if g.name.startswith(f"{tag}-")]
+    assert not list(Path(tempfile.gettempdir()).glob(f"{STAGE_PREFIX}{tag}-*"))
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         runners = [p for p in Path("/proc").iterdir() if p.name.isdigit()
-                   and _in_dead_group(p, dead)]
+                   and _in_dead_group(p, tag)]
         if not runners:
             break
         time.sleep(0.1)
@@ -117,9 +118,9 @@ def test_a_container_whose_creation_fails_half_way_is_removed(
 
     require_backend("docker")
     sb = DockerSandbox(config(), pool_size=0)
-    mine = {"label": f"{LABEL}.pid={os.getpid()}"}
+    mine = {"label": f"{LABEL}.owner={owners.owner_id()}"}
     before = {c.id for c in sb.client.containers.list(all=True, filters=mine)}
-    stages_before = set(Path(tempfile.gettempdir()).glob(f"{STAGE_PREFIX}{os.getpid()}-*"))
+    stages_before = set(Path(tempfile.gettempdir()).glob(f"{STAGE_PREFIX}{owners.local_tag()}-*"))
 
     def broken_get(self: object, container_id: str) -> None:
         raise RuntimeError(f"engine went away while looking up {container_id}")
@@ -130,5 +131,5 @@ def test_a_container_whose_creation_fails_half_way_is_removed(
     monkeypatch.undo()
     after = {c.id for c in sb.client.containers.list(all=True, filters=mine)}
     assert after - before == set(), "the half-created container was left behind"
-    assert set(Path(tempfile.gettempdir()).glob(f"{STAGE_PREFIX}{os.getpid()}-*")) \
+    assert set(Path(tempfile.gettempdir()).glob(f"{STAGE_PREFIX}{owners.local_tag()}-*")) \
         <= stages_before

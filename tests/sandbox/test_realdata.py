@@ -15,7 +15,8 @@ from sandboxes.base import Limits, RunResult
 
 @pytest.mark.bwrap
 @pytest.mark.slow
-def test_every_real_candidate_matches_the_official_verdict() -> None:
+@pytest.mark.parametrize("mode", ["split", "in_process"])
+def test_every_real_candidate_matches_the_official_verdict(mode: str) -> None:
     if not REALDATA.is_file():
         pytest.fail(f"real data missing: {REALDATA} (shared/ must sit beside the clone)",
                     pytrace=False)
@@ -29,7 +30,7 @@ def test_every_real_candidate_matches_the_official_verdict() -> None:
     assert len(jobs) == 118
 
     def one(job: tuple[str, dict[str, str], dict[str, str], bool]) -> RunResult:
-        return run_candidate(job[1], job[2], Limits(wall_s=10), sb)
+        return run_candidate(job[1], job[2], Limits(wall_s=10), sb, mode=mode)
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         results = list(pool.map(one, jobs))
@@ -38,4 +39,5 @@ def test_every_real_candidate_matches_the_official_verdict() -> None:
              if (res.status == "passed") != job[3]]
     assert wrong == []
     assert all(r.status != "sandbox_error" for r in results)
+    assert {r.integrity for r in results} == {mode}
     assert {r.status for r in results} >= {"passed", "failed"}

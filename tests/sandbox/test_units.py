@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from sandboxes import image, verdict
-from sandboxes.base import Limits, RunResult, TestOutcome, is_refused, refused_files, safe_relpath
+from sandboxes.base import (
+    Limits,
+    RunResult,
+    TestOutcome,
+    check_relative_path,
+    is_refused,
+    refused_files,
+)
 
 
 def test_limits_defaults_match_the_issue() -> None:
@@ -61,10 +68,21 @@ def test_ordinary_files_are_not_refused(name: str) -> None:
     assert refused_files({name: ""}) == []
 
 
-@pytest.mark.parametrize("name", ["/etc/passwd", "../x.py", "a/../../x.py", ""])
+@pytest.mark.parametrize("name", ["/etc/passwd", "../x.py", "a/../../x.py", "", "a\\b.py",
+                                  "./x.py", "a//b.py", " x.py", "~/x.py", "x\x00.py"])
 def test_file_names_must_stay_inside_the_work_dir(name: str) -> None:
     with pytest.raises(ValueError):
-        safe_relpath(name)
+        check_relative_path(name)
+
+
+@pytest.mark.parametrize("name", ["conftest.py", "pkg/conftest.py", ".pytest.ini",
+                                  "_harness_runner.py", "x.pth", "pluggy/__init__.py"])
+def test_the_gaming_rules_flag_every_file_the_sandbox_refuses(name: str) -> None:
+    from harness.analysis.analyzers.gaming_rules import file_name_hints
+
+    assert is_refused(name)
+    hints = file_name_hints({name: ""}, {})
+    assert [h.rule_id for h in hints] == ["runner-shadowing"]
 
 
 def test_expected_tests_come_from_the_trusted_source_only() -> None:

@@ -17,8 +17,8 @@ from harness import runs
 # statements per request (the same on SQLite and PostgreSQL; a dialect that needs another
 # number gets its own entry)
 PROJECT_LIST = {"sqlite": 5, "postgresql": 5}
-QUEUE_CLAIM = {"sqlite": 15, "postgresql": 15}  # expire leases, resume, scan, lock, insert
-REVIEW_PAGE = {"sqlite": 9, "postgresql": 9}  # runs come from runs.json, not here
+QUEUE_CLAIM = {"sqlite": 16, "postgresql": 16}  # expire leases, member scope, resume, scan, lock, insert
+REVIEW_PAGE = {"sqlite": 10, "postgresql": 10}  # runs come from runs.json, not here; +1: progress
 
 
 @pytest.fixture

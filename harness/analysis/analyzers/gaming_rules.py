@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.analysis.hints import Hint
+from sandboxes.base import refused_name
 
 
 @dataclass(frozen=True)
@@ -69,12 +70,6 @@ RULES: dict[str, Rule] = {
     )
 }
 
-SHADOWING_NAMES = frozenset(
-    {
-        "conftest.py", "sitecustomize.py", "usercustomize.py", "pytest.ini", "setup.cfg",
-        "tox.ini", "pytest.py", "py.py", "_pytest", "pluggy",
-    }
-)
 def hint(rule_id: str, path: str, node: ast.AST | None, detail: str) -> Hint:
     rule = RULES[rule_id]
     start = getattr(node, "lineno", 1) or 1
@@ -104,8 +99,7 @@ def file_name_hints(files: Mapping[str, str], tests: Mapping[str, str]) -> list[
             hints.append(hint("test-file-overwrite", path, None, f"{path} is a test file"))
         elif parts[-1].endswith(".pth"):
             hints.append(hint("runner-shadowing", path, None, f"{parts[-1]} (a .pth file)"))
-        elif any(part in SHADOWING_NAMES for part in parts):
-            name = next(part for part in parts if part in SHADOWING_NAMES)
+        elif (name := refused_name(path)) is not None:  # the sandbox's one list
             hints.append(hint("runner-shadowing", path, None, name))
         elif parts[-1] == "pyproject.toml" and "[tool.pytest" in files[path]:
             hints.append(hint("runner-shadowing", path, None, "pyproject.toml with pytest "

@@ -1,5 +1,4 @@
-"""lab API: users.simulated (annotations made by `harness simulate`), api_tokens.expires_at,
-webhooks and webhook_deliveries (the durable queue of signed sends)
+"""lab API: users.simulated (annotations made by `harness simulate`) and api_tokens.expires_at
 
 Both columns are additive: existing users are real (simulated false), existing
 tokens never expire (expires_at NULL). Downgrade drops them.
@@ -27,48 +26,9 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("api_tokens", schema=None) as batch_op:
         batch_op.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
-    op.create_table(
-        "webhooks",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("project_id", sa.Integer(), nullable=False),
-        sa.Column("url", sa.String(length=2000), nullable=False),
-        sa.Column("secret", sa.String(length=100), nullable=False),
-        sa.Column("events", sa.JSON(), nullable=False),
-        sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["project_id"], ["projects.id"],
-                                name=op.f("fk_webhooks_project_id_projects"), ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhooks")),
-    )
-    op.create_index(op.f("ix_webhooks_project_id"), "webhooks", ["project_id"])
-    op.create_table(
-        "webhook_deliveries",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("webhook_id", sa.Integer(), nullable=False),
-        sa.Column("event", sa.String(length=40), nullable=False),
-        sa.Column("payload", sa.JSON(), nullable=False),
-        sa.Column("state", sa.String(length=16), nullable=False),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("state IN ('queued', 'sent', 'failed')",
-                           name=op.f("ck_webhook_deliveries_state")),
-        sa.ForeignKeyConstraint(["webhook_id"], ["webhooks.id"],
-                                name=op.f("fk_webhook_deliveries_webhook_id_webhooks"),
-                                ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
-    )
-    op.create_index("ix_webhook_deliveries_state_next", "webhook_deliveries",
-                    ["state", "next_attempt_at"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_webhook_deliveries_state_next", table_name="webhook_deliveries")
-    op.drop_table("webhook_deliveries")
-    op.drop_index(op.f("ix_webhooks_project_id"), table_name="webhooks")
-    op.drop_table("webhooks")
     with op.batch_alter_table("api_tokens", schema=None) as batch_op:
         batch_op.drop_column("expires_at")
     with op.batch_alter_table("users", schema=None) as batch_op:

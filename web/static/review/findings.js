@@ -1,7 +1,9 @@
 // Line selection in the code (click, shift-click, keyboard), the finding form,
 // the findings list per candidate, and their marks in the gutter.
 
-import { el } from "./api.js";
+import { attachCounter, el, overBy } from "../lib.js";
+
+const CLAMP_LINES = 4;
 
 export class Findings {
   constructor(store, data) {
@@ -92,10 +94,11 @@ export class Findings {
 
   // --- the form -------------------------------------------------------------------------
 
-  openForm(existing = null) {
+  // existing: a finding to edit; prefill: a new finding's target and fields (from a hint)
+  openForm(existing = null, prefill = null) {
     const target = existing
       ? { cand: String(existing.candidate_id), path: existing.file_path, start: existing.line_start, end: existing.line_end }
-      : this.sel && { cand: this.sel.cand, path: this.sel.path, start: this.sel.start, end: this.sel.end };
+      : prefill || (this.sel && { cand: this.sel.cand, path: this.sel.path, start: this.sel.start, end: this.sel.end });
     if (!target) return;
     this.closeForm();
     const article = document.querySelector(`.candidate[data-candidate="${target.cand}"]`);
@@ -110,13 +113,16 @@ export class Findings {
       cweField.hidden = !this.categories[category.value]?.cwe;
     };
     category.addEventListener("change", syncCwe);
-    if (existing) {
-      category.value = existing.category;
-      form.elements.severity.value = existing.severity;
-      form.elements.cwe.value = existing.cwe ? this.cweLabel(existing.cwe) : "";
-      form.elements.comment.value = existing.comment || "";
+    const fill = existing || prefill;
+    if (fill) {
+      if (fill.category) category.value = fill.category;
+      form.elements.severity.value = fill.severity || "";
+      form.elements.cwe.value = fill.cwe ? this.cweLabel(fill.cwe) : "";
+      form.elements.comment.value = fill.comment || "";
     }
     syncCwe();
+    this.onSaved = prefill?.onSave || null;
+    attachCounter(form.elements.comment, form.querySelector(".ff-counter"));
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
       this.saveForm(form, target, existing);
@@ -144,6 +150,12 @@ export class Findings {
     const severity = form.elements.severity.value;
     if (!category || !severity) {
       error.textContent = "Choose a category and a severity.";
+      return;
+    }
+    const over = overBy(form.elements.comment);
+    if (over) {
+      error.textContent = `The comment is ${over} characters over the limit; shorten it (nothing is cut for you).`;
+      form.elements.comment.focus();
       return;
     }
     let cwe = null;
@@ -174,7 +186,9 @@ export class Findings {
     if (at >= 0) list[at] = finding;
     else list.push(finding);
     const scroll = this.formScroll;
+    const saved = this.onSaved;
     this.closeForm();
+    saved?.(finding);
     this.clearSelection();
     this.render();
     this.store.changed();
@@ -219,7 +233,7 @@ export class Findings {
               el("span", { class: `sev sev-${f.severity}`, text: f.severity }),
               el("span", { class: "cat", text: cat }),
               f.cwe ? el("span", { class: "cwe", text: `CWE-${f.cwe}` }) : null),
-            el("div", { class: "comment", text: f.comment || "" }),
+            this.comment(f),
             el("div", { class: "finding-actions" }, edit, del)),
         );
         const scroll = article.querySelector(`.code-scroll[data-path="${CSS.escape(f.file_path)}"]`);
@@ -232,6 +246,22 @@ export class Findings {
         }
       }
     }
+  }
+
+  // A long comment is clamped to a few lines with a "more" button, so one finding never
+  // stretches its column.
+  comment(f) {
+    const text = el("div", { class: "comment clamped", text: f.comment || "" });
+    const more = el("button", { type: "button", class: "link-button more", text: "more", "aria-expanded": "false", hidden: true });
+    more.addEventListener("click", () => {
+      const open = text.classList.toggle("clamped");
+      more.textContent = open ? "more" : "less";
+      more.setAttribute("aria-expanded", open ? "false" : "true");
+    });
+    const wrap = el("div", { class: "comment-wrap" }, text, more);
+    const lines = (f.comment || "").split("\n").length;
+    if (lines > CLAMP_LINES || (f.comment || "").length > CLAMP_LINES * 40) more.hidden = false;
+    return wrap;
   }
 
   reveal(f) {

@@ -1,89 +1,40 @@
-// Test results per candidate (polled while runs are pending) and the diff view.
+// Probe tests and the diff view of the review page (test runs: ../runs.js).
 
-import { el, getJSON, postJSON } from "./api.js";
+import { el, getJSON, postJSON } from "../lib.js";
+import { runSummary } from "../runs.js";
 
-const POLL_MS = 2000;
+const TIME = { hour: "2-digit", minute: "2-digit", second: "2-digit" };
 
-function size(bytes) {
-  if (typeof bytes !== "number") return null;
-  if (bytes >= 1024 * 1024) return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-  return `${Math.round(bytes / 1024)} KB`;
-}
-
-export class TestPanels {
-  constructor(data) {
-    this.url = data.urls.runs;
-    this.panels = [...document.querySelectorAll(".tests[data-tests-for]")];
-    this.poll();
-  }
-
-  async poll() {
-    let result;
-    try {
-      result = await getJSON(this.url);
-    } catch {
-      result = { ok: false };
-    }
-    if (!result.ok || !result.data || typeof result.data.runs !== "object") {
-      for (const panel of this.panels) panel.replaceChildren(el("span", { class: "badge muted", text: "no test runs" }));
-      return;
-    }
-    const runs = result.data.runs || {};
-    for (const panel of this.panels) this.renderOne(panel, runs[panel.dataset.testsFor]);
-    if (result.data.pending) setTimeout(() => this.poll(), POLL_MS);
-  }
-
-  renderOne(panel, run, prefix = "") {
-    if (!run || run.state === "none") {
-      panel.replaceChildren(el("span", { class: "badge muted", text: `${prefix}no test runs` }));
-      return;
-    }
-    const label = run.state === "done" ? run.status || "done" : run.state;
-    const parts = [el("span", { class: `badge status-${label}`, text: prefix + label.replace("_", " ") })];
-    const meta = [];
-    if (typeof run.wall_s === "number") meta.push(`${run.wall_s.toFixed(2)} s`);
-    if (size(run.peak_memory_bytes)) meta.push(size(run.peak_memory_bytes));
-    if (run.isolation) meta.push(run.isolation);
-    if (meta.length) parts.push(el("span", { class: "muted small-text", text: meta.join(" · ") }));
-    const tests = Array.isArray(run.tests) ? run.tests : [];
-    if (tests.length) {
-      const passed = tests.filter((t) => t.outcome === "passed").length;
-      const list = el("ul", { class: "test-list" });
-      for (const t of tests) {
-        list.append(el("li", { class: `outcome-${t.outcome}` },
-          el("span", { class: "outcome", text: t.outcome === "passed" ? "✓" : "✗", "aria-label": t.outcome }),
-          " ", el("span", { text: String(t.name) }),
-          t.message ? el("div", { class: "muted small-text", text: String(t.message) }) : null));
-      }
-      parts.push(el("details", { class: "tests-detail" },
-        el("summary", { text: `${passed}/${tests.length} tests passed` }), list));
-    }
-    if (run.error) parts.push(el("div", { class: "tamper", text: String(run.error) }));
-    if (Array.isArray(run.tamper) && run.tamper.length) {
-      parts.push(el("div", { class: "tamper", text: `tamper suspected: ${run.tamper.join(", ")}` }));
-    }
-    for (const stream of ["stdout", "stderr"]) {
-      if (run[stream]) {
-        const note = run[`${stream}_truncated`] ? " (truncated)" : "";
-        parts.push(el("details", { class: "output" }, el("summary", { text: stream + note }),
-          el("pre", { text: String(run[stream]) })));
-      }
-    }
-    panel.replaceChildren(...parts);
-  }
-}
-
+// Probe tests: the form (only where a probe can run), the history kept by the server
+// (shown again after a reload, each with its source), and the newest results in the
+// columns, marked stale when the last probe failed or the source has changed since.
 export class Probe {
-  constructor(data, panels) {
+  constructor(data, panel) {
     this.url = data.urls.probe;
-    this.panels = panels;
+    this.listUrl = data.urls.probes;
+    this.panel = panel;
+    this.letters = Object.fromEntries(data.candidates.map((c) => [String(c.id), c.letter]));
+    this.history = document.getElementById("probe-history");
     this.form = document.getElementById("probe-form");
-    if (!this.form) return;
     this.status = document.getElementById("probe-status");
-    this.form.addEventListener("submit", (ev) => {
+    this.source = document.getElementById("probe-source");
+    this.shown = null; // the probe whose results are in the columns
+    this.failure = ""; // why the last probe failed, if it did
+    this.form?.addEventListener("submit", (ev) => {
       ev.preventDefault();
       this.run();
     });
+    this.source?.addEventListener("input", () => this.paintColumns());
+    if (this.history) this.load();
+  }
+
+  async load() {
+    const result = await getJSON(this.listUrl).catch(() => ({ ok: false }));
+    if (!result.ok) return;
+    this.probes = result.data.probes || [];
+    this.renderHistory();
+    const newest = this.probes.find((p) => !p.pending);
+    if (newest) this.showResults(newest);
   }
 
   async run() {
@@ -92,25 +43,103 @@ export class Probe {
     this.status.textContent = "running in the sandbox…";
     let result;
     try {
-      result = await postJSON(this.url, { source: document.getElementById("probe-source").value });
+      result = await postJSON(this.url, { source: this.source.value });
     } catch {
       result = { ok: false, status: 0, data: null };
     }
     button.disabled = false;
     if (!result.ok) {
-      this.status.textContent = result.status === 404
-        ? "probe tests are not available here"
-        : result.data?.error?.message || "the probe could not run";
+      this.failure = result.data?.error?.message || "the probe could not run";
+      this.status.textContent = `Probe failed: ${this.failure}`;
+      this.status.dataset.state = "error";
+      this.paintColumns();
       return;
     }
+    this.failure = "";
+    this.status.dataset.state = "done";
     this.status.textContent = "done: results are under each candidate's tests";
-    const results = result.data.results || {};
-    for (const panel of document.querySelectorAll(".probe-result[data-probe-for]")) {
-      const run = results[panel.dataset.probeFor];
-      panel.hidden = false;
-      this.panels.renderOne(panel, run, "probe: ");
+    this.probes = [result.data, ...(this.probes || []).filter((p) => p.id !== result.data.id)];
+    this.renderHistory();
+    this.showResults(result.data);
+  }
+
+  summary(probe) {
+    const by = { passed: [], failed: [] };
+    for (const [cid, run] of Object.entries(probe.results || {})) {
+      (run.status === "passed" ? by.passed : by.failed).push(this.letters[cid] || cid);
+    }
+    const parts = [];
+    if (by.passed.length) parts.push(`passes on ${by.passed.sort().join(", ")}`);
+    if (by.failed.length) parts.push(`fails on ${by.failed.sort().join(", ")}`);
+    return probe.pending ? "still running" : parts.join("; ") || "no results";
+  }
+
+  renderHistory() {
+    this.history.replaceChildren();
+    if (!this.probes?.length) {
+      this.history.append(el("li", { class: "muted", text: "No probes yet." }));
+      return;
+    }
+    for (const probe of this.probes) {
+      const at = new Date(probe.created_at).toLocaleTimeString([], TIME);
+      const show = el("button", { type: "button", class: "secondary small", text: "Show results",
+        "aria-label": `Show the results of the probe of ${at}` });
+      show.addEventListener("click", () => this.showResults(probe));
+      const reuse = el("button", { type: "button", class: "secondary small", text: "Edit again",
+        "aria-label": `Put the source of the probe of ${at} back in the editor` });
+      reuse.hidden = !this.source;
+      reuse.addEventListener("click", () => {
+        this.source.value = probe.source;
+        this.paintColumns();
+        this.source.focus();
+      });
+      this.history.append(el("li", { class: "probe-item", "data-probe": probe.id },
+        el("div", { class: "probe-line" }, el("strong", { text: at }), " ",
+          el("span", { text: this.summary(probe) }), " ", show, " ", reuse),
+        el("details", {}, el("summary", { text: "source" }), el("pre", { class: "probe-source", text: probe.source, tabindex: "0" }))));
     }
   }
+
+  showResults(probe) {
+    this.shown = probe;
+    for (const item of this.history?.querySelectorAll(".probe-item") || []) {
+      item.classList.toggle("current", Number(item.dataset.probe) === probe.id);
+    }
+    this.paintColumns();
+  }
+
+  staleReason() {
+    if (!this.shown) return "";
+    const at = new Date(this.shown.created_at).toLocaleTimeString([], TIME);
+    if (this.failure) return `from the probe of ${at}; the last probe failed: ${this.failure}`;
+    if (this.source && this.source.value !== this.shown.source) {
+      return `from the probe of ${at}; the probe source has changed since`;
+    }
+    return "";
+  }
+
+  paintColumns() {
+    if (!this.shown) return;
+    const stale = this.staleReason();
+    const at = new Date(this.shown.created_at).toLocaleTimeString([], TIME);
+    for (const column of document.querySelectorAll(".probe-result[data-probe-for]")) {
+      const id = column.dataset.probeFor;
+      const run = this.shown.results?.[id];
+      column.hidden = false;
+      column.classList.toggle("is-stale", Boolean(stale));
+      column.replaceChildren(...runSummary(run, { prefix: "probe: ", stale,
+        title: `Candidate ${this.letters[id]}: probe of ${at}`, panel: this.panel }));
+    }
+  }
+}
+
+// A diff cell: the server's highlighted line (pygments' HTML, every token escaped on the
+// server, as in the code columns) or, without it, the plain text.
+function code(html, text) {
+  const node = el("code");
+  if (typeof html === "string") node.innerHTML = html;
+  else node.textContent = text ?? "";
+  return node;
 }
 
 export class DiffView {
@@ -156,11 +185,9 @@ export class DiffView {
       const changed = row.op !== "equal";
       const tr = el("tr", { class: `diff-${row.op}`, "data-changed": changed ? "true" : "false" },
         el("td", { class: "ln", text: row.a ?? "" }),
-        el("td", { class: `src ${changed && row.a_text !== null ? "del" : ""}` },
-          el("code", { text: row.a_text ?? "" })),
+        el("td", { class: `src ${changed && row.a_text !== null ? "del" : ""}` }, code(row.a_html, row.a_text)),
         el("td", { class: "ln", text: row.b ?? "" }),
-        el("td", { class: `src ${changed && row.b_text !== null ? "add" : ""}` },
-          el("code", { text: row.b_text ?? "" })));
+        el("td", { class: `src ${changed && row.b_text !== null ? "add" : ""}` }, code(row.b_html, row.b_text)));
       if (changed) tr.setAttribute("aria-label", `changed: left line ${row.a ?? "none"}, right line ${row.b ?? "none"}`);
       tbody.append(tr);
     }

@@ -3,7 +3,7 @@
 // (arrows move, "=" ties with the row above). Nothing is recorded until the
 // annotator moves something or keeps the shown order: no default ranking is saved.
 
-import { el } from "./api.js";
+import { el } from "../lib.js";
 
 export class Ranking {
   constructor(store, data) {

@@ -1,121 +1,48 @@
-// The review page: draft state, autosave and heartbeat, active time, scores,
-// rationale, confidence, hint triage, submit, sync scrolling and shortcuts.
+// The review page: wiring of the state (./store.js) to scores, rationale, confidence,
+// hint triage, submit, the code columns' view (sync, wrap, compare two) and shortcuts.
 
-import { postJSON, postOnUnload, el } from "./api.js";
+import { attachCounter, el } from "../lib.js";
+import { DetailsPanel, RunPanels } from "../runs.js";
 import { Findings } from "./findings.js";
 import { Ranking } from "./ranking.js";
-import { DiffView, Probe, TestPanels } from "./panels.js";
+import { DiffView, Probe } from "./panels.js";
+import { Store, clock } from "./store.js";
 
-const SAVE_DELAY_MS = 1000;
 const HEARTBEAT_MS = 30000;
 const IDLE_MS = 60000;
 
 const data = JSON.parse(document.getElementById("page-data").textContent);
-
-// --- state and autosave ------------------------------------------------------------------
-
-class Store {
-  constructor(draft) {
-    this.state = {
-      findings: Array.isArray(draft.findings) ? draft.findings : [],
-      scores: draft.scores && typeof draft.scores === "object" ? draft.scores : {},
-      ranking: Array.isArray(draft.ranking) ? draft.ranking : [],
-      rationale: typeof draft.rationale === "string" ? draft.rationale : "",
-      confidence: Number.isInteger(draft.confidence) ? draft.confidence : null,
-      hint_verdicts: draft.hint_verdicts && typeof draft.hint_verdicts === "object" ? draft.hint_verdicts : {},
-    };
-    this.dirty = false;
-    this.revision = 0; // counts changes, so a reply can tell whether it saw the latest state
-    this.saving = false;
-    this.unloading = false;
-    this.timer = null;
-    this.pendingActive = 0; // active seconds not yet sent
-    this.status = document.getElementById("save-status");
-  }
-
-  changed() {
-    this.dirty = true;
-    this.revision += 1;
-    this.setStatus("dirty", "Unsaved changes…");
-    this.rearm(SAVE_DELAY_MS);
-  }
-
-  // Schedule the next save (autosave, heartbeat and lease renewal), unless the page is going.
-  rearm(delay = SAVE_DELAY_MS) {
-    clearTimeout(this.timer);
-    this.timer = null;
-    if (this.unloading) return;
-    this.timer = setTimeout(() => this.save(), delay);
-  }
-
-  // The page is going away: send what is left once, and never schedule anything again.
-  flushOnUnload() {
-    this.unloading = true;
-    clearTimeout(this.timer);
-    this.timer = null;
-    if (!this.dirty && this.pendingActive <= 0) return;
-    const body = { draft: this.dirty ? this.state : null, active_seconds: this.pendingActive };
-    if (postOnUnload(data.urls.draft, body)) {
-      this.dirty = false;
-      this.pendingActive = 0;
-    }
-  }
-
-  setStatus(state, text) {
-    this.status.dataset.state = state;
-    this.status.textContent = text;
-  }
-
-  takeActive() {
-    const seconds = this.pendingActive;
-    this.pendingActive = 0;
-    return seconds;
-  }
-
-  async save() {
-    if (this.unloading) return;
-    if (this.saving) {
-      this.rearm(300);
-      return;
-    }
-    const sendDraft = this.dirty;
-    const active = this.takeActive();
-    this.saving = true;
-    const wasDirty = this.dirty;
-    this.dirty = false;
-    let result;
-    try {
-      result = await postJSON(data.urls.draft, { draft: sendDraft ? this.state : null, active_seconds: active });
-    } catch {
-      result = { ok: false, status: 0, data: null };
-    }
-    this.saving = false;
-    if (!result.ok) {
-      this.pendingActive += active;
-      this.dirty = this.dirty || wasDirty;
-      const msg = result.data?.error?.message || "Not saved: the server did not answer. Retrying…";
-      this.setStatus("error", msg);
-      if (result.status !== 409) this.rearm(5000);
-      return;
-    }
-    document.getElementById("active-time").textContent = clock(result.data.active_seconds);
-    if (sendDraft) {
-      const at = new Date(result.data.saved_at);
-      this.setStatus(this.dirty ? "dirty" : "saved", `Draft saved ${at.toLocaleTimeString()}`);
-      showWarnings(result.data.warnings || []);
-    } else if (this.status.dataset.state === "idle") {
-      this.setStatus("idle", "");
-    }
-  }
-}
-
-function clock(seconds) {
-  const s = Math.floor(seconds || 0);
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
-}
-
-const store = new Store(data.draft || {});
+const store = new Store(data);
 document.getElementById("active-time").textContent = clock(data.active_seconds);
+store.onSaved = (reply) => {
+  document.getElementById("active-time").textContent = clock(reply.active_seconds);
+};
+document.getElementById("stale-reload").addEventListener("click", () => window.location.assign(data.urls.reload));
+
+// Changes a stale view of this task could not save (kept in this tab): offer to add them.
+const leftover = store.stashed();
+if (leftover) {
+  const box = document.getElementById("restore");
+  const findingsCount = (leftover.state.findings || []).length;
+  document.getElementById("restore-text").textContent =
+    `This tab holds changes from ${new Date(leftover.at).toLocaleTimeString()} that were not saved ` +
+    `because the task was open elsewhere (${findingsCount} finding${findingsCount === 1 ? "" : "s"}, ` +
+    "scores, ranking and rationale). Nothing already saved is replaced.";
+  box.hidden = false;
+  document.getElementById("restore-discard").addEventListener("click", () => {
+    store.dropStash();
+    box.hidden = true;
+  });
+  document.getElementById("restore-add").addEventListener("click", async () => {
+    store.mergeStash(leftover.state);
+    store.dirty = true;
+    while (store.inflight) await store.inflight.catch(() => {});
+    await store.save();
+    if (store.dirty || store.stale) return; // not saved: the status line says why
+    store.dropStash();
+    window.location.reload();
+  });
+}
 
 // --- active time: visible and not idle for more than 60 s --------------------------------
 
@@ -140,8 +67,11 @@ document.addEventListener("visibilitychange", () => {
 
 const findings = new Findings(store, data);
 const ranking = new Ranking(store, data);
-const tests = new TestPanels(data);
-new Probe(data, tests);
+const details = new DetailsPanel(document.getElementById("test-details"));
+const letters = Object.fromEntries(data.candidates.map((c) => [String(c.id), c.letter]));
+new RunPanels({ url: data.urls.runs, panel: details,
+  titles: Object.fromEntries(data.candidates.map((c) => [String(c.id), `Candidate ${c.letter}`])) });
+const probe = new Probe(data, details);
 const diff = new DiffView(data);
 
 // --- scores, rationale, confidence ----------------------------------------------------------
@@ -162,6 +92,7 @@ for (const select of document.querySelectorAll("select.score")) {
 
 const rationale = document.getElementById("rationale");
 rationale.value = store.state.rationale;
+attachCounter(rationale, document.getElementById("rationale-count"));
 rationale.addEventListener("input", () => {
   store.state.rationale = rationale.value;
   store.changed();
@@ -197,6 +128,9 @@ for (const article of document.querySelectorAll(".candidate")) {
     }
     paint();
   }
+  for (const button of article.querySelectorAll("button.add-hint-finding")) {
+    button.addEventListener("click", () => addHintAsFinding(article, button));
+  }
   for (const marker of article.querySelectorAll(".hint-marker")) {
     marker.addEventListener("click", (ev) => {
       ev.stopPropagation();
@@ -208,6 +142,34 @@ for (const article of document.querySelectorAll(".candidate")) {
       li?.scrollIntoView({ block: "nearest" });
     });
   }
+}
+
+// "Add as finding" on a hint: the form opens on the hint's lines with its category, CWE and
+// severity filled in; saving the finding marks the hint confirmed.
+function addHintAsFinding(article, button) {
+  const cand = article.dataset.candidate;
+  const categories = data.rubric.categories;
+  const security = categories.find((c) => c.cwe) || categories.find((c) => c.key === "security");
+  const cwe = Number(button.dataset.cwe) || null;
+  const isSecurity = button.dataset.analyzer === "bandit" || cwe !== null;
+  const fallback = categories.find((c) => c.key === "style") || categories.find((c) => !c.cwe) || categories[0];
+  const category = (isSecurity && security ? security : fallback)?.key || "";
+  const severities = data.rubric.severities;
+  const severity = severities.includes(button.dataset.severity) ? button.dataset.severity : severities[0];
+  const key = button.closest("li.hint").dataset.hintKey;
+  findings.openForm(null, {
+    cand, path: button.dataset.path,
+    start: Number(button.dataset.lineStart), end: Number(button.dataset.lineEnd),
+    category, severity, cwe: isSecurity ? cwe : null,
+    comment: `${button.dataset.title} (${button.dataset.rule})`,
+    onSave: () => {
+      (store.state.hint_verdicts[cand] ||= {})[key] = "confirmed";
+      for (const b of button.closest("li.hint").querySelectorAll("button[data-verdict]")) {
+        b.setAttribute("aria-pressed", b.dataset.verdict === "confirmed" ? "true" : "false");
+      }
+      store.changed();
+    },
+  });
 }
 
 // --- warnings, errors and submit ---------------------------------------------------------------
@@ -237,44 +199,54 @@ function showErrors(errors) {
 
 const submitButton = document.getElementById("submit");
 const anyway = document.getElementById("submit-anyway");
+let submitting = false; // one submit in flight blocks the next (button and Ctrl+Enter alike)
+store.onWarnings = showWarnings;
 
 async function submit(acknowledge = false) {
-  clearTimeout(store.timer);
+  if (submitting || store.stale) return;
+  submitting = true;
   submitButton.disabled = true;
   anyway.disabled = true;
-  const active = store.takeActive();
-  const revision = store.revision;
-  let result;
+  submitButton.setAttribute("aria-busy", "true");
+  store.setStatus("dirty", "Submitting…");
+  let outcome;
   try {
-    result = await postJSON(data.urls.submit, { draft: store.state, acknowledge_warnings: acknowledge, active_seconds: active });
-  } catch {
-    result = { ok: false, status: 0, data: null };
+    outcome = await store.submit(acknowledge);
+  } finally {
+    submitting = false;
+    submitButton.disabled = store.stale;
+    anyway.disabled = false;
+    submitButton.removeAttribute("aria-busy");
   }
-  submitButton.disabled = false;
-  anyway.disabled = false;
+  if (outcome.stale) return;
+  const result = outcome.result;
   const body = result.data || {};
   if (!result.ok && result.status !== 422) {
-    store.pendingActive += active;
-    if (store.dirty) store.rearm();
+    store.setStatus("error", "Not submitted");
     showErrors([{ field: body.error?.field || "submit", message: body.error?.message || "The server did not answer; try again." }]);
     return;
   }
   showErrors(body.errors || []);
-  showWarnings(body.warnings || []);
-  // accepted or not, the server kept the draft as sent (and renewed the lease)
-  if (store.revision === revision) store.dirty = false;
-  else store.rearm();
-  if (!body.ok && !store.dirty) store.setStatus("saved", `Draft saved ${new Date().toLocaleTimeString()}`);
   if (body.ok) {
-    if (!store.dirty) store.setStatus("saved", `Submitted (version ${body.version})`);
+    showWarnings([]); // answered: the questions were seen, and the review is in
+    store.setStatus(store.dirty ? "dirty" : "saved", body.unchanged
+      ? `No changes since version ${body.version}: nothing new to submit`
+      : `Submitted (version ${body.version})`);
     anyway.hidden = true;
     document.getElementById("review").dataset.state = "submitted";
     const done = document.getElementById("submitted");
-    done.replaceChildren(el("strong", { text: `Submitted as version ${body.version}.` }),
-      " You may change your review and submit again; earlier versions are kept.");
+    done.replaceChildren(el("strong", { text: body.unchanged
+      ? `Version ${body.version} already holds this review; no new version was made.`
+      : `Submitted as version ${body.version}.` }),
+    " You may change your review and submit again; earlier versions are kept.");
+    if (!body.unchanged) bumpProgress();
     document.getElementById("next-form").hidden = false;
     document.getElementById("next-task").focus();
-  } else if ((body.warnings || []).length && !(body.errors || []).length) {
+    return;
+  }
+  showWarnings(body.warnings || []);
+  if (!store.dirty) store.setStatus("saved", `Draft saved ${new Date().toLocaleTimeString()}`);
+  if ((body.warnings || []).length && !(body.errors || []).length) {
     anyway.hidden = false;
     anyway.focus();
   } else {
@@ -283,6 +255,46 @@ async function submit(acknowledge = false) {
 }
 submitButton.addEventListener("click", () => submit(false));
 anyway.addEventListener("click", () => submit(true));
+
+function bumpProgress() {
+  const node = document.getElementById("progress");
+  const m = node?.textContent.match(/^(\d+) of (\d+)/);
+  if (m && data.state !== "submitted" && data.versions === 0) {
+    node.textContent = `${Math.min(Number(m[1]) + 1, Number(m[2]))} of ${m[2]} done`;
+    data.versions = 1;
+  }
+}
+
+// --- the code columns: wrap, compare two --------------------------------------------------------
+
+const columns = document.getElementById("candidates");
+const wrap = document.getElementById("wrap-lines");
+wrap.checked = localStorage.getItem("review.wrap") === "1";
+const paintWrap = () => columns.classList.toggle("wrap", wrap.checked);
+wrap.addEventListener("change", () => {
+  localStorage.setItem("review.wrap", wrap.checked ? "1" : "0");
+  paintWrap();
+});
+paintWrap();
+
+const compare = document.getElementById("compare-two");
+function compareTwo(on = columns.dataset.compare !== "1") {
+  if (!compare) return;
+  const chosen = new Set([document.getElementById("diff-left").value, document.getElementById("diff-right").value]);
+  columns.dataset.compare = on ? "1" : "0";
+  compare.setAttribute("aria-pressed", on ? "true" : "false");
+  for (const article of columns.querySelectorAll(".candidate")) {
+    article.classList.toggle("compare-hidden", on && !chosen.has(article.dataset.candidate));
+  }
+  const names = [...chosen].map((id) => letters[id]).join(" and ");
+  document.getElementById("ranking-live").textContent = on ? `Showing only candidates ${names}` : "Showing all candidates";
+}
+compare?.addEventListener("click", () => compareTwo());
+for (const id of ["diff-left", "diff-right"]) {
+  document.getElementById(id).addEventListener("change", () => {
+    if (columns.dataset.compare === "1") compareTwo(true);
+  });
+}
 
 // --- tabs, sync scrolling ----------------------------------------------------------------------
 
@@ -341,6 +353,7 @@ document.addEventListener("keydown", (ev) => {
   }
   if (ev.key === "Escape") {
     if (!help.hidden) return toggleHelp(false);
+    if (details.open) return details.close();
     if (diff.open) return diff.close();
     return;
   }
@@ -356,6 +369,11 @@ document.addEventListener("keydown", (ev) => {
     sync.dispatchEvent(new Event("change"));
   } else if (ev.key === "d") {
     diff.show();
+  } else if (ev.key === "c" && compare) {
+    compareTwo();
+  } else if (ev.key === "l") {
+    wrap.checked = !wrap.checked;
+    wrap.dispatchEvent(new Event("change"));
   } else if (ev.key === "g") {
     document.querySelector("select.score")?.focus();
   } else if (ev.key === "r") {
@@ -373,4 +391,4 @@ window.addEventListener("pageshow", (ev) => { if (ev.persisted) store.unloading 
 window.addEventListener("beforeunload", () => store.flushOnUnload());
 
 // For tests and debugging: the page's state, read-only in spirit.
-window.reviewPage = { store, findings, ranking };
+window.reviewPage = { store, findings, ranking, probe };

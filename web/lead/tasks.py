@@ -1,25 +1,25 @@
-"""Pages for project leads: the task list, a task with every candidate, the assignments."""
+"""The task list with each task's progress, a task with every candidate, the assignments."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import render_template, request
 from flask.typing import ResponseReturnValue
 
-from harness import annotate, assignments, projects
+from harness import annotate, assignments, progress, projects
+from harness.adjudication import adjudication_of
 from harness.runs import runs_for_task
 from web.access import project_or_404, sees_models, task_or_404
 from web.columns import candidate_hints, rows_renderer, summary_text
 from web.extensions import db
 from web.lab import DOWNLOADS, TABULAR
+from web.lead import bp
 from web.runs import run_json
 from web.security import roles_required
-
-bp = Blueprint("lead", __name__)
 
 PAGE_SIZE = 50
 
 
-def _page() -> int:
+def page_number() -> int:
     return max(request.args.get("page", 1, type=int) or 1, 1)
 
 
@@ -27,11 +27,13 @@ def _page() -> int:
 @roles_required("lead")
 def project_tasks(slug: str) -> ResponseReturnValue:
     project = project_or_404(slug)
-    page = _page()
+    page = page_number()
     tasks, total = projects.task_list(db.session, project, page=page, page_size=PAGE_SIZE)
     pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    done = progress.task_progress(db.session, project, [ext for ext, _lang, _n in tasks])
     return render_template(
         "tasks.html", project=project, tasks=tasks, page=page, pages=pages, total=total,
+        progress=done,
         export_downloads=DOWNLOADS, export_tabular=TABULAR,
     )
 
@@ -56,6 +58,7 @@ def task_page(slug: str, external_id: str) -> ResponseReturnValue:
         runs=runs,
         summary_text=summary_text,
         show_models=sees_models(project),
+        adjudicated=adjudication_of(db.session, task) is not None,
     )
 
 
@@ -64,6 +67,6 @@ def task_page(slug: str, external_id: str) -> ResponseReturnValue:
 def assignments_page(slug: str) -> ResponseReturnValue:
     """Who has which task, in what state, with how many versions (leads only)."""
     project = project_or_404(slug)
-    page = _page()
+    page = page_number()
     rows = assignments.project_assignments(db.session, project, page=page, page_size=PAGE_SIZE)
     return render_template("assignments.html", project=project, rows=rows, page=page)

@@ -1,4 +1,6 @@
-// JSON requests with the CSRF token in a header (Flask-WTF reads X-CSRFToken).
+// Generic helpers every page script imports: JSON requests with the CSRF token
+// (Flask-WTF reads X-CSRFToken), the last save as a page unloads, and building DOM
+// nodes whose text is always set with textContent.
 
 const token = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
 
@@ -82,4 +84,36 @@ export function el(tag, attrs = {}, ...children) {
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
   return node;
+}
+
+// A length counter under a text field ("120 / 5,000"); over the limit it says by how
+// much and marks the field, and nothing is ever cut: the limit is the server's rule,
+// shown, never applied silently. data-unit="bytes" counts UTF-8 bytes.
+const encoder = new TextEncoder();
+export function lengthOf(field) {
+  return field.dataset.unit === "bytes" ? encoder.encode(field.value).length : field.value.length;
+}
+
+export function overBy(field) {
+  const max = Number(field.dataset.max || 0);
+  return max ? Math.max(lengthOf(field) - max, 0) : 0;
+}
+
+export function attachCounter(field, counter) {
+  const max = Number(field.dataset.max || 0);
+  if (!max || !counter) return () => {};
+  const unit = field.dataset.unit === "bytes" ? " bytes" : "";
+  const paint = () => {
+    const n = lengthOf(field);
+    const over = n - max;
+    counter.textContent = over > 0
+      ? `${n.toLocaleString("en")} / ${max.toLocaleString("en")}${unit}: ${over.toLocaleString("en")} over the limit, shorten it`
+      : `${n.toLocaleString("en")} / ${max.toLocaleString("en")}${unit}`;
+    counter.dataset.state = over > 0 ? "over" : n > max * 0.9 ? "near" : "ok";
+    field.classList.toggle("over-limit", over > 0);
+    field.setAttribute("aria-invalid", over > 0 ? "true" : "false");
+  };
+  field.addEventListener("input", paint);
+  paint();
+  return paint;
 }

@@ -1,0 +1,366 @@
+"""Simulated annotators against a real `harness serve` on loopback, with an import running
+beside them; then the database is checked for what must hold under load.
+
+    .venv/bin/python bench/load.py [--annotators 50] [--seconds 60] [--tasks 400]
+                                   [--overlap 2] [--import-tasks 2000]
+                                   [--database-url postgresql+psycopg://...]
+
+Each annotator logs in and loops until the time is up: claim (POST /p/load/queue),
+open the review page, two autosaves, then submit (9 in 10) or skip (1 in 10). A second
+process imports another project's tasks meanwhile (`harness import`), contending for
+the database. Bounded: the annotators stop at --seconds, the import gets the same time
+plus 60 s, the server is stopped at the end. Everything listens on 127.0.0.1.
+
+Afterwards (exit status 1 when one fails):
+- no response was a 5xx, and no request failed to connect;
+- every submit that got a success response is in the database (none lost), each
+  annotation version once (none duplicated);
+- no task was held or submitted by more than --overlap annotators;
+- the import finished and holds all its tasks (all or nothing).
+Printed: submits and draft saves per second, p50/p95 of each request kind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from harness import accounts, importer, projects
+from harness.db import make_engine, make_sessionmaker, session_scope
+from harness.models import Annotation, Assignment, Project, Task
+from harness.setup import migrate
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+RUBRIC = REPO / "rubrics" / "code-review.yaml"
+PASSWORD = "load-test-password"
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+PAGE_DATA_RE = re.compile(r'<script type="application/json" id="page-data">(.*?)</script>', re.S)
+
+
+def task_lines(n: int, prefix: str) -> list[dict[str, Any]]:
+    lines = []
+    for i in range(n):
+        files = [{"solution.py": f"def add(a, b):\n    return a + b  # {prefix}{i}{label}\n"}
+                 for label in "abc"]
+        lines.append({
+            "id": f"{prefix}{i}", "prompt": f"Write `add(a, b)` ({i}).", "language": "python",
+            "tests": {}, "metadata": {},
+            "candidates": [{"id": label, "model": f"m-{label}", "files": f}
+                           for label, f in zip("abc", files, strict=True)],
+        })
+    return lines
+
+
+def write_jsonl(path: Path, lines: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def project_file(directory: Path, slug: str, overlap: int) -> Path:
+    path = directory / f"{slug}.yaml"
+    path.write_text(json.dumps({"name": slug, "slug": slug, "rubric": str(RUBRIC),
+                                "overlap": overlap}), encoding="utf-8")
+    return path
+
+
+def set_up(url: str, work: Path, args: argparse.Namespace) -> None:
+    engine = make_engine(url)
+    migrate(engine)
+    factory = make_sessionmaker(engine)
+    digest = accounts.hash_password(PASSWORD)  # once: scrypt costs ~0.3 s a hash
+    with session_scope(factory) as s:
+        project, _ = projects.create_project(s, project_file(work, "load", args.overlap))
+        importer.import_tasks(s, project, write_jsonl(work / "load.jsonl",
+                                                      task_lines(args.tasks, "t")))
+        projects.create_project(s, project_file(work, "side", 1))
+        for i in range(args.annotators):
+            user = accounts.add_user(s, f"ann{i}", "annotator", password=None,
+                                     projects=["load"])
+            user.password_hash = digest
+    engine.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Stats:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    times: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    statuses: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    errors: list[str] = field(default_factory=list)
+    submitted: list[tuple[int, int]] = field(default_factory=list)  # (assignment, version)
+
+    def record(self, kind: str, seconds: float, status: int) -> None:
+        with self.lock:
+            self.times[kind].append(seconds)
+            self.statuses[status] += 1
+
+
+class Client:
+    """One annotator's browser: a keep-alive connection, its session cookie, its token."""
+
+    def __init__(self, port: int, stats: Stats) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.cookie = ""
+        self.token = ""
+        self.stats = stats
+
+    def request(self, kind: str, method: str, path: str, body: bytes | None = None,
+                content_type: str = "") -> tuple[int, dict[str, str], str]:
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        if content_type:
+            headers["Content-Type"] = content_type
+        if method == "POST" and self.token:
+            headers["X-CSRFToken"] = self.token
+        start = time.perf_counter()
+        self.conn.request(method, path, body=body, headers=headers)
+        resp = self.conn.getresponse()
+        text = resp.read().decode("utf-8", "replace")
+        self.stats.record(kind, time.perf_counter() - start, resp.status)
+        cookie = resp.getheader("Set-Cookie")
+        if cookie:
+            self.cookie = cookie.split(";", 1)[0]
+        if resp.status >= 500:
+            with self.stats.lock:
+                self.stats.errors.append(f"{method} {path}: {resp.status} {text[:200]}")
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, text
+
+    def form(self, kind: str, path: str, data: dict[str, str]) -> tuple[int, dict[str, str], str]:
+        body = urllib.parse.urlencode(data | {"csrf_token": self.token}).encode()
+        return self.request(kind, "POST", path, body, "application/x-www-form-urlencoded")
+
+    def json(self, kind: str, path: str, data: dict[str, Any]) -> tuple[int, dict[str, str], str]:
+        return self.request(kind, "POST", path, json.dumps(data).encode(), "application/json")
+
+
+def payload(page: dict[str, Any]) -> dict[str, Any]:
+    ids = [c["id"] for c in page["candidates"]]
+    criteria = page["rubric"]["criteria"]
+    return {
+        "findings": [],
+        "scores": {str(c): {k["key"]: k["max"] for k in criteria} for c in ids},
+        "ranking": [[ids[0]], ids[1:]],
+        "rationale": "The first candidate reads best; the others are equivalent.",
+        "confidence": 4,
+    }
+
+
+class Clock:
+    """Logins (scrypt, ~0.3 s of CPU each) happen before the clock starts: it starts when
+    every annotator and the main thread have reached `ready`, before any is let go."""
+
+    def __init__(self, parties: int, seconds: float) -> None:
+        self.seconds = seconds
+        self.end = 0.0
+        self.ready = threading.Barrier(parties, action=self._start)
+
+    def _start(self) -> None:
+        self.end = time.monotonic() + self.seconds
+
+
+def annotator(name: str, port: int, clock: Clock, stats: Stats, seed: int) -> None:
+    try:
+        _annotate(name, port, clock, stats, seed)
+    except Exception as exc:  # counted as a problem, never lost in a thread's stderr
+        with stats.lock:
+            stats.errors.append(f"{name}: {type(exc).__name__}: {exc}")
+        clock.ready.abort()
+
+
+def _annotate(name: str, port: int, clock: Clock, stats: Stats, seed: int) -> None:
+    rnd = random.Random(seed)
+    client = Client(port, stats)
+    _, _, html = client.request("login_page", "GET", "/login")
+    client.token = CSRF_RE.search(html).group(1)  # type: ignore[union-attr]
+    status, _, _ = client.form("login", "/login", {"name": name, "password": PASSWORD})
+    if status != 302:
+        raise RuntimeError(f"login gave {status}")
+    _, _, html = client.request("queue_page", "GET", "/p/load/queue")
+    client.token = CSRF_RE.search(html).group(1)  # type: ignore[union-attr]
+    clock.ready.wait(timeout=300)
+    while time.monotonic() < clock.end:
+        status, headers, _ = client.form("claim", "/p/load/queue", {})
+        if status != 302:
+            time.sleep(0.2)  # nothing left for this annotator; ask again later
+            continue
+        page_path = urllib.parse.urlsplit(headers["location"]).path
+        _, _, html = client.request("review_page", "GET", page_path)
+        match = PAGE_DATA_RE.search(html)
+        if match is None:
+            stats.errors.append(f"{name}: no page data at {page_path}")
+            continue
+        page = json.loads(match.group(1))
+        draft = payload(page)
+        for _ in range(2):
+            client.json("draft", page["urls"]["draft"], {"draft": draft, "active_seconds": 1})
+        if rnd.random() < 0.1:
+            client.form("skip", page_path + "/skip", {"reason": "load test"})
+            continue
+        status, _, text = client.json("submit", page["urls"]["submit"],
+                                      {"draft": draft, "active_seconds": 1})
+        if status == 200:
+            body = json.loads(text)
+            with stats.lock:
+                stats.submitted.append((int(page_path.rsplit("/", 1)[1]), int(body["version"])))
+    client.conn.close()
+
+
+def check(url: str, args: argparse.Namespace, stats: Stats, imported: int) -> list[str]:
+    problems = list(stats.errors[:20])
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as s:
+        rows = s.execute(select(Annotation.assignment_id, Annotation.version))
+        stored = {(a, v) for a, v in rows}
+        lost = set(stats.submitted) - stored
+        if lost:
+            problems.append(f"{len(lost)} acknowledged submits are not in the database")
+        if len(stats.submitted) != len(set(stats.submitted)):
+            problems.append("a submit was acknowledged twice")
+        dupes = s.scalar(select(func.count()).select_from(
+            select(Annotation.assignment_id, Annotation.version)
+            .group_by(Annotation.assignment_id, Annotation.version)
+            .having(func.count() > 1).subquery()))
+        if dupes:
+            problems.append(f"{dupes} annotation versions stored twice")
+        over = s.scalar(select(func.count()).select_from(
+            select(Assignment.task_id)
+            .where(Assignment.state.in_(("active", "submitted")))
+            .group_by(Assignment.task_id)
+            .having(func.count() > args.overlap).subquery()))
+        if over:
+            problems.append(f"{over} tasks held by more than {args.overlap} annotators")
+        side = s.scalar(select(func.count(Task.id)).join(Project).where(Project.slug == "side"))
+        if side not in (0, imported):
+            problems.append(f"the import is partial: {side} of {imported} tasks")
+        if side == 0:
+            problems.append("the import did not finish in time")
+    engine.dispose()
+    fives = sum(n for code, n in stats.statuses.items() if code >= 500)
+    if fives:
+        problems.append(f"{fives} responses were 5xx")
+    return problems
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--annotators", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--tasks", type=int, default=400)
+    parser.add_argument("--overlap", type=int, default=2)
+    parser.add_argument("--import-tasks", type=int, default=2000)
+    parser.add_argument("--threads", type=int, default=16, help="the server's threads")
+    parser.add_argument("--database-url", default="", help="default: SQLite in a temp dir")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="harness-load-") as tmp:
+        work = Path(tmp)
+        env = {**os.environ, "HARNESS_DATA_DIR": str(work / "data")}
+        env.pop("DATABASE_URL", None)
+        if args.database_url:
+            env["DATABASE_URL"] = args.database_url
+        url = args.database_url or f"sqlite:///{work / 'data' / 'harness.db'}"
+        (work / "data").mkdir(mode=0o700)
+        set_up(url, work, args)
+        side_file = write_jsonl(work / "side.jsonl", task_lines(args.import_tasks, "s"))
+
+        port = free_port()
+        server = subprocess.Popen(
+            [str(BIN / "harness"), "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--threads", str(args.threads)],
+            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=open(work / "server.log", "wb"))  # noqa: SIM115
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        print((work / "server.log").read_text()[-2000:], file=sys.stderr)
+                        return 1
+                    time.sleep(0.1)
+            stats = Stats()
+            clock = Clock(args.annotators + 1, args.seconds)
+            threads = [threading.Thread(target=annotator, args=(f"ann{i}", port, clock, stats, i))
+                       for i in range(args.annotators)]
+            for t in threads:
+                t.start()
+            try:
+                clock.ready.wait(timeout=300)
+            except threading.BrokenBarrierError:
+                stats.errors.append("an annotator could not log in")
+            start = time.monotonic()
+            end = clock.end
+            with stats.lock:
+                for kind in ("login_page", "login", "queue_page"):
+                    stats.times.pop(kind, None)
+            importer_proc = subprocess.Popen(
+                [str(BIN / "harness"), "import", "side", str(side_file)], env=env,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            for t in threads:
+                t.join(timeout=args.seconds + 120)
+            elapsed = time.monotonic() - start
+            try:
+                _, err = importer_proc.communicate(timeout=max(end + 60 - time.monotonic(), 1))
+                if importer_proc.returncode:
+                    stats.errors.append(f"import failed: {err.decode()[-500:]}")
+            except subprocess.TimeoutExpired:
+                importer_proc.kill()
+                importer_proc.wait()
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+        problems = check(url, args, stats, args.import_tasks)
+        database = "postgresql" if url.startswith("postgresql") else "sqlite"
+        print(f"{args.annotators} annotators, {elapsed:.1f} s, {database}, "
+              f"import of {args.import_tasks} tasks beside them")
+        for kind in ("claim", "review_page", "draft", "submit", "skip"):
+            values = stats.times.get(kind, [])
+            if values:
+                print(f"  {kind:<12} {len(values):>6}  {len(values) / elapsed:7.1f}/s  "
+                      f"p50 {1000 * statistics.median(values):6.1f} ms  "
+                      f"p95 {1000 * percentile(values, 95):6.1f} ms")
+        writes = len(stats.times.get("draft", [])) + len(stats.times.get("submit", []))
+        print(f"  submits + draft saves: {writes / elapsed:.1f}/s; "
+              f"acknowledged submits: {len(stats.submitted)}")
+        for problem in problems:
+            print(f"  PROBLEM: {problem}")
+        print("  all checks hold" if not problems else f"  {len(problems)} problems")
+        return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

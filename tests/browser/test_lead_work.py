@@ -1,0 +1,111 @@
+"""A lead in Debian's Chromium: creating a project from an uploaded file with an error
+on a known line, reading two annotators' reviews side by side, adjudicating."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from helpers import task_line
+from lead.support import annotate_task
+from sqlalchemy import func, select
+
+from harness.models import Adjudication, Project, Task, User
+
+pytestmark = pytest.mark.browser
+
+
+def test_lead_creates_a_project_from_an_uploaded_file(live, open_page) -> None:
+    bad = task_line("t2")
+    del bad["prompt"]
+    broken = live.tmp / "tasks.jsonl"
+    broken.write_text("\n".join(json.dumps(t) for t in [task_line("t1"), bad]) + "\n")
+    page = open_page("lead1")
+    page.click("text=New project")
+    page.fill('input[name="name"]', "From the browser")
+    page.fill('input[name="slug"]', "browser-made")
+    page.select_option('select[name="rubric_id"]', index=1)
+    page.fill('input[name="overlap"]', "2")
+    page.set_input_files('input[name="tasks"]', str(broken))
+    page.click("text=Create the project")
+    errors = page.locator("#form-errors")
+    errors.wait_for()
+    assert "tasks.jsonl:2: prompt: Field required" in errors.inner_text()
+    assert page.input_value('input[name="slug"]') == "browser-made"  # the form is kept
+    with live.db() as s:
+        assert s.scalar(select(Project.id).where(Project.slug == "browser-made")) is None
+
+    fixed = live.tmp / "fixed.jsonl"
+    fixed.write_text("\n".join(json.dumps(t) for t in [task_line("t1"), task_line("t2")]) + "\n")
+    page.set_input_files('input[name="tasks"]', str(fixed))
+    page.click("text=Create the project")
+    page.wait_for_url(f"{live.url}/p/browser-made/")
+    assert page.locator("table.list tbody tr").count() == 2
+    assert "0 / 2" in page.locator("table.list tbody tr").first.inner_text()
+
+
+@pytest.fixture
+def reviewed(live):
+    """alice and bob each reviewed the first demo task, both marking line 1 of the same
+    real candidate, which they saw under different letters."""
+    with live.db() as s:
+        project = s.scalars(select(Project).where(Project.slug == "demo")).one()
+        task = s.scalars(select(Task).where(Task.project_id == project.id)
+                         .order_by(Task.position)).first()
+        target = task.candidates[0]
+        made = []
+        for name in ("alice", "bob"):
+            user = s.scalars(select(User).where(User.name == name)).one()
+
+            def build(assignment, payload, name=name):
+                payload["findings"] = [{
+                    "candidate_id": target.id, "file_path": sorted(target.files)[0],
+                    "line_start": 1, "line_end": 1, "category": "bug", "severity": "medium",
+                    "comment": f"{name} saw it"}]
+                return payload
+
+            ann = annotate_task(s, project, user, build=build)
+            made.append("ABCD"[list(ann.display_order).index(target.id)])
+        return task.external_id, target.label, made
+
+
+def test_lead_reads_both_reviews_under_the_same_candidate(live, open_page, reviewed) -> None:
+    external_id, label, letters = reviewed
+    assert letters[0] != letters[1]
+    page = open_page("lead1")
+    page.goto(f"{live.url}/p/demo/")
+    row = page.locator("table.list tbody tr").first
+    assert "2 / 2" in row.inner_text()
+    row.locator("td.progress-cell a").click()
+    section = page.locator(f"#findings-{label}")
+    section.wait_for()
+    rows = section.locator("tr.finding")
+    assert rows.count() == 2
+    seen = {rows.nth(i).get_attribute("data-annotator"):
+            rows.nth(i).locator("td").nth(1).inner_text() for i in range(2)}
+    assert seen == {"alice": letters[0], "bob": letters[1]}
+    assert "alice saw it" in section.inner_text() and "bob saw it" in section.inner_text()
+    assert page.locator("#agreement").inner_text().startswith("Agreement")
+
+
+def test_lead_adjudicates_a_task(live, open_page, reviewed) -> None:
+    external_id, label, _letters = reviewed
+    page = open_page("lead1")
+    page.goto(f"{live.url}/p/demo/t/{external_id}/annotations")
+    page.click("text=Adjudicate")
+    merged = page.locator("tr.final-finding").first
+    assert merged.locator('input[type="checkbox"]').is_checked()
+    assert "alice" in merged.inner_text() and "bob" in merged.inner_text()
+    merged.locator("select[aria-label=severity]").select_option("critical")
+    inputs = page.locator('input[name^="rank_"]')
+    for i in range(inputs.count()):
+        inputs.nth(i).fill(str(i + 1))
+    page.fill("#notes", "both right")
+    page.click("text=Record the adjudication")
+    page.locator(".flash-success").wait_for()
+    assert "Adjudication recorded" in page.locator(".flash-success").inner_text()
+    with live.db() as s:
+        [found] = s.scalars(select(Adjudication)).all()
+        assert [f["severity"] for f in found.findings] == ["critical"]
+        assert len(found.findings[0]["merged_from"]) == 2 and found.notes == "both right"
+        assert s.scalar(select(func.count(Adjudication.id))) == 1

@@ -1,0 +1,202 @@
+"""Draft revisions (two pages on one task), draft validation by the submission's rules,
+idempotent submits, and the warning that weighs findings against test results."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from helpers import csrf_from
+from sqlalchemy import func, select
+from test_annotate import full_payload, submit
+
+from harness import annotate
+from harness.annotate.common import MAX_COMMENT
+from harness.errors import Conflict, InvalidInput
+from harness.models import Annotation, TestRun
+from harness.runs import dedup_key, image_tag, limits_for
+
+pytest_plugins = ["test_annotate"]  # the `work` fixture: a 3-candidate task held by "ann"
+
+
+def _page(client, login, assignment):  # type: ignore[no-untyped-def]
+    login("ann")
+    url = f"/p/w/a/{assignment.id}"
+    html = client.get(url).get_data(as_text=True)
+    token = csrf_from(html.replace('name="csrf-token" content=', 'name="csrf_token" value='))
+    return url, {"X-CSRFToken": token}
+
+
+def test_a_stale_revision_is_refused_with_409_and_changes_nothing(client, login, db, work) -> None:
+    _, assignment, _ = work
+    url, headers = _page(client, login, assignment)
+    first = client.post(f"{url}/draft", json={"draft": {"rationale": "tab one"}, "revision": 0,
+                                              "page": "tab-1"}, headers=headers)
+    assert first.status_code == 200 and first.get_json()["revision"] == 1
+    # the second tab loaded revision 0 too, and saves after the first tab did
+    stale = client.post(f"{url}/draft", json={"draft": {"rationale": "tab two"}, "revision": 0,
+                                              "page": "tab-2"}, headers=headers)
+    assert stale.status_code == 409
+    error = stale.get_json()["error"]
+    assert error["code"] == "stale_draft" and "another tab" in error["message"]
+    db.refresh(assignment)
+    assert assignment.draft == {"rationale": "tab one"} and assignment.draft_revision == 1
+    # a heartbeat of the stale tab learns it is stale; the first tab's does not
+    beat = client.post(f"{url}/draft", json={"draft": None, "revision": 0, "page": "tab-2"},
+                       headers=headers).get_json()
+    assert beat["stale"] is True
+    beat = client.post(f"{url}/draft", json={"draft": None, "revision": 1, "page": "tab-1"},
+                       headers=headers).get_json()
+    assert beat["stale"] is False
+    # the first tab's own save still in flight (based on 0) does not make it stale
+    again = client.post(f"{url}/draft", json={"draft": {"rationale": "tab one, more"},
+                                              "revision": 0, "page": "tab-1"}, headers=headers)
+    assert again.status_code == 200 and again.get_json()["revision"] == 2
+    # the stale tab's submit and its unload beacon are refused the same way
+    resp = client.post(f"{url}/submit", json={"draft": full_payload(assignment), "revision": 0,
+                                              "page": "tab-2"}, headers=headers)
+    assert resp.status_code == 409
+    import json
+    beacon = client.post(f"{url}/draft", data={
+        "csrf_token": headers["X-CSRFToken"],
+        "payload": json.dumps({"draft": {"rationale": "beacon"}, "revision": 1, "page": "tab-2"})})
+    assert beacon.status_code == 409
+    db.refresh(assignment)
+    assert assignment.draft == {"rationale": "tab one, more"}
+    assert db.scalar(select(func.count(Annotation.id))) == 0
+
+
+def test_service_refuses_a_stale_revision(db, work) -> None:
+    project, assignment, _ = work
+    annotate.save_draft(db, assignment, project, {"rationale": "a"}, revision=0, page="p1")
+    with pytest.raises(Conflict) as info:
+        annotate.save_draft(db, assignment, project, {"rationale": "b"}, revision=0, page="p2")
+    assert info.value.code == "stale_draft"
+
+
+def test_drafts_are_held_to_the_submission_limits(client, login, db, work) -> None:
+    """A 200k-character comment or lines past the file's end are refused at the draft too."""
+    project, assignment, _ = work
+    url, headers = _page(client, login, assignment)
+    finding = full_payload(assignment)["findings"][0]
+    too_long = {**finding, "comment": "x" * 200_000}
+    resp = client.post(f"{url}/draft", json={"draft": {"findings": [too_long]}, "revision": 0},
+                       headers=headers)
+    assert resp.status_code == 400
+    error = resp.get_json()["error"]
+    assert error["field"] == "findings.0.comment" and f"at most {MAX_COMMENT}" in error["message"]
+    out_of_range = {**finding, "line_start": 1, "line_end": 999}
+    resp = client.post(f"{url}/draft", json={"draft": {"findings": [out_of_range]},
+                                             "revision": 0}, headers=headers)
+    assert resp.status_code == 400 and resp.get_json()["error"]["field"] == "findings.0.line_start"
+    resp = client.post(f"{url}/draft", json={"draft": {"rationale": "x" * 100_000},
+                                             "revision": 0}, headers=headers)
+    assert resp.status_code == 400 and resp.get_json()["error"]["field"] == "rationale"
+    db.refresh(assignment)
+    assert assignment.draft in (None, {}) and assignment.draft_revision == 0
+    # at the limit it saves; incomplete (no scores, no ranking, short rationale) is fine
+    at_limit = {**finding, "comment": "x" * MAX_COMMENT}
+    resp = client.post(f"{url}/draft", json={"draft": {"findings": [at_limit], "rationale": "s"},
+                                             "revision": 0}, headers=headers)
+    assert resp.status_code == 200
+    with pytest.raises(InvalidInput):
+        annotate.save_draft(db, assignment, project, {"confidence": 99})
+
+
+def test_an_identical_submit_creates_no_version(db, work) -> None:
+    _, assignment, _ = work
+    payload = full_payload(assignment)
+    first = submit(db, work, payload)
+    assert first.annotation is not None and not first.unchanged
+    second = submit(db, work, payload)
+    assert second.unchanged and second.annotation.version == 1
+    changed = submit(db, work, full_payload(assignment, rationale="Changed my mind about it."))
+    assert changed.annotation.version == 2 and not changed.unchanged
+    assert db.scalar(select(func.count(Annotation.id))) == 2
+
+
+def test_concurrent_identical_submits_make_one_version(app, client, login, db, work) -> None:
+    """Five submits of the same review at once (the server side, not just the button)."""
+    _, assignment, _ = work
+    url, headers = _page(client, login, assignment)
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    body = {"draft": full_payload(assignment), "acknowledge_warnings": True, "revision": 0,
+            "page": "tab-1"}
+    statuses: list[int] = []
+    barrier = threading.Barrier(5)
+
+    def one() -> None:
+        with app.test_client() as c:
+            c.set_cookie("session", cookie.value)
+            barrier.wait()
+            statuses.append(c.post(f"{url}/submit", json=body, headers=headers).status_code)
+
+    threads = [threading.Thread(target=one) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200] * 5
+    db.expire_all()
+    assert db.scalar(select(func.count(Annotation.id))) == 1
+
+
+def test_a_passing_candidate_with_a_critical_finding_ranked_last_is_not_flagged(db, work) -> None:
+    _, assignment, _ = work
+    task = assignment.task
+    by_id = {c.id: c for c in task.candidates}
+    a, b, c = assignment.display_order
+    image, limits = image_tag(), limits_for(task.project.sandbox_limits)
+    for cid, status in ((a, "failed"), (b, "passed"), (c, "passed")):
+        digest = by_id[cid].content_hash
+        db.add(TestRun(dedup_key=dedup_key(digest, task.tests_hash, image, limits.key()),
+                       generation=1, candidate_hash=digest, tests_hash=task.tests_hash,
+                       image=image, state="done", status=status))
+    db.commit()
+    critical = {"candidate_id": b, "file_path": "solution.py", "line_start": 1, "line_end": 1,
+                "category": "security", "severity": "critical", "cwe": 89, "comment": "sqli"}
+    payload = full_payload(assignment, findings=[critical], ranking=[[a], [c], [b]])
+    result = submit(db, work, payload)
+    # C passes and carries nothing severe: flagged, and the warning names it; B is not
+    assert [w.message for w in result.warnings] == [
+        "Candidate A fails its tests but is ranked above candidate C, whose tests pass and "
+        "which has no high or critical finding."]
+    payload = full_payload(assignment, findings=[critical, {**critical, "candidate_id": c}],
+                           ranking=[[a], [c], [b]])
+    assert submit(db, work, payload).warnings == []
+
+
+def test_concurrent_identical_service_submits_make_one_version(session_factory, db, work) -> None:
+    """The service itself is safe (not only the view's revision check): two sessions submit
+    the same revised review at once (a resubmit: nothing else writes first); the lock on
+    the assignment makes the second see the first's version."""
+    project, assignment, rubric = work
+    assert submit(db, work, full_payload(assignment), acknowledge_warnings=True).annotation
+    payload = full_payload(assignment, rationale="Revised after a second look at all three.")
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def one() -> None:
+        from harness.models import Assignment, Project
+
+        with session_factory() as s:
+            mine = s.get(Assignment, assignment.id)
+            proj = s.get(Project, project.id)
+            barrier.wait()
+            try:
+                result = annotate.submit_annotation(s, mine, proj, rubric, payload,
+                                                    acknowledge_warnings=True)
+                s.commit()
+                outcomes.append(result.unchanged)
+            except Exception as exc:  # noqa: BLE001 - the test reports any failure
+                outcomes.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes, key=repr) == [False, True], outcomes
+    db.expire_all()
+    assert db.scalars(select(Annotation.version)).all() == [1, 2]

@@ -1,0 +1,24 @@
+"""bench/load.py, bounded in time: 50 simulated annotators claim, autosave, submit and skip
+against `harness serve` on loopback while another project imports, on SQLite and on
+PostgreSQL; no 5xx, no acknowledged submit lost or stored twice, no task over k."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from helpers import REPO
+
+
+@pytest.mark.slow
+def test_fifty_annotators_lose_nothing(empty_database_url: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "load.py"), "--annotators", "50", "--seconds", "15",
+         "--tasks", "300", "--overlap", "2", "--import-tasks", "1000",
+         "--database-url", empty_database_url],
+        capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    assert "all checks hold" in proc.stdout
+    assert "acknowledged submits: 0" not in proc.stdout, proc.stdout
+    print(proc.stdout)

@@ -1,0 +1,136 @@
+"""Annotations side by side, agreement figures, the adjudication queue and adjudicating."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from werkzeug.datastructures import MultiDict
+
+from harness import adjudication, agreement, projects, reviews
+from harness.errors import InvalidInput
+from harness.rubric import body_of, version_label
+from web.access import project_or_404, sees_models, task_or_404
+from web.bodies import parse
+from web.extensions import db
+from web.lead import bp
+from web.security import roles_required
+
+
+@bp.route("/p/<slug>/t/<path:external_id>/annotations")
+@roles_required("lead")
+def annotations_page(slug: str, external_id: str) -> ResponseReturnValue:
+    """Every annotator's latest review of the task, under the real candidates, with the
+    letter each annotator saw each candidate as."""
+    project = project_or_404(slug)
+    task = task_or_404(project, external_id)
+    found = reviews.task_reviews(db.session, task)
+    rated = [agreement.Rated(r.user_id, dict(r.annotation.scores),
+                             [list(g) for g in r.annotation.ranking],
+                             list(r.annotation.display_order), list(r.findings))
+             for r in found if r.annotation is not None]
+    figures = agreement.task_agreement(task.id, rated)
+    rubric = body_of(project.rubric.content_hash, project.rubric.body)
+    return render_template(
+        "lead/annotations.html", project=project, task=task, reviews=found,
+        submitted=[r for r in found if r.submitted], figures=figures, rubric=rubric,
+        threshold=agreement.threshold_of(project), show_models=sees_models(project),
+        adjudicated=adjudication.adjudication_of(db.session, task),
+    )
+
+
+@bp.route("/p/<slug>/agreement")
+@roles_required("lead")
+def agreement_page(slug: str) -> ResponseReturnValue:
+    project = project_or_404(slug)
+    figures = agreement.project_agreement(db.session, project)
+    names = projects.external_ids(db.session, [t.task_id for t in figures.per_task])
+    return render_template("lead/agreement.html", project=project, figures=figures,
+                           threshold=agreement.threshold_of(project), names=names)
+
+
+@bp.route("/p/<slug>/adjudication")
+@roles_required("lead")
+def adjudication_queue(slug: str) -> ResponseReturnValue:
+    project = project_or_404(slug)
+    threshold = agreement.threshold_of(project)
+    queue = adjudication.adjudication_queue(db.session, project, threshold)
+    return render_template("lead/adjudication_queue.html", project=project, queue=queue,
+                           threshold=threshold)
+
+
+def _form_to_body(form: MultiDict[str, str], candidate_ids: list[int]) -> dict[str, Any]:
+    """The adjudication form as AdjudicationIn's shape: rank_<id> numbers (equal numbers
+    tie), and finding rows f<i>_* of which only those with keep checked count."""
+    ranks: dict[int, list[int]] = {}
+    for cid in candidate_ids:
+        raw = form.get(f"rank_{cid}", "").strip()
+        if not raw.isdigit():
+            raise InvalidInput("invalid", "give every candidate a rank (1 = best)",
+                               field=f"rank_{cid}")
+        ranks.setdefault(int(raw), []).append(cid)
+    findings = []
+    rows = sorted({key.split("_", 1)[0] for key in form if key.startswith("f") and "_" in key})
+    for row in rows:
+        if not form.get(f"{row}_keep"):
+            continue
+
+        def get(name: str, row: str = row) -> str:
+            return form.get(f"{row}_{name}", "").strip()
+
+        def number(name: str, row: str = row) -> int:
+            value = form.get(f"{row}_{name}", "").strip()
+            if not value.lstrip("-").isdigit():
+                raise InvalidInput("invalid", f"finding {row[1:]}: {name} must be a number",
+                                   field=f"{row}_{name}")
+            return int(value)
+
+        findings.append({
+            "candidate_id": number("candidate"),
+            "file_path": get("file"),
+            "line_start": number("start"),
+            "line_end": number("end"),
+            "category": get("category"),
+            "severity": get("severity"),
+            "cwe": number("cwe") if get("cwe") else None,
+            "comment": form.get(f"{row}_comment", ""),
+            "merged_from": [int(x) for x in get("merged").split(",") if x.strip().isdigit()],
+        })
+    return {"ranking": [ranks[k] for k in sorted(ranks)], "findings": findings,
+            "notes": form.get("notes", "")}
+
+
+@bp.route("/p/<slug>/t/<path:external_id>/adjudicate", methods=["GET", "POST"])
+@roles_required("lead")
+def adjudicate(slug: str, external_id: str) -> ResponseReturnValue:
+    """All annotations of the task together; merged findings to keep, edit or drop; the
+    final ranking. Recording replaces the task's previous adjudication."""
+    project = project_or_404(slug)
+    task = task_or_404(project, external_id)
+    found = reviews.task_reviews(db.session, task)
+    rubric = body_of(project.rubric.content_hash, project.rubric.body)
+    if request.method == "POST":
+        raw = _form_to_body(request.form, [c.id for c in task.candidates])
+        body = parse(adjudication.AdjudicationIn, raw)
+        adjudication.record_adjudication(db.session, project, task, found, body,
+                                         user_id=current_user.id)
+        flash("Adjudication recorded.", "success")
+        return redirect(url_for("lead.adjudicate", slug=slug, external_id=external_id))
+    existing = adjudication.adjudication_of(db.session, task)
+    if existing is not None:
+        rows = [dict(f) for f in existing.findings]
+        ranking = [list(g) for g in existing.ranking]
+    else:
+        rows = [c.merged(rubric) for c in adjudication.clusters(found)]
+        ranking = adjudication.suggested_ranking(found)
+    rank_of = {cid: i + 1 for i, group in enumerate(ranking) for cid in group}
+    clusters = adjudication.clusters(found)
+    sources = {f.id: name for c in clusters for name, f in c.members}
+    return render_template(
+        "lead/adjudicate.html", project=project, task=task, reviews=found,
+        submitted=[r for r in found if r.submitted], rubric=rubric, rows=rows,
+        rank_of=rank_of, existing=existing, sources=sources, blank_rows=2,
+        show_models=sees_models(project), rubric_label=version_label(project.rubric),
+    )
