@@ -127,7 +127,7 @@ def annotations_page(session: Session, project: Project, since: str | None,
     items = []
     last = after
     for row in source.iter_annotations(session, project, after_id=after, limit=size,
-                                       batch=size):
+                                       batch=size, with_files=False):
         items.append(annotation_record(row))
         last = row.id
     return {"items": items, "next_cursor": encode_cursor("a", last), "has_more": len(items) == size}

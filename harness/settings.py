@@ -81,6 +81,9 @@ class Settings:
     redis_url: str = ""  # set: test runs go through RQ on this Redis to `harness worker`s
     probe_slots: int = 0  # probes one server process runs at once; 0: half the CPUs
     inprocess_worker: bool = True  # `harness serve` runs queued test runs itself
+    # Webhook hosts (or IP addresses) that may resolve to loopback, private or link-local
+    # addresses; everything else that does is refused (HARNESS_WEBHOOK_ALLOW, comma-separated).
+    webhook_allow: tuple[str, ...] = ()
     max_upload_mb: int = 256  # a task file a lead uploads in the browser
     # Where the offline-built sandbox root filesystem and its tar are kept;
     # shared between data dirs (tests point it at one cache).
@@ -119,6 +122,8 @@ class Settings:
             probe_slots=_int_env(env, "HARNESS_PROBE_SLOTS", 0),
             redis_url=_redis_url(env),
             inprocess_worker=_bool_env(env, "HARNESS_INPROCESS_WORKER", True),
+            webhook_allow=tuple(h.strip().lower() for h in
+                                env.get("HARNESS_WEBHOOK_ALLOW", "").split(",") if h.strip()),
             max_upload_mb=_int_env(env, "HARNESS_MAX_UPLOAD_MB", 256, minimum=1),
         )
 

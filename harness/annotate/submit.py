@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from harness import audit, qualification, settings
+from harness import audit, qualification, settings, webhooks
 from harness.analysis.hints import Hint
 from harness.annotate.checks import (
     consistency_warnings,
@@ -133,6 +133,7 @@ def submit_annotation(
                  project_id=assignment.project_id, object_type="annotation",
                  object_id=annotation.id, assignment=assignment.id, version=version,
                  warnings=[w.message for w in warnings])
+    webhooks.annotation_submitted(session, assignment, annotation.id, version)
     session.flush()
     if task.is_gold:  # the assessment is graded; gold in live work may pause the annotator
         qualification.after_submit(session, project, assignment)

@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("harness.cli.runs:worker", "Execute queued test runs."),
     "runs": ("harness.cli.runs:runs", "A project's test runs, with a progress bar."),
     "simulate": ("harness.cli.lab:simulate_cmd", "Simulated annotators review a project."),
+    "webhook": ("harness.cli.lab:webhook", "Add webhooks and deliver their queued events."),
     "export": ("harness.cli.exports:export_cmd", "Export a project's annotations (streamed)."),
     "rubric": ("harness.cli.rubric:rubric", "Check rubric files; pin a new rubric version."),
     "gold": ("harness.cli.gold:gold", "Gold tasks: plant a known bug into a passing candidate."),

@@ -51,6 +51,8 @@ class Exporter:
     latest_only: ClassVar[bool] = True
     """Only each assignment's newest version counts (all but the raw jsonl)."""
     with_runs: ClassVar[bool] = False
+    with_files: ClassVar[bool] = True
+    """Whether records carry the candidates' code (completions)."""
 
     def __init__(self, options: ExportOptions | None = None) -> None:
         self.options = options or ExportOptions()
@@ -62,7 +64,7 @@ class Exporter:
     def annotations(self, session: Session, project: Project,
                     progress: Progress | None) -> Iterator[source.AnnotationRow]:
         for row in source.iter_annotations(session, project, latest_only=self.latest_only,
-                                      with_runs=self.with_runs):
+                                           with_runs=self.with_runs, with_files=self.with_files):
             yield row
             if progress is not None:
                 progress(1)

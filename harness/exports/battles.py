@@ -19,6 +19,7 @@ def rank_of(ranking: list[list[int]]) -> dict[int, int]:
 
 class Battles(Exporter):
     name = "battles"
+    with_files = False
 
     def from_annotation(self, session: Session, project: Project,
                         row: AnnotationRow) -> Iterator[dict[str, Any]]:

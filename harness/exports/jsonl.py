@@ -61,6 +61,7 @@ class Jsonl(Exporter):
     tabular = False
     latest_only: ClassVar[bool] = False
     with_runs = True
+    with_files = False
 
     def from_annotation(self, session: Session, project: Project,
                         row: AnnotationRow) -> Iterator[dict[str, Any]]:

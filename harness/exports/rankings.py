@@ -69,6 +69,7 @@ class ComparisonBuilder:
 
 class Rankings(Exporter):
     name = "rankings"
+    with_files = False
     rounds = 200
 
     def records(self, session: Session, project: Project,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select
 from sqlalchemy.orm import Session, aliased
 
 from harness import settings
@@ -134,8 +134,10 @@ def count(session: Session, project: Project, *, latest_only: bool = False) -> i
 class _Tasks:
     """Tasks and candidates (with their current runs) of one batch, loaded in bulk."""
 
-    def __init__(self, session: Session, project: Project, with_runs: bool) -> None:
+    def __init__(self, session: Session, project: Project, with_runs: bool,
+                 with_files: bool = True) -> None:
         self.session = session
+        self.with_files = with_files
         self.project = project
         self.with_runs = with_runs and project.tests_enabled
         self.limits = limits_for(project.sandbox_limits).key()
@@ -147,9 +149,10 @@ class _Tasks:
             select(Task.id, Task.external_id, Task.prompt, Task.is_gold, Task.tests_hash)
             .where(Task.id.in_(ids))
         ).all()
+        files = Candidate.files if self.with_files else literal_column("NULL").label("files")
         cands = self.session.execute(
             select(Candidate.id, Candidate.task_id, Candidate.label, Candidate.model,
-                   Candidate.files, Candidate.content_hash)
+                   files, Candidate.content_hash)
             .where(Candidate.task_id.in_(ids)).order_by(Candidate.position, Candidate.id)
         ).all()
         tests_hash = {t.id: t.tests_hash for t in tasks}
@@ -163,7 +166,7 @@ class _Tasks:
         by_task: dict[int, dict[int, CandidateInfo]] = {t.id: {} for t in tasks}
         for c in cands:
             run = runs.get(keys[c.id]) if c.id in keys else None
-            by_task[c.task_id][c.id] = CandidateInfo(c.id, c.label, c.model, dict(c.files),
+            by_task[c.task_id][c.id] = CandidateInfo(c.id, c.label, c.model, dict(c.files or {}),
                                                      c.content_hash, run_summary(run))
         return {t.id: TaskInfo(t.id, t.external_id, t.prompt, t.is_gold, by_task[t.id])
                 for t in tasks}
@@ -178,11 +181,12 @@ def iter_annotations(
     latest_only: bool = False,
     with_runs: bool = True,
     task_ids: Sequence[int] | None = None,
+    with_files: bool = True,
     batch: int = BATCH,
 ) -> Iterator[AnnotationRow]:
     """The project's annotation versions with id > after_id, in id order (of `task_ids`
     only, when given)."""
-    tasks = _Tasks(session, project, with_runs)
+    tasks = _Tasks(session, project, with_runs, with_files)
     rubrics: dict[int, tuple[str, str]] = {
         r.id: (r.name, r.version) for r in session.execute(select(Rubric.id, Rubric.name,
                                                                   Rubric.version))

@@ -16,7 +16,15 @@ from harness.models.core import (
     token_projects,
 )
 from harness.models.quality import Adjudication, QualificationAttempt
-from harness.models.review import Annotation, Assignment, Finding, HintVerdict, ProbeTest
+from harness.models.review import (
+    Annotation,
+    Assignment,
+    Finding,
+    HintVerdict,
+    ProbeTest,
+    Webhook,
+    WebhookDelivery,
+)
 from harness.models.runs import TestRun
 
 __all__ = [
@@ -42,4 +50,6 @@ __all__ = [
     "User",
     "token_projects",
     "utcnow",
+    "Webhook",
+    "WebhookDelivery",
 ]

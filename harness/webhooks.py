@@ -1,0 +1,258 @@
+"""Webhooks: signed JSON events on a durable queue, refused towards internal addresses.
+
+Events: annotation.submitted, task.completed (its k-th submission), project.completed
+(every task completed). `emit` adds one WebhookDelivery row per active webhook of the
+project, in the caller's transaction, so an event exists exactly when the annotation
+does. `deliver_due` sends what is due, each row in its own short transaction, and
+retries failures with exponential backoff until MAX_ATTEMPTS.
+
+Server-side request forgery: a URL whose host resolves to a loopback, private,
+link-local, multicast, reserved or unspecified address is refused when the webhook is
+added, and again at every send after a fresh DNS lookup (a name can be re-pointed);
+the connection then goes to the address that was checked, never to a second lookup.
+Only hosts named in HARNESS_WEBHOOK_ALLOW (the admin's allow-list) are exempt.
+
+The body is signed: X-Harness-Signature: sha256=HEX(HMAC-SHA256(secret, body)), with
+the delivery id and event in their own headers so a receiver can drop duplicates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import ipaddress
+import json
+import secrets
+import socket
+import ssl
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from harness import audit, settings
+from harness.errors import InvalidInput
+from harness.models import (
+    Assignment,
+    Project,
+    Task,
+    Webhook,
+    WebhookDelivery,
+    utcnow,
+)
+
+EVENTS = ("annotation.submitted", "task.completed", "project.completed")
+MAX_ATTEMPTS = 8
+BACKOFF_S = 30.0
+"""First retry after 30 s, then doubling: 30 s, 1 min, 2 min ... about an hour in all."""
+TIMEOUT_S = 10.0
+SIGNATURE = "X-Harness-Signature"
+
+Resolver = Callable[[str, int], list[str]]
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """Every address the host resolves to (IPv4 and IPv6)."""
+    infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    return sorted({str(info[4][0]) for info in infos})
+
+
+def _internal(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return (ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_multicast
+            or ip.is_reserved or ip.is_unspecified)
+
+
+def check_url(url: str, allow: Iterable[str], resolver: Resolver = resolve
+              ) -> tuple[str, int, str]:
+    """(host, port, address to connect to), or InvalidInput saying why the URL is refused."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput("invalid", "a webhook URL is http:// or https:// with a host",
+                           field="url")
+    if parts.username or parts.password:
+        raise InvalidInput("invalid", "no credentials in the URL", field="url")
+    host = parts.hostname.lower()
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        addresses = resolver(host, port)
+    except OSError as exc:
+        raise InvalidInput("unresolvable", f"{host} does not resolve: {exc}", field="url") from None
+    if not addresses:
+        raise InvalidInput("unresolvable", f"{host} does not resolve", field="url")
+    if host not in set(allow):
+        internal = [a for a in addresses if _internal(a)]
+        if internal:
+            raise InvalidInput(
+                "internal_address",
+                f"{host} resolves to {internal[0]}, a loopback, private or link-local "
+                "address; an admin can allow it with HARNESS_WEBHOOK_ALLOW", field="url")
+    return host, port, addresses[0]
+
+
+def _allow(session: Session) -> tuple[str, ...]:
+    found = settings.of(session)
+    return found.webhook_allow if found is not None else ()
+
+
+def add_webhook(session: Session, project: Project, url: str, events: Iterable[str] = EVENTS,
+                *, resolver: Resolver = resolve) -> tuple[Webhook, str]:
+    """Add a webhook; returns it and its signing secret (shown once to whoever adds it)."""
+    wanted = list(dict.fromkeys(events))
+    unknown = [e for e in wanted if e not in EVENTS]
+    if unknown or not wanted:
+        raise InvalidInput("invalid", f"events are some of {', '.join(EVENTS)}", field="events")
+    check_url(url, _allow(session), resolver)
+    secret = secrets.token_hex(32)
+    hook = Webhook(project_id=project.id, url=url, secret=secret, events=wanted)
+    session.add(hook)
+    session.flush()
+    audit.record(session, "webhook.add", project_id=project.id, object_type="webhook",
+                 object_id=hook.id, url=url, events=wanted)
+    return hook, secret
+
+
+def emit(session: Session, project_id: int, event: str, payload: dict[str, Any],
+         now: datetime | None = None) -> int:
+    """Queue the event for each active webhook of the project that wants it."""
+    now = now or utcnow()
+    hooks = session.scalars(select(Webhook).where(Webhook.project_id == project_id,
+                                                  Webhook.active.is_(True))).all()
+    queued = 0
+    for hook in hooks:
+        if event in (hook.events or []):
+            session.add(WebhookDelivery(webhook_id=hook.id, event=event, next_attempt_at=now,
+                                        payload={"event": event, **payload}))
+            queued += 1
+    if queued:
+        session.flush()
+    return queued
+
+
+def annotation_submitted(session: Session, assignment: Assignment, annotation_id: int,
+                         version: int) -> None:
+    """The events one submission causes: always annotation.submitted; task.completed on
+    the first version that brings the task to its k submissions; project.completed when
+    that was the last task."""
+    project = session.get(Project, assignment.project_id)
+    if project is None or not session.scalar(
+            select(func.count(Webhook.id)).where(Webhook.project_id == project.id)):
+        return
+    task = session.get(Task, assignment.task_id)
+    ext = task.external_id if task is not None else ""
+    base = {"project": project.slug, "task_id": ext}
+    emit(session, project.id, "annotation.submitted",
+         base | {"annotation_id": annotation_id, "version": version})
+    if version != 1:
+        return
+    submitted = session.scalar(select(func.count(Assignment.id)).where(
+        Assignment.task_id == assignment.task_id, Assignment.state == "submitted")) or 0
+    if submitted != project.overlap:
+        return
+    emit(session, project.id, "task.completed", base)
+    done = (select(func.count(Assignment.id))
+            .where(Assignment.task_id == Task.id, Assignment.state == "submitted")
+            .correlate(Task).scalar_subquery())
+    open_tasks = session.scalar(select(func.count(Task.id)).where(
+        Task.project_id == project.id, done < project.overlap)) or 0
+    if open_tasks == 0:
+        emit(session, project.id, "project.completed", {"project": project.slug})
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    """Connects to the address that was checked, not to a fresh lookup of the host."""
+
+    def __init__(self, host: str, port: int, address: str) -> None:
+        super().__init__(host, port, timeout=TIMEOUT_S)
+        self.address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), TIMEOUT_S)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """As _PinnedHTTP, with the certificate checked against the URL's host name."""
+
+    def __init__(self, host: str, port: int, address: str) -> None:
+        self.tls = ssl.create_default_context()
+        super().__init__(host, port, timeout=TIMEOUT_S, context=self.tls)
+        self.address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.address, self.port), TIMEOUT_S)
+        self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+
+
+def _post(url: str, address: str, port: int, host: str, body: bytes,
+          headers: dict[str, str]) -> int:
+    parts = urlsplit(url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    pinned = _PinnedHTTPS if parts.scheme == "https" else _PinnedHTTP
+    conn = pinned(host, port, address)
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read(64 * 1024)
+        return response.status
+    finally:
+        conn.close()
+
+
+def deliver_due(factory: sessionmaker[Session], *, now: datetime | None = None, limit: int = 100,
+                resolver: Resolver = resolve) -> dict[str, int]:
+    """Send what is due; each delivery in its own transaction. Counts by outcome."""
+    counts = {"sent": 0, "retry": 0, "failed": 0}
+    now = now or utcnow()
+    with factory() as session:
+        due = list(session.scalars(
+            select(WebhookDelivery.id).where(WebhookDelivery.state == "queued",
+                                             WebhookDelivery.next_attempt_at <= now)
+            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(limit)))
+    for delivery_id in due:
+        with factory() as session:
+            delivery = session.get(WebhookDelivery, delivery_id)
+            if delivery is None or delivery.state != "queued":
+                continue
+            hook = session.get(Webhook, delivery.webhook_id)
+            assert hook is not None
+            body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
+            error = None
+            try:
+                host, port, address = check_url(hook.url, _allow(session), resolver)
+                status = _post(hook.url, address, port, host, body, {
+                    "Content-Type": "application/json",
+                    SIGNATURE: sign(hook.secret, body),
+                    "X-Harness-Event": delivery.event,
+                    "X-Harness-Delivery": str(delivery.id),
+                })
+                if not 200 <= status < 300:
+                    error = f"HTTP {status}"
+            except InvalidInput as exc:
+                error = exc.message
+                delivery.attempts = MAX_ATTEMPTS - 1  # refused: no point retrying
+            except (OSError, http.client.HTTPException) as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            delivery.attempts += 1
+            if error is None:
+                delivery.state, delivery.sent_at, delivery.last_error = "sent", utcnow(), None
+                counts["sent"] += 1
+            elif delivery.attempts >= MAX_ATTEMPTS:
+                delivery.state, delivery.last_error = "failed", error[:2000]
+                counts["failed"] += 1
+            else:
+                delivery.last_error = error[:2000]
+                delivery.next_attempt_at = now + timedelta(
+                    seconds=BACKOFF_S * 2 ** (delivery.attempts - 1))
+                counts["retry"] += 1
+            session.commit()
+    return counts

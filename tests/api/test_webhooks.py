@@ -1,0 +1,136 @@
+"""Webhooks: internal addresses refused (at add and again at send, after DNS) unless
+allow-listed; an allowed local receiver gets every event, signed; failures back off."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from dataclasses import replace
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from helpers import DEMO_TASKS
+from sqlalchemy import func, select
+
+from harness import simulate, webhooks
+from harness.db import make_sessionmaker
+from harness.errors import InvalidInput
+from harness.models import Task, WebhookDelivery, utcnow
+
+
+class Receiver:
+    def __init__(self, statuses: list[int] | None = None) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.statuses = list(statuses or [])
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.received.append((dict(self.headers), body))
+                self.send_response(outer.statuses.pop(0) if outer.statuses else 204)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def receiver():
+    made = []
+
+    def make(statuses=None) -> Receiver:
+        made.append(Receiver(statuses))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()
+
+
+def _factory(db, settings, allow=("127.0.0.1",)):
+    return make_sessionmaker(db.get_bind(), replace(settings, webhook_allow=tuple(allow)))
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:9/x", "http://localhost/x", "http://10.1.2.3/x", "http://[::1]/x",
+    "http://169.254.169.254/latest/meta-data", "http://192.168.0.1/", "ftp://example.org/",
+])
+def test_internal_or_odd_urls_are_refused(db, make_project, url) -> None:
+    project = make_project("p")
+    with pytest.raises(InvalidInput):
+        webhooks.add_webhook(db, project, url)
+
+
+def test_refused_again_at_send_after_dns(db, make_project, settings) -> None:
+    """A name that resolved to a public address when added and to loopback at send."""
+    project = make_project("p")
+    answers = {"hook.example": ["93.184.216.34"]}
+    hook, _ = webhooks.add_webhook(db, project, "http://hook.example/x",
+                                   resolver=lambda host, port: answers[host])
+    webhooks.emit(db, project.id, "annotation.submitted", {"project": "p"})
+    db.commit()
+    answers["hook.example"] = ["127.0.0.1"]
+    counts = webhooks.deliver_due(_factory(db, settings, allow=()),
+                                  resolver=lambda host, port: answers[host])
+    assert counts == {"sent": 0, "retry": 0, "failed": 1}
+    delivery = db.scalars(select(WebhookDelivery)).one()
+    db.refresh(delivery)
+    assert delivery.state == "failed" and "127.0.0.1" in delivery.last_error
+
+
+def test_allowed_local_receiver_gets_signed_events(db, make_project, import_file, settings,
+                                                   receiver) -> None:
+    recv = receiver()
+    factory = _factory(db, settings)
+    with factory() as s:
+        project = make_project("p", overlap=1)
+        import_file(project, DEMO_TASKS)
+        project = s.merge(project)
+        hook, secret = webhooks.add_webhook(s, project, recv.url)
+        simulate.simulate(s, project, 1, seed=2)
+        s.commit()
+    tasks = db.scalar(select(func.count(Task.id)).where(Task.project_id == project.id))
+    counts = webhooks.deliver_due(factory, limit=1000)
+    assert counts["sent"] == 2 * tasks + 1 and counts["failed"] == 0
+    events = []
+    for headers, body in recv.received:
+        expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(headers["X-Harness-Signature"], expected)
+        events.append(json.loads(body)["event"])
+    assert events.count("annotation.submitted") == tasks
+    assert events.count("task.completed") == tasks
+    assert events[-1] == "project.completed" and events.count("project.completed") == 1
+
+
+def test_failures_back_off_and_retry(db, make_project, settings, receiver) -> None:
+    recv = receiver(statuses=[500, 503])
+    factory = _factory(db, settings)
+    with factory() as s:
+        project = s.merge(make_project("p"))
+        webhooks.add_webhook(s, project, recv.url, ["annotation.submitted"])
+        webhooks.emit(s, project.id, "annotation.submitted", {"project": "p"})
+        s.commit()
+    now = utcnow()
+    assert webhooks.deliver_due(factory, now=now)["retry"] == 1
+    assert webhooks.deliver_due(factory, now=now + timedelta(seconds=10)) == {
+        "sent": 0, "retry": 0, "failed": 0}  # not due yet
+    assert webhooks.deliver_due(factory, now=now + timedelta(seconds=31))["retry"] == 1
+    assert webhooks.deliver_due(factory, now=now + timedelta(seconds=60))["retry"] == 0
+    assert webhooks.deliver_due(factory, now=now + timedelta(seconds=92))["sent"] == 1
+    delivery = db.scalars(select(WebhookDelivery)).one()
+    db.refresh(delivery)
+    assert delivery.state == "sent" and delivery.attempts == 3 and len(recv.received) == 3
