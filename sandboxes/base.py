@@ -232,6 +232,14 @@ def get_backend(name: str, config: SandboxConfig) -> Sandbox:
     return _INSTANCES[key]
 
 
+def close_backends() -> None:
+    """Close every shared backend: spares started ahead of need are discarded and their
+    teardown awaited; the next `get_backend` starts afresh."""
+    while _INSTANCES:
+        _key, backend = _INSTANCES.popitem()
+        backend.close()
+
+
 # -- file names: inside the work dir, and not shadowing the runner -------------
 
 

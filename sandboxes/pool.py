@@ -19,6 +19,7 @@ import contextlib
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
@@ -113,12 +114,22 @@ class WarmPool(Generic[T]):
 
 class Reaper:
     """Teardown after a run's result is known (container removal, cgroup and staging
-    dir removal), off the caller's path. `settle()` waits for all of it."""
+    dir removal), off the caller's path. `settle()` waits for all of it;
+    `Reaper.settle_all()` for that of every backend in this process."""
+
+    _all: weakref.WeakSet[Reaper] = weakref.WeakSet()
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pending = 0
+        Reaper._all.add(self)
         atexit.register(self.settle)
+
+    @classmethod
+    def settle_all(cls, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        for reaper in list(cls._all):
+            reaper.settle(max(deadline - time.monotonic(), 0.0))
 
     def submit(self, fn: Callable[[], None]) -> None:
         with self._lock:

@@ -167,12 +167,16 @@ def test_bwrap_without_a_cgroup_runs_degraded(monkeypatch: pytest.MonkeyPatch, m
 
     from sandboxes import cgroups
     from sandboxes.backends.bwrap import BwrapSandbox
+    from sandboxes.base import close_backends
 
     require_backend("bwrap")
 
     def no_cgroup(*args: object) -> None:
         raise OSError("no cgroup here")
 
+    # RLIMIT_NPROC counts every process of the sandbox's uid on the host: the spares
+    # other tests' backends keep started ahead of need must not count against it
+    close_backends()
     monkeypatch.setattr(cgroups, "create", no_cgroup)
     sb = BwrapSandbox(config(), pool_size=0)
     good = sb.run(GOOD, PASSING_TESTS, LIMITS, mode=mode)
@@ -206,12 +210,16 @@ def test_bwrap_without_a_cgroup_still_caps_processes(monkeypatch: pytest.MonkeyP
 
     from sandboxes import cgroups
     from sandboxes.backends.bwrap import BwrapSandbox
+    from sandboxes.base import close_backends
 
     require_backend("bwrap")
 
     def no_cgroup(*args: object) -> None:
         raise OSError("no cgroup here")
 
+    # RLIMIT_NPROC counts every process of the sandbox's uid on the host: the spares
+    # other tests' backends keep started ahead of need must not count against it
+    close_backends()
     monkeypatch.setattr(cgroups, "create", no_cgroup)
     sb = BwrapSandbox(config(), pool_size=0)
     before = host_state(sb)
