@@ -200,11 +200,11 @@ MISBEHAVING_TESTS = {"test_solution.py": (
     "def test_misbehaves():\n    assert misbehave() == 1\n")}
 MISBEHAVIOUR = {
     "closes_the_link": "import os\ndef misbehave():\n"
-                       "    for fd in range(3, 64):\n"
+                       "    for fd in range(3, 1024):\n"
                        "        try:\n            os.close(fd)\n"
                        "        except OSError:\n            pass\n    return 1\n",
     "floods_the_link": "import os, socket\ndef misbehave():\n"
-                       "    for fd in range(3, 64):\n"
+                       "    for fd in range(3, 1024):\n"
                        "        try:\n"
                        "            s = socket.socket(fileno=os.dup(fd))\n"
                        "            s.sendall(b'\\xff' * (1 << 20))\n"
