@@ -26,7 +26,6 @@ def create_app(
 def configure(app: Flask, settings: Settings, test_config: dict[str, Any] | None) -> None:
     app.config.update(
         SECRET_KEY=settings.secret_key,
-        HARNESS_SETTINGS=settings,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_HTTPONLY=True,
@@ -36,6 +35,7 @@ def configure(app: Flask, settings: Settings, test_config: dict[str, Any] | None
     )
     if test_config:
         app.config.update(test_config)
+    app.extensions["harness.settings"] = settings
 
 
 def init_extensions(app: Flask) -> None:

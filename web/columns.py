@@ -7,18 +7,16 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from flask import current_app
 from markupsafe import Markup, escape
 
 from harness import annotate
 from harness.models import Task
-from harness.settings import Settings
-from web.extensions import db
+from web.extensions import app_settings, db
 from web.render import highlighted_lines
 
 
 def max_file_bytes() -> int:
-    settings: Settings = current_app.config["HARNESS_SETTINGS"]
+    settings = app_settings()
     return settings.max_file_bytes
 
 

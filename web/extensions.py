@@ -17,6 +17,13 @@ login_manager.login_view = "auth.login"
 login_manager.login_message = "Please log in to continue."
 
 
+def app_settings(app: Flask | None = None) -> Settings:
+    """The app's Settings: the one configuration of the process (never an app.config key,
+    so nothing reads like a setting that the README's table does not list)."""
+    settings: Settings = (app or current_app).extensions["harness.settings"]
+    return settings
+
+
 class Database:
     """One engine per app, one session per request; the request commits once.
 
@@ -28,7 +35,7 @@ class Database:
     """
 
     def init_app(self, app: Flask) -> None:
-        settings: Settings = app.config["HARNESS_SETTINGS"]
+        settings = app_settings(app)
         engine = make_engine(settings.database_url)  # lazy: connects on first use, not here
         app.extensions["harness.engine"] = engine
         app.extensions["harness.sessionmaker"] = make_sessionmaker(engine, settings)

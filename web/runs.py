@@ -23,10 +23,9 @@ from harness import runs as runqueue
 from harness.errors import Conflict, NotFound
 from harness.models import Candidate, ProbeTest, TestRun
 from harness.runs import Executor, Worker, check_backend, sandbox_executor
-from harness.settings import Settings
 from web.access import assignment_or_404, project_or_404, task_or_404
 from web.bodies import parse
-from web.extensions import db
+from web.extensions import app_settings, db
 from web.security import roles_required
 
 bp = Blueprint("runs", __name__)
@@ -36,7 +35,7 @@ log = logging.getLogger("harness.runs")
 
 def init_app(app: Flask) -> None:
     """The settings' probe_slots (default: half the CPUs) bounds this process's probes."""
-    settings: Settings = app.config["HARNESS_SETTINGS"]
+    settings = app_settings(app)
     size = settings.probe_slots or probes.default_probe_slots()
     app.extensions["harness.probe_slots"] = probes.ProbeSlots(size)
     app.register_blueprint(bp)
@@ -85,7 +84,7 @@ def executor() -> Executor:
     """The sandbox executor for this app, built from the settings on first use."""
     cached: Executor | None = current_app.extensions.get("harness.executor")
     if cached is None:
-        settings: Settings = current_app.config["HARNESS_SETTINGS"]
+        settings = app_settings()
         cached = sandbox_executor(settings)
         current_app.extensions["harness.executor"] = cached
     return cached
@@ -186,7 +185,7 @@ def start_worker(app: Flask) -> Worker | None:
     The sandbox is checked in the background thread, so start-up does no I/O here;
     when no backend works the worker logs why and does not run.
     """
-    settings: Settings = app.config["HARNESS_SETTINGS"]
+    settings = app_settings(app)
     if not settings.inprocess_worker:
         return None
     if settings.redis_url:

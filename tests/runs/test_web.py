@@ -21,6 +21,7 @@ from harness import runs as runqueue
 from harness.models import Assignment, AuditEvent, ProbeTest, Task, User, utcnow
 from harness.runs import Worker
 from sandboxes.base import Limits, RunResult
+from web.extensions import app_settings
 from web.runs import use_executor
 
 
@@ -392,7 +393,7 @@ def test_probe_in_the_real_sandbox(app, client, login, site, db) -> None:
     require_backend("bwrap")
     project, task = site
     use_executor(app, runqueue.sandbox_executor(dataclasses.replace(
-        app.config["HARNESS_SETTINGS"], sandbox_backend="bwrap", sandbox_dir=sandbox_dir())))
+        app_settings(app), sandbox_backend="bwrap", sandbox_dir=sandbox_dir())))
     a = assign(db, project, task, "ann")
     c, headers = login_with_token(login, "ann")
     probe = PROBE + "\n\ndef test_prints():\n    print('<b>hi</b>')\n    assert False\n"
@@ -414,10 +415,10 @@ def test_inprocess_worker_processes_the_queue(app, site, db, monkeypatch) -> Non
 
     from web.runs import start_worker
 
-    settings = app.config["HARNESS_SETTINGS"]
-    app.config["HARNESS_SETTINGS"] = dataclasses.replace(settings, inprocess_worker=False)
+    settings = app_settings(app)
+    app.extensions["harness.settings"] = dataclasses.replace(settings, inprocess_worker=False)
     assert start_worker(app) is None
-    app.config["HARNESS_SETTINGS"] = settings
+    app.extensions["harness.settings"] = settings
     use_executor(app, echo_runner)
     worker = start_worker(app)
     assert worker is not None and worker.id.endswith(":serve")

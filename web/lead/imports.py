@@ -28,9 +28,8 @@ from harness import audit, importer, setup
 from harness.db import session_scope
 from harness.errors import HarnessError, InvalidInput, NotFound
 from harness.models import Project
-from harness.settings import Settings
 from web.access import project_or_404
-from web.extensions import db
+from web.extensions import app_settings, db
 from web.lead import bp
 from web.security import roles_required
 
@@ -99,7 +98,7 @@ def import_page(slug: str) -> ResponseReturnValue:
     project = project_or_404(slug)
     if request.method == "GET":
         return render_template("lead/import.html", project=project, errors=[])
-    settings: Settings = current_app.config["HARNESS_SETTINGS"]
+    settings = app_settings()
     request.max_content_length = settings.max_upload_mb * 1024 * 1024
     upload = request.files.get("tasks")
     if upload is None or not upload.filename:

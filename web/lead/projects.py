@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
@@ -29,7 +29,7 @@ from harness.rubric import replace_rubric, store_rubric_text, version_label
 from harness.settings import Settings
 from web.access import project_or_404
 from web.bodies import parse
-from web.extensions import db
+from web.extensions import app_settings, db
 from web.lead import bp
 from web.security import roles_required
 
@@ -38,7 +38,7 @@ LIMIT_FIELDS = ("wall_s", "memory_mb", "pids", "cpus")
 
 
 def _settings() -> Settings:
-    settings: Settings = current_app.config["HARNESS_SETTINGS"]
+    settings = app_settings()
     return settings
 
 
