@@ -232,6 +232,11 @@ def get_backend(name: str, config: SandboxConfig) -> Sandbox:
     return _INSTANCES[key]
 
 
+def shared_backends() -> list[Sandbox]:
+    """The backends `get_backend` has handed out in this process (each with its pools)."""
+    return list(_INSTANCES.values())
+
+
 def close_backends() -> None:
     """Close every shared backend: spares started ahead of need are discarded and their
     teardown awaited; the next `get_backend` starts afresh."""

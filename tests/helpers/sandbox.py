@@ -16,7 +16,7 @@ import pytest
 
 from helpers import REPO
 from sandboxes import cgroups, image, owners
-from sandboxes.base import Sandbox, SandboxConfig, get_backend
+from sandboxes.base import Sandbox, SandboxConfig, get_backend, shared_backends
 from sandboxes.pool import Reaper
 from sandboxes.staging import STAGE_PREFIX
 
@@ -96,9 +96,16 @@ def host_state(sb: Sandbox) -> HostState:
     """What this process's runs have on the host now (sandboxes started ahead of need
     and not yet used are excluded). Every backend's teardown in this process is awaited:
     the staging dirs of docker and bwrap runs carry the same owner tag."""
-    sb.settle()
+    # every backend of this process: a bwrap spare started in the background is in a
+    # cgroup with the same owner tag as a docker run's staging, and is nobody's leftover
+    backends = [sb, *(b for b in shared_backends() if b is not sb)]
+    for backend in backends:
+        backend.settle()
     Reaper.settle_all()
-    waiting = sb.waiting_resources()
+    waiting: dict[str, set[str]] = {}
+    for backend in backends:
+        for kind, items in backend.waiting_resources().items():
+            waiting.setdefault(kind, set()).update(items)
     containers: set[str] = set()
     if sb.name == "docker":
         containers = {c.id for c in sb.client.containers.list(  # type: ignore[attr-defined]
