@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from harness import audit, qualification, settings, webhooks
+from harness import audit, qualification, settings, stats, webhooks
 from harness.analysis.hints import Hint
 from harness.annotate.checks import (
     consistency_warnings,
@@ -72,6 +72,7 @@ def submit_annotation(
         assignment.submitted_revision = assignment.draft_revision
         assignment.lease_expires_at = None
         session.flush()
+        stats.refresh_task(session, project, assignment.task_id)
         return SubmitResult(latest, unchanged=True)
     outcomes = run_outcomes(session, assignment.task, [s.candidate for s in shown])
     warnings = consistency_warnings(rubric, shown, draft, outcomes)
@@ -135,6 +136,7 @@ def submit_annotation(
                  warnings=[w.message for w in warnings])
     webhooks.annotation_submitted(session, assignment, annotation.id, version)
     session.flush()
+    stats.refresh_task(session, project, assignment.task_id)
     if task.is_gold:  # the assessment is graded; gold in live work may pause the annotator
         qualification.after_submit(session, project, assignment)
     return SubmitResult(annotation, warnings=warnings)

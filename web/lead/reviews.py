@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from harness import adjudication, agreement, projects, reviews
+from harness import adjudication, agreement, projects, reviews, stats
 from harness.errors import InvalidInput
 from harness.rubric import body_of, version_label
 from web.access import project_or_404, sees_models, task_or_404
@@ -45,7 +45,7 @@ def annotations_page(slug: str, external_id: str) -> ResponseReturnValue:
 @roles_required("lead")
 def agreement_page(slug: str) -> ResponseReturnValue:
     project = project_or_404(slug)
-    figures = agreement.project_agreement(db.session, project)
+    figures = stats.project_figures(db.session, project)
     names = projects.external_ids(db.session, [t.task_id for t in figures.per_task])
     return render_template("lead/agreement.html", project=project, figures=figures,
                            threshold=agreement.threshold_of(project), names=names)
