@@ -5,9 +5,10 @@ coincidence matrix for the pooled alpha, position-bias counts, adjudicated) from
 that task's annotations alone. It is called in the same transaction as every
 submit, skip and adjudication of the task, after the change is flushed:
 
-- PostgreSQL: the task row is locked first (FOR UPDATE, as claims do), so two
-  submits to one task refresh one after the other and the second one's reads
-  (READ COMMITTED: a fresh snapshot per statement) include the first's commit.
+- PostgreSQL: the task's row is made to exist (INSERT ... ON CONFLICT DO NOTHING)
+  and locked first (FOR UPDATE), so two submits to one task refresh one after the
+  other and the second one's reads (READ COMMITTED: a fresh snapshot per statement)
+  include the first's commit.
 - SQLite: the refresh follows a write of the same transaction, and a writing
   transaction always reads the newest database.
 
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import exists, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from harness.agreement import (
@@ -38,7 +40,7 @@ from harness.agreement import (
     score_units,
     task_agreement,
 )
-from harness.models import Adjudication, Assignment, Project, Task, TaskStats
+from harness.models import Adjudication, Assignment, Project, Task, TaskStats, utcnow
 
 COUNTED_STATES = ("submitted", "skipped")
 
@@ -109,9 +111,23 @@ def _counts(session: Session, task_ids: Sequence[int]) -> dict[int, dict[str, in
     return out
 
 
+def _lock_row(session: Session, project_id: int, task_id: int) -> None:
+    """Make sure the task's row exists, then hold it until commit: concurrent refreshes
+    of one task run one after the other (FOR UPDATE is a no-op on SQLite, whose
+    writers are serialised already)."""
+    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql"
+              else sqlite.insert)(TaskStats)
+    session.execute(insert.values(task_id=task_id, project_id=project_id, submitted=0,
+                                  skipped=0, coincidences=[], positions={}, adjudicated=False,
+                                  updated_at=utcnow())
+                    .on_conflict_do_nothing(index_elements=["task_id"]))
+    session.execute(select(TaskStats.task_id).where(TaskStats.task_id == task_id)
+                    .with_for_update())
+
+
 def refresh_task(session: Session, project: Project, task_id: int) -> TaskStats:
     """Recompute the task's row from its annotations; flushes (the caller commits)."""
-    session.execute(select(Task.id).where(Task.id == task_id).with_for_update())
+    _lock_row(session, project.id, task_id)
     rated = dict(rated_by_task(session, project, [task_id])).get(task_id, [])
     adjudicated = session.scalar(
         select(exists().where(Adjudication.task_id == task_id))) or False

@@ -190,3 +190,48 @@ def test_agreement_and_dashboard_pages_read_no_annotations(db, busy, make_user, 
             touching = [q for q in touching if "GROUP BY date(" not in q
                         and "tasks.is_gold IS 1" not in q and "tasks.is_gold IS true" not in q]
         assert not touching, f"{url} read annotations:\n" + "\n".join(touching)
+
+
+def test_concurrent_submits_to_one_task_leave_its_figures_whole(db, session_factory,
+                                                                 make_project, make_user,
+                                                                 import_file, tmp_path) -> None:
+    """Two annotators submit the same task at once, each in its own transaction: the
+    second refresh waits for the first (the task row's lock on PostgreSQL, the write lock
+    on SQLite) and counts both annotations."""
+    import threading
+
+    project = make_project("cc", overlap=2)
+    import_file(project, write_jsonl(tmp_path / "t.jsonl", [task_line("t1")]))
+    users = [make_user(f"c{i}", projects=["cc"]) for i in range(2)]
+    claimed = []
+    for user in users:
+        claim = assignments.claim_next(db, user.id, project)
+        assert claim.assignment is not None
+        claimed.append(claim.assignment.id)
+    db.commit()
+    barrier = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def submit(assignment_id: int, seed: int) -> None:
+        with session_factory() as s:
+            try:
+                own = s.get(Assignment, assignment_id)
+                proj = s.get(Project, project.id)
+                payload = varied(seed)(own, payload_for(s, proj, own))
+                rubric = body_of(proj.rubric.content_hash, proj.rubric.body)
+                barrier.wait(10)
+                result = submit_annotation(s, own, proj, rubric, payload,
+                                           acknowledge_warnings=True)
+                assert result.annotation is not None, result.errors
+                s.commit()
+            except BaseException as exc:  # reported below, in the test's thread
+                failures.append(exc)
+
+    threads = [threading.Thread(target=submit, args=(a, i)) for i, a in enumerate(claimed)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not failures, failures
+    assert kept(db, project)[db.scalar(select(Task.id))][0] == 2
+    assert_equal(db, project)
