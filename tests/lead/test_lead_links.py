@@ -74,3 +74,28 @@ def test_a_new_projects_empty_pages_say_what_to_do(db, make_project, make_user, 
         assert empty, url
         assert all(len(e.strip()) > 20 for e in empty), (url, empty)
     assert db.scalars(select(Task)).first() is None
+
+
+def test_agreement_pages_through_tasks_and_the_dashboard_caps_its_table(
+        db, make_project, make_user, import_file, login, tmp_path: Path) -> None:
+    from harness.models import TaskStats
+
+    project = make_project("many", overlap=2, tests=False)
+    import_file(project, write_jsonl(tmp_path / "t.jsonl",
+                                     [task_line(f"t{i:03}") for i in range(101)]))
+    for task in db.scalars(select(Task).where(Task.project_id == project.id)):
+        db.add(TaskStats(task_id=task.id, project_id=project.id, submitted=2, skipped=0,
+                         w=0.5, lowest=0.5, coincidences=[[1.0, 2.0, 1.0], [2.0, 1.0, 1.0]],
+                         positions={}, adjudicated=False))
+    make_user("boss", role="lead", projects=["many"])
+    db.commit()
+    client = login("boss")
+    first = client.get("/p/many/agreement").get_data(as_text=True)
+    assert "101 task(s) with two or more annotations" in first
+    assert first.count('href="/p/many/t/t') == 100 and "page 1 of 2" in first
+    assert 'href="/p/many/agreement?page=2"' in first
+    second = client.get("/p/many/agreement?page=2").get_data(as_text=True)
+    assert second.count('href="/p/many/t/t') == 1 and ">t100<" in second
+    board = client.get("/p/many/dashboard").get_data(as_text=True)
+    table = board.split('id="table-agreement"')[1].split("</section>")[0]
+    assert table.count("<tr>") == 51 and "The first 50 of 101 rows" in table
