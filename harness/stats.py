@@ -15,8 +15,9 @@ submit, skip and adjudication of the task, after the change is flushed:
 Pages read rows: `project_figures` pools them (alpha from the summed coincidence
 matrices, means of W and finding agreement), `below_threshold` is the adjudication
 queue, `position_counts` the position bias. A task with annotations but no row (a
-database from before this table) is filled by `fill_missing`, which pages call
-first: one query when nothing is missing.
+database from before this table) is filled by `fill_all` right after the schema
+upgrade (harness.setup.migrate), and by `fill_missing`, which pages call first as a
+safety net: one query when nothing is missing.
 """
 
 from __future__ import annotations
@@ -162,6 +163,11 @@ def fill_missing(session: Session, project: Project) -> int:
                ~exists().where(TaskStats.task_id == Assignment.task_id))
         .distinct()))
     return refresh_tasks(session, project, missing) if missing else 0
+
+
+def fill_all(session: Session) -> int:
+    """fill_missing for every project (after a schema upgrade brought the table)."""
+    return sum(fill_missing(session, project) for project in session.scalars(select(Project)))
 
 
 def _mean(values: Sequence[float | None]) -> float | None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from helpers import task_line, write_jsonl
 from lead.support import annotate_task, payload_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from harness import agreement, assignments, stats
 from harness.adjudication import AdjudicationIn, adjudication_queue, record_adjudication
@@ -234,4 +234,21 @@ def test_concurrent_submits_to_one_task_leave_its_figures_whole(db, session_fact
         t.join(60)
     assert not failures, failures
     assert kept(db, project)[db.scalar(select(Task.id))][0] == 2
+    assert_equal(db, project)
+
+
+def test_upgrading_an_older_database_fills_the_kept_figures(db, engine, busy) -> None:
+    """A database from before task_stats (downgraded to 0006 here) gets every task's row
+    during `migrate`, not on the first page a lead opens."""
+    from alembic import command
+
+    from harness.setup import alembic_config, migrate
+
+    project, users = busy
+    for user in users:
+        annotate_task(db, project, user, build=varied(user.id + 50))
+    db.close()
+    command.downgrade(alembic_config(engine), "0006")
+    migrate(engine)
+    assert db.scalar(select(func.count()).select_from(TaskStats)) == 1
     assert_equal(db, project)
