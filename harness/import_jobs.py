@@ -35,10 +35,14 @@ LIVE = ("queued", "running", "analysing")
 RECENT = 10
 
 
+def new_token() -> str:
+    return uuid.uuid4().hex
+
+
 def create_job(session: Session, project: Project, user_id: int | None, name: str,
-               lines: int) -> ImportJob:
+               lines: int, token: str | None = None) -> ImportJob:
     """A queued job owned by this process; flushes (the caller commits before starting it)."""
-    job = ImportJob(token=uuid.uuid4().hex, project_id=project.id, user_id=user_id,
+    job = ImportJob(token=token or new_token(), project_id=project.id, user_id=user_id,
                     name=name[:255], lines=lines, state="queued", owner=owners.owner_id(),
                     errors=[])
     session.add(job)

@@ -113,6 +113,7 @@ def test_an_import_killed_mid_way_is_reported_interrupted_after_a_restart(
         assert db.scalar(select(func.count(Task.id)).where(Task.project_id == project.id)) == 0
         job = db.scalars(select(ImportJob)).one()
         assert (job.state, job.interrupted_in) == ("interrupted", "running")
+        assert not (settings.data_dir / "imports" / job.token).exists()  # the upload is gone
         db.rollback()
 
         # a job that finished keeps its result across another kill

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-import uuid
 from pathlib import Path
 
 from flask import redirect, render_template, request, url_for
@@ -49,6 +48,11 @@ def _run(token: str, path: Path, factory: sessionmaker[Session], update: bool,
         shutil.rmtree(path.parent, ignore_errors=True)
 
 
+def _folder(token: str) -> Path:
+    """Where the job's upload waits (removed when the job ends, or found interrupted)."""
+    return app_settings().data_dir / "imports" / token
+
+
 @bp.route("/p/<slug>/import", methods=["GET", "POST"])
 @roles_required("lead")
 def import_page(slug: str) -> ResponseReturnValue:
@@ -63,7 +67,8 @@ def import_page(slug: str) -> ResponseReturnValue:
         raise InvalidInput("invalid", "choose a task file (JSONL) to upload", field="tasks")
     name = secure_filename(upload.filename) or "tasks.jsonl"
     update = request.form.get("update") in ("1", "on")
-    folder = settings.data_dir / "imports" / uuid.uuid4().hex
+    token = import_jobs.new_token()
+    folder = _folder(token)
     folder.mkdir(parents=True, mode=0o700)
     path = folder / name
     upload.save(path)
@@ -74,7 +79,7 @@ def import_page(slug: str) -> ResponseReturnValue:
     with session_scope(db.factory) as s:
         owned = s.get(Project, project_id)
         assert owned is not None
-        token = import_jobs.create_job(s, owned, user_id, name, lines).token
+        import_jobs.create_job(s, owned, user_id, name, lines, token=token)
     threading.Thread(target=_run, args=(token, path, db.factory, update, settings.max_file_bytes),
                      name=f"import-{token[:8]}", daemon=True).start()
     return redirect(url_for("lead.import_job", slug=slug, token=token))
@@ -85,5 +90,7 @@ def import_page(slug: str) -> ResponseReturnValue:
 def import_job(slug: str, token: str) -> ResponseReturnValue:
     project = project_or_404(slug)
     job = import_jobs.job_in(db.session, project, token)
+    if job.state == "interrupted":  # its process died before removing the upload
+        shutil.rmtree(_folder(job.token), ignore_errors=True)
     return render_template("lead/import_job.html", project=project, job=job,
                            lines_done=_lines_done.get(token))
