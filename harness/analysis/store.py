@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
-from tqdm import tqdm
 
 from harness.analysis.hints import AnalysisResult, Hint
 from harness.models.analysis import Analysis
@@ -28,6 +27,8 @@ from harness.settings import DEFAULT_MAX_FILE_BYTES as DEFAULT_MAX_BYTES
 # functions that analyse, not by readers of stored analyses such as the review page.
 
 if TYPE_CHECKING:
+    from tqdm import tqdm
+
     from harness.models.core import Task
 
 Item = tuple[str, Mapping[str, str], str, Mapping[str, str] | None]
@@ -160,6 +161,8 @@ def analyze_many(
     analysed = 0
     pool: Executor | None = None
     pending: _Batch | None = None
+    from tqdm import tqdm
+
     bar = tqdm(total=total, disable=not progress, unit="candidate", desc="analysing")
     try:
         for chunk in _batches(items, BATCH):
