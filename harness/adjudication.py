@@ -21,8 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from harness import audit
-from harness.agreement import TaskAgreement, rated_by_task, same_finding, task_agreement
+from harness import audit, stats
+from harness.agreement import TaskAgreement, same_finding
 from harness.annotate.common import MAX_COMMENT, MAX_FINDINGS
 from harness.cwe import MAX_CWE
 from harness.errors import InvalidInput
@@ -186,6 +186,7 @@ def record_adjudication(session: Session, project: Project, task: Task, reviews:
     audit.record(session, "adjudication.record", user_id=user_id, project_id=project.id,
                  object_type="task", object_id=task.id, findings=len(body.findings))
     session.flush()
+    stats.refresh_task(session, project, task.id)
     return found
 
 
@@ -230,18 +231,6 @@ class QueueEntry:
 def adjudication_queue(session: Session, project: Project, threshold: float,
                        limit: int = 200) -> list[QueueEntry]:
     """Tasks with two or more annotations and a figure below the threshold that no
-    lead has adjudicated yet, lowest agreement first."""
-    done = set(session.scalars(
-        select(Adjudication.task_id).where(Adjudication.project_id == project.id)))
-    below = []
-    for task_id, rated in rated_by_task(session, project):
-        if len(rated) < 2 or task_id in done:
-            continue
-        figures = task_agreement(task_id, rated)
-        if figures.below(threshold):
-            below.append(figures)
-    below.sort(key=lambda t: min(v for _, v in t.figures() if v is not None))
-    below = below[:limit]
-    names = dict(session.execute(
-        select(Task.id, Task.external_id).where(Task.id.in_([t.task_id for t in below]))).all())
-    return [QueueEntry(names[t.task_id], t) for t in below]
+    lead has adjudicated yet, lowest agreement first (read from the kept task figures)."""
+    return [QueueEntry(external_id, figures) for external_id, figures
+            in stats.below_threshold(session, project, threshold, limit)]

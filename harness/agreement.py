@@ -59,14 +59,14 @@ def _metric(level: str, values: list[float], totals: dict[float, float]) -> Call
     return ordinal
 
 
-def krippendorff_alpha(units: Iterable[Sequence[float | None]],
-                       level: str = "ordinal") -> float | None:
-    """Alpha over units, each the values its coders gave (None: not coded).
+Coincidences = dict[tuple[float, float], float]
+"""Krippendorff's coincidence matrix: (value c, value k) -> weight. Matrices of disjoint
+sets of units add up, so a project's pooled alpha is the alpha of its tasks' sum."""
 
-    The coincidence-matrix form (Krippendorff 2011, "Computing Krippendorff's
-    alpha-reliability"): only units with two or more values are pairable.
-    """
-    coincidences: dict[tuple[float, float], float] = {}
+
+def coincidences(units: Iterable[Sequence[float | None]]) -> Coincidences:
+    """The coincidence matrix of the units (only units with two or more values pair)."""
+    matrix: Coincidences = {}
     for unit in units:
         values = [float(v) for v in unit if v is not None]
         m = len(values)
@@ -75,20 +75,35 @@ def krippendorff_alpha(units: Iterable[Sequence[float | None]],
         for i, c in enumerate(values):
             for j, k in enumerate(values):
                 if i != j:
-                    coincidences[(c, k)] = coincidences.get((c, k), 0.0) + 1.0 / (m - 1)
-    if not coincidences:
+                    matrix[(c, k)] = matrix.get((c, k), 0.0) + 1.0 / (m - 1)
+    return matrix
+
+
+def alpha_of(matrix: Coincidences, level: str = "ordinal") -> float | None:
+    """Alpha from a coincidence matrix (None when nothing pairs or nothing varies)."""
+    if not matrix:
         return None
     totals: dict[float, float] = {}
-    for (c, _k), o in coincidences.items():
+    for (c, _k), o in matrix.items():
         totals[c] = totals.get(c, 0.0) + o
     n = sum(totals.values())
     values = sorted(totals)
     delta = _metric(level, values, totals)
-    observed = sum(o * delta(c, k) for (c, k), o in coincidences.items())
+    observed = sum(o * delta(c, k) for (c, k), o in matrix.items())
     expected = sum(totals[c] * totals[k] * delta(c, k) for c in values for k in values)
     if expected == 0:
         return None  # every value the same: agreement is not measurable
     return 1.0 - (n - 1) * observed / expected
+
+
+def krippendorff_alpha(units: Iterable[Sequence[float | None]],
+                       level: str = "ordinal") -> float | None:
+    """Alpha over units, each the values its coders gave (None: not coded).
+
+    The coincidence-matrix form (Krippendorff 2011, "Computing Krippendorff's
+    alpha-reliability"): only units with two or more values are pairable.
+    """
+    return alpha_of(coincidences(units), level)
 
 
 # --- Kendall's W -------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from harness import audit, settings
+from harness import audit, settings, stats
 from harness.errors import Conflict, InvalidInput, NotFound
 from harness.models import (
     Annotation,
@@ -374,6 +374,7 @@ def skip(session: Session, assignment: Assignment, reason: str) -> None:
                  project_id=assignment.project_id, object_type="assignment",
                  object_id=assignment.id, reason=reason)
     session.flush()
+    stats.refresh_task(session, assignment.project, assignment.task_id)
 
 
 # --- reads the pages use ----------------------------------------------------------------

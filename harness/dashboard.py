@@ -8,7 +8,6 @@ annotations rather than loading the project's objects.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -17,7 +16,8 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from harness.agreement import ProjectAgreement, project_agreement
+from harness import stats
+from harness.agreement import ProjectAgreement
 from harness.errors import HarnessError
 from harness.models import Annotation, Assignment, Finding, Project, Task, User
 from harness.qualification import score_against_gold
@@ -109,19 +109,18 @@ def gold_table(session: Session, project: Project) -> Table:
 
 
 def progress_table(session: Session, project: Project) -> Table:
-    """Submissions per day and the running total."""
-    days: Counter[date] = Counter()
-    for (at,) in session.execute(
-            select(Annotation.submitted_at)
-            .join(Assignment, Assignment.id == Annotation.assignment_id)
-            .where(Assignment.project_id == project.id, Annotation.version == 1)
-            .execution_options(yield_per=2000)):
-        days[at.date()] += 1
+    """Submissions per day (first versions) and the running total: one grouped query."""
+    day = func.date(Annotation.submitted_at)
+    counted = session.execute(
+        select(day, func.count(Annotation.id))
+        .join(Assignment, Assignment.id == Annotation.assignment_id)
+        .where(Assignment.project_id == project.id, Annotation.version == 1)
+        .group_by(day).order_by(day)).all()
     running = 0
     rows = []
-    for day in sorted(days):
-        running += days[day]
-        rows.append([day.isoformat(), days[day], running])
+    for at, n in counted:
+        running += int(n)
+        rows.append([str(at)[:10], int(n), running])
     return ["day", "submitted", "total"], rows
 
 
@@ -147,26 +146,14 @@ class PositionBias:
 
 def position_bias(session: Session, project: Project) -> tuple[PositionBias, Table]:
     """How often the candidate shown first is ranked best (alone or tied), against chance
-    (the top group's share of the candidates), per position shown."""
-    wins: Counter[int] = Counter()
-    ranked = 0
-    expected = 0.0
-    for ranking, order in session.execute(
-            select(Annotation.ranking, Annotation.display_order)
-            .join(Assignment, Assignment.id == Annotation.assignment_id)
-            .where(Assignment.project_id == project.id, Assignment.state == "submitted")
-            .execution_options(yield_per=2000)):
-        if not ranking or not order:
-            continue
-        top = {int(c) for c in ranking[0]}
-        ranked += 1
-        expected += len(top) / len(order)
-        for position, cid in enumerate(order):
-            if int(cid) in top:
-                wins[position] += 1
-    bias = PositionBias(ranked, wins.get(0, 0), expected / ranked if ranked else 0.0)
-    rows = [[position + 1, wins[position], round(wins[position] / ranked, 4) if ranked else None]
-            for position in sorted(wins)]
+    (the top group's share of the candidates), per position shown; from the latest
+    version of each submitted annotation, as kept per task (harness.stats)."""
+    counts = stats.position_counts(session, project)
+    ranked = counts.ranked
+    bias = PositionBias(ranked, counts.wins[0] if counts.wins else 0,
+                        counts.expected / ranked if ranked else 0.0)
+    rows = [[position + 1, n, round(n / ranked, 4) if ranked else None]
+            for position, n in enumerate(counts.wins) if n]
     return bias, (["position_shown", "ranked_best", "share"], rows)
 
 
@@ -195,7 +182,7 @@ class Dashboard:
 
 
 def dashboard(session: Session, project: Project) -> Dashboard:
-    figures = project_agreement(session, project)
+    figures = stats.project_figures(session, project)
     names = dict(session.execute(select(Task.id, Task.external_id).where(
         Task.id.in_([t.task_id for t in figures.per_task]))).all()) if figures.per_task else {}
     bias, positions = position_bias(session, project)
@@ -205,3 +192,16 @@ def dashboard(session: Session, project: Project) -> Dashboard:
 
 
 TABLES = ("annotators", "gold", "progress", "agreement", "positions")
+
+
+def table(session: Session, project: Project, name: str) -> Table:
+    """One of the dashboard's tables alone (a CSV download builds only its own)."""
+    if name == "agreement":
+        figures = stats.project_figures(session, project)
+        names = dict(session.execute(select(Task.id, Task.external_id).where(
+            Task.project_id == project.id)).all()) if figures.per_task else {}
+        return agreement_table(figures, names)
+    if name == "positions":
+        return position_bias(session, project)[1]
+    builders = {"annotators": annotators_table, "gold": gold_table, "progress": progress_table}
+    return builders[name](session, project)

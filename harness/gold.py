@@ -187,3 +187,70 @@ def plant_gold_task(session: Session, project: Project, task: Task, candidate_la
         path.write_text(json.dumps(line) + "\n", encoding="utf-8")
         kwargs: dict[str, Any] = {} if max_bytes is None else {"max_bytes": max_bytes}
         return import_tasks(session, project, path, **kwargs)
+
+
+# --- what the lead's planting page shows --------------------------------------------------
+
+KIND_LABELS = {"off_by_one": "an off-by-one", "removed_bounds_check": "a removed bounds check",
+               "string_sql": "string-built SQL (CWE-89)"}
+KIND_NEEDS = {
+    "off_by_one": "a range(n) call on one line, or a <, <=, > or >= comparison",
+    "removed_bounds_check": "an if with no else whose body only raises or returns, "
+                            "followed by another statement",
+    "string_sql": "a cursor.execute(\"... ? ...\", (values,)) call on one line with "
+                  "as many placeholders as values",
+}
+"""What each kind looks for, to say why a candidate has no place for it."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """A candidate of the task as a planting source: whether its tests pass and which
+    kinds of bug have a place in it."""
+
+    label: str
+    model: str
+    run_status: str | None  # the current run's status, None when it has none yet
+    kinds: dict[str, bool]
+
+    @property
+    def passing(self) -> bool:
+        return self.run_status == "passed"
+
+
+def sources_of(session: Session, task: Task) -> list[Source]:
+    runs = runs_for_task(session, task)
+    out = []
+    for candidate in sorted(task.candidates, key=lambda c: c.label):
+        run = runs.get(candidate.id)
+        status = None if run is None else (run.status if run.state == "done" else run.state)
+        files = {k: str(v) for k, v in candidate.files.items()}
+        kinds = {}
+        for kind in KINDS:
+            try:
+                plant(files, kind)
+                kinds[kind] = True
+            except InvalidInput:
+                kinds[kind] = False
+        out.append(Source(candidate.label, candidate.model, status, kinds))
+    return out
+
+
+@dataclass(frozen=True)
+class Preview:
+    planted: Planted
+    new_id: str
+    diff: list[dict[str, object]]  # harness.text.line_diff rows of the changed file
+
+
+def preview(task: Task, candidate_label: str, kind: str) -> Preview:
+    """What planting would change: the changed file's diff and the gold finding."""
+    from harness.text import line_diff
+
+    candidate = next((c for c in task.candidates if c.label == candidate_label), None)
+    if candidate is None:
+        raise NotFound("not_found", f"no candidate {candidate_label!r} in {task.external_id}")
+    files = {k: str(v) for k, v in candidate.files.items()}
+    planted = plant(files, kind)
+    diff = line_diff(files[planted.file_path], planted.files[planted.file_path])
+    return Preview(planted, f"{task.external_id}.{kind}", diff)

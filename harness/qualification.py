@@ -396,3 +396,33 @@ def answered_assessment(session: Session, project: Project,
     """The member's answers so far to the assessment's tasks."""
     return _latest(session, project, user_id,
                    task_ids=[t.id for t in qualification_tasks(session, project)])
+
+
+@dataclass(frozen=True)
+class AssessmentStatus:
+    """What the annotator's queue says about a project's starter assessment."""
+
+    tasks: int
+    answered: int
+    attempt: QualificationAttempt | None
+
+
+def assessment_status(session: Session, project: Project,
+                      user_id: int) -> AssessmentStatus | None:
+    """None when the project asks for no assessment (no query then), or when the member
+    was qualified without one (nothing to take); else how far the member is, or their
+    graded attempt."""
+    if not (project.settings or {}).get("qualification_tasks"):
+        return None
+    tasks = qualification_tasks(session, project)
+    if not tasks:
+        return None
+    attempt = attempt_of(session, project, user_id)
+    if attempt is None:
+        state = session.scalar(select(ProjectMember.qualification).where(
+            ProjectMember.project_id == project.id, ProjectMember.user_id == user_id))
+        if state == Qualification.qualified:
+            return None
+    answered = 0 if attempt is not None else len(
+        _latest(session, project, user_id, task_ids=[t.id for t in tasks]))
+    return AssessmentStatus(len(tasks), answered, attempt)

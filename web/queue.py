@@ -6,7 +6,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from harness import assignments
+from harness import assignments, qualification
 from harness.annotate.page import progress
 from harness.models import Assignment, Project
 from web.access import is_admin, project_or_404
@@ -36,9 +36,13 @@ def _not_an_annotator(project: Project | None, projects: list[Project]) -> Respo
                            message=NOT_AN_ANNOTATOR.format(role=current_user.role))
 
 
-def _progress(projects: list[Project]) -> list[tuple[Project, int, int]]:
-    """(project, done, total) for the annotator: "3 of 14 done" per project."""
-    return [(p, *progress(db.session, current_user.id, p)) for p in projects]
+def _progress(projects: list[Project]) -> list[tuple[Project, int, int,
+                                                   qualification.AssessmentStatus | None]]:
+    """(project, done, total, assessment) for the annotator: "3 of 14 done" per project,
+    and where the project asks for a starter assessment, how far they are or their result."""
+    return [(p, *progress(db.session, current_user.id, p),
+             qualification.assessment_status(db.session, p, current_user.id))
+            for p in projects]
 
 
 @bp.route("/queue", methods=["GET", "POST"])

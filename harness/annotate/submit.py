@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from harness import audit, qualification, settings, webhooks
+from harness import audit, qualification, settings, stats, webhooks
 from harness.analysis.hints import Hint
 from harness.annotate.checks import (
     consistency_warnings,
@@ -71,6 +71,7 @@ def submit_annotation(
     if latest is not None and _content_of(latest) == _content_of_clean(clean, project):
         _mark_submitted(assignment, None)
         session.flush()
+        stats.refresh_task(session, project, assignment.task_id)
         return SubmitResult(latest, unchanged=True)
     outcomes = run_outcomes(session, assignment.task, [s.candidate for s in shown])
     warnings = consistency_warnings(rubric, shown, draft, outcomes)
@@ -88,6 +89,7 @@ def submit_annotation(
                  version=annotation.version, warnings=[w.message for w in warnings])
     webhooks.annotation_submitted(session, assignment, annotation.id, annotation.version)
     session.flush()
+    stats.refresh_task(session, project, assignment.task_id)
     if assignment.task.is_gold:  # the assessment is graded; gold in live work may pause
         qualification.after_submit(session, project, assignment)
     return SubmitResult(annotation, warnings=warnings)

@@ -15,7 +15,7 @@ from harness.models.core import (
     User,
     token_projects,
 )
-from harness.models.quality import Adjudication, QualificationAttempt
+from harness.models.quality import Adjudication, ImportJob, QualificationAttempt, TaskStats
 from harness.models.review import (
     Annotation,
     Assignment,
@@ -38,6 +38,7 @@ __all__ = [
     "Candidate",
     "Finding",
     "HintVerdict",
+    "ImportJob",
     "ProbeTest",
     "Project",
     "ProjectMember",
@@ -46,6 +47,7 @@ __all__ = [
     "Role",
     "Rubric",
     "Task",
+    "TaskStats",
     "TestRun",
     "User",
     "token_projects",

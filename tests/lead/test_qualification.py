@@ -232,3 +232,38 @@ def test_gold_is_mixed_into_live_work_at_the_set_rate(db, make_project, make_use
     db.commit()
     order = [annotate_task(db, project, other).assignment.task.external_id for _ in range(8)]
     assert order[-2:] == ["g0", "g1"]  # without a rate: file order
+
+
+def _links(html: str) -> list[str]:
+    import re
+
+    return [h for h in re.findall(r'href="([^"]+)"', html) if h.startswith("/")]
+
+
+def test_the_queue_links_to_the_assessment_until_taken_then_shows_the_result(
+        db, gold_project, make_project, make_user, login) -> None:
+    project, user = gold_project
+    make_project("plain")
+    db.add(ProjectMember(project_id=db.scalars(select(Project).where(
+        Project.slug == "plain")).one().id, user_id=user.id))
+    project.settings = {"qualification_tasks": ["gold0"], "pass_mark": 0.9}
+    db.commit()
+    client = login("ann")
+    for url in ("/queue", "/p/g/queue"):
+        html = client.get(url).get_data(as_text=True)
+        item = html.split('data-project="g"')[1].split("</li>")[0]
+        assert 'data-assessment="open"' in item and "0 of 1 task(s) answered" in item
+        assert 'href="/p/g/qualification"' in item
+        for link in _links(html):  # nothing on the queue answers 403 or 404
+            resp = client.get(link)
+            resp.close()
+            assert resp.status_code < 400, link
+    plain = client.get("/queue").get_data(as_text=True).split('data-project="plain"')[1]
+    assert "assessment" not in plain.split("</li>")[0]  # it asks for none
+
+    _answer(db, project, user, right=False)  # the one assessment task: graded, not passed
+    html = client.get("/queue").get_data(as_text=True)
+    item = html.split('data-project="g"')[1].split("</li>")[0]
+    assert 'data-assessment="taken"' in item
+    assert "Starter assessment not passed (0%)" in item and 'href="/p/g/qualification"' in item
+    assert "Not passed: 0%" in client.get("/p/g/qualification").get_data(as_text=True)

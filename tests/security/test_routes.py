@@ -86,6 +86,8 @@ ROUTES: dict[tuple[str, str], dict[str, Any]] = {
     ("lead.remove_member", "POST"): LEADS | {"lead": 404, "admin": 404},
     ("lead.lift_member_pause", "POST"): LEADS | {"lead": 404, "admin": 404},
     ("lead.new_rubric_version", "POST"): LEADS,
+    ("lead.plant_gold", "GET"): LEADS,
+    ("lead.plant_gold", "POST"): LEADS,
     ("qualification.assessment_page", "GET"): ALL | {"out": 404},
     # the lab's pages (web/lab.py): token 999999 does not exist
     ("lab.home", "GET"): LAB,

@@ -11,6 +11,6 @@ from flask import Blueprint
 
 bp = Blueprint("lead", __name__)
 
-from web.lead import dashboard, imports, projects, reviews, tasks  # noqa: E402,F401 - registers views
+from web.lead import dashboard, gold, imports, projects, reviews, tasks  # noqa: E402,F401 - registers views
 
 __all__ = ["bp"]

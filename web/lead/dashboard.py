@@ -51,8 +51,7 @@ def dashboard_csv(slug: str, name: str) -> ResponseReturnValue:
     project = project_or_404(slug)
     if name not in dashboard.TABLES:
         raise NotFound("not_found", f"no table {name!r}; there are {', '.join(dashboard.TABLES)}")
-    board = dashboard.dashboard(db.session, project)
-    header, rows = getattr(board, name)
+    header, rows = dashboard.table(db.session, project, name)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)

@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from harness import adjudication, agreement, projects, reviews
+from harness import adjudication, agreement, projects, reviews, stats
 from harness.errors import InvalidInput
 from harness.rubric import body_of, version_label
 from web.access import project_or_404, sees_models, task_or_404
@@ -17,6 +17,9 @@ from web.bodies import parse
 from web.extensions import db
 from web.lead import bp
 from web.security import roles_required
+
+PAGE_SIZE = 100
+"""Tasks per page of the agreement page (the figures above it cover them all)."""
 
 
 @bp.route("/p/<slug>/t/<path:external_id>/annotations")
@@ -45,9 +48,13 @@ def annotations_page(slug: str, external_id: str) -> ResponseReturnValue:
 @roles_required("lead")
 def agreement_page(slug: str) -> ResponseReturnValue:
     project = project_or_404(slug)
-    figures = agreement.project_agreement(db.session, project)
-    names = projects.external_ids(db.session, [t.task_id for t in figures.per_task])
+    figures = stats.project_figures(db.session, project)
+    pages = max((len(figures.per_task) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    shown = figures.per_task[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
+    names = projects.external_ids(db.session, [t.task_id for t in shown])
     return render_template("lead/agreement.html", project=project, figures=figures,
+                           shown=shown, page=page, pages=pages,
                            threshold=agreement.threshold_of(project), names=names)
 
 
