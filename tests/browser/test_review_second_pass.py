@@ -282,6 +282,14 @@ def test_horizontal_scroll_keeps_line_numbers_visible_and_compare_two(live, open
     box = page.locator("#diff-view").bounding_box()
     assert box["x"] + box["width"] <= 1024
     assert page.locator("#diff-view tbody span[class]").count() > 0  # pygments tokens
+    # each side's line numbers sit beside its code, never over it
+    overlaps = page.evaluate("""() => [...document.querySelectorAll('#diff-table tr')].flatMap(tr => {
+        const cells = [...tr.children];
+        return cells.slice(0, -1).filter((td, i) =>
+            td.getBoundingClientRect().right > cells[i + 1].getBoundingClientRect().left + 0.5
+        ).map(td => td.className);
+    })""")
+    assert overlaps == [], overlaps
 
 
 # --- 7. probe history --------------------------------------------------------------------------
