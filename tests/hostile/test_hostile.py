@@ -108,7 +108,7 @@ CASES = [
     Case("many_procs_over_total",
          "import os, time\ndef run():\n    kids = []\n    for _ in range(12):\n"
          "        pid = os.fork()\n        if pid == 0:\n"
-         "            b = bytearray(40 * 1024 * 1024)\n            time.sleep(30)\n"
+         "            b = bytearray(64 * 1024 * 1024)\n            time.sleep(30)\n"
          "            os._exit(0)\n        kids.append(pid)\n"
          "    for pid in kids:\n        os.waitpid(pid, 0)\n", {"oom"}),
     Case("stdout_flood", FLOOD_FDS + "def run():\n    chunk = b'x' * 65536 + b'\\n'\n"
