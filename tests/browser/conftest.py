@@ -102,7 +102,7 @@ class Live:
                     assert result.status != "sandbox_error", result.error
                     _RUN_RESULTS[cache] = result.to_dict()
                 result = _RUN_RESULTS[cache]
-                key = dedup_key(cand.content_hash, task.tests_hash, image, limits)
+                key = dedup_key(cand.content_hash, task.tests_hash, image, limits, "split")
                 if s.scalar(select(TestRun.id).where(TestRun.dedup_key == key)) is None:
                     s.add(TestRun(
                         dedup_key=key, generation=1, candidate_hash=cand.content_hash,
