@@ -88,7 +88,8 @@ def test_runs_json_shape_while_queued_and_when_done(client, login, site, session
     assert body["pending"] is False
     a, b = (body["runs"][str(c.id)] for c in task.candidates)
     assert (a["state"], a["status"], b["status"]) == ("done", "passed", "failed")
-    assert a["tests"] == [{"name": "test_solution.py::test", "outcome": "passed", "message": ""}]
+    assert a["tests"] == [{"name": "test_solution.py::test", "outcome": "passed", "message": "",
+                           "hidden": False}]
     for key in ("wall_s", "peak_memory_bytes", "isolation", "stdout", "stderr",
                 "stdout_truncated", "stderr_truncated", "tamper"):
         assert key in a
@@ -201,7 +202,8 @@ class RecordingRunner:
     def __init__(self) -> None:
         self.calls: list[tuple[dict[str, str], dict[str, str], Limits]] = []
 
-    def __call__(self, files: Mapping[str, str], tests: Mapping[str, str], limits: Limits) -> RunResult:
+    def __call__(self, files: Mapping[str, str], tests: Mapping[str, str], limits: Limits,
+                 **_: object) -> RunResult:
         self.calls.append((dict(files), dict(tests), limits))
         return echo_runner(files, tests, limits)
 
