@@ -65,7 +65,7 @@ function hasDetails(run) {
 // opens the details in the shared panel. `prefix` names a probe ("probe: ").
 export function runSummary(run, { prefix = "", title = "", panel = null, stale = "" } = {}) {
   const parts = [el("span", { class: `badge ${statusClass(run)}`, text: prefix + runLabel(run) })];
-  if (run?.hidden_note) parts.push(el("span", { class: "badge status-failed hidden-note", text: String(run.hidden_note) }));
+  if (run?.hidden_note) parts.push(el("span", { class: "badge hidden-note", text: String(run.hidden_note) }));
   if (stale) parts.push(el("span", { class: "badge stale", title: stale, text: "stale" }));
   const meta = [];
   if (typeof run?.wall_s === "number") meta.push(`${run.wall_s.toFixed(2)} s`);
