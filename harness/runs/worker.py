@@ -233,7 +233,7 @@ def execute_claimed(executor: Executor, claimed: Claimed) -> RunResult:
     The hidden tests run with the others in the judge; their outcomes are marked here
     whatever the executor, since the pages withhold them by that mark."""
     try:
-        result = executor({**claimed.files}, {**claimed.tests, **claimed.hidden},
+        result = executor(claimed.files, {**claimed.tests, **claimed.hidden},
                           Limits.from_dict(claimed.limits), mode=claimed.mode,
                           hidden=frozenset(claimed.hidden))
         return mark_hidden(result, claimed.hidden)
