@@ -270,3 +270,39 @@ def test_the_project_file_chooses_the_mode_and_a_task_may_still_opt_out(
     modes = dict(db.execute(select(Task.external_id, TestRun.mode).join(
         Task, Task.tests_hash == TestRun.tests_hash)).all())
     assert modes == {"o": "in_process", "s": "split"}
+
+
+# -- the visible view, case by case ----------------------------------------------------------
+
+
+def _result(status: str, tests: list[tuple[str, str, bool, str]], **extra: Any) -> dict[str, Any]:
+    return {"status": status, "tests": [{"name": n, "outcome": o, "hidden": h, "message": m}
+                                        for n, o, h, m in tests],
+            "stdout": "test_unseen.py F", "stderr": "", "tamper": [], "error": None} | extra
+
+
+def test_the_visible_view_case_by_case() -> None:
+    from harness.runs.hidden import WITHHELD, hidden_note, visible_view
+
+    hidden = ["sub/test_unseen.py"]
+    mixed = _result("failed", [("test_a.py::test_x", "passed", False, ""),
+                               ("test_a.py::test_y", "passed", False, "see test_secret_case"),
+                               ("sub/test_unseen.py::test_secret_case", "failed", True, "1 != 2")])
+    seen = visible_view(mixed, hidden)
+    assert seen is not None and seen["status"] == "passed"
+    assert [t["name"] for t in seen["tests"]] == ["test_a.py::test_x", "test_a.py::test_y"]
+    assert seen["tests"][1]["message"] == WITHHELD  # it named the hidden test
+    assert seen["stdout"] == WITHHELD  # pytest's report names every file
+    assert hidden_note(mixed) is not None and hidden_note(seen) is None
+    # unmarked outcomes (a result stored before the mark) are withheld by file name
+    unmarked = _result("failed", [("test_a.py::test_x", "passed", False, ""),
+                                  ("sub/test_unseen.py::test_secret_case", "failed", False, "")])
+    assert [t["name"] for t in visible_view(unmarked, hidden)["tests"]] == ["test_a.py::test_x"]  # type: ignore[index]
+    # run-level statuses are about the whole run and stay; hidden-only tasks show no verdict
+    assert visible_view(_result("timeout", []), hidden)["status"] == "timeout"  # type: ignore[index]
+    only = _result("failed", [("sub/test_unseen.py::test_secret_case", "failed", True, "")])
+    assert visible_view(only, hidden)["status"] is None  # type: ignore[index]
+    # a reason naming a hidden test is withheld, others stay; no hidden tests: unchanged
+    flagged = _result("tamper_suspected", [], tamper=["flag in test_unseen", "other flag"])
+    assert visible_view(flagged, hidden)["tamper"] == [WITHHELD, "other flag"]  # type: ignore[index]
+    assert visible_view(mixed, []) == mixed
