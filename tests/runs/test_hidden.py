@@ -306,3 +306,27 @@ def test_the_visible_view_case_by_case() -> None:
     flagged = _result("tamper_suspected", [], tamper=["flag in test_unseen", "other flag"])
     assert visible_view(flagged, hidden)["tamper"] == [WITHHELD, "other flag"]  # type: ignore[index]
     assert visible_view(mixed, []) == mixed
+
+
+def test_the_lead_switches_the_mode_on_the_settings_page(db, queued_project, make_user,
+                                                         login) -> None:
+    from harness.models import Project
+
+    project = queued_project("page", [hidden_task("p1")])
+    make_user("boss", role="lead", projects=["page"])
+    client = login("boss")
+    page = client.get("/p/page/settings").get_data(as_text=True)
+    assert 'name="execution"' in page and 'value="split" selected' in page
+    form = {"csrf_token": csrf_from(page), "state": "active", "overlap": "1",
+            "tests_enabled": "1", "blind": "1", "hints_visible": "1"}
+    assert client.post("/p/page/settings", data=form | {"execution": "in_process"}
+                       ).status_code == 302
+    db.expire_all()
+    project = db.get(Project, project.id)
+    assert project.execution_mode == "in_process"
+    modes = sorted(m for m in db.scalars(select(TestRun.mode)))
+    assert modes == ["in_process", "in_process", "split", "split"]  # queued at once
+    # a form without the field leaves the mode as it is
+    client.post("/p/page/settings", data=form)
+    db.expire_all()
+    assert db.get(Project, project.id).execution_mode == "in_process"
