@@ -191,6 +191,9 @@ HONEST: list[str] = [
     "import sys\n\nME = sys.modules[__name__]\n\ndef f(x):\n    return getattr(ME, x)\n",
     "def f(x):\n    with open('notes.txt') as fh:\n        return fh.read()\n",  # ships none
     "def f(xs):\n    table = {n: n * n for n in range(10)}\n    return [table[x] for x in xs]\n",
+    # constants that fail when folded (not latin-1, not base64) name nothing and crash nothing
+    "import codecs, base64\nT = codecs.charmap_build('\u20ac\u2020')\n"
+    "B = base64.b64decode('\u20ac!')\nC = getattr(codecs, 'x' + '\udcff')\n",
 ]
 
 

@@ -56,9 +56,17 @@ READ_CALLS = frozenset({"open", "io.open", "codecs.open", "pkgutil.get_data",
 READ_METHODS = frozenset({"read_text", "read_bytes", "open"})
 
 
+_DECODERS = frozenset({"base64.b64decode", "base64.standard_b64decode", "base64.decodebytes",
+                       "base64.urlsafe_b64decode", "base64.b32decode", "base64.b16decode",
+                       "bytes.fromhex", "binascii.unhexlify", "binascii.a2b_hex",
+                       "codecs.decode"})
+
+
 def _decode_call(name: str, value: str | bytes, args: list[ast.expr]) -> str | bytes | None:
-    raw = value.encode("latin-1") if isinstance(value, str) else value
+    if name not in _DECODERS:
+        return None
     try:
+        raw = value.encode("ascii") if isinstance(value, str) else value
         if name in ("base64.b64decode", "base64.standard_b64decode", "base64.decodebytes"):
             return base64.b64decode(raw)
         if name == "base64.urlsafe_b64decode":
@@ -74,7 +82,7 @@ def _decode_call(name: str, value: str | bytes, args: list[ast.expr]) -> str | b
             codec = args[1]
             if isinstance(codec, ast.Constant) and codec.value in ("rot13", "rot_13"):
                 return codecs.decode(value, "rot13")
-    except (ValueError, LookupError, binascii.Error, UnicodeDecodeError, TypeError):
+    except (ValueError, LookupError, binascii.Error, UnicodeError, TypeError):
         return None
     return None
 
@@ -85,7 +93,10 @@ def fold(node: ast.AST | None, qualname: Any, strings: dict[str, str | bytes]
 
     `qualname(node)` resolves a call's function to a dotted name (the checker's);
     `strings` maps names bound once to a foldable value (NAME = "g" + "c")."""
-    out = _fold(node, qualname, strings, 0)
+    try:
+        out = _fold(node, qualname, strings, 0)
+    except (ValueError, TypeError, UnicodeError, OverflowError, MemoryError, RecursionError):
+        return None  # a constant expression that fails when evaluated names nothing
     if out is not None and len(out) > MAX_FOLD:
         return None
     return out
