@@ -117,9 +117,10 @@ def _refused_result(backend: Sandbox, refused: list[str]) -> RunResult:
 def gaming_reasons(candidate_files: Mapping[str, str],
                    test_files: Mapping[str, str]) -> list[str]:
     from harness.analysis import gaming_flags
+    from harness.analysis.analyzers.gaming import RULES
 
     return [f"gaming hint: {h.rule_id} {h.title} ({h.file_path}:{h.line_start}): {h.message}"
-            for h in gaming_flags(candidate_files, test_files)]
+            for h in gaming_flags(candidate_files, test_files) if RULES[h.rule_id].suspect]
 
 
 def run_candidate(candidate_files: Mapping[str, str], test_files: Mapping[str, str],

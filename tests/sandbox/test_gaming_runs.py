@@ -40,3 +40,19 @@ def test_hidden_literals_never_feed_the_hints() -> None:
     assert result.status == "passed" and result.tamper == []
     assert {t.name: t.hidden for t in result.tests} == {
         "test_solution.py::test_small": False, "test_more.py::test_more": True}
+
+
+def test_reading_its_own_data_file_stays_a_hint() -> None:
+    """data-file-read is shown to annotators but does not make a passing run suspect:
+    a candidate may keep honest data beside its code."""
+    from harness.analysis import gaming_flags
+
+    sandbox = require_backend("bwrap")
+    files = {"solution.py": "import json, pathlib\n\n"
+                            "PRIMES = json.loads((pathlib.Path(__file__).parent / 'primes.json')"
+                            ".read_text())\n\n\ndef fib(n):\n    a, b = 0, 1\n"
+                            "    for _ in range(n):\n        a, b = b, a + b\n    return a\n",
+             "primes.json": "[2, 3, 5, 7]"}
+    assert {h.rule_id for h in gaming_flags(files, TESTS)} == {"data-file-read"}
+    result = run_candidate(files, TESTS, Limits(), sandbox)
+    assert result.status == "passed" and result.tamper == []

@@ -19,6 +19,9 @@ class Rule:
     severity: str
     confidence: str
     explanation: str
+    suspect: bool = True
+    """Whether a passing run whose candidate trips it is tamper_suspected
+    (harness.runs.execute.gaming_reasons); False: a hint for annotators only."""
 
 
 RULES: dict[str, Rule] = {
@@ -84,7 +87,7 @@ RULES: dict[str, Rule] = {
         Rule("data-file-read", "reads its own data file", "medium", "medium",
              "Reads one of the candidate's own non-.py files (or any file while being "
              "imported): code or answers kept outside the .py files escape review and "
-             "the other rules."),
+             "the other rules.", suspect=False),
     )
 }
 
