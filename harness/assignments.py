@@ -403,6 +403,14 @@ def has_assignment(session: Session, task: Task, user_id: int) -> bool:
     ) is not None
 
 
+def has_submitted(session: Session, task: Task, user_id: int) -> bool:
+    """Whether the user has submitted a review of the task (then they see its hidden tests)."""
+    return session.scalar(
+        select(Assignment.id).where(Assignment.task_id == task.id, Assignment.user_id == user_id,
+                                    Assignment.submitted_at.is_not(None)).limit(1)
+    ) is not None
+
+
 def listed(session: Session, user_id: int, state: str, project: Project | None = None,
            limit: int = 50) -> list[tuple[Assignment, str, str]]:
     """(assignment, project slug, task id) of the user's assignments in `state`:

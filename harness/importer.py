@@ -15,7 +15,14 @@ from sqlalchemy.orm import Session
 
 from harness.errors import InvalidInput
 from harness.models import Assignment, Candidate, Project, Task, utcnow
-from harness.taskfile import DEFAULT_MAX_FILE_BYTES, Line, files_hash, iter_tasks, validate_file
+from harness.taskfile import (
+    DEFAULT_MAX_FILE_BYTES,
+    Line,
+    files_hash,
+    iter_tasks,
+    tests_hash,
+    validate_file,
+)
 
 BATCH = 500
 _shuffle = random.SystemRandom().shuffle
@@ -130,6 +137,7 @@ def _insert_new(session: Session, project: Project, new: list[Line], position: i
 def _task_row(project: Project, line: Line, position: int, now: datetime) -> dict[str, Any]:
     t = line.task
     tests = t.get("tests", {})
+    hidden = t.get("hidden_tests", {})
     return {
         "project_id": project.id,
         "external_id": t["id"],
@@ -137,7 +145,8 @@ def _task_row(project: Project, line: Line, position: int, now: datetime) -> dic
         "prompt": t["prompt"],
         "language": t.get("language", "python"),
         "tests": tests,
-        "tests_hash": files_hash(tests),
+        "hidden_tests": hidden,
+        "tests_hash": tests_hash(tests, hidden),
         "meta": t.get("metadata", {}),
         "is_gold": t.get("gold") is not None,
         "gold_answer": t.get("gold"),
@@ -169,7 +178,8 @@ def _replace_task(session: Session, project: Project, line: Line) -> int:
     ).one()
     now = utcnow()
     row = _task_row(project, line, task.position, now)
-    for key in ("prompt", "language", "tests", "tests_hash", "meta", "is_gold", "gold_answer"):
+    for key in ("prompt", "language", "tests", "hidden_tests", "tests_hash", "meta", "is_gold",
+                "gold_answer"):
         setattr(task, key, row[key])
     task.updated_at = now
     by_label = {c.label: c for c in task.candidates}

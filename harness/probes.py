@@ -38,7 +38,7 @@ from harness.db import session_scope
 from harness.errors import Conflict, InvalidInput, NotFound, RateLimited, TooLarge, Unavailable
 from harness.models import Assignment, ProbeTest, User, utcnow
 from harness.runs.execute import Executor
-from harness.runs.keys import limits_for
+from harness.runs.keys import limits_for, run_mode
 from sandboxes.base import Limits, RunResult
 
 MAX_SOURCE_BYTES = 20 * 1024
@@ -242,13 +242,14 @@ def finish_probe(
     task = assignment.task
     limits: Limits = limits_for(assignment.project.sandbox_limits)
     tests = probe_files(dict(task.tests), probe.source)
+    mode = run_mode(assignment.project.execution_mode, tests)
     by_hash: dict[str, dict[str, str]] = {}
     for cand in task.candidates:
         by_hash.setdefault(cand.content_hash, dict(cand.files))
 
     def one(files: dict[str, str]) -> RunResult:
         try:
-            return executor(files, tests, limits)
+            return executor(files, tests, limits, mode=mode)
         except Exception as exc:  # the sandbox failed, not the candidate
             return RunResult.failure("sandbox_error", f"{type(exc).__name__}: {exc}")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -83,6 +83,9 @@ class ProjectFile(_Strict):
     hints: HintSettings = Field(default_factory=HintSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     tests: bool = True
+    # "split" (default): the trusted tests run in a judge the candidate cannot reach;
+    # "in_process": for a project whose tests need the candidate's internals.
+    execution: Literal["split", "in_process"] = "split"
     lease_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
 
 
@@ -149,6 +152,7 @@ def create_from_spec(session: Session, spec: ProjectFile, rubric: Rubric, *, sou
         hints_visible=spec.hints.visible,
         tests_enabled=spec.tests,
         sandbox_limits=spec.sandbox.model_dump(exclude_none=True),
+        execution_mode=spec.execution,
         settings=settings,
     )
     session.add(project)
@@ -181,6 +185,7 @@ class ProjectSettingsIn(_Strict):
     hints_visible: bool
     tests_enabled: bool
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    execution: Literal["split", "in_process"] | None = None  # None: unchanged
     lease_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
     agreement_threshold: float | None = Field(default=None, ge=-1.0, le=1.0)
     hourly_rate: float | None = Field(default=None, ge=0, le=100_000)
@@ -217,6 +222,9 @@ def update_settings(session: Session, project: Project, changes: ProjectSettings
         if getattr(project, field) != value:
             setattr(project, field, value)
             changed.append(field)
+    if changes.execution is not None and changes.execution != project.execution_mode:
+        project.execution_mode = changes.execution  # runs re-key: the mode is in the key
+        changed.append("execution")
     limits = changes.sandbox.model_dump(exclude_none=True)
     if limits != (project.sandbox_limits or {}):
         project.sandbox_limits = limits

@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 from pydantic_core import from_json
@@ -59,6 +60,9 @@ class TaskIn(_Model):
     prompt: str = Field(min_length=1)
     language: str = Field(default="python", pattern=r"^[a-z0-9+#-]{1,32}$")
     tests: dict[RelativePath, str] = Field(default_factory=dict)
+    # Trusted tests that run like `tests` but candidates never see, and annotators only
+    # once they have submitted (the signature of memorised answers: visible pass, hidden fail).
+    hidden_tests: dict[RelativePath, str] = Field(default_factory=dict)
     candidates: list[CandidateIn] = Field(min_length=2, max_length=6)
     metadata: dict[str, Any] = Field(default_factory=dict)
     gold: dict[str, Any] | None = None
@@ -69,6 +73,17 @@ class TaskIn(_Model):
         if has_nul(prompt):
             raise ValueError(NUL_MESSAGE)
         return prompt
+
+    @field_validator("hidden_tests")
+    @classmethod
+    def _hidden_apart(cls, hidden: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        """Hidden and visible tests share the judge's test dir: a name is one or the other."""
+        visible = info.data.get("tests") or {}
+        both = sorted(name for name in hidden if name in visible)
+        if both:
+            raise ValueError(f"{', '.join(both)} also in tests; a file is visible or hidden, "
+                             "not both")
+        return hidden
 
     @field_validator("candidates")
     @classmethod
@@ -88,6 +103,18 @@ def files_hash(files: dict[str, str]) -> str:
         data = files[name].encode()
         digest.update(f"{len(name.encode())}:{name}:{len(data)}:".encode())
         digest.update(data)
+    return digest.hexdigest()
+
+
+def tests_hash(tests: dict[str, str], hidden: dict[str, str] | None = None) -> str:
+    """Task.tests_hash: the visible tests' files_hash, or, when the task has hidden tests,
+    a hash over both that says which files are which (a run keyed by it re-runs when
+    either changes, or a file moves between them)."""
+    if not hidden:
+        return files_hash(tests)
+    digest = hashlib.sha256(b"visible+hidden:")
+    digest.update(files_hash(tests).encode())
+    digest.update(files_hash(hidden).encode())
     return digest.hexdigest()
 
 
@@ -169,9 +196,10 @@ def parse_line(raw: bytes, number: int, name: str, errors: list[str]) -> TaskIn 
 
 def _size_errors(task: TaskIn, number: int, name: str, max_bytes: int) -> list[str]:
     out = []
-    for path, text in task.tests.items():
-        if len(text.encode()) > max_bytes:
-            out.append(f"{name}:{number}: tests.{path}: larger than {max_bytes} bytes")
+    for key, files in (("tests", task.tests), ("hidden_tests", task.hidden_tests)):
+        for path, text in files.items():
+            if len(text.encode()) > max_bytes:
+                out.append(f"{name}:{number}: {key}.{path}: larger than {max_bytes} bytes")
     for cand in task.candidates:
         for path, text in cand.files.items():
             size = len(text.encode())

@@ -84,6 +84,9 @@ class TestOutcome:
     outcome: str  # passed|failed|error|skipped|missing
     duration_s: float | None = None
     message: str = ""
+    # A test of the task's hidden tests (set by the run queue, which knows which files
+    # are hidden; the sandbox runs every trusted file alike).
+    hidden: bool = False
 
 
 @dataclass

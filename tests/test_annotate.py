@@ -430,7 +430,7 @@ def test_warning_failing_tests_ranked_above_passing(db, work) -> None:
     image, limits = image_tag(), limits_for(task.project.sandbox_limits)
     for cid, status, gen in ((a, "passed", 1), (a, "failed", 2), (b, "passed", 1)):
         digest = by_id[cid].content_hash
-        db.add(TestRun(dedup_key=dedup_key(digest, task.tests_hash, image, limits.key()),
+        db.add(TestRun(dedup_key=dedup_key(digest, task.tests_hash, image, limits.key(), "split"),
                        generation=gen, candidate_hash=digest, tests_hash=task.tests_hash,
                        image=image, state="done", status=status))
     db.commit()

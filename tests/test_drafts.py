@@ -150,7 +150,7 @@ def test_a_passing_candidate_with_a_critical_finding_ranked_last_is_not_flagged(
     image, limits = image_tag(), limits_for(task.project.sandbox_limits)
     for cid, status in ((a, "failed"), (b, "passed"), (c, "passed")):
         digest = by_id[cid].content_hash
-        db.add(TestRun(dedup_key=dedup_key(digest, task.tests_hash, image, limits.key()),
+        db.add(TestRun(dedup_key=dedup_key(digest, task.tests_hash, image, limits.key(), "split"),
                        generation=1, candidate_hash=digest, tests_hash=task.tests_hash,
                        image=image, state="done", status=status))
     db.commit()

@@ -70,6 +70,7 @@ class RunOut(_Out):
     status: str | None
     backend: str | None
     isolation: str | None
+    integrity: str | None = None  # "split" or "in_process": how the run executed
     tests: list[TestOutcome]
 
 

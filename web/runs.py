@@ -23,6 +23,7 @@ from harness import runs as runqueue
 from harness.errors import Conflict, NotFound
 from harness.models import Candidate, ProbeTest, TestRun
 from harness.runs import Executor, Worker, check_backend, sandbox_executor
+from harness.runs.hidden import hidden_note, visible_view
 from web.access import assignment_or_404, project_or_404, task_or_404
 from web.bodies import parse
 from web.extensions import app_settings, db
@@ -57,10 +58,13 @@ def result_json(state: str, result: dict[str, Any] | None) -> dict[str, Any]:
         "state": state,
         "status": result.get("status"),
         "tests": [{"name": t.get("name"), "outcome": t.get("outcome"),
-                   "message": t.get("message", "")} for t in result.get("tests", [])],
+                   "message": t.get("message", ""), "hidden": bool(t.get("hidden"))}
+                  for t in result.get("tests", [])],
+        "hidden_note": hidden_note(result),
         "wall_s": result.get("wall_s"),
         "peak_memory_bytes": result.get("peak_memory_bytes"),
         "isolation": result.get("isolation") or None,
+        "integrity": result.get("integrity") or None,
         "backend": result.get("backend") or None,
         "stdout": result.get("stdout", ""),
         "stderr": result.get("stderr", ""),
@@ -71,10 +75,15 @@ def result_json(state: str, result: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def run_json(run: TestRun | None) -> dict[str, Any]:
+def run_json(run: TestRun | None, *, reveal_hidden: bool) -> dict[str, Any]:
+    """A run as the pages show it; without `reveal_hidden` (an annotator who has not
+    submitted) nothing of the task's hidden tests (harness.runs.hidden.visible_view)."""
     if run is None:
         return result_json("none", None)
-    return result_json(run.state, run.result if run.state == "done" else None)
+    result = run.result if run.state == "done" else None
+    if not reveal_hidden:
+        result = visible_view(result, list(run.hidden_tests or {}))
+    return result_json(run.state, result)
 
 
 # -- the executor the probes use ------------------------------------------------------
@@ -99,13 +108,14 @@ def task_runs(slug: str, external_id: str) -> ResponseReturnValue:
     to them (the review page polls this), and a 404 for any other."""
     project = project_or_404(slug)
     task = task_or_404(project, external_id)
-    if current_user.role not in ("lead", "admin") and not assignments.has_assignment(
-        db.session, task, current_user.id
-    ):
+    lead = current_user.role in ("lead", "admin")
+    if not lead and not assignments.has_assignment(db.session, task, current_user.id):
         raise NotFound("not_found", "no such task of yours in this project")
+    reveal = lead or assignments.has_submitted(db.session, task, current_user.id)
     runs = runqueue.runs_for_task(db.session, task)
     pending = any(r is not None and r.state in ("queued", "running") for r in runs.values())
-    return {"pending": pending, "runs": {str(cid): run_json(r) for cid, r in runs.items()}}
+    return {"pending": pending,
+            "runs": {str(cid): run_json(r, reveal_hidden=reveal) for cid, r in runs.items()}}
 
 
 def probe_json(found: ProbeTest) -> dict[str, Any]:

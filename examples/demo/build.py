@@ -7,8 +7,11 @@ Layout read (all sorted, so the output is byte-for-byte deterministic):
 
     tasks/<task-id>/prompt.md
     tasks/<task-id>/tests/<file>                  -> "tests"
+    tasks/<task-id>/hidden_tests/<file>           -> "hidden_tests" (optional)
     tasks/<task-id>/candidates/<label>/<file>     -> candidate "files"
     tasks/<task-id>/candidates/<label>/meta.yaml  -> "model" and "metadata"
+                                                     (an optional `gaming`: the hint
+                                                     rule the candidate is known to trip)
 """
 
 from __future__ import annotations
@@ -59,25 +62,31 @@ def build_task(task_dir: Path) -> dict[str, Any]:
         files = _read_tree(cand_dir, exclude=frozenset({META_FILE}))
         if "solution.py" not in files:
             raise SystemExit(f"{cand_dir}: no solution.py")
+        metadata = {"expected": meta["expected"], "notes": meta["notes"]}
+        if meta.get("gaming"):
+            metadata["gaming"] = str(meta["gaming"])
         candidates.append(
             {
                 "id": cand_dir.name,
                 "model": meta["model"],
                 "files": files,
-                "metadata": {"expected": meta["expected"], "notes": meta["notes"]},
+                "metadata": metadata,
             }
         )
     expected = {c["metadata"]["expected"] for c in candidates}
     if expected != {"passed", "failed"}:
         raise SystemExit(f"{task_dir}: needs at least one passing and one failing candidate")
-    return {
+    task: dict[str, Any] = {
         "id": task_dir.name,
         "prompt": (task_dir / "prompt.md").read_text(encoding="utf-8"),
         "language": "python",
         "tests": _read_tree(task_dir / "tests"),
-        "candidates": candidates,
-        "metadata": {"source": "review-harness demo"},
     }
+    if (task_dir / "hidden_tests").is_dir():
+        task["hidden_tests"] = _read_tree(task_dir / "hidden_tests")
+    task["candidates"] = candidates
+    task["metadata"] = {"source": "review-harness demo"}
+    return task
 
 
 def render() -> str:

@@ -26,6 +26,7 @@ from harness.models import (
 )
 from harness.rubric import RubricBody
 from harness.runs import runs_for_task
+from harness.runs.hidden import visible_view
 from harness.text import NUL_MESSAGE, has_nul
 
 # --- validation -----------------------------------------------------------------------
@@ -312,16 +313,19 @@ def _check_verdicts(
 
 
 def run_outcomes(session: Session, task: Task, candidates: Sequence[Candidate]) -> dict[int, str]:
-    """passed or failed per candidate, from its current finished run (same image and limits)."""
+    """passed or failed per candidate, from its current finished run (same image and limits),
+    by the visible tests only: the warnings reach annotators before they submit."""
     runs = runs_for_task(session, task)
     out: dict[int, str] = {}
     for c in candidates:
         run = runs.get(c.id)
         if run is None or run.state != "done":
             continue
-        if run.status == "passed":
+        seen = visible_view(run.result, list(run.hidden_tests or {})) or {}
+        status = seen.get("status", run.status)
+        if status == "passed":
             out[c.id] = "passed"
-        elif run.status in FAILING:
+        elif status in FAILING:
             out[c.id] = "failed"
     return out
 

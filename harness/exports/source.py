@@ -111,6 +111,7 @@ def run_summary(run: TestRun | None) -> dict[str, Any] | None:
         "status": run.status,
         "backend": run.backend,
         "isolation": run.isolation,
+        "integrity": result.get("integrity"),
         "tests": [{"name": t.get("name"), "outcome": t.get("outcome")}
                   for t in result.get("tests", []) if isinstance(t, dict)],
     }
@@ -161,7 +162,7 @@ class _Tasks:
             for c in cands:
                 if tests_hash[c.task_id] != NO_TESTS_HASH:
                     keys[c.id] = dedup_key(c.content_hash, tests_hash[c.task_id], self.image,
-                                           self.limits)
+                                           self.limits, self.project.execution_mode)
         runs = newest_runs(self.session, keys.values()) if keys else {}
         by_task: dict[int, dict[int, CandidateInfo]] = {t.id: {} for t in tasks}
         for c in cands:

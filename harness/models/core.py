@@ -127,6 +127,10 @@ class Project(CreatedMixin, Base):
     hints_visible: Mapped[bool] = mapped_column(default=True)
     tests_enabled: Mapped[bool] = mapped_column(default=True)
     sandbox_limits: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # How candidates run: "split" (the trusted tests in a judge the candidate cannot
+    # reach) or "in_process" (the project opts out; harness.runs.keys.run_mode).
+    execution_mode: Mapped[str] = mapped_column(String(16), default="split",
+                                                server_default="split")
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     state: Mapped[str] = mapped_column(String(16), default="active")
     # kept by the importer (the one place tasks are added), in the same transaction
@@ -150,6 +154,9 @@ class Task(CreatedMixin, Base):
     prompt: Mapped[str] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(32))
     tests: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Run like `tests`, never shown to candidates, and to annotators only after they
+    # submit. tests_hash covers both (harness.taskfile.tests_hash).
+    hidden_tests: Mapped[dict[str, Any]] = mapped_column(default=dict)
     tests_hash: Mapped[str] = mapped_column(String(64))
     meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
     is_gold: Mapped[bool] = mapped_column(default=False)

@@ -1,8 +1,9 @@
 """Sandboxed test runs, as a durable queue in the database.
 
-A run is identified by what decides its outcome: (candidate hash, tests hash,
-image, limits) — the dedup key. Identical candidates share one run. A lead's
-re-run adds a row with the next generation; the newest generation is current.
+A run is identified by what decides its outcome: (candidate hash, tests hash
+(visible and hidden tests), image, limits, execution mode) — the dedup key.
+Identical candidates share one run. A lead's re-run adds a row with the next
+generation; the newest generation is current.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ class TestRun(CreatedMixin, Base):
     limits: Mapped[dict[str, Any]] = mapped_column(default=dict)
     files: Mapped[dict[str, Any]] = mapped_column(default=dict)
     tests: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The task's hidden tests: they run with `tests`; their outcomes are marked hidden.
+    hidden_tests: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # "split" or "in_process": how the worker runs it (None: rows from before 0010).
+    mode: Mapped[str | None] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16), default="queued")
     status: Mapped[str | None] = mapped_column(String(32))
     backend: Mapped[str | None] = mapped_column(String(16))

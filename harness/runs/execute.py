@@ -1,6 +1,8 @@
 """The one code path that executes a candidate's run and decides its verdict.
 
-An executor is a plain function `(candidate_files, test_files, limits) -> RunResult`.
+An executor is a function `(candidate_files, test_files, limits, *, mode=None,
+hidden=()) -> RunResult`: `mode` the run's execution mode (None: the trusted tests
+decide), `hidden` the names of the test files that are the task's hidden tests.
 The worker and the probes take one as a parameter; production code gets it
 from `sandbox_executor(settings)`, the only place that turns settings into a
 sandbox backend (the CLI, the server and the probes all come here).
@@ -20,9 +22,10 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING, Protocol
 
+from harness.runs.hidden import mark_hidden
 from sandboxes.base import (
     Limits,
     RunResult,
@@ -37,7 +40,10 @@ from sandboxes.verdict import execution_mode
 if TYPE_CHECKING:
     from harness.settings import Settings
 
-Executor = Callable[[Mapping[str, str], Mapping[str, str], Limits], RunResult]
+
+class Executor(Protocol):
+    def __call__(self, files: Mapping[str, str], tests: Mapping[str, str], limits: Limits, *,
+                 mode: str | None = None, hidden: Collection[str] = ()) -> RunResult: ...
 
 
 def sandbox_config(settings: Settings) -> SandboxConfig:
@@ -67,11 +73,13 @@ def sandbox_executor(settings: Settings) -> Executor:
     resolved: list[Sandbox] = []  # `auto` asks the docker engine once, not per run
     lock = threading.Lock()
 
-    def execute(files: Mapping[str, str], tests: Mapping[str, str], limits: Limits) -> RunResult:
+    def execute(files: Mapping[str, str], tests: Mapping[str, str], limits: Limits, *,
+                mode: str | None = None, hidden: Collection[str] = ()) -> RunResult:
         with lock:
             if not resolved:
                 resolved.append(sandbox_backend(settings))
-        return run_candidate(dict(files), dict(tests), limits, resolved[0])
+        return run_candidate(dict(files), dict(tests), limits, resolved[0], mode=mode,
+                             hidden=hidden)
 
     return execute
 
@@ -109,18 +117,23 @@ def _refused_result(backend: Sandbox, refused: list[str]) -> RunResult:
 def gaming_reasons(candidate_files: Mapping[str, str],
                    test_files: Mapping[str, str]) -> list[str]:
     from harness.analysis import gaming_flags
+    from harness.analysis.analyzers.gaming import RULES
 
     return [f"gaming hint: {h.rule_id} {h.title} ({h.file_path}:{h.line_start}): {h.message}"
-            for h in gaming_flags(candidate_files, test_files)]
+            for h in gaming_flags(candidate_files, test_files) if RULES[h.rule_id].suspect]
 
 
 def run_candidate(candidate_files: Mapping[str, str], test_files: Mapping[str, str],
-                  limits: Limits, backend: Sandbox, *, mode: str | None = None) -> RunResult:
+                  limits: Limits, backend: Sandbox, *, mode: str | None = None,
+                  hidden: Collection[str] = ()) -> RunResult:
     """Run `test_files` against `candidate_files` in `backend` and decide the verdict.
 
     `mode`: "split" (the tests in a judge process the candidate cannot reach) or
     "in_process"; by default the trusted tests decide (`verdict.execution_mode`:
-    split unless they opt out). The result records which one ran as `integrity`."""
+    split unless they opt out). The result records which one ran as `integrity`.
+    `hidden`: the names in `test_files` that are hidden tests. They run like the others;
+    their outcomes are marked hidden, and the test-gaming hints (which quote the tests'
+    literals) are taken from the visible tests only, so a reason never quotes a hidden one."""
     if mode is None:
         mode = execution_mode(test_files)
     refused = [f"refused file {name}" for name in refused_files(candidate_files)]
@@ -131,10 +144,11 @@ def run_candidate(candidate_files: Mapping[str, str], test_files: Mapping[str, s
             refused.append(f"refused file name {name!r} (outside the work dir)")
     if refused:
         return _refused_result(backend, refused)
-    result = backend.run(candidate_files, test_files, limits, mode=mode)
+    result = mark_hidden(backend.run(candidate_files, test_files, limits, mode=mode), hidden)
     if result.status == "passed":
+        visible = {name: text for name, text in test_files.items() if name not in hidden}
         try:
-            reasons = gaming_reasons(candidate_files, test_files)
+            reasons = gaming_reasons(candidate_files, visible)
         except Exception as exc:  # noqa: BLE001 - a broken analyzer must not hide a result
             result.error = f"test-gaming check failed: {exc.__class__.__name__}: {exc}"
             return result

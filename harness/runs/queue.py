@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from harness.errors import Conflict
 from harness.models import Candidate, Project, Task, TestRun, utcnow
-from harness.runs.keys import dedup_key, image_tag, limits_for
+from harness.runs.keys import dedup_key, image_tag, limits_for, run_mode
 from harness.taskfile import files_hash
 from sandboxes import owners
 from sandboxes.base import RunResult
@@ -72,39 +72,44 @@ def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) ->
 def _run_row(
     key: str, generation: int, candidate_hash: str, tests_hash: str, image: str,
     limits: dict[str, Any], files: dict[str, Any], tests: dict[str, Any],
+    hidden: dict[str, Any], project_mode: str,
 ) -> dict[str, Any]:
     return {
         "dedup_key": key, "generation": generation, "candidate_hash": candidate_hash,
         "tests_hash": tests_hash, "image": image, "limits": limits, "files": files,
-        "tests": tests, "state": "queued", "attempts": 0, "created_at": utcnow(),
+        "tests": tests, "hidden_tests": hidden, "mode": run_mode(project_mode, tests, hidden),
+        "state": "queued", "attempts": 0, "created_at": utcnow(),
     }
 
 
 def enqueue_for_tasks(session: Session, project: Project, task_ids: Iterable[int]) -> int:
     """Queue a run for every candidate of these tasks that has none yet; returns how many.
 
-    Nothing is queued when the project has tests switched off or a task has no tests.
+    Nothing is queued when the project has tests switched off or a task has no tests
+    (visible or hidden).
     """
     if not project.tests_enabled:
         return 0
     limits = limits_for(project.sandbox_limits)
     limits_dict, limits_key = limits.to_dict(), limits.key()
     image = image_tag()
+    mode = project.execution_mode
     created = 0
     for chunk in _chunks(list(task_ids)):
         rows = session.execute(
-            select(Candidate.content_hash, Candidate.files, Task.tests_hash, Task.tests)
+            select(Candidate.content_hash, Candidate.files, Task.tests_hash, Task.tests,
+                   Task.hidden_tests)
             .join(Task)
             .where(Task.id.in_(chunk), Task.project_id == project.id)
         ).all()
         wanted: dict[str, dict[str, Any]] = {}
-        for content_hash, files, tests_hash, tests in rows:
-            if not tests:
+        for content_hash, files, tests_hash, tests, hidden in rows:
+            if not tests and not hidden:
                 continue
-            key = dedup_key(content_hash, tests_hash, image, limits_key)
+            key = dedup_key(content_hash, tests_hash, image, limits_key, mode)
             if key not in wanted:
                 wanted[key] = _run_row(key, 1, content_hash, tests_hash, image, limits_dict,
-                                       files, tests)
+                                       files, tests, hidden or {}, mode)
         if not wanted:
             continue
         have = set(session.scalars(
@@ -130,14 +135,15 @@ def rerun(session: Session, project: Project, target: Task | Candidate) -> int:
     task = target if isinstance(target, Task) else target.task
     if task.project_id != project.id:
         raise Conflict("cannot_rerun", "the task is not in this project")
-    if not task.tests:
+    if not task.tests and not task.hidden_tests:
         raise Conflict("cannot_rerun", f"task {task.external_id!r} has no tests")
     candidates = list(task.candidates) if isinstance(target, Task) else [target]
     limits = limits_for(project.sandbox_limits)
     image = image_tag()
+    mode = project.execution_mode
     rows: dict[str, dict[str, Any]] = {}
     for cand in candidates:
-        key = dedup_key(cand.content_hash, task.tests_hash, image, limits)
+        key = dedup_key(cand.content_hash, task.tests_hash, image, limits, mode)
         if key in rows:
             continue
         newest = session.execute(
@@ -150,7 +156,8 @@ def rerun(session: Session, project: Project, target: Task | Candidate) -> int:
             continue
         generation = newest.generation + 1 if newest is not None else 1
         rows[key] = _run_row(key, generation, cand.content_hash, task.tests_hash, image,
-                             limits.to_dict(), cand.files, task.tests)
+                             limits.to_dict(), cand.files, task.tests, task.hidden_tests or {},
+                             mode)
     _insert_ignoring_duplicates(session, list(rows.values()))
     session.flush()
     return len(rows)
@@ -292,11 +299,12 @@ def requeue_stale(
 
 def task_keys(task: Task, project: Project) -> dict[int, str | None]:
     """candidate id -> dedup key of its current run (None when it has no tests to run)."""
-    if not project.tests_enabled or not task.tests:
+    if not project.tests_enabled or not (task.tests or task.hidden_tests):
         return {c.id: None for c in task.candidates}
     limits = limits_for(project.sandbox_limits)
     image = image_tag()
-    return {c.id: dedup_key(c.content_hash, task.tests_hash, image, limits)
+    return {c.id: dedup_key(c.content_hash, task.tests_hash, image, limits,
+                            project.execution_mode)
             for c in task.candidates}
 
 
@@ -334,7 +342,7 @@ def project_keys(session: Session, project: Project) -> set[str]:
         .where(Task.project_id == project.id, Task.tests_hash != NO_TESTS_HASH)
         .distinct()
     ).all()
-    return {dedup_key(c, t, image, limits_key) for c, t in pairs}
+    return {dedup_key(c, t, image, limits_key, project.execution_mode) for c, t in pairs}
 
 
 def project_counts(session: Session, project: Project) -> dict[str, int]:

@@ -14,7 +14,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from types import FrameType
 from typing import Any
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from harness.db import session_scope
 from harness.runs import queue
 from harness.runs.execute import Executor
+from harness.runs.hidden import mark_hidden
 from sandboxes.base import Limits, RunResult
 
 log = logging.getLogger("harness.runs")
@@ -43,6 +44,8 @@ class Claimed:
     tests: dict[str, str]
     limits: dict[str, Any]
     image: str
+    hidden: dict[str, str] = field(default_factory=dict)
+    mode: str | None = None
 
 
 class Worker:
@@ -220,13 +223,20 @@ def claim(factory: sessionmaker[Session], worker: str, *, project_id: int | None
         run = queue.claim_run(s, worker, project_id=project_id, run_id=run_id)
         if run is None:
             return None
-        return Claimed(run.id, dict(run.files), dict(run.tests), dict(run.limits), run.image)
+        return Claimed(run.id, dict(run.files), dict(run.tests), dict(run.limits), run.image,
+                       dict(run.hidden_tests or {}), run.mode)
 
 
 def execute_claimed(executor: Executor, claimed: Claimed) -> RunResult:
-    """Execute a claimed run; a failing sandbox is a sandbox_error, never the candidate's."""
+    """Execute a claimed run; a failing sandbox is a sandbox_error, never the candidate's.
+
+    The hidden tests run with the others in the judge; their outcomes are marked here
+    whatever the executor, since the pages withhold them by that mark."""
     try:
-        return executor(claimed.files, claimed.tests, Limits.from_dict(claimed.limits))
+        result = executor(claimed.files, {**claimed.tests, **claimed.hidden},
+                          Limits.from_dict(claimed.limits), mode=claimed.mode,
+                          hidden=frozenset(claimed.hidden))
+        return mark_hidden(result, claimed.hidden)
     except Exception as exc:  # the sandbox failed, not the candidate
         log.exception("run %d: the sandbox failed", claimed.id)
         return RunResult.failure("sandbox_error", f"{type(exc).__name__}: {exc}",

@@ -95,19 +95,23 @@ class Live:
             image = image_tag()
             for cand in task.candidates:
                 cache = (cand.content_hash, task.tests_hash, limits.key())
+                hidden = dict(task.hidden_tests or {})
                 if cache not in _RUN_RESULTS:
-                    result = run_candidate(dict(cand.files), dict(task.tests), limits,
+                    result = run_candidate(dict(cand.files), {**task.tests, **hidden}, limits,
                                            get_backend("bwrap",
-                                                       SandboxConfig(sandbox_dir=SANDBOX_DIR)))
+                                                       SandboxConfig(sandbox_dir=SANDBOX_DIR)),
+                                           hidden=list(hidden))
                     assert result.status != "sandbox_error", result.error
                     _RUN_RESULTS[cache] = result.to_dict()
                 result = _RUN_RESULTS[cache]
-                key = dedup_key(cand.content_hash, task.tests_hash, image, limits)
+                mode = task.project.execution_mode
+                key = dedup_key(cand.content_hash, task.tests_hash, image, limits, mode)
                 if s.scalar(select(TestRun.id).where(TestRun.dedup_key == key)) is None:
                     s.add(TestRun(
                         dedup_key=key, generation=1, candidate_hash=cand.content_hash,
                         tests_hash=task.tests_hash, image=image, limits=limits.to_dict(),
-                        files=dict(cand.files), tests=dict(task.tests), state="done",
+                        files=dict(cand.files), tests=dict(task.tests), hidden_tests=hidden,
+                        mode=mode, state="done",
                         status=result["status"], backend=result.get("backend") or None,
                         isolation=result.get("isolation") or None, result=result,
                         error=result.get("error"), attempts=1, finished_at=utcnow()))

@@ -46,19 +46,21 @@ def result(status: str, tests: Mapping[str, str], *, stdout: str = "") -> RunRes
     )
 
 
-def echo_runner(files: Mapping[str, str], tests: Mapping[str, str], limits: Limits) -> RunResult:
+def echo_runner(files: Mapping[str, str], tests: Mapping[str, str], limits: Limits,
+                **_: Any) -> RunResult:
     """passed when the candidate adds, failed otherwise; echoes the limits it was given."""
     status = "passed" if "a + b" in files.get("solution.py", "") else "failed"
     return result(status, tests, stdout=f"memory_mb={limits.memory_mb}")
 
 
 def slow_echo_runner(files: Mapping[str, str], tests: Mapping[str, str],
-                     limits: Limits) -> RunResult:
+                     limits: Limits, **_: Any) -> RunResult:
     time.sleep(float(os.environ.get("ECHO_RUNNER_SLEEP", "0.3")))
     return echo_runner(files, tests, limits)
 
 
-def broken_runner(files: Mapping[str, str], tests: Mapping[str, str], limits: Limits) -> RunResult:
+def broken_runner(files: Mapping[str, str], tests: Mapping[str, str], limits: Limits,
+                  **_: Any) -> RunResult:
     raise RuntimeError("the sandbox fell over")
 
 

@@ -218,7 +218,7 @@ def test_worker_stop_and_abort(db, session_factory, queued_project) -> None:
     queued_project("a", add_tasks(4))
     gate = threading.Event()
 
-    def blocking(files, tests, limits):  # type: ignore[no-untyped-def]
+    def blocking(files, tests, limits, **_):  # type: ignore[no-untyped-def]
         gate.wait(10)
         return echo_runner(files, tests, limits)
 
@@ -240,7 +240,7 @@ def test_worker_stop_lets_runs_in_flight_finish(db, session_factory, queued_proj
     queued_project("f", add_tasks(4))
     gate = threading.Event()
 
-    def blocking(files, tests, limits):  # type: ignore[no-untyped-def]
+    def blocking(files, tests, limits, **_):  # type: ignore[no-untyped-def]
         gate.wait(10)
         return echo_runner(files, tests, limits)
 

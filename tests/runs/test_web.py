@@ -88,7 +88,8 @@ def test_runs_json_shape_while_queued_and_when_done(client, login, site, session
     assert body["pending"] is False
     a, b = (body["runs"][str(c.id)] for c in task.candidates)
     assert (a["state"], a["status"], b["status"]) == ("done", "passed", "failed")
-    assert a["tests"] == [{"name": "test_solution.py::test", "outcome": "passed", "message": ""}]
+    assert a["tests"] == [{"name": "test_solution.py::test", "outcome": "passed", "message": "",
+                           "hidden": False}]
     for key in ("wall_s", "peak_memory_bytes", "isolation", "stdout", "stderr",
                 "stdout_truncated", "stderr_truncated", "tamper"):
         assert key in a
@@ -201,7 +202,8 @@ class RecordingRunner:
     def __init__(self) -> None:
         self.calls: list[tuple[dict[str, str], dict[str, str], Limits]] = []
 
-    def __call__(self, files: Mapping[str, str], tests: Mapping[str, str], limits: Limits) -> RunResult:
+    def __call__(self, files: Mapping[str, str], tests: Mapping[str, str], limits: Limits,
+                 **_: object) -> RunResult:
         self.calls.append((dict(files), dict(tests), limits))
         return echo_runner(files, tests, limits)
 
@@ -275,7 +277,7 @@ def test_probe_rate_limit_per_user(app, client, login, site, db) -> None:
 def test_probe_sandbox_failure_is_a_result(app, client, login, site, db) -> None:
     project, task = site
 
-    def broken(files, tests, limits):  # type: ignore[no-untyped-def]
+    def broken(files, tests, limits, **_):  # type: ignore[no-untyped-def]
         raise RuntimeError("no sandbox")
 
     use_executor(app, broken)
@@ -317,7 +319,7 @@ def test_probes_beyond_the_servers_bound_get_503(app, site, db) -> None:
     project, task = site
     started, release = threading.Event(), threading.Event()
 
-    def held(files, tests, limits):  # type: ignore[no-untyped-def]
+    def held(files, tests, limits, **_):  # type: ignore[no-untyped-def]
         started.set()
         release.wait(timeout=30)
         return echo_runner(files, tests, limits)
@@ -370,7 +372,7 @@ def test_probe_output_is_trimmed_for_storage(app, site, db) -> None:
     """Each stored stream keeps at most 16 KiB (whole UTF-8 characters) and says it was cut."""
     project, task = site
 
-    def loud(files, tests, limits):  # type: ignore[no-untyped-def]
+    def loud(files, tests, limits, **_):  # type: ignore[no-untyped-def]
         return dataclasses.replace(echo_runner(files, tests, limits),
                                    stdout="x" * 100_000, stderr="é" * 50_000)
 

@@ -100,7 +100,8 @@ def test_lead_task_page_shows_hints_on_their_lines_runs_and_a_syntax_error(clien
     analyze_many(db, [(c.content_hash, c.files, "python", line["tests"]) for c in cands.values()])
     task = cands["a"].task
     limits = limits_for(project.sandbox_limits)
-    db.add(TestRun(dedup_key=dedup_key(cands["a"].content_hash, task.tests_hash, image_tag(), limits.key()),
+    db.add(TestRun(dedup_key=dedup_key(cands["a"].content_hash, task.tests_hash, image_tag(), limits.key(),
+                                              "split"),
                    candidate_hash=cands["a"].content_hash, tests_hash=task.tests_hash, image=image_tag(),
                    state="done", status="failed",
                    result={"status": "failed", "tests": [{"name": "test_add", "outcome": "failed"}],

@@ -23,6 +23,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
 from harness import accounts, audit, importer, projects, qualification, setup
+from harness import runs as runqueue
 from harness.errors import InvalidInput
 from harness.models import Project, Rubric, User
 from harness.rubric import replace_rubric, store_rubric_text, version_label
@@ -158,6 +159,8 @@ def project_settings(slug: str) -> ResponseReturnValue:
             "blind": _flag("blind"), "hints_visible": _flag("hints_visible"),
             "tests_enabled": _flag("tests_enabled"), "sandbox": _limits_from_form(),
         }
+        if form.get("execution"):
+            data["execution"] = form["execution"]
         for key in projects.SETTINGS_KEYS:
             if form.get(key, "").strip():
                 data[key] = form[key].strip()
@@ -167,6 +170,8 @@ def project_settings(slug: str) -> ResponseReturnValue:
         changes = parse(projects.ProjectSettingsIn, data)
         changed = projects.update_settings(db.session, project, changes,
                                            user_id=current_user.id)
+        if {"execution", "sandbox", "tests_enabled"} & set(changed):
+            runqueue.enqueue_project(db.session, project)  # runs are keyed by both
         flash(("Changed: " + ", ".join(changed)) if changed else "Nothing changed.", "success")
         return redirect(url_for("lead.project_settings", slug=slug))
     return render_template(

@@ -47,7 +47,8 @@ def task_page(slug: str, external_id: str) -> ResponseReturnValue:
     task = task_or_404(project, external_id)
     shown = annotate.in_file_order(task.candidates)
     hints = candidate_hints(task, shown)
-    runs = {cid: run_json(run) for cid, run in runs_for_task(db.session, task).items()}
+    runs = {cid: run_json(run, reveal_hidden=True)
+            for cid, run in runs_for_task(db.session, task).items()}
     return render_template(
         "task.html",
         code_rows=rows_renderer(task, hints),

@@ -27,6 +27,7 @@ function statusClass(run) {
 // The details of one run: every test with its message, the error, tamper reasons, output.
 export function runDetails(run) {
   const parts = [];
+  if (run?.hidden_note) parts.push(el("div", { class: "tamper hidden-note", text: String(run.hidden_note) }));
   const tests = Array.isArray(run?.tests) ? run.tests : [];
   if (tests.length) {
     const list = el("ul", { class: "test-list" });
@@ -36,6 +37,7 @@ export function runDetails(run) {
         el("span", { class: "outcome", text: passed ? "✓" : "✗", "aria-hidden": "true" }),
         " ", el("span", { class: "sr-only", text: `${t.outcome}: ` }),
         el("span", { text: String(t.name) }),
+        t.hidden ? el("span", { class: "badge hidden-test", text: "hidden" }) : null,
         t.message ? el("div", { class: "muted small-text test-message", text: String(t.message) }) : null));
     }
     parts.push(list);
@@ -63,11 +65,13 @@ function hasDetails(run) {
 // opens the details in the shared panel. `prefix` names a probe ("probe: ").
 export function runSummary(run, { prefix = "", title = "", panel = null, stale = "" } = {}) {
   const parts = [el("span", { class: `badge ${statusClass(run)}`, text: prefix + runLabel(run) })];
+  if (run?.hidden_note) parts.push(el("span", { class: "badge hidden-note", text: String(run.hidden_note) }));
   if (stale) parts.push(el("span", { class: "badge stale", title: stale, text: "stale" }));
   const meta = [];
   if (typeof run?.wall_s === "number") meta.push(`${run.wall_s.toFixed(2)} s`);
   if (size(run?.peak_memory_bytes)) meta.push(size(run.peak_memory_bytes));
   if (run?.isolation) meta.push(run.isolation);
+  if (run?.integrity) meta.push(`integrity: ${run.integrity === "in_process" ? "in process" : run.integrity}`);
   if (meta.length) parts.push(el("span", { class: "muted small-text run-meta", text: meta.join(" · ") }));
   if (hasDetails(run)) {
     const tests = Array.isArray(run.tests) ? run.tests : [];

@@ -11,7 +11,7 @@ from harness.analysis.analyzers.gaming_checks import Checker
 from harness.analysis.analyzers.gaming_rules import RULES, file_name_hints, literals_in
 from harness.analysis.registry import Analyzer, Context, Report, SourceFile
 
-VERSION = "2"
+VERSION = "3"
 """Bump when a rule changes: stored analyses are then recomputed."""
 
 __all__ = ["RULES", "VERSION", "GamingAnalyzer"]
@@ -28,8 +28,9 @@ class GamingAnalyzer(Analyzer):
         report = Report()
         report.hints.extend(file_name_hints(context.files, context.tests))
         test_literals = literals_in(context.tests)
+        data_files = frozenset(p for p in context.files if not p.endswith(".py"))
         for source in sources:
-            checker = Checker(source.path, source.tree, test_literals)
+            checker = Checker(source.path, source.tree, test_literals, data_files)
             checker.visit(source.tree)
             report.hints.extend(checker.hints)
         report.summary["gaming"] = len(report.hints)

@@ -12,6 +12,15 @@ import posixpath
 from collections.abc import Iterator
 from typing import Any
 
+from harness.analysis.analyzers.gaming_behaviour import (
+    BUILTINS,
+    GETATTR_CALLS,
+    IMPORT_CALLS,
+    MODULE_TABLES,
+    fold,
+    literal_name,
+)
+from harness.analysis.analyzers.gaming_reach import BehaviourChecks
 from harness.analysis.analyzers.gaming_rules import hint, is_trivial, literal_key, literal_value
 from harness.analysis.hints import Hint
 
@@ -29,10 +38,7 @@ _FRAME_ATTRS = frozenset({"f_back", "f_locals", "f_globals", "tb_frame"})
 _CODE_CALLS = frozenset({"exec", "compile", "builtins.exec", "builtins.compile"})
 _RISKY_BUILTINS = frozenset({"exec", "compile", "__import__"})
 _GC_CALLS = frozenset({"gc.get_objects", "gc.get_referrers", "gc.get_referents"})
-_IMPORT_CALLS = frozenset({"__import__", "builtins.__import__", "importlib.import_module",
-                           "importlib.__import__"})
 _TEST_MODULES = ("pytest", "_pytest", "unittest.mock", "mock", "pytest_mock")
-_BUILTINS = frozenset({"builtins", "__builtins__", "builtins.__dict__"})
 _TIME_MODULES = frozenset({"time", "datetime", "datetime.datetime", "datetime.date"})
 _OPEN_CALLS = frozenset({"open", "io.open", "codecs.open"})
 # Calls that change the file system, with the index of the argument that is written.
@@ -76,14 +82,23 @@ def _own_returns(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.Ret
     return (node for node in _own_nodes(fn) if isinstance(node, ast.Return))
 
 
-class Checker(ast.NodeVisitor):
-    def __init__(self, path: str, tree: ast.Module, test_literals: frozenset[str]) -> None:
+class Checker(BehaviourChecks, ast.NodeVisitor):
+    def __init__(self, path: str, tree: ast.Module, test_literals: frozenset[str],
+                 data_files: frozenset[str] = frozenset()) -> None:
         self.path = path
         self.test_literals = test_literals
+        # The candidate's files that are not Python, by path and by base name.
+        self.data_files = data_files | {posixpath.basename(f) for f in data_files}
         self.hints: list[Hint] = []
         self.aliases = self._aliases(tree)
         self.module_names = self._module_names(tree)
+        self.strings: dict[str, str | bytes] = {}
+        self.tables: dict[str, ast.expr] = {}
+        self._bindings(tree)
         self.class_depth = 0
+        self.function_depth = 0
+        self.params: list[set[str]] = []
+        self.seen: set[tuple[str, int, int]] = set()
         # A candidate's own test module may well import pytest; its solution code may not.
         name = posixpath.basename(path)
         self.is_test_file = name.startswith("test_") or name.endswith("_test.py")
@@ -128,6 +143,31 @@ class Checker(ast.NodeVisitor):
                              if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
         return names
 
+    def _bindings(self, tree: ast.Module) -> None:
+        """Names bound by a plain `NAME = value`: to a foldable string (`NAME = "g" + "c"`),
+        to a module or function reached by name (`g = __import__("gc")`, `f = getattr(...)`),
+        or to a dict/list literal (a possible answer table). Two passes, so one binding may
+        use another."""
+        assigns = [n for n in ast.walk(tree) if isinstance(n, ast.Assign)
+                   and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name)]
+        for _ in range(2):
+            for node in assigns:
+                name = node.targets[0].id  # type: ignore[attr-defined]
+                if isinstance(node.value, ast.Dict | ast.List | ast.Tuple):
+                    self.tables[name] = node.value
+                folded = fold(node.value, self.qualname, self.strings)
+                if folded is not None:
+                    self.strings[name] = folded
+                    continue
+                if isinstance(node.value, ast.Call | ast.Subscript | ast.Attribute):
+                    target = self.qualname(node.value)
+                    if target is not None and not isinstance(node.value, ast.Attribute):
+                        self.aliases[name] = target
+
+    def fold_str(self, node: ast.AST | None) -> str | None:
+        value = fold(node, self.qualname, self.strings)
+        return value if isinstance(value, str) else None
+
     def call_name(self, func: ast.expr) -> str | None:
         """qualname, except that exec, compile and __import__ stay the builtins unless the
         module itself rebinds them (so defining a method of that name hides nothing)."""
@@ -136,15 +176,41 @@ class Checker(ast.NodeVisitor):
             return func.id
         return self.qualname(func)
 
-    def qualname(self, node: ast.AST) -> str | None:
+    def qualname(self, node: ast.AST, depth: int = 0) -> str | None:
+        """What an expression names, however it is spelled: `gc.get_objects`,
+        `getattr(gc, "get_" + "objects")`, `__import__("g" "c").get_objects`,
+        `sys.modules["gc"].get_objects`, `vars(builtins)["exec"]` (-> "exec")."""
+        if depth > 20:
+            return None
         if isinstance(node, ast.Name):
             return self.aliases.get(node.id)
         if isinstance(node, ast.Attribute):
-            base = self.qualname(node.value)
-            return None if base is None else f"{base}.{node.attr}"
+            base = self.qualname(node.value, depth + 1)
+            return None if base is None else _join(base, node.attr)
+        if isinstance(node, ast.Call):
+            func = self.qualname(node.func, depth + 1)
+            if func in GETATTR_CALLS and func != "operator.attrgetter" and len(node.args) >= 2:
+                base = self.qualname(node.args[0], depth + 1)
+                attr = self.fold_str(node.args[1])
+                return _join(base, attr) if base is not None and attr else None
+            if func in IMPORT_CALLS and node.args:
+                return self.fold_str(node.args[0])
+            if func in ("vars", "builtins.vars") and node.args \
+                    and self.qualname(node.args[0], depth + 1) in BUILTINS:
+                return "builtins.__dict__"
+            return None
+        if isinstance(node, ast.Subscript):
+            base = self.qualname(node.value, depth + 1)
+            key = self.fold_str(node.slice)
+            if key and (base in MODULE_TABLES or base in BUILTINS):
+                return key
         return None
 
     def add(self, rule_id: str, node: ast.AST | None, detail: str) -> None:
+        where = (rule_id, getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
+        if where in self.seen:  # one node reached by two visits says it once
+            return
+        self.seen.add(where)
         self.hints.append(hint(rule_id, self.path, node, detail))
 
     # -- structure ---------------------------------------------------------------
@@ -171,9 +237,20 @@ class Checker(ast.NodeVisitor):
             returns = [r.value for r in _own_returns(node)]
             self._check_eq(node.name, returns, node)
         self._check_special_cases(node)
+        args = node.args
+        self.params.append({a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs,
+                                            *(x for x in (args.vararg, args.kwarg) if x))})
         depth, self.class_depth = self.class_depth, 0
+        self.function_depth += 1
         self.generic_visit(node)
+        self.function_depth -= 1
         self.class_depth = depth
+        self.params.pop()
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        self.function_depth += 1
+        self.generic_visit(node)
+        self.function_depth -= 1
 
     visit_AsyncFunctionDef = visit_FunctionDef
 
@@ -260,16 +337,17 @@ class Checker(ast.NodeVisitor):
             self.add("generated-code", node, f"calls {risky}()")
         elif name in _GC_CALLS:
             self.add("object-graph-walk", node, f"calls {name}()")
-        elif risky in _IMPORT_CALLS and not _literal_name(node):
+        elif risky in IMPORT_CALLS and not literal_name(node):
             self.add("computed-import", node, f"calls {risky}() with a computed name")
         elif name == "setattr" and node.args:
             target = self.qualname(node.args[0])
-            if target in _BUILTINS:
+            if target in BUILTINS:
                 self.add("builtins-patch", node, "setattr() on builtins")
             elif target in _TIME_MODULES:
                 self.add("time-monkeypatch", node, f"setattr() on {target}")
         else:
             self._check_write(name, node)
+        self.check_behaviour(name, node)
         self.generic_visit(node)
 
     def visit_Raise(self, node: ast.Raise) -> None:
@@ -306,7 +384,7 @@ class Checker(ast.NodeVisitor):
             return
         if isinstance(target, ast.Attribute | ast.Subscript):
             owner = self.qualname(target.value)
-            if owner in _BUILTINS:
+            if owner in BUILTINS:
                 self.add("builtins-patch", stmt, f"assigns to {owner}")
             elif owner in _TIME_MODULES and isinstance(target, ast.Attribute):
                 self.add("time-monkeypatch", stmt, f"assigns {owner}.{target.attr}")
@@ -365,11 +443,9 @@ class Checker(ast.NodeVisitor):
         return None
 
 
-def _literal_name(call: ast.Call) -> bool:
-    """The call's module name (first argument or `name=`) is a string literal."""
-    arg = call.args[0] if call.args else next(
-        (k.value for k in call.keywords if k.arg == "name"), None)
-    return isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+def _join(base: str, attr: str) -> str:
+    """A dotted name; an attribute of the builtins is the builtin itself."""
+    return attr if base in BUILTINS and attr != "__dict__" else f"{base}.{attr}"
 
 
 def _is_test_module(module: str) -> bool:

@@ -69,7 +69,7 @@ const findings = new Findings(store, data);
 const ranking = new Ranking(store, data);
 const details = new DetailsPanel(document.getElementById("test-details"));
 const letters = Object.fromEntries(data.candidates.map((c) => [String(c.id), c.letter]));
-new RunPanels({ url: data.urls.runs, panel: details,
+const runPanels = new RunPanels({ url: data.urls.runs, panel: details,
   titles: Object.fromEntries(data.candidates.map((c) => [String(c.id), `Candidate ${c.letter}`])) });
 const probe = new Probe(data, details);
 const diff = new DiffView(data);
@@ -240,6 +240,7 @@ async function submit(acknowledge = false) {
       : `Submitted as version ${body.version}.` }),
     " You may change your review and submit again; earlier versions are kept.");
     if (!body.unchanged) bumpProgress();
+    runPanels.poll(); // the task's hidden tests are shown once the review is in
     document.getElementById("next-form").hidden = false;
     document.getElementById("next-task").focus();
     return;
