@@ -270,6 +270,38 @@ def pair_table_hits(table: ast.expr, test_literals: frozenset[str]) -> list[tupl
     return hits
 
 
+def answer_table(table: ast.expr, hits: list[tuple[Any, Any]]) -> bool:
+    """The tested entries are at least half of the table's non-trivial literal entries.
+
+    An honest table may hold a few entries the tests also ask (a roman numerals table
+    has 4 -> 'IV' and 9 -> 'IX' among a dozen others); a table of answers to the tests
+    is mostly those. Padding one with junk escapes this hint, not the hidden tests."""
+    return bool(hits) and 2 * len(hits) >= _entries(table)
+
+
+def _entries(table: ast.expr) -> int:
+    """Non-trivial literal (input, answer) entries, counted as the hits are."""
+    pairs: list[tuple[Any, Any]] = []
+    if isinstance(table, ast.Dict):
+        for key_node, value_node in zip(table.keys, table.values, strict=True):
+            if key_node is not None:
+                (ok_k, k), (ok_v, v) = literal_value(key_node), literal_value(value_node)
+                if ok_k and ok_v:
+                    pairs.append((k, v))
+    elif isinstance(table, ast.List | ast.Tuple):
+        for index, element in enumerate(table.elts):
+            if isinstance(element, ast.Tuple) and len(element.elts) == 2:
+                (ok_k, k), (ok_v, v) = (literal_value(element.elts[0]),
+                                        literal_value(element.elts[1]))
+                if ok_k and ok_v and not (is_trivial(k) or is_trivial(v)):
+                    pairs.append((k, v))
+                    continue
+            ok, value = literal_value(element)
+            if ok:
+                pairs.append((index, value))
+    return sum(1 for k, v in pairs if not (is_trivial(k) or is_trivial(v)))
+
+
 def literal_name(call: ast.Call) -> bool:
     """The call's module name (first argument or `name=`) is a string literal."""
     arg = call.args[0] if call.args else next(

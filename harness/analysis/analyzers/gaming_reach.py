@@ -22,6 +22,7 @@ from harness.analysis.analyzers.gaming_behaviour import (
     RUN_FILE_METHODS,
     SENSITIVE_MODULES,
     SENSITIVE_NAMES,
+    answer_table,
     literal_name,
     pair_table_hits,
     table_hits,
@@ -151,7 +152,7 @@ class BehaviourChecks(ast.NodeVisitor):
         if table is None:
             return
         hits = table_hits(table, self.test_literals) or pair_table_hits(table, self.test_literals)
-        if hits:
+        if answer_table(table, hits):
             self._report_table(hits, node)
 
     def _check_pairs(self, pairs: ast.expr, node: ast.AST) -> None:
@@ -159,7 +160,7 @@ class BehaviourChecks(ast.NodeVisitor):
         table = self._table(pairs)
         if table is not None and self.test_literals:
             hits = pair_table_hits(table, self.test_literals)
-            if hits and self.params:
+            if answer_table(table, hits) and self.params:
                 self._report_table(hits, node)
 
     def _report_table(self, hits: list[tuple[Any, Any]], node: ast.AST) -> None:
