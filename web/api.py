@@ -109,6 +109,13 @@ def annotations(slug: str) -> ResponseReturnValue:
                                    _limit())
 
 
+@bp.get("/projects/<slug>/adjudications")
+@token_api
+def adjudications(slug: str) -> ResponseReturnValue:
+    return labapi.adjudications_page(db.session, _project(slug), request.args.get("cursor"),
+                                     _limit())
+
+
 @bp.get("/projects/<slug>/exports")
 @token_api
 def export_list(slug: str) -> ResponseReturnValue:

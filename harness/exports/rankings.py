@@ -1,6 +1,10 @@
 """rankings: per model, Bradley–Terry strength with a 95% bootstrap interval over
 whole tasks, and its rank interval. Ties count as half a win for each side.
 
+An adjudicated task counts with the lead's final ranking instead of its annotators'
+rankings, weighted by how many annotators it replaces, so adjudication changes what a
+task says and not how much it weighs (`adjudicated_tasks` says how many there were).
+
 The annotation stream is reduced to compact numeric arrays (task, winner,
 loser, weight) as it is read; the records themselves are never kept.
 """
@@ -17,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from harness.exports.base import Exporter, Progress
 from harness.exports.bradley_terry import Comparisons, rank_models
-from harness.exports.source import AnnotationRow
+from harness.exports.source import TaskInfo
 from harness.models import Project
 
 ELO_SCALE = 400 / math.log(10)
@@ -36,22 +40,23 @@ class ComparisonBuilder:
     def _model(self, name: str) -> int:
         return self.models.setdefault(name, len(self.models))
 
-    def add(self, row: AnnotationRow) -> None:
-        t = self.tasks.setdefault(row.task.id, len(self.tasks))
-        placed = [(g, row.model_of(c)) for g, group in enumerate(row.ranking) for c in group
-                  if c in row.task.candidates]
+    def add(self, task: TaskInfo, ranking: list[list[int]], weight: float = 1.0) -> None:
+        """Every pair of one ranking of the task, `weight` times."""
+        t = self.tasks.setdefault(task.id, len(self.tasks))
+        placed = [(g, task.model_of(c)) for g, group in enumerate(ranking) for c in group
+                  if c in task.candidates]
         for i, (gi, mi) in enumerate(placed):
             for gj, mj in placed[i + 1:]:
                 if mi == mj:
                     continue
                 a, b = self._model(mi), self._model(mj)
                 if gi == gj:
-                    self._append(t, a, b, 0.5)
-                    self._append(t, b, a, 0.5)
+                    self._append(t, a, b, 0.5 * weight)
+                    self._append(t, b, a, 0.5 * weight)
                 elif gi < gj:
-                    self._append(t, a, b, 1.0)
+                    self._append(t, a, b, weight)
                 else:
-                    self._append(t, b, a, 1.0)
+                    self._append(t, b, a, weight)
 
     def _append(self, t: int, w: int, loser: int, weight: float) -> None:
         self.task.append(t)
@@ -76,7 +81,11 @@ class Rankings(Exporter):
                 progress: Progress | None = None) -> Iterator[dict[str, Any]]:
         builder = ComparisonBuilder()
         for row in self.annotations(session, project, progress):
-            builder.add(row)
+            builder.add(row.task, row.ranking)
+        adjudicated = 0
+        for final in self.finals(session, project, progress):
+            builder.add(final.task, final.ranking, float(final.annotators))
+            adjudicated += 1
         data = builder.build()
         for r in rank_models(data, rounds=self.rounds):
             yield {
@@ -85,5 +94,6 @@ class Rankings(Exporter):
                 "ci_high": r.ci_high, "elo": 1000 + ELO_SCALE * r.strength,
                 "elo_low": 1000 + ELO_SCALE * r.ci_low, "elo_high": 1000 + ELO_SCALE * r.ci_high,
                 "wins": r.wins, "losses": r.losses, "comparisons": r.comparisons,
-                "tasks": data.tasks, "method": "bradley-terry", "bootstrap_rounds": self.rounds,
+                "tasks": data.tasks, "adjudicated_tasks": adjudicated,
+                "method": "bradley-terry", "bootstrap_rounds": self.rounds,
             }

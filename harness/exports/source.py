@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import exists, func, literal_column, select
 from sqlalchemy.orm import Session, aliased
 
 from harness import settings
 from harness.models import (
+    Adjudication,
     Annotation,
     Assignment,
     Candidate,
@@ -62,6 +63,11 @@ class TaskInfo:
     is_gold: bool
     candidates: dict[int, CandidateInfo]
 
+    def model_of(self, candidate_id: int) -> str:
+        """The candidate's model (its label when the model is hidden or unknown)."""
+        cand = self.candidates.get(candidate_id)
+        return (cand.model or cand.label) if cand is not None else ""
+
 
 @dataclass
 class AnnotationRow:
@@ -89,8 +95,7 @@ class AnnotationRow:
     hint_verdicts: list[dict[str, Any]] = field(default_factory=list)
 
     def model_of(self, candidate_id: int) -> str:
-        cand = self.task.candidates.get(candidate_id)
-        return (cand.model or cand.label) if cand is not None else ""
+        return self.task.model_of(candidate_id)
 
 
 def annotator_hash(session: Session, project: Project, user_id: int) -> str:
@@ -122,16 +127,24 @@ def _latest_version() -> Any:
             .correlate(Annotation).scalar_subquery())
 
 
-def count(session: Session, project: Project, *, latest_only: bool = False) -> int:
+def _adjudicated() -> Any:
+    """True where the annotation's task has an adjudication (correlated on Assignment)."""
+    return exists(select(Adjudication.id).where(Adjudication.task_id == Assignment.task_id))
+
+
+def count(session: Session, project: Project, *, latest_only: bool = False,
+          skip_adjudicated: bool = False) -> int:
     query = (select(func.count(Annotation.id))
              .join(Assignment, Assignment.id == Annotation.assignment_id)
              .where(Assignment.project_id == project.id))
     if latest_only:
         query = query.where(Annotation.version == _latest_version())
+    if skip_adjudicated:
+        query = query.where(~_adjudicated())
     return int(session.scalar(query) or 0)
 
 
-class _Tasks:
+class TaskLoader:
     """Tasks and candidates (with their current runs) of one batch, loaded in bulk."""
 
     def __init__(self, session: Session, project: Project, with_runs: bool,
@@ -182,11 +195,12 @@ def iter_annotations(
     with_runs: bool = True,
     task_ids: Sequence[int] | None = None,
     with_files: bool = True,
+    skip_adjudicated: bool = False,
     batch: int = BATCH,
 ) -> Iterator[AnnotationRow]:
     """The project's annotation versions with id > after_id, in id order (of `task_ids`
-    only, when given)."""
-    tasks = _Tasks(session, project, with_runs, with_files)
+    only, when given; without the tasks a lead has adjudicated, with skip_adjudicated)."""
+    tasks = TaskLoader(session, project, with_runs, with_files)
     rubrics: dict[int, tuple[str, str]] = {
         r.id: (r.name, r.version) for r in session.execute(select(Rubric.id, Rubric.name,
                                                                   Rubric.version))
@@ -213,6 +227,8 @@ def iter_annotations(
             query = query.where(Annotation.version == latest)
         if task_ids is not None:
             query = query.where(Assignment.task_id.in_(task_ids))
+        if skip_adjudicated:
+            query = query.where(~_adjudicated())
         rows = session.execute(query).all()
         if not rows:
             return
