@@ -5,7 +5,9 @@ web/api.py is the HTTP.
 Cursors are opaque to clients (base64 of a kind and the last id seen) and key on
 ids that only grow, so a `since` cursor over annotations neither skips nor
 repeats while annotations are being added: a new version always gets a larger id
-than any a client has already seen.
+than any a client has already seen, and it is visible no later than any larger id of
+its project, because a project's annotation ids commit in id order
+(harness.annotate.drafts.lock_annotation_ids; SQLite has one writer at a time anyway).
 """
 
 from __future__ import annotations

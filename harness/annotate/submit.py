@@ -20,7 +20,12 @@ from harness.annotate.common import (
     SubmitResult,
     shown_candidates,
 )
-from harness.annotate.drafts import lock_assignment, normalise_draft, writable
+from harness.annotate.drafts import (
+    lock_annotation_ids,
+    lock_assignment,
+    normalise_draft,
+    writable,
+)
 from harness.models import (
     Annotation,
     Assignment,
@@ -77,6 +82,7 @@ def submit_annotation(
     warnings = consistency_warnings(rubric, shown, draft, outcomes)
     if warnings and not acknowledge_warnings:
         return SubmitResult(None, warnings=warnings)
+    lock_annotation_ids(session, project.id)  # held to the commit: ids commit in order
     version = (
         session.scalar(
             select(func.max(Annotation.version)).where(Annotation.assignment_id == assignment.id)
