@@ -91,6 +91,7 @@ def submit_annotation(
     ) + 1
     annotation = Annotation(
         assignment_id=assignment.id,
+        project_id=assignment.project_id,
         version=version,
         rubric_id=project.rubric_id,
         scores=clean["scores"],

@@ -3,7 +3,8 @@
 Constant memory: one batch of annotations (BATCH rows) and the tasks and
 candidates it mentions are held at a time; nothing grows with the project.
 Keyset pagination on the annotation id (which only grows) serves both the
-exports and the API's `since` cursor.
+exports and the API's `since` cursor: a page is one range of the (project_id, id)
+index on annotations (migration 0007), whatever the project's size.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ def count(session: Session, project: Project, *, latest_only: bool = False,
           skip_adjudicated: bool = False) -> int:
     query = (select(func.count(Annotation.id))
              .join(Assignment, Assignment.id == Annotation.assignment_id)
-             .where(Assignment.project_id == project.id))
+             .where(Annotation.project_id == project.id))
     if latest_only:
         query = query.where(Annotation.version == _latest_version())
     if skip_adjudicated:
@@ -206,6 +207,7 @@ def iter_annotations(
                                                                   Rubric.version))
     }
     latest = _latest_version()
+    pseudonyms: dict[int, str] = {}
     last = after_id
     left = limit
     while left is None or left > 0:
@@ -219,7 +221,7 @@ def iter_annotations(
                    (Annotation.version == latest).label("latest"))
             .join(Assignment, Assignment.id == Annotation.assignment_id)
             .join(User, User.id == Assignment.user_id)
-            .where(Assignment.project_id == project.id, Annotation.id > last)
+            .where(Annotation.project_id == project.id, Annotation.id > last)
             .order_by(Annotation.id)
             .limit(size)
         )
@@ -234,43 +236,44 @@ def iter_annotations(
             return
         ids = [r.id for r in rows]
         infos = tasks.load([r.task_id for r in rows])
+        # Rows are unpacked as tuples and the decoded JSON is used as it comes (each row
+        # decodes its own objects): attribute access and copies were most of a page's time.
         findings: dict[int, list[dict[str, Any]]] = {}
-        for f in session.execute(
-            select(Finding.annotation_id, Finding.candidate_id, Finding.file_path,
-                   Finding.line_start, Finding.line_end, Finding.category, Finding.severity,
-                   Finding.cwe, Finding.comment, Finding.content_hash)
-            .where(Finding.annotation_id.in_(ids)).order_by(Finding.id)
-        ):
-            findings.setdefault(f.annotation_id, []).append({
-                "candidate_id": f.candidate_id, "file_path": f.file_path,
-                "line_start": f.line_start, "line_end": f.line_end, "category": f.category,
-                "severity": f.severity, "cwe": f.cwe, "comment": f.comment,
-                "content_hash": f.content_hash,
+        for aid, cid, path, start, end, category, severity, cwe, comment, digest in (
+                session.execute(
+                    select(Finding.annotation_id, Finding.candidate_id, Finding.file_path,
+                           Finding.line_start, Finding.line_end, Finding.category,
+                           Finding.severity, Finding.cwe, Finding.comment, Finding.content_hash)
+                    .where(Finding.annotation_id.in_(ids)).order_by(Finding.id))):
+            findings.setdefault(aid, []).append({
+                "candidate_id": cid, "file_path": path, "line_start": start, "line_end": end,
+                "category": category, "severity": severity, "cwe": cwe, "comment": comment,
+                "content_hash": digest,
             })
         verdicts: dict[int, list[dict[str, Any]]] = {}
-        for v in session.execute(
-            select(HintVerdict.annotation_id, HintVerdict.candidate_id, HintVerdict.hint_key,
-                   HintVerdict.rule_id, HintVerdict.verdict)
-            .where(HintVerdict.annotation_id.in_(ids)).order_by(HintVerdict.id)
-        ):
-            verdicts.setdefault(v.annotation_id, []).append({
-                "candidate_id": v.candidate_id, "hint_key": v.hint_key, "rule_id": v.rule_id,
-                "verdict": v.verdict,
-            })
-        pseudonyms: dict[int, str] = {}
-        for r in rows:
-            if r.user_id not in pseudonyms:
-                pseudonyms[r.user_id] = annotator_hash(session, project, r.user_id)
-            name, version = rubrics.get(r.rubric_id, ("", ""))
+        for aid, cid, key, rule, verdict in session.execute(
+                select(HintVerdict.annotation_id, HintVerdict.candidate_id, HintVerdict.hint_key,
+                       HintVerdict.rule_id, HintVerdict.verdict)
+                .where(HintVerdict.annotation_id.in_(ids)).order_by(HintVerdict.id)):
+            verdicts.setdefault(aid, []).append({
+                "candidate_id": cid, "hint_key": key, "rule_id": rule, "verdict": verdict})
+        for (aid, assignment_id, version, rubric_id, scores, ranking, rationale, confidence,
+             display_order, active_seconds, hints_visible, submitted_at, task_id, user_id,
+             simulated, latest_flag) in rows:
+            annotator = pseudonyms.get(user_id)
+            if annotator is None:
+                annotator = pseudonyms[user_id] = annotator_hash(session, project, user_id)
+            name, rubric_version = rubrics.get(rubric_id, ("", ""))
             yield AnnotationRow(
-                id=r.id, assignment_id=r.assignment_id, version=r.version, latest=bool(r.latest),
-                user_id=r.user_id, annotator=pseudonyms[r.user_id], simulated=bool(r.simulated),
-                rubric=name, rubric_version=version, scores=dict(r.scores or {}),
-                ranking=[list(g) for g in (r.ranking or [])], rationale=r.rationale or "",
-                confidence=r.confidence, display_order=list(r.display_order or []),
-                active_seconds=float(r.active_seconds or 0.0), hints_visible=r.hints_visible,
-                submitted_at=r.submitted_at, task=infos[r.task_id],
-                findings=findings.get(r.id, []), hint_verdicts=verdicts.get(r.id, []),
+                id=aid, assignment_id=assignment_id, version=version, latest=bool(latest_flag),
+                user_id=user_id, annotator=annotator, simulated=bool(simulated),
+                rubric=name, rubric_version=rubric_version, scores=scores or {},
+                ranking=ranking or [], rationale=rationale or "",
+                confidence=confidence, display_order=display_order or [],
+                active_seconds=float(active_seconds or 0.0), hints_visible=hints_visible,
+                submitted_at=submitted_at, task=infos[task_id],
+                findings=findings.get(aid, []),
+                hint_verdicts=verdicts.get(aid, []),
             )
         last = ids[-1]
         if left is not None:
