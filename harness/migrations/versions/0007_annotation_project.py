@@ -10,7 +10,7 @@ No foreign key: adding one to a SQLite table means copying it, and the rows go
 with their assignment anyway (annotations.assignment_id cascades).
 
 Revision ID: 0007
-Revises: 0006
+Revises: 0011 (given 0006; chained after main's 0011 when main was merged)
 Create Date: 2026-11-30 06:40:00.000000
 """
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0006"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
