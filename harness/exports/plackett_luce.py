@@ -118,37 +118,59 @@ class StageBuilder:
                       unique % max(u, 1), summed)
 
 
-def _objective(s: NDArray[np.float64], counts: NDArray[np.float64], remaining: NDArray[
-        np.float64], chosen: NDArray[np.float64], alpha: float) -> float:
-    top = np.max(np.where(remaining > 0, s[None, :], -np.inf), axis=1)
-    lse = top + np.log((remaining * np.exp(s[None, :] - top[:, None])).sum(axis=1))
-    size = chosen.sum(axis=1)
-    return float(-(counts @ (chosen @ s - size * lse))) + alpha * float(s @ s)
+def _log_denominators(s: NDArray[np.float64], remaining: NDArray[np.float64]
+                      ) -> NDArray[np.float64]:
+    """log sum_{j in R} exp(s_j) for each shape (one matrix-vector product)."""
+    top = float(s.max())
+    out: NDArray[np.float64] = top + np.log(remaining @ np.exp(s - top))
+    return out
+
+
+def _objective(s: NDArray[np.float64], counts: NDArray[np.float64], sizes: NDArray[np.float64],
+               picked: NDArray[np.float64], remaining: NDArray[np.float64],
+               alpha: float) -> float:
+    return (-float(picked @ s) + float((counts * sizes) @ _log_denominators(s, remaining))
+            + alpha * float(s @ s))
 
 
 def fit(stages: Stages, counts: NDArray[np.float64] | None = None,
         alpha: float = ALPHA) -> NDArray[np.float64]:
-    """Log-strengths (mean 0) maximising the penalised Plackett–Luce likelihood."""
+    """Log-strengths (mean 0) maximising the penalised Plackett–Luce likelihood.
+
+    With w = exp(s), D_u = sum_{j in R_u} w_j and c_u m_u the weight times the group size
+    of shape u: gradient_i = -picked_i + w_i sum_u c_u m_u [i in R_u] / D_u, and the
+    Hessian is diag(that sum) - W R^T diag(c m / D^2) R W, so a step costs a few products
+    of the shapes x models matrix, never an elementwise pass per shape and model.
+    """
     c = stages.counts() if counts is None else counts
-    remaining, chosen = stages.remaining, stages.chosen
+    remaining = stages.remaining
     n = remaining.shape[1]
     if n == 0:
         return np.zeros(0)
-    picked = chosen.T @ c  # how often each model is picked
-    cm = c * chosen.sum(axis=1)  # weight x group size, per shape
+    sizes = stages.chosen.sum(axis=1)
+    picked = stages.chosen.T @ c  # how often each model is picked
+    cm = c * sizes
     ones = np.full((n, n), 1.0 / n)
     s = np.zeros(n)
-    value = _objective(s, c, remaining, chosen, alpha)
+    value = _objective(s, c, sizes, picked, remaining, alpha)
     for _ in range(MAX_ITER):
-        e = remaining * np.exp(s - s.max())[None, :]
-        p = e / e.sum(axis=1, keepdims=True)  # P(pick i | shape), 0 outside R
-        grad = -picked + cm @ p + 2 * alpha * s
-        hess = np.diag(cm @ p) - p.T @ (cm[:, None] * p) + 2 * alpha * np.eye(n) + ones
+        top = float(s.max())
+        w = np.exp(s - top)
+        denom = remaining @ w
+        expected = (remaining.T @ (cm / denom)) * w  # sum over shapes of c m P(pick i)
+        grad = -picked + expected + 2 * alpha * s
+        inner = remaining.T @ ((cm / denom**2)[:, None] * remaining)
+        hess = (np.diag(expected) - w[:, None] * inner * w[None, :] + 2 * alpha * np.eye(n)
+                + ones)
         step = np.linalg.solve(hess, grad)
+        # the Newton decrement: what a full step would gain. Stop when it is below the
+        # objective's rounding (halving steps against rounding noise was most of the time)
+        if float(grad @ step) < 1e-14 * (1.0 + abs(value)):
+            break
         scale = 1.0
         while True:
             trial = s - scale * step
-            trial_value = _objective(trial, c, remaining, chosen, alpha)
+            trial_value = _objective(trial, c, sizes, picked, remaining, alpha)
             if trial_value <= value + 1e-12 or scale < 1e-8:
                 break
             scale /= 2
