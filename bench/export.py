@@ -1,6 +1,7 @@
 """Export speed and memory: jsonl, preferences and rankings against the bare cost.
 
     .venv/bin/python bench/export.py [--versions 100000] [--data DIR] [--pairs 1000000]
+                                     [--rankings 100000]
 
 Builds (or reuses, with --data) a project whose annotation versions come from
 `harness simulate`: the demo tasks repeated under new ids, overlap 2, several
@@ -14,7 +15,8 @@ annotators revise). Then, each in a fresh process so its peak RSS is its own:
   rankings    harness export --format rankings (Bradley–Terry + 200 bootstrap rounds)
 
 Prints annotation versions read per second, peak RSS and the ratio to the bare
-cost. Then Bradley–Terry with its bootstrap on --pairs synthetic comparisons.
+cost. Then Bradley–Terry with its bootstrap on --pairs synthetic comparisons, and
+Plackett–Luce with its bootstrap on --rankings synthetic rankings of 4 models.
 """
 
 from __future__ import annotations
@@ -159,6 +161,33 @@ def bt_pairs(pairs: int) -> None:
           f"[{rows[0].ci_low:.3f}, {rows[0].ci_high:.3f}]")
 
 
+def pl_rankings(rankings: int) -> None:
+    """Plackett–Luce with its bootstrap on synthetic full rankings of 4 of 12 models."""
+    import numpy as np
+
+    sys.path.insert(0, str(REPO))
+    from harness.exports.plackett_luce import StageBuilder, rank_models
+
+    rng = np.random.default_rng(0)
+    models = 12
+    truth = np.linspace(-1.5, 1.5, models)
+    start = time.perf_counter()
+    builder = StageBuilder()
+    for k in range(models):
+        builder.models[f"m{k}"] = k
+    for r in range(rankings):
+        items = rng.choice(models, 4, replace=False)
+        keys = rng.gumbel(size=4) + truth[items]  # a Plackett–Luce draw
+        builder.add(r // 3, [[f"m{items[i]}"] for i in np.argsort(-keys)])
+    built = time.perf_counter()
+    rows = rank_models(builder.build(), rounds=200)
+    elapsed = time.perf_counter() - built
+    print(f"Plackett–Luce of {rankings:,} rankings of 4 models ({models} models, "
+          f"{rankings // 3:,} tasks, 200 bootstrap rounds): fit {elapsed:.2f} s "
+          f"(stages built in {built - start:.2f} s); top {rows[0].model} "
+          f"[{rows[0].ci_low:.3f}, {rows[0].ci_high:.3f}]")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--versions", type=int, default=100_000)
@@ -166,6 +195,7 @@ def main() -> None:
     parser.add_argument("--annotators", type=int, default=8)
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--pairs", type=int, default=1_000_000)
+    parser.add_argument("--rankings", type=int, default=100_000)
     args = parser.parse_args()
     data = args.data or Path(tempfile.mkdtemp(prefix="bench-export-"))
     build(data, args.versions, args.per_assignment, args.annotators)
@@ -182,6 +212,7 @@ def main() -> None:
               f"{rate:,.0f}/s ({bare_rate / rate:.2f}x the bare time), "
               f"peak RSS {ours['rss_mb']:.0f} MB, {ours['bytes'] / 1e6:.1f} MB written")
     bt_pairs(args.pairs)
+    pl_rankings(args.rankings)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,13 @@
 """Reads the lab API serves: projects in a token's scope, tasks, candidates with their
-runs and hints, annotation versions by cursor. No flask here; web/api.py is the HTTP.
+runs and hints, annotation versions by cursor, adjudicated results. No flask here;
+web/api.py is the HTTP.
 
 Cursors are opaque to clients (base64 of a kind and the last id seen) and key on
 ids that only grow, so a `since` cursor over annotations neither skips nor
 repeats while annotations are being added: a new version always gets a larger id
-than any a client has already seen.
+than any a client has already seen, and it is visible no later than any larger id of
+its project, because a project's annotation ids commit in id order
+(harness.annotate.drafts.lock_annotation_ids; SQLite has one writer at a time anyway).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from sqlalchemy.orm import Session
 from harness import settings
 from harness.analysis.store import analyses_for, task_context
 from harness.errors import InvalidInput, NotFound
-from harness.exports import source
+from harness.exports import adjudicated, source
 from harness.exports.jsonl import annotation_record
 from harness.models import ApiToken, Project, Task
 from harness.runs import runs_for_task
@@ -131,3 +134,17 @@ def annotations_page(session: Session, project: Project, since: str | None,
         items.append(annotation_record(row))
         last = row.id
     return {"items": items, "next_cursor": encode_cursor("a", last), "has_more": len(items) == size}
+
+
+def adjudications_page(session: Session, project: Project, cursor: str | None,
+                       limit: int | None) -> dict[str, Any]:
+    """The project's adjudicated results (a lead's final ranking and findings), in task
+    order, a page at a time. One per task: a re-adjudicated task keeps its place and
+    shows its new `updated_at`, so a lab that wants changes re-reads the list."""
+    size = page_size(limit)
+    after = decode_cursor("j", cursor)
+    rows = list(adjudicated.iter_adjudicated(session, project, after_task_id=after, limit=size,
+                                             batch=size, with_runs=True, with_files=False))
+    last = rows[-1].task.id if rows else after
+    return {"items": [adjudicated.adjudication_record(r) for r in rows],
+            "next_cursor": encode_cursor("j", last) if len(rows) == size else None}

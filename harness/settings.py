@@ -84,6 +84,9 @@ class Settings:
     # Webhook hosts (or IP addresses) that may resolve to loopback, private or link-local
     # addresses; everything else that does is refused (HARNESS_WEBHOOK_ALLOW, comma-separated).
     webhook_allow: tuple[str, ...] = ()
+    # How often `harness serve` and `harness worker` look for due webhook deliveries
+    # (HARNESS_WEBHOOK_POLL_MS); 0: they send none, and `harness webhook deliver` must.
+    webhook_poll_ms: int = 2000
     max_upload_mb: int = 256  # a task file a lead uploads in the browser
     # Where the offline-built sandbox root filesystem and its tar are kept;
     # shared between data dirs (tests point it at one cache).
@@ -124,6 +127,7 @@ class Settings:
             inprocess_worker=_bool_env(env, "HARNESS_INPROCESS_WORKER", True),
             webhook_allow=tuple(h.strip().lower() for h in
                                 env.get("HARNESS_WEBHOOK_ALLOW", "").split(",") if h.strip()),
+            webhook_poll_ms=_int_env(env, "HARNESS_WEBHOOK_POLL_MS", 2000),
             max_upload_mb=_int_env(env, "HARNESS_MAX_UPLOAD_MB", 256, minimum=1),
         )
 

@@ -3,8 +3,18 @@
 Events: annotation.submitted, task.completed (its k-th submission), project.completed
 (every task completed). `emit` adds one WebhookDelivery row per active webhook of the
 project, in the caller's transaction, so an event exists exactly when the annotation
-does. `deliver_due` sends what is due, each row in its own short transaction, and
-retries failures with exponential backoff until MAX_ATTEMPTS.
+does. `deliver_due` sends what is due and retries failures with exponential backoff
+until MAX_ATTEMPTS.
+
+Several processes send at once (every `harness serve` and `harness worker` runs one
+DeliveryLoop; `harness webhook deliver` is a third way). A delivery is sent by whoever
+claims it: one conditional UPDATE moves its next_attempt_at a lease ahead (and counts
+the attempt) only if it is still queued and due, and commits before anything is sent.
+The database decides between two claimers (SQLite serialises writers; PostgreSQL
+re-checks the WHERE on the row it waited for), so exactly one gets a row count of 1.
+A sender that dies between claim and outcome leaves the row queued, due again when the
+lease ends: at least once, never twice in a row; X-Harness-Delivery lets a receiver drop
+a repeat.
 
 Server-side request forgery: a URL whose host resolves to a loopback, private,
 link-local, multicast, reserved or unspecified address is refused when the webhook is
@@ -23,15 +33,17 @@ import hmac
 import http.client
 import ipaddress
 import json
+import logging
 import secrets
 import socket
 import ssl
+import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from harness import audit, settings
@@ -50,9 +62,13 @@ MAX_ATTEMPTS = 8
 BACKOFF_S = 30.0
 """First retry after 30 s, then doubling: 30 s, 1 min, 2 min ... about an hour in all."""
 TIMEOUT_S = 10.0
+BATCH = 100
+LEASE_S = 60.0
+"""How long a claimed delivery is not due for anyone else (a send takes at most ~2 x TIMEOUT_S)."""
 SIGNATURE = "X-Harness-Signature"
 
 Resolver = Callable[[str, int], list[str]]
+log = logging.getLogger(__name__)
 
 
 def resolve(host: str, port: int) -> list[str]:
@@ -208,9 +224,23 @@ def _post(url: str, address: str, port: int, host: str, body: bytes,
         conn.close()
 
 
+def claim(session: Session, delivery_id: int, now: datetime) -> bool:
+    """Take the delivery for this sender if it is still queued and due: True for exactly
+    one of several concurrent claimers. Counts the attempt; the caller commits."""
+    result = session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery_id, WebhookDelivery.state == "queued",
+               WebhookDelivery.next_attempt_at <= now)
+        .values(next_attempt_at=now + timedelta(seconds=LEASE_S),
+                attempts=WebhookDelivery.attempts + 1)
+        .execution_options(synchronize_session=False))
+    return getattr(result, "rowcount", 0) == 1
+
+
 def deliver_due(factory: sessionmaker[Session], *, now: datetime | None = None, limit: int = 100,
                 resolver: Resolver = resolve) -> dict[str, int]:
-    """Send what is due; each delivery in its own transaction. Counts by outcome."""
+    """Send what is due and this sender claims; nothing is held locked while it sends.
+    Counts by outcome."""
     counts = {"sent": 0, "retry": 0, "failed": 0}
     now = now or utcnow()
     with factory() as session:
@@ -220,29 +250,38 @@ def deliver_due(factory: sessionmaker[Session], *, now: datetime | None = None, 
             .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(limit)))
     for delivery_id in due:
         with factory() as session:
+            if not claim(session, delivery_id, now):
+                session.rollback()
+                continue  # another sender has it
+            session.commit()
             delivery = session.get(WebhookDelivery, delivery_id)
-            if delivery is None or delivery.state != "queued":
-                continue
+            assert delivery is not None
             hook = session.get(Webhook, delivery.webhook_id)
             assert hook is not None
+            url, secret, event = hook.url, hook.secret, delivery.event
             body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
+            allow = _allow(session)
+            session.rollback()  # no transaction stays open while we wait on the receiver
             error = None
+            refused = False
             try:
-                host, port, address = check_url(hook.url, _allow(session), resolver)
-                status = _post(hook.url, address, port, host, body, {
+                host, port, address = check_url(url, allow, resolver)
+                status = _post(url, address, port, host, body, {
                     "Content-Type": "application/json",
-                    SIGNATURE: sign(hook.secret, body),
-                    "X-Harness-Event": delivery.event,
-                    "X-Harness-Delivery": str(delivery.id),
+                    SIGNATURE: sign(secret, body),
+                    "X-Harness-Event": event,
+                    "X-Harness-Delivery": str(delivery_id),
                 })
                 if not 200 <= status < 300:
                     error = f"HTTP {status}"
             except InvalidInput as exc:
-                error = exc.message
-                delivery.attempts = MAX_ATTEMPTS - 1  # refused: no point retrying
+                error, refused = exc.message, True  # refused: no point retrying
             except (OSError, http.client.HTTPException) as exc:
                 error = f"{type(exc).__name__}: {exc}"
-            delivery.attempts += 1
+            delivery = session.get(WebhookDelivery, delivery_id)
+            assert delivery is not None
+            if refused:
+                delivery.attempts = MAX_ATTEMPTS
             if error is None:
                 delivery.state, delivery.sent_at, delivery.last_error = "sent", utcnow(), None
                 counts["sent"] += 1
@@ -256,3 +295,45 @@ def deliver_due(factory: sessionmaker[Session], *, now: datetime | None = None, 
                 counts["retry"] += 1
             session.commit()
     return counts
+
+
+class DeliveryLoop:
+    """Sends due deliveries every `interval` seconds in a daemon thread, until stop() or
+    the process ends. One per process (start_delivery_loop)."""
+
+    def __init__(self, factory: sessionmaker[Session], interval: float) -> None:
+        self.factory = factory
+        self.interval = interval
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="webhook-delivery", daemon=True)
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                while not self.stopping.is_set():
+                    if sum(deliver_due(self.factory, limit=BATCH).values()) < BATCH:
+                        break  # else a full batch may have left more due
+            except Exception:  # the process keeps working; the next round tries again
+                log.exception("webhook delivery round failed")
+            self.stopping.wait(self.interval)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.stopping.set()
+        if self.thread.is_alive() and self.thread is not threading.current_thread():
+            self.thread.join(timeout)
+
+
+_loop: DeliveryLoop | None = None
+_loop_lock = threading.Lock()
+
+
+def start_delivery_loop(factory: sessionmaker[Session], poll_ms: int) -> DeliveryLoop | None:
+    """This process's delivery loop, started on the first call (None when poll_ms is 0)."""
+    global _loop
+    if poll_ms <= 0:
+        return None
+    with _loop_lock:
+        if _loop is None or not _loop.thread.is_alive():
+            _loop = DeliveryLoop(factory, poll_ms / 1000)
+            _loop.thread.start()
+        return _loop

@@ -125,7 +125,7 @@ def test_migrations_reach_the_models_schema(empty_database_url: str) -> None:
 
 def test_0011_counts_the_tasks_of_existing_projects(empty_database_url: str,
                                                    tmp_path: Path) -> None:
-    """Projects made before 0011 (here: made at head, then taken back to 0006, which
+    """Projects made before 0011 (here: made at head, then taken back to 0010, which
     drops the count) get their count when 0011 runs, and no migration loses rows."""
     engine = make_engine(empty_database_url)
     try:
@@ -140,7 +140,7 @@ def test_0011_counts_the_tasks_of_existing_projects(empty_database_url: str,
                     import_tasks(session, project, write_jsonl(
                         tmp_path / f"{slug}.jsonl", [task_line(f"t{i}") for i in range(tasks)]))
             session.commit()
-        command.downgrade(alembic_config(engine), "0006")
+        command.downgrade(alembic_config(engine), "0010")
         command.upgrade(alembic_config(engine), "head")
         with engine.connect() as conn:
             counts = dict(conn.execute(text("SELECT slug, task_count FROM projects")).all())
@@ -151,3 +151,33 @@ def test_0011_counts_the_tasks_of_existing_projects(empty_database_url: str,
         assert counts == {"a": 3, "b": 0}
     finally:
         engine.dispose()
+
+
+def test_0007_gives_existing_annotations_their_assignments_project(db, make_project,
+                                                                   import_file) -> None:
+    """Annotations made before 0007 get their assignment's project, so the lab API's
+    (project_id, id) pages find them."""
+    from helpers import DEMO_TASKS
+
+    from harness import simulate
+
+    for slug in ("m1", "m2"):
+        project = make_project(slug, overlap=2)
+        import_file(project, DEMO_TASKS)
+        simulate.simulate(db, project, 2, seed=3)
+    db.commit()
+    engine = db.get_bind()
+    db.close()
+    config = alembic_config(engine)
+    command.downgrade(config, "0011")
+    assert "project_id" not in {c["name"] for c in inspect(engine).get_columns("annotations")}
+    command.upgrade(config, "0007")
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT a.project_id, s.project_id FROM annotations a "
+            "JOIN assignments s ON s.id = a.assignment_id")).all()
+        findings = conn.execute(text("SELECT count(*) FROM findings")).scalar()
+    assert len(rows) > 20 and all(mine == theirs for mine, theirs in rows)
+    assert {mine for mine, _ in rows} == {1, 2} and findings
+    assert "ix_annotations_project_id_id" in {
+        i["name"] for i in inspect(engine).get_indexes("annotations")}

@@ -12,10 +12,11 @@ token check here. Errors are the one JSON shape (web.errors.JSON_BLUEPRINTS).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Blueprint, Flask, g, request
+from flask import Blueprint, Flask, Response, g, request
 from flask.typing import ResponseReturnValue
 
 from harness import accounts, exports, labapi
@@ -64,6 +65,12 @@ def _project(slug: str) -> Project:
     return labapi.scoped_project(_token(), slug)
 
 
+def _page(body: dict[str, Any]) -> Response:
+    """A page as compact JSON in the order it was built: Flask's provider sorts every
+    object's keys, which was a third of the encoding time of a page of 500."""
+    return Response(json.dumps(body, separators=(",", ":")), mimetype="application/json")
+
+
 def _limit() -> int | None:
     raw = request.args.get("limit")
     if raw in (None, ""):
@@ -92,7 +99,8 @@ def project(slug: str) -> ResponseReturnValue:
 @bp.get("/projects/<slug>/tasks")
 @token_api
 def tasks(slug: str) -> ResponseReturnValue:
-    return labapi.tasks_page(db.session, _project(slug), request.args.get("cursor"), _limit())
+    return _page(labapi.tasks_page(db.session, _project(slug), request.args.get("cursor"),
+                                   _limit()))
 
 
 @bp.get("/projects/<slug>/tasks/<path:task_id>")
@@ -105,8 +113,15 @@ def task(slug: str, task_id: str) -> ResponseReturnValue:
 @bp.get("/projects/<slug>/annotations")
 @token_api
 def annotations(slug: str) -> ResponseReturnValue:
-    return labapi.annotations_page(db.session, _project(slug), request.args.get("since"),
-                                   _limit())
+    return _page(labapi.annotations_page(db.session, _project(slug), request.args.get("since"),
+                                         _limit()))
+
+
+@bp.get("/projects/<slug>/adjudications")
+@token_api
+def adjudications(slug: str) -> ResponseReturnValue:
+    return _page(labapi.adjudications_page(db.session, _project(slug),
+                                           request.args.get("cursor"), _limit()))
 
 
 @bp.get("/projects/<slug>/exports")

@@ -10,13 +10,15 @@ from harness.cli.common import engine, session, settings
 def run_server(host: str, port: int, threads: int) -> None:
     from waitress import serve as waitress_serve
 
-    from harness import setup
+    from harness import setup, webhooks
     from web import create_app
     from web.runs import start_worker as start_run_worker
 
     setup.migrate(engine())
     app = create_app(settings=settings())
     start_run_worker(app)
+    webhooks.start_delivery_loop(app.extensions["harness.sessionmaker"],
+                                 settings().webhook_poll_ms)
     click.echo(f"serving on http://{host}:{port}/ (Ctrl-C stops)")
     waitress_serve(app, host=host, port=port, threads=threads, ident="review-harness")
 

@@ -133,6 +133,7 @@ class CandidateRun(_Out):
 
 
 class AnnotationOut(_Out):
+    source: str
     id: int
     assignment_id: int
     version: int
@@ -162,6 +163,37 @@ class AnnotationPage(_Out):
     has_more: bool
 
 
+class FinalFindingOut(_Out):
+    candidate: str
+    file_path: str
+    line_start: int
+    line_end: int
+    category: str
+    severity: str
+    cwe: int | None
+    comment: str
+    from_annotations: list[int]
+
+
+class AdjudicationOut(_Out):
+    source: str
+    task_id: str
+    is_gold: bool
+    adjudicator: str | None
+    updated_at: str
+    ranking: list[list[str]]
+    findings: list[FinalFindingOut]
+    notes: str
+    annotation_ids: list[int]
+    simulated: bool
+    candidates: list[CandidateRun]
+
+
+class AdjudicationPage(_Out):
+    items: list[AdjudicationOut]
+    next_cursor: str | None
+
+
 class ExportFormat(_Out):
     format: str
     media_type: str
@@ -173,7 +205,7 @@ class ExportList(_Out):
 
 
 MODELS: list[type[BaseModel]] = [Error, ProjectList, ProjectOut, TaskPage, TaskOut,
-                                 AnnotationPage, ExportList]
+                                 AnnotationPage, AdjudicationPage, ExportList]
 
 
 def _ref(model: type[BaseModel]) -> dict[str, Any]:
@@ -214,7 +246,8 @@ def document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "review-harness lab API", "version": "1",
                  "description": "Projects in a token's scope, their tasks, candidates with "
-                                "runs and hints, annotation versions by cursor, and exports."},
+                                "runs and hints, annotation versions by cursor, adjudicated "
+                                "results, and exports."},
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
         "components": {
@@ -242,6 +275,15 @@ def document() -> dict[str, Any]:
                 "next_cursor back as `since` to pull what was added meanwhile.",
                 _json(AnnotationPage, "A page of annotation versions."),
                 [SLUG, LIMIT, {"name": "since", "in": "query", "required": False,
+                               "schema": {"type": "string"}}]),
+            "/projects/{slug}/adjudications": _get(
+                "listAdjudications",
+                "A lead's final ranking and findings for each adjudicated task, in task "
+                "order. Exports use these instead of the task's annotations (jsonl adds "
+                "them); `source` is \"adjudicated\".",
+                _json(AdjudicationPage, "A page of adjudicated results; next_cursor is null "
+                                        "on the last."),
+                [SLUG, LIMIT, {"name": "cursor", "in": "query", "required": False,
                                "schema": {"type": "string"}}]),
             "/projects/{slug}/exports": _get("listExports", "The export formats.",
                                              _json(ExportList, "The formats."), [SLUG]),

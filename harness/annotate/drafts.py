@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -127,6 +127,29 @@ def writable(session: Session, assignment: Assignment, project: Project, now: da
             "your lease on this task ran out and others have taken it; take the next task",
             field="lease",
         )
+
+
+ANNOTATION_IDS = 0x616E6E  # the advisory lock namespace of lock_annotation_ids ("ann")
+
+
+def lock_annotation_ids(session: Session, project_id: int) -> None:
+    """Make the project's annotation ids commit in id order, so a `since` cursor on the
+    id (harness.labapi, exports/source.py) never skips a row.
+
+    The id comes from a sequence at INSERT, and on PostgreSQL two writers can commit in
+    the other order: a lab that pulled between the two commits would have passed the
+    lower id for good. So, before the INSERT, a writer takes a transaction-scoped
+    advisory lock on (ANNOTATION_IDS, project) and keeps it to its commit: the next
+    writer of the project draws its id only after this one is visible, and what a
+    reader sees of a project is always every row up to some id. It serialises only
+    the tail of concurrent submits to one project (the rest of the request runs in
+    parallel), and needs no schema. SQLite needs nothing: a write transaction holds
+    the database's single write lock from its first write to its commit, which the
+    assignment's lock (taken before) already is.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"),
+                        {"ns": ANNOTATION_IDS, "key": project_id})
 
 
 def lock_assignment(session: Session, assignment: Assignment) -> None:

@@ -21,7 +21,12 @@ from harness.annotate.common import (
     SubmitResult,
     shown_candidates,
 )
-from harness.annotate.drafts import lock_assignment, normalise_draft, writable
+from harness.annotate.drafts import (
+    lock_annotation_ids,
+    lock_assignment,
+    normalise_draft,
+    writable,
+)
 from harness.models import (
     Annotation,
     Assignment,
@@ -77,6 +82,7 @@ def submit_annotation(
     warnings = consistency_warnings(rubric, shown, draft, outcomes)
     if warnings and not acknowledge_warnings:
         return SubmitResult(None, warnings=warnings)
+    lock_annotation_ids(session, project.id)  # held to the commit: ids commit in order
     annotation = _new_version(assignment, project, clean, shown,
                               (latest.version if latest else 0) + 1, now)
     session.add(annotation)
@@ -113,6 +119,7 @@ def _new_version(
     """The checked review as Annotation `version`, with its findings and hint verdicts."""
     annotation = Annotation(
         assignment_id=assignment.id,
+        project_id=assignment.project_id,
         version=version,
         rubric_id=project.rubric_id,
         scores=clean["scores"],

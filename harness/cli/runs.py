@@ -61,15 +61,23 @@ def worker(concurrency: int, executor_spec: str | None) -> None:
                    f"at {cfg.redis_url}, runs on {where}", err=True)
         distributed.work(cfg, concurrency=slots, executor_spec=executor_spec)
         return
+    from harness import webhooks
+
+    # With REDIS_URL the run sweeper's process sends them (RQ forks, so no threads here).
+    sender = webhooks.start_delivery_loop(session_factory(), cfg.webhook_poll_ms)
     done_log = logging.getLogger("harness.runs")
 
     def on_done(run_id: int, status: str) -> None:
         done_log.info("run %d: %s", run_id, status)
 
     w = Worker(session_factory(), executor,
-               concurrency=concurrency or settings().run_concurrency, on_done=on_done)
+               concurrency=concurrency or cfg.run_concurrency, on_done=on_done)
     click.echo(f"worker {w.id}: {w.concurrency} run(s) at once on {where}", err=True)
-    completed = w.run(install_signals=True)
+    try:
+        completed = w.run(install_signals=True)
+    finally:
+        if sender is not None:
+            sender.stop()
     click.echo(f"worker {w.id}: stopped after {completed} run(s)", err=True)
 
 

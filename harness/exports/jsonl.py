@@ -1,4 +1,5 @@
-"""jsonl: every annotation version with its full provenance."""
+"""jsonl: every annotation version with its full provenance, then each adjudicated
+result (`"source": "adjudicated"`; the annotation versions carry `"source": "annotations"`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy.orm import Session
 
+from harness.exports.adjudicated import ANNOTATIONS, AdjudicatedRow, adjudication_record
 from harness.exports.base import Exporter
 from harness.exports.source import AnnotationRow
 from harness.models import Project
@@ -15,6 +17,7 @@ from harness.models import Project
 def annotation_record(row: AnnotationRow) -> dict[str, Any]:
     """One annotation version as the API and the jsonl export give it."""
     return {
+        "source": ANNOTATIONS,
         "id": row.id,
         "assignment_id": row.assignment_id,
         "version": row.version,
@@ -62,7 +65,12 @@ class Jsonl(Exporter):
     latest_only: ClassVar[bool] = False
     with_runs = True
     with_files = False
+    adjudications = "append"
 
     def from_annotation(self, session: Session, project: Project,
                         row: AnnotationRow) -> Iterator[dict[str, Any]]:
         yield annotation_record(row)
+
+    def from_adjudication(self, session: Session, project: Project,
+                          row: AdjudicatedRow) -> Iterator[dict[str, Any]]:
+        yield adjudication_record(row)

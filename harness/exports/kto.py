@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from harness.exports.adjudicated import ANNOTATIONS
 from harness.exports.base import Exporter
 from harness.exports.ratings import candidate_scores
 from harness.exports.source import AnnotationRow
@@ -25,6 +26,7 @@ def default_threshold(project: Project) -> float:
 
 class Kto(Exporter):
     name = "kto"
+    adjudications = "ignore"  # labels come from scores, which adjudication does not record
 
     def from_annotation(self, session: Session, project: Project,
                         row: AnnotationRow) -> Iterator[dict[str, Any]]:
@@ -44,6 +46,7 @@ class Kto(Exporter):
                 "task_id": row.task.external_id,
                 "candidate": cands[cid].label,
                 "model": row.model_of(cid),
+                "source": ANNOTATIONS,
                 "annotation_id": row.id,
                 "annotator": row.annotator,
                 "simulated": row.simulated,

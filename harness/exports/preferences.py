@@ -3,6 +3,8 @@
 The columns TRL's RewardTrainer and DPOTrainer read as they are (`prompt`,
 `chosen`, `rejected`, and `margin` for the reward trainer), with the rank gap
 as the margin. Candidates in one rank group are tied and never form a pair.
+An adjudicated task gives its final ranking's pairs once, instead of each annotator's
+(`source` says which; exports/adjudicated.py has the rule).
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from harness.exports.adjudicated import ADJUDICATED, ANNOTATIONS, AdjudicatedRow
 from harness.exports.base import Exporter
-from harness.exports.source import AnnotationRow
+from harness.exports.source import AnnotationRow, TaskInfo
 from harness.models import Project
 
 
@@ -26,27 +29,38 @@ def ordered_pairs(ranking: list[list[int]]) -> Iterator[tuple[int, int, int]]:
                     yield better, worse, j - i
 
 
+def preference_records(task: TaskInfo, ranking: list[list[int]],
+                       provenance: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    cands = task.candidates
+    for better, worse, gap in ordered_pairs(ranking):
+        if better not in cands or worse not in cands:
+            continue
+        yield {
+            "prompt": task.prompt,
+            "chosen": cands[better].completion,
+            "rejected": cands[worse].completion,
+            "margin": float(gap),
+            "task_id": task.external_id,
+            "chosen_candidate": cands[better].label,
+            "rejected_candidate": cands[worse].label,
+            "chosen_model": task.model_of(better),
+            "rejected_model": task.model_of(worse),
+        } | provenance
+
+
 class Preferences(Exporter):
     name = "preferences"
 
     def from_annotation(self, session: Session, project: Project,
                         row: AnnotationRow) -> Iterator[dict[str, Any]]:
-        cands = row.task.candidates
-        for better, worse, gap in ordered_pairs(row.ranking):
-            if better not in cands or worse not in cands:
-                continue
-            yield {
-                "prompt": row.task.prompt,
-                "chosen": cands[better].completion,
-                "rejected": cands[worse].completion,
-                "margin": float(gap),
-                "task_id": row.task.external_id,
-                "chosen_candidate": cands[better].label,
-                "rejected_candidate": cands[worse].label,
-                "chosen_model": row.model_of(better),
-                "rejected_model": row.model_of(worse),
-                "annotation_id": row.id,
-                "annotator": row.annotator,
-                "simulated": row.simulated,
-                "rubric_version": row.rubric_version,
-            }
+        yield from preference_records(row.task, row.ranking, {
+            "source": ANNOTATIONS, "annotation_id": row.id, "annotator": row.annotator,
+            "adjudicator": None, "simulated": row.simulated,
+            "rubric_version": row.rubric_version})
+
+    def from_adjudication(self, session: Session, project: Project,
+                          row: AdjudicatedRow) -> Iterator[dict[str, Any]]:
+        yield from preference_records(row.task, row.ranking, {
+            "source": ADJUDICATED, "annotation_id": None, "annotator": None,
+            "adjudicator": row.adjudicator, "simulated": row.simulated,
+            "rubric_version": None})

@@ -1,5 +1,18 @@
-"""rankings: per model, Bradley–Terry strength with a 95% bootstrap interval over
-whole tasks, and its rank interval. Ties count as half a win for each side.
+"""rankings: two tables in one file, told apart by `method`.
+
+1. "bradley-terry", per model: strength from the pairs of every ranking, with a 95%
+   bootstrap interval over whole tasks, and its rank interval. Ties count as half a win
+   for each side.
+2. "plackett-luce", per model: strength from the whole rankings (exports/plackett_luce.py,
+   ties by Breslow's rule), with the same bootstrap and rank interval; `rankings` and
+   `first` say in how many rankings the model appears and how often it is (joint) first.
+
+Both tables have the same columns (None where one does not apply), so the file is one
+table for Parquet too.
+
+An adjudicated task counts with the lead's final ranking instead of its annotators'
+rankings, weighted by how many annotators it replaces, so adjudication changes what a
+task says and not how much it weighs (`adjudicated_tasks` says how many there were).
 
 The annotation stream is reduced to compact numeric arrays (task, winner,
 loser, weight) as it is read; the records themselves are never kept.
@@ -15,9 +28,10 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
+from harness.exports import plackett_luce
 from harness.exports.base import Exporter, Progress
 from harness.exports.bradley_terry import Comparisons, rank_models
-from harness.exports.source import AnnotationRow
+from harness.exports.source import TaskInfo
 from harness.models import Project
 
 ELO_SCALE = 400 / math.log(10)
@@ -32,26 +46,30 @@ class ComparisonBuilder:
         self.winner = array("q")
         self.loser = array("q")
         self.weight = array("d")
+        self.stages = plackett_luce.StageBuilder()
 
     def _model(self, name: str) -> int:
         return self.models.setdefault(name, len(self.models))
 
-    def add(self, row: AnnotationRow) -> None:
-        t = self.tasks.setdefault(row.task.id, len(self.tasks))
-        placed = [(g, row.model_of(c)) for g, group in enumerate(row.ranking) for c in group
-                  if c in row.task.candidates]
+    def add(self, task: TaskInfo, ranking: list[list[int]], weight: float = 1.0) -> None:
+        """Every pair of one ranking of the task, `weight` times."""
+        self.stages.add(task.id, [[task.model_of(c) for c in group if c in task.candidates]
+                                  for group in ranking], weight)
+        t = self.tasks.setdefault(task.id, len(self.tasks))
+        placed = [(g, task.model_of(c)) for g, group in enumerate(ranking) for c in group
+                  if c in task.candidates]
         for i, (gi, mi) in enumerate(placed):
             for gj, mj in placed[i + 1:]:
                 if mi == mj:
                     continue
                 a, b = self._model(mi), self._model(mj)
                 if gi == gj:
-                    self._append(t, a, b, 0.5)
-                    self._append(t, b, a, 0.5)
+                    self._append(t, a, b, 0.5 * weight)
+                    self._append(t, b, a, 0.5 * weight)
                 elif gi < gj:
-                    self._append(t, a, b, 1.0)
+                    self._append(t, a, b, weight)
                 else:
-                    self._append(t, b, a, 1.0)
+                    self._append(t, b, a, weight)
 
     def _append(self, t: int, w: int, loser: int, weight: float) -> None:
         self.task.append(t)
@@ -76,14 +94,33 @@ class Rankings(Exporter):
                 progress: Progress | None = None) -> Iterator[dict[str, Any]]:
         builder = ComparisonBuilder()
         for row in self.annotations(session, project, progress):
-            builder.add(row)
+            builder.add(row.task, row.ranking)
+        adjudicated = 0
+        for final in self.finals(session, project, progress):
+            builder.add(final.task, final.ranking, float(final.annotators))
+            adjudicated += 1
         data = builder.build()
+        common = {"tasks": data.tasks, "adjudicated_tasks": adjudicated,
+                  "bootstrap_rounds": self.rounds}
         for r in rank_models(data, rounds=self.rounds):
-            yield {
-                "model": r.model, "rank": r.rank, "rank_low": r.rank_low,
-                "rank_high": r.rank_high, "strength": r.strength, "ci_low": r.ci_low,
-                "ci_high": r.ci_high, "elo": 1000 + ELO_SCALE * r.strength,
-                "elo_low": 1000 + ELO_SCALE * r.ci_low, "elo_high": 1000 + ELO_SCALE * r.ci_high,
+            yield _row(r.model, r.rank, r.rank_low, r.rank_high, r.strength, r.ci_low,
+                       r.ci_high) | {
                 "wins": r.wins, "losses": r.losses, "comparisons": r.comparisons,
-                "tasks": data.tasks, "method": "bradley-terry", "bootstrap_rounds": self.rounds,
-            }
+                "rankings": None, "first": None, "method": "bradley-terry"} | common
+        stages = builder.stages
+        pl_stages = stages.build()
+        for p in plackett_luce.rank_models(pl_stages, rounds=self.rounds):
+            m = stages.models[p.model]
+            yield _row(p.model, p.rank, p.rank_low, p.rank_high, p.strength, p.ci_low,
+                       p.ci_high) | {
+                "wins": None, "losses": None, "comparisons": None,
+                "rankings": stages.appearances.get(m, 0.0), "first": stages.firsts.get(m, 0.0),
+                "method": "plackett-luce"} | common | {"tasks": pl_stages.tasks}
+
+
+def _row(model: str, rank: int, rank_low: int, rank_high: int, strength: float, ci_low: float,
+         ci_high: float) -> dict[str, Any]:
+    return {"model": model, "rank": rank, "rank_low": rank_low, "rank_high": rank_high,
+            "strength": strength, "ci_low": ci_low, "ci_high": ci_high,
+            "elo": 1000 + ELO_SCALE * strength, "elo_low": 1000 + ELO_SCALE * ci_low,
+            "elo_high": 1000 + ELO_SCALE * ci_high}

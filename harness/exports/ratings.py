@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from harness.exports.adjudicated import ANNOTATIONS
 from harness.exports.base import Exporter
 from harness.exports.source import AnnotationRow
 from harness.models import Project
@@ -22,6 +23,7 @@ def candidate_scores(row: AnnotationRow) -> Iterator[tuple[int, dict[str, int], 
 
 class Ratings(Exporter):
     name = "ratings"
+    adjudications = "ignore"  # adjudication records no scores
 
     def from_annotation(self, session: Session, project: Project,
                         row: AnnotationRow) -> Iterator[dict[str, Any]]:
@@ -37,6 +39,7 @@ class Ratings(Exporter):
                 "model": row.model_of(cid),
                 "ratings": scores,
                 "mean_rating": mean,
+                "source": ANNOTATIONS,
                 "annotation_id": row.id,
                 "annotator": row.annotator,
                 "simulated": row.simulated,

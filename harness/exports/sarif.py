@@ -4,6 +4,9 @@ ruleId is the finding's category, with its CWE when it has one (security/CWE-89)
 Each result's location is the candidate's file (task/candidate/path) and line
 range; `agreement` is the share of the task's annotators who marked an
 overlapping range of the same category on the same file of that candidate.
+An adjudicated task gives the lead's final findings instead of each annotator's
+(`source` in the properties says which; their agreement is still measured against the
+annotators' findings).
 The document is written as it is read: each run's results first, then its tool
 (JSON objects are unordered), so only the rule ids seen are held.
 
@@ -24,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from harness.exports import source
+from harness.exports.adjudicated import ADJUDICATED, ANNOTATIONS, AdjudicatedRow, iter_adjudicated
 from harness.exports.base import CHUNK, Exporter, Progress, dumps
 from harness.models import Candidate, Project, Task
 
@@ -73,31 +77,60 @@ class Sarif(Exporter):
 
     def results(self, session: Session, project: Project, model: str,
                 progress: Progress | None) -> Iterator[dict[str, Any]]:
+        """The model's results, task by task; both streams are in task order, so an
+        adjudicated task's final findings meet its annotations without holding either."""
+        finals = iter_adjudicated(session, project, with_files=False)
+        final = next(finals, None)
         for task, rows in source.by_task(session, project):
+            if progress is not None:
+                progress(len(rows))
+            while final is not None and final.task.id < task.id:
+                yield from self._final(final, [], model)
+                final = next(finals, None)
+            if final is not None and final.task.id == task.id:
+                yield from self._final(final, rows, model)
+                final = next(finals, None)
+                continue
             for row in rows:
-                if progress is not None:
-                    progress(1)
                 for f in row.findings:
                     cand = task.candidates.get(f["candidate_id"])
                     if cand is None or (cand.model or cand.label) != model:
                         continue
-                    yield {
-                        "ruleId": rule_id(f["category"], f["cwe"]),
-                        "level": LEVELS.get(f["severity"], "warning"),
-                        "message": {"text": f["comment"] or f["category"]},
-                        "locations": [{"physicalLocation": {
-                            "artifactLocation": {
-                                "uri": f"{task.external_id}/{cand.label}/{f['file_path']}"},
-                            "region": {"startLine": f["line_start"],
-                                       "endLine": f["line_end"]}}}],
-                        "properties": {
-                            "agreement": round(agreement(f, rows), 4),
-                            "annotators": len(rows), "severity": f["severity"],
-                            "category": f["category"], "cwe": f["cwe"],
-                            "task_id": task.external_id, "candidate": cand.label,
-                            "annotator": row.annotator, "annotation_id": row.id,
-                            "simulated": row.simulated, "content_hash": f["content_hash"]},
-                    }
+                    yield self._result(task, cand, f, rows, {
+                        "source": ANNOTATIONS, "annotator": row.annotator,
+                        "annotation_id": row.id, "simulated": row.simulated,
+                        "content_hash": f["content_hash"]})
+        while final is not None:
+            yield from self._final(final, [], model)
+            final = next(finals, None)
+
+    def _final(self, final: AdjudicatedRow, rows: list[source.AnnotationRow],
+               model: str) -> Iterator[dict[str, Any]]:
+        for f in final.findings:
+            cand = final.task.candidates.get(f["candidate_id"])
+            if cand is None or (cand.model or cand.label) != model:
+                continue
+            yield self._result(final.task, cand, f, rows, {
+                "source": ADJUDICATED, "adjudicator": final.adjudicator,
+                "from_annotations": f.get("from_annotations", []),
+                "simulated": final.simulated, "content_hash": cand.content_hash})
+
+    @staticmethod
+    def _result(task: source.TaskInfo, cand: source.CandidateInfo, f: dict[str, Any],
+                rows: list[source.AnnotationRow], provenance: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ruleId": rule_id(f["category"], f["cwe"]),
+            "level": LEVELS.get(f["severity"], "warning"),
+            "message": {"text": f["comment"] or f["category"]},
+            "locations": [{"physicalLocation": {
+                "artifactLocation": {"uri": f"{task.external_id}/{cand.label}/{f['file_path']}"},
+                "region": {"startLine": f["line_start"], "endLine": f["line_end"]}}}],
+            "properties": {
+                "agreement": round(agreement(f, rows), 4),
+                "annotators": len(rows), "severity": f["severity"],
+                "category": f["category"], "cwe": f["cwe"],
+                "task_id": task.external_id, "candidate": cand.label} | provenance,
+        }
 
     def stream(self, session: Session, project: Project,
                progress: Progress | None = None) -> Iterator[bytes]:

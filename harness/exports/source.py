@@ -3,7 +3,8 @@
 Constant memory: one batch of annotations (BATCH rows) and the tasks and
 candidates it mentions are held at a time; nothing grows with the project.
 Keyset pagination on the annotation id (which only grows) serves both the
-exports and the API's `since` cursor.
+exports and the API's `since` cursor: a page is one range of the (project_id, id)
+index on annotations (migration 0007), whatever the project's size.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import exists, func, literal_column, select
 from sqlalchemy.orm import Session, aliased
 
 from harness import settings
 from harness.models import (
+    Adjudication,
     Annotation,
     Assignment,
     Candidate,
@@ -62,6 +64,11 @@ class TaskInfo:
     is_gold: bool
     candidates: dict[int, CandidateInfo]
 
+    def model_of(self, candidate_id: int) -> str:
+        """The candidate's model (its label when the model is hidden or unknown)."""
+        cand = self.candidates.get(candidate_id)
+        return (cand.model or cand.label) if cand is not None else ""
+
 
 @dataclass
 class AnnotationRow:
@@ -89,8 +96,7 @@ class AnnotationRow:
     hint_verdicts: list[dict[str, Any]] = field(default_factory=list)
 
     def model_of(self, candidate_id: int) -> str:
-        cand = self.task.candidates.get(candidate_id)
-        return (cand.model or cand.label) if cand is not None else ""
+        return self.task.model_of(candidate_id)
 
 
 def annotator_hash(session: Session, project: Project, user_id: int) -> str:
@@ -123,16 +129,24 @@ def _latest_version() -> Any:
             .correlate(Annotation).scalar_subquery())
 
 
-def count(session: Session, project: Project, *, latest_only: bool = False) -> int:
+def _adjudicated() -> Any:
+    """True where the annotation's task has an adjudication (correlated on Assignment)."""
+    return exists(select(Adjudication.id).where(Adjudication.task_id == Assignment.task_id))
+
+
+def count(session: Session, project: Project, *, latest_only: bool = False,
+          skip_adjudicated: bool = False) -> int:
     query = (select(func.count(Annotation.id))
              .join(Assignment, Assignment.id == Annotation.assignment_id)
-             .where(Assignment.project_id == project.id))
+             .where(Annotation.project_id == project.id))
     if latest_only:
         query = query.where(Annotation.version == _latest_version())
+    if skip_adjudicated:
+        query = query.where(~_adjudicated())
     return int(session.scalar(query) or 0)
 
 
-class _Tasks:
+class TaskLoader:
     """Tasks and candidates (with their current runs) of one batch, loaded in bulk."""
 
     def __init__(self, session: Session, project: Project, with_runs: bool,
@@ -183,16 +197,18 @@ def iter_annotations(
     with_runs: bool = True,
     task_ids: Sequence[int] | None = None,
     with_files: bool = True,
+    skip_adjudicated: bool = False,
     batch: int = BATCH,
 ) -> Iterator[AnnotationRow]:
     """The project's annotation versions with id > after_id, in id order (of `task_ids`
-    only, when given)."""
-    tasks = _Tasks(session, project, with_runs, with_files)
+    only, when given; without the tasks a lead has adjudicated, with skip_adjudicated)."""
+    tasks = TaskLoader(session, project, with_runs, with_files)
     rubrics: dict[int, tuple[str, str]] = {
         r.id: (r.name, r.version) for r in session.execute(select(Rubric.id, Rubric.name,
                                                                   Rubric.version))
     }
     latest = _latest_version()
+    pseudonyms: dict[int, str] = {}
     last = after_id
     left = limit
     while left is None or left > 0:
@@ -206,7 +222,7 @@ def iter_annotations(
                    (Annotation.version == latest).label("latest"))
             .join(Assignment, Assignment.id == Annotation.assignment_id)
             .join(User, User.id == Assignment.user_id)
-            .where(Assignment.project_id == project.id, Annotation.id > last)
+            .where(Annotation.project_id == project.id, Annotation.id > last)
             .order_by(Annotation.id)
             .limit(size)
         )
@@ -214,48 +230,51 @@ def iter_annotations(
             query = query.where(Annotation.version == latest)
         if task_ids is not None:
             query = query.where(Assignment.task_id.in_(task_ids))
+        if skip_adjudicated:
+            query = query.where(~_adjudicated())
         rows = session.execute(query).all()
         if not rows:
             return
         ids = [r.id for r in rows]
         infos = tasks.load([r.task_id for r in rows])
+        # Rows are unpacked as tuples and the decoded JSON is used as it comes (each row
+        # decodes its own objects): attribute access and copies were most of a page's time.
         findings: dict[int, list[dict[str, Any]]] = {}
-        for f in session.execute(
-            select(Finding.annotation_id, Finding.candidate_id, Finding.file_path,
-                   Finding.line_start, Finding.line_end, Finding.category, Finding.severity,
-                   Finding.cwe, Finding.comment, Finding.content_hash)
-            .where(Finding.annotation_id.in_(ids)).order_by(Finding.id)
-        ):
-            findings.setdefault(f.annotation_id, []).append({
-                "candidate_id": f.candidate_id, "file_path": f.file_path,
-                "line_start": f.line_start, "line_end": f.line_end, "category": f.category,
-                "severity": f.severity, "cwe": f.cwe, "comment": f.comment,
-                "content_hash": f.content_hash,
+        for aid, cid, path, start, end, category, severity, cwe, comment, digest in (
+                session.execute(
+                    select(Finding.annotation_id, Finding.candidate_id, Finding.file_path,
+                           Finding.line_start, Finding.line_end, Finding.category,
+                           Finding.severity, Finding.cwe, Finding.comment, Finding.content_hash)
+                    .where(Finding.annotation_id.in_(ids)).order_by(Finding.id))):
+            findings.setdefault(aid, []).append({
+                "candidate_id": cid, "file_path": path, "line_start": start, "line_end": end,
+                "category": category, "severity": severity, "cwe": cwe, "comment": comment,
+                "content_hash": digest,
             })
         verdicts: dict[int, list[dict[str, Any]]] = {}
-        for v in session.execute(
-            select(HintVerdict.annotation_id, HintVerdict.candidate_id, HintVerdict.hint_key,
-                   HintVerdict.rule_id, HintVerdict.verdict)
-            .where(HintVerdict.annotation_id.in_(ids)).order_by(HintVerdict.id)
-        ):
-            verdicts.setdefault(v.annotation_id, []).append({
-                "candidate_id": v.candidate_id, "hint_key": v.hint_key, "rule_id": v.rule_id,
-                "verdict": v.verdict,
-            })
-        pseudonyms: dict[int, str] = {}
-        for r in rows:
-            if r.user_id not in pseudonyms:
-                pseudonyms[r.user_id] = annotator_hash(session, project, r.user_id)
-            name, version = rubrics.get(r.rubric_id, ("", ""))
+        for aid, cid, key, rule, verdict in session.execute(
+                select(HintVerdict.annotation_id, HintVerdict.candidate_id, HintVerdict.hint_key,
+                       HintVerdict.rule_id, HintVerdict.verdict)
+                .where(HintVerdict.annotation_id.in_(ids)).order_by(HintVerdict.id)):
+            verdicts.setdefault(aid, []).append({
+                "candidate_id": cid, "hint_key": key, "rule_id": rule, "verdict": verdict})
+        for (aid, assignment_id, version, rubric_id, scores, ranking, rationale, confidence,
+             display_order, active_seconds, hints_visible, submitted_at, task_id, user_id,
+             simulated, latest_flag) in rows:
+            annotator = pseudonyms.get(user_id)
+            if annotator is None:
+                annotator = pseudonyms[user_id] = annotator_hash(session, project, user_id)
+            name, rubric_version = rubrics.get(rubric_id, ("", ""))
             yield AnnotationRow(
-                id=r.id, assignment_id=r.assignment_id, version=r.version, latest=bool(r.latest),
-                user_id=r.user_id, annotator=pseudonyms[r.user_id], simulated=bool(r.simulated),
-                rubric=name, rubric_version=version, scores=dict(r.scores or {}),
-                ranking=[list(g) for g in (r.ranking or [])], rationale=r.rationale or "",
-                confidence=r.confidence, display_order=list(r.display_order or []),
-                active_seconds=float(r.active_seconds or 0.0), hints_visible=r.hints_visible,
-                submitted_at=r.submitted_at, task=infos[r.task_id],
-                findings=findings.get(r.id, []), hint_verdicts=verdicts.get(r.id, []),
+                id=aid, assignment_id=assignment_id, version=version, latest=bool(latest_flag),
+                user_id=user_id, annotator=annotator, simulated=bool(simulated),
+                rubric=name, rubric_version=rubric_version, scores=scores or {},
+                ranking=ranking or [], rationale=rationale or "",
+                confidence=confidence, display_order=display_order or [],
+                active_seconds=float(active_seconds or 0.0), hints_visible=hints_visible,
+                submitted_at=submitted_at, task=infos[task_id],
+                findings=findings.get(aid, []),
+                hint_verdicts=verdicts.get(aid, []),
             )
         last = ids[-1]
         if left is not None:

@@ -55,10 +55,14 @@ class Annotation(CreatedMixin, Base):
     """One submitted version. Resubmitting adds a row; history is kept."""
 
     __tablename__ = "annotations"
-    __table_args__ = (UniqueConstraint("assignment_id", "version"),)
+    __table_args__ = (UniqueConstraint("assignment_id", "version"),
+                      Index("ix_annotations_project_id_id", "project_id", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"))
+    project_id: Mapped[int]
+    """The assignment's project, copied so a project's versions are one index range in id
+    order (the lab API's `since` pages, the exports); migration 0007 says why."""
     version: Mapped[int] = mapped_column(default=1)
     rubric_id: Mapped[int] = mapped_column(ForeignKey("rubrics.id"))
     scores: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -94,8 +94,14 @@ def sweep(factory: sessionmaker[Session], rq: Queue, *, executor_spec: str | Non
 
 def sweep_forever(database_url: str, redis_url: str, executor_spec: str | None,
                   every_s: float = SWEEP_S) -> None:
-    """The sweeper loop, in a process of its own (see `work`)."""
-    factory = make_sessionmaker(make_engine(database_url))
+    """The sweeper loop, in a process of its own (see `work`); the process also sends
+    the due webhook deliveries (harness.webhooks), as every worker process does."""
+    from harness import webhooks
+    from harness.settings import Settings
+
+    settings = Settings.from_env(create=False)
+    factory = make_sessionmaker(make_engine(database_url), settings)
+    webhooks.start_delivery_loop(factory, settings.webhook_poll_ms)
     rq = rq_queue(connect(redis_url))
     while True:
         try:

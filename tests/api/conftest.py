@@ -1,4 +1,5 @@
-"""Two simulated projects and a lab user with a token for the first only."""
+"""Two simulated projects and a lab user with a token for the first only; a local webhook
+receiver."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 from helpers import DEMO_TASKS
+from helpers.webhooks import Receiver
 from sqlalchemy.orm import Session
 
 from harness import accounts, simulate
@@ -33,3 +35,16 @@ def lab(db: Session, make_project, make_user, import_file) -> Lab:
     token, secret = accounts.create_token(db, user, [a])
     db.commit()
     return Lab(a, b, secret, token.id)
+
+
+@pytest.fixture
+def receiver():
+    made = []
+
+    def make(statuses=None, delay: float = 0.0) -> Receiver:
+        made.append(Receiver(statuses, delay))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()

@@ -163,4 +163,39 @@ def test_openapi_document_validates(client) -> None:
     validate(doc)
     assert doc["openapi"].startswith("3.1")
     assert {"/projects", "/projects/{slug}/annotations",
-            "/projects/{slug}/exports/{format}"} <= set(doc["paths"])
+            "/projects/{slug}/exports/{format}",
+            "/projects/{slug}/adjudications"} <= set(doc["paths"])
+
+
+def test_adjudicated_results_page_by_page_and_only_in_scope(client, lab, db) -> None:
+    from helpers.adjudications import adjudicate
+
+    tasks = {p.slug: list(db.scalars(select(Task).where(Task.project_id == p.id)
+                                      .order_by(Task.id).limit(3))) for p in (lab.a, lab.b)}
+    for task in tasks["alpha"]:
+        adjudicate(db, lab.a, task)
+    adjudicate(db, lab.b, tasks["beta"][0], ranking=[[c.id for c in tasks["beta"][0].candidates]])
+    db.commit()
+    seen, cursor = [], None
+    while True:
+        url = "/api/v1/projects/alpha/adjudications?limit=2" + (f"&cursor={cursor}" if cursor
+                                                                 else "")
+        body = client.get(url, headers=lab.auth()).get_json()
+        seen += body["items"]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert [r["task_id"] for r in seen] == [t.external_id for t in tasks["alpha"]]
+    first = seen[0]
+    assert first["source"] == "adjudicated" and first["notes"] == "final word"
+    assert first["ranking"] == [[c.label] for c in reversed(tasks["alpha"][0].candidates)]
+    assert {c["label"] for c in first["candidates"]} == {c.label for c in tasks["alpha"][0]
+                                                         .candidates}
+    assert all(len(g) == 1 for r in seen for g in r["ranking"])  # beta's tie is not here
+    assert client.get("/api/v1/projects/beta/adjudications",
+                      headers=lab.auth()).status_code == 404
+    bad = client.get("/api/v1/projects/alpha/adjudications?cursor=" + first["task_id"],
+                     headers=lab.auth())
+    assert bad.status_code == 400
+    annotations = client.get("/api/v1/projects/alpha/annotations", headers=lab.auth()).get_json()
+    assert {a["source"] for a in annotations["items"]} == {"annotations"}

@@ -160,13 +160,19 @@ def test_intervals_narrow_as_data_grows() -> None:
 
 def test_rankings_export(db, simulated) -> None:
     project = simulated(annotators=3)
-    rows = _lines(db, project, "rankings")
+    everything = _lines(db, project, "rankings")
     models = {m or lab for m, lab in db.execute(select(Candidate.model, Candidate.label))}
-    assert {r["model"] for r in rows} <= models and len(rows) >= 2
-    assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
-    for r in rows:
-        assert r["ci_low"] <= r["strength"] <= r["ci_high"]
-        assert r["rank_low"] <= r["rank"] <= r["rank_high"]
+    assert {r["method"] for r in everything} == {"bradley-terry", "plackett-luce"}
+    assert len({frozenset(r) for r in everything}) == 1  # one set of columns
+    for method in ("bradley-terry", "plackett-luce"):
+        rows = [r for r in everything if r["method"] == method]
+        assert {r["model"] for r in rows} <= models and len(rows) >= 2
+        assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
+        for r in rows:
+            assert r["ci_low"] <= r["strength"] <= r["ci_high"]
+            assert r["rank_low"] <= r["rank"] <= r["rank_high"]
+    pl = [r for r in everything if r["method"] == "plackett-luce"]
+    assert sum(r["first"] for r in pl) >= db.query(Annotation).count()  # ties share first
 
 
 def test_cli_export(db, simulated, cli_env, tmp_path) -> None:

@@ -101,6 +101,7 @@ ROUTES: dict[tuple[str, str], dict[str, Any]] = {
     ("api.tasks", "GET"): TOKEN_API,
     ("api.task", "GET"): TOKEN_API,
     ("api.annotations", "GET"): TOKEN_API,
+    ("api.adjudications", "GET"): TOKEN_API,
     ("api.export_list", "GET"): TOKEN_API,
     ("api.export", "GET"): TOKEN_API,
     ("auth.logout", "POST"): dict.fromkeys(USERS, LOGIN),  # where logging out lands

@@ -2,7 +2,7 @@
 (background imports whose state survives a restart)
 
 Revision ID: 0008
-Revises: 0011
+Revises: 0007
 Create Date: 2026-11-30 06:30:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0011"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
