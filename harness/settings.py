@@ -85,6 +85,9 @@ class Settings:
     # addresses; everything else that does is refused (HARNESS_WEBHOOK_ALLOW, comma-separated).
     webhook_allow: tuple[str, ...] = ()
     max_upload_mb: int = 256  # a task file a lead uploads in the browser
+    # Served over HTTPS (directly or behind a TLS proxy): the session cookie is Secure
+    # and pages send Strict-Transport-Security (HARNESS_HTTPS=1).
+    https: bool = False
     # Where the offline-built sandbox root filesystem and its tar are kept;
     # shared between data dirs (tests point it at one cache).
     sandbox_dir: Path = Path("instance/sandbox")
@@ -125,6 +128,7 @@ class Settings:
             webhook_allow=tuple(h.strip().lower() for h in
                                 env.get("HARNESS_WEBHOOK_ALLOW", "").split(",") if h.strip()),
             max_upload_mb=_int_env(env, "HARNESS_MAX_UPLOAD_MB", 256, minimum=1),
+            https=_bool_env(env, "HARNESS_HTTPS", False),
         )
 
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-HEAD = "0006"
+HEAD = "0009"
 """The newest migration; tests/test_migrations.py checks it is Alembic's head."""
 
 
