@@ -53,7 +53,7 @@ def seen(tag: str) -> str:
     return f"<img src=x data-xss onerror=alert('{tag}')>"
 
 
-FILE = f"x'\"><svg data-xss onload=alert('file')>\u202e.py"
+FILE = "x'\"><svg data-xss onload=alert('file')>\u202e.py"
 CODE = (f"s = '{payload('code')}'\n"
         f"# </script><script data-xss>alert('code2')</script>\n"
         f"t = \"\\u2028 <style>*{{display:none}}</style>\"\n")
