@@ -119,7 +119,8 @@ class Stats:
     statuses: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     errors: list[str] = field(default_factory=list)
     submitted: list[tuple[int, int]] = field(default_factory=list)  # (assignment, version)
-    abandoned: list[int] = field(default_factory=list)  # assignment ids left to expire
+    abandoned: list[int] = field(default_factory=list)  # left, lease ran out, came back
+    too_late: int = 0  # abandoned too near the end for the lease to run out
     revived: list[int] = field(default_factory=list)  # ... whose late save was accepted
     late_refused: int = 0  # late saves refused (409): the task had been reclaimed
     notes: list[str] = field(default_factory=list)  # printed after the figures
@@ -249,16 +250,17 @@ def _abandon(client: Client, page: dict[str, Any], page_path: str, draft: dict[s
     """Save once, walk away past the lease, then try to save again."""
     assignment_id = int(page_path.rsplit("/", 1)[1])
     client.json("draft", page["urls"]["draft"], {"draft": draft, "active_seconds": 1})
-    with stats.lock:
-        stats.abandoned.append(assignment_id)
     client.conn.close()  # a browser tab closed: no heartbeat, no save
     back = time.monotonic() + lease + 2
-    if back + 1 > clock.end:
+    if back + 1 > clock.end:  # claimed too late for its lease to run out in the run
+        with stats.lock:
+            stats.too_late += 1
         return
     time.sleep(back - time.monotonic())
     status, _, _ = client.json("late_draft", page["urls"]["draft"],
                                {"draft": draft, "active_seconds": 1})
     with stats.lock:
+        stats.abandoned.append(assignment_id)
         if status == 200:
             stats.revived.append(assignment_id)
         elif status == 409:
@@ -286,7 +288,10 @@ def check_leases(s: Any, stats: Stats) -> list[str]:
     expected = len(stats.abandoned) - len(stats.revived)
     if reclaimed < expected:
         problems.append(f"only {reclaimed} of {expected} expired tasks were claimed again")
-    stats.notes.append(f"leases: {len(stats.abandoned)} abandoned, {expected} expired and "
+    if not stats.abandoned:
+        problems.append("no abandoned lease ran out during the run: lengthen --seconds")
+    stats.notes.append(f"leases: {len(stats.abandoned)} abandoned ({stats.too_late} more too "
+                       f"late in the run to expire), {expected} expired and "
                        f"{reclaimed} of them reclaimed by others; late saves: "
                        f"{len(stats.revived)} revived, {stats.late_refused} refused")
     return problems
@@ -419,6 +424,11 @@ def main(argv: list[str] | None = None) -> int:
                 server.wait()
 
         problems = check(url, args, stats, args.import_tasks)
+        if problems:  # the server's side of it, before the temp dir goes
+            log = "\n".join(line for line in (work / "server.log").read_text(
+                errors="replace").splitlines() if not line.startswith("WARNING:waitress"))
+            tracebacks = [part for part in log.split("Traceback") if part.strip()][-2:]
+            print("Traceback".join(["", *tracebacks])[-6000:], file=sys.stderr)
         database = "postgresql" if url.startswith("postgresql") else "sqlite"
         print(f"{args.annotators} annotators, {elapsed:.1f} s, {database}, "
               f"import of {args.import_tasks} tasks beside them"

@@ -85,9 +85,19 @@ def lease_minutes(session: Session, project: Project) -> float:
 def expire_leases(session: Session, now: datetime | None = None) -> int:
     """Active assignments past their lease become expired; their tasks return to the pool."""
     now = now or utcnow()
+    # PostgreSQL: rows locked by another transaction (another claim expiring them, their
+    # annotator's save renewing them) are skipped, never waited for; concurrent claims
+    # that each locked every lapsed row in their own order deadlocked under load with
+    # short leases. A skipped row still counts as holding its slot until its own
+    # transaction ends, which errs on the side of fewer than k. SQLite ignores FOR UPDATE;
+    # its UPDATE takes the write lock as before.
+    lapsed = (select(Assignment.id)
+              .where(Assignment.state == "active", Assignment.lease_expires_at < now)
+              .order_by(Assignment.id)
+              .with_for_update(skip_locked=True))
     result = session.execute(
         update(Assignment)
-        .where(Assignment.state == "active", Assignment.lease_expires_at < now)
+        .where(Assignment.id.in_(lapsed))
         .values(state="expired")
         .execution_options(synchronize_session=False)
     )
@@ -347,6 +357,10 @@ def renew_lease(
     if assignment.state in ("active", "expired"):
         # PostgreSQL: serialise with claims of this task, as claim_next does; SQLite
         # ignores FOR UPDATE (its write lock is already held by expire_leases or a write).
+        # The assignment row first, then the task: the order a claim takes them in
+        # (expire_leases, then the task), so the two cannot deadlock.
+        session.execute(select(Assignment.id).where(Assignment.id == assignment.id)
+                        .with_for_update())
         session.execute(select(Task.id).where(Task.id == assignment.task_id).with_for_update())
         other = aliased(Assignment)
         revived = session.execute(

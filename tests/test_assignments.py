@@ -400,7 +400,9 @@ def test_lapsed_lease_revives_when_its_slot_is_free_however_many_lapsed(db, setu
 
 
 def test_reviving_a_lease_locks_the_task_row_first(db, setup) -> None:
-    """PostgreSQL: the revival UPDATE runs after SELECT ... FOR UPDATE on the task."""
+    """PostgreSQL: the revival UPDATE runs after SELECT ... FOR UPDATE on the assignment,
+    then on the task: the order a claim locks them in (expire_leases, then the task), so
+    a claim and a revival cannot deadlock (they did under load with short leases)."""
     project, (a, *_) = setup(n_tasks=1, overlap=1)
     held = claim(db, a, project).assignment
     later = utcnow() + timedelta(hours=1)
@@ -420,7 +422,7 @@ def test_reviving_a_lease_locks_the_task_row_first(db, setup) -> None:
         assert assignments.renew_lease(db, held, project, now=later) is True
     finally:
         event.remove(db, "do_orm_execute", record)
-    assert seen[:2] == ["lock tasks", "update assignments"]
+    assert seen[:3] == ["lock assignments", "lock tasks", "update assignments"]
 
 
 def test_a_stale_copy_of_an_expired_lease_is_not_extended(db, setup, session_factory) -> None:
