@@ -119,6 +119,8 @@ def _insert_new(session: Session, project: Project, new: list[Line], position: i
         _shuffle(rows_of_task)
         cand_rows.extend(rows_of_task)
     session.execute(insert(CANDIDATES), cand_rows)
+    session.execute(update(Project).where(Project.id == project.id)
+                    .values(task_count=Project.task_count + len(new)))
     report.created += len(new)
     report.candidates += len(cand_rows)
     report.task_ids.extend(by_ext.values())

@@ -20,6 +20,7 @@ import os
 import threading
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
@@ -33,15 +34,23 @@ def default_size() -> int:
     return max(2, os.cpu_count() or 2)
 
 
+MAX_KEYS = 4
+"""Limits sets a pool keeps spares for: the most recently used ones. A long-running
+worker sees many projects' limits; each one it no longer uses would otherwise keep
+`size` idle sandboxes for good."""
+
+
 class WarmPool(Generic[T]):
     def __init__(self, start: Callable[[Limits], T], discard: Callable[[T], None],
-                 size: int | None = None) -> None:
+                 size: int | None = None, max_keys: int = MAX_KEYS) -> None:
         self._start = start
         self._discard = discard
         self.size = default_size() if size is None else size
+        self.max_keys = max_keys
         self._lock = threading.Lock()
         self._ready: dict[str, list[T]] = {}
         self._filling: dict[str, int] = {}
+        self._recent: OrderedDict[str, None] = OrderedDict()  # keys, least recent first
         self._closed = False
         self._starter: ThreadPoolExecutor | None = None
         atexit.register(self._shutdown)
@@ -53,25 +62,47 @@ class WarmPool(Generic[T]):
             item = self._start(limits)
         with self._lock:
             self._filling[key] -= 1
-            if item is not None and not self._closed:
+            if not self._filling[key]:
+                del self._filling[key]
+            if item is not None and not self._closed and key in self._recent:
                 self._ready.setdefault(key, []).append(item)
                 item = None
-        if item is not None:
+        if item is not None:  # closed, or its limits set was dropped meanwhile
             self._discard(item)
 
     def take(self, limits: Limits) -> T:
         """A started sandbox for these limits (started now if none is waiting)."""
         key = limits.key()
         with self._lock:
+            self._recent[key] = None
+            self._recent.move_to_end(key)
+            dropped = self._drop_least_recent()
             ready = self._ready.setdefault(key, [])
             item = ready.pop(0) if ready else None
             want = max(0, self.size - len(ready) - self._filling.get(key, 0))
             if self._closed:
                 want = 0
-            self._filling[key] = self._filling.get(key, 0) + want
+            if want:
+                self._filling[key] = self._filling.get(key, 0) + want
+        for spare in dropped:
+            self._discard(spare)
         for _ in range(want):
             self._starter_pool().submit(self._refill, limits)
         return item if item is not None else self._start(limits)
+
+    def _drop_least_recent(self) -> list[T]:
+        """Forget the limits sets beyond `max_keys`; returns their spares to discard
+        (the caller does, outside the lock). Called with the lock held."""
+        dropped: list[T] = []
+        while len(self._recent) > max(self.max_keys, 1):
+            old, _ = self._recent.popitem(last=False)
+            dropped += self._ready.pop(old, [])
+        return dropped
+
+    def keys(self) -> list[str]:
+        """The limits sets spares are kept for, least recently used first."""
+        with self._lock:
+            return list(self._recent)
 
     def _starter_pool(self) -> ThreadPoolExecutor:
         with self._lock:

@@ -237,59 +237,79 @@ def outcomes(expected: Expected, report: Report) -> list[TestOutcome]:
     (`error` for a collection error, `missing` when collection never finished).
     A skip or xfail counts as `failed` unless the trusted file declares it.
     """
-    files = expected.tests
-    wanted: dict[str, list[str]] = {path: list(ids) for path, ids in files.items()}
-    for nodeid in report.collected or []:
-        base = _PARAM.sub("", nodeid)
-        for path, ids in wanted.items():
-            if _in_file(base, path) and base not in ids:
-                ids.append(base)
-    for rec in report.records:
-        base = _PARAM.sub("", str(rec.get("nodeid", "")))
-        if rec.get("kind") == "test":
-            for path, ids in wanted.items():
-                if _in_file(base, path) and base not in ids:
-                    ids.append(base)
-    collect_errors: dict[str, str] = {}
-    for rec in report.records:
-        if rec.get("kind") == "collect_error":
-            nodeid = str(rec.get("nodeid", ""))
-            for path in files:
-                if nodeid in {"", path} or _in_file(nodeid, path):
-                    collect_errors.setdefault(path, str(rec.get("message", ""))[-500:])
+    wanted = _wanted_ids(expected, report)
+    collect_errors = _collect_errors(expected, report)
     for path, ids in wanted.items():
         if not ids and (path in collect_errors or report.collected is None):
             ids.append(f"{path}::<module>")
-    all_ids = {tid for ids in wanted.values() for tid in ids}
     per: dict[str, TestOutcome] = {}
     for path, message in collect_errors.items():
         for tid in wanted[path]:
             per[tid] = TestOutcome(tid, "error", None, message)
+    all_ids = {tid for ids in wanted.values() for tid in ids}
     for rec in report.records:
         if rec.get("kind") != "test":
             continue
         base = _PARAM.sub("", str(rec.get("nodeid", "")))
-        if base not in all_ids:
-            continue
-        when, raw = rec.get("when"), rec.get("outcome")
-        if raw == "passed" and when != "call":
-            continue  # a passing setup or teardown says nothing on its own
-        message = str(rec.get("message") or "")
-        if raw == "skipped" and base in expected.skippable:
-            value = "skipped"
-        elif raw == "skipped":
-            value = "failed"
-            message = ("skipped or xfailed at run time, but the trusted test file does not "
-                       "mark this test to be skipped")
-        elif raw == "passed":
-            value = "passed"
-        else:
-            value = "failed" if when == "call" else "error"
-        prev = per.get(base)
-        combined = _combine(prev.outcome if prev else None, value)
-        duration = (prev.duration_s or 0.0 if prev else 0.0) + float(rec.get("duration") or 0)
-        message = message or (prev.message if prev else "")
-        per[base] = TestOutcome(base, combined, round(duration, 6), message[:500])
+        if base in all_ids:
+            _add_record(per, base, rec, expected)
+    return _in_file_order(wanted, per)
+
+
+def _wanted_ids(expected: Expected, report: Report) -> dict[str, list[str]]:
+    """Per trusted file, the test ids to account for: found statically, collected by
+    pytest, or reported (parameters stripped: a parametrised test is one outcome)."""
+    wanted: dict[str, list[str]] = {path: list(ids) for path, ids in expected.tests.items()}
+    seen = [str(n) for n in report.collected or []]
+    seen += [str(r.get("nodeid", "")) for r in report.records if r.get("kind") == "test"]
+    for nodeid in seen:
+        base = _PARAM.sub("", nodeid)
+        for path, ids in wanted.items():
+            if _in_file(base, path) and base not in ids:
+                ids.append(base)
+    return wanted
+
+
+def _collect_errors(expected: Expected, report: Report) -> dict[str, str]:
+    """The first collection error reported for each trusted file."""
+    errors: dict[str, str] = {}
+    for rec in report.records:
+        if rec.get("kind") == "collect_error":
+            nodeid = str(rec.get("nodeid", ""))
+            for path in expected.tests:
+                if nodeid in {"", path} or _in_file(nodeid, path):
+                    errors.setdefault(path, str(rec.get("message", ""))[-500:])
+    return errors
+
+
+def _add_record(per: dict[str, TestOutcome], base: str, rec: dict[str, Any],
+                expected: Expected) -> None:
+    """Fold one reported phase (setup, call or teardown) into the test's outcome: the
+    worst phase wins and durations add up."""
+    when, raw = rec.get("when"), rec.get("outcome")
+    if raw == "passed" and when != "call":
+        return  # a passing setup or teardown says nothing on its own
+    message = str(rec.get("message") or "")
+    if raw == "skipped" and base in expected.skippable:
+        value = "skipped"
+    elif raw == "skipped":
+        value = "failed"
+        message = ("skipped or xfailed at run time, but the trusted test file does not "
+                   "mark this test to be skipped")
+    elif raw == "passed":
+        value = "passed"
+    else:
+        value = "failed" if when == "call" else "error"
+    prev = per.get(base)
+    combined = _combine(prev.outcome if prev else None, value)
+    duration = (prev.duration_s or 0.0 if prev else 0.0) + float(rec.get("duration") or 0)
+    message = message or (prev.message if prev else "")
+    per[base] = TestOutcome(base, combined, round(duration, 6), message[:500])
+
+
+def _in_file_order(wanted: dict[str, list[str]],
+                   per: dict[str, TestOutcome]) -> list[TestOutcome]:
+    """Every wanted id in file order, `missing` where nothing was reported."""
     result = []
     for path in sorted(wanted):
         for tid in wanted[path]:

@@ -121,6 +121,10 @@ def test_missing_fields_are_named_and_nothing_is_stored(db, work) -> None:
         ({"candidate_id": 99999}, "findings.0.candidate_id"),
         ({"category": "vibes"}, "findings.0.category"),
         ({"severity": "apocalyptic"}, "findings.0.severity"),
+        ({"severity": ["high"]}, "findings.0.severity"),  # unhashable: a problem, not a 500
+        ({"severity": {"high": 1}}, "findings.0.severity"),
+        ({"line_start": True}, "findings.0.line_start"),
+        ({"comment": 5}, "findings.0.comment"),
         ({"cwe": "sql"}, "findings.0.cwe"),
         ({"comment": "x" * 5001}, "findings.0.comment"),
     ],

@@ -237,3 +237,20 @@ def test_candidate_ids_do_not_follow_file_order(db, make_project, import_file, t
         assert [c.label for c in task.candidates] == list("abcdef")  # position keeps file order
         orders.add(tuple(c.label for c in sorted(task.candidates, key=lambda c: c.id)))
     assert len(orders) > 1  # 30 tasks of 6: the chance of one order everywhere is nil
+
+
+def test_the_projects_kept_task_count_follows_every_import(
+        db, make_project, import_file, tmp_path) -> None:
+    """The review page's "N of M done" reads projects.task_count instead of counting."""
+    project, other = make_project("kept"), make_project("other")
+    import_file(project, write_jsonl(tmp_path / "a.jsonl", [task_line("t1"), task_line("t2")]))
+    import_file(other, write_jsonl(tmp_path / "b.jsonl", [task_line("t1")]))
+    changed = task_line("t1", prompt="changed")
+    import_file(project, write_jsonl(tmp_path / "c.jsonl", [changed, task_line("t3")]),
+                update_existing=True)  # one replaced, one new
+    with pytest.raises(TaskFileError):  # refused as a whole: nothing counted
+        import_file(project, write_jsonl(tmp_path / "d.jsonl", [task_line("t4"), "{"]))
+    db.rollback()
+    db.expire_all()
+    assert (project.task_count, other.task_count) == (3, 1)
+    assert project.task_count == count_tasks(db, project)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from alembic import command
+from helpers import REPO, task_line, write_jsonl
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -14,6 +16,8 @@ from sqlalchemy.orm import Session
 from harness.analysis.core import DEFAULT_MAX_BYTES
 from harness.analysis.store import analyses_for, context_hash
 from harness.db import make_engine
+from harness.importer import import_tasks
+from harness.projects import create_project
 from harness.setup import alembic_config, migrate
 
 T2_CONTEXT = context_hash("python", {"test_s.py": "assert f(12345) == 42\n"}, DEFAULT_MAX_BYTES)
@@ -115,5 +119,35 @@ def test_migrations_reach_the_models_schema(empty_database_url: str) -> None:
         assert tables == set(Base.metadata.tables)
         for name, table in Base.metadata.tables.items():
             assert {c["name"] for c in found.get_columns(name)} == set(table.columns.keys()), name
+    finally:
+        engine.dispose()
+
+
+def test_0011_counts_the_tasks_of_existing_projects(empty_database_url: str,
+                                                   tmp_path: Path) -> None:
+    """Projects made before 0011 (here: made at head, then taken back to 0006, which
+    drops the count) get their count when 0011 runs, and no migration loses rows."""
+    engine = make_engine(empty_database_url)
+    try:
+        migrate(engine)
+        rubric = REPO / "rubrics" / "code-review.yaml"
+        with Session(engine) as session:
+            for slug, tasks in (("a", 3), ("b", 0)):
+                spec = tmp_path / f"{slug}.yaml"
+                spec.write_text(f"name: {slug}\nslug: {slug}\nrubric: {rubric}\n")
+                project, _ = create_project(session, spec)
+                if tasks:
+                    import_tasks(session, project, write_jsonl(
+                        tmp_path / f"{slug}.jsonl", [task_line(f"t{i}") for i in range(tasks)]))
+            session.commit()
+        command.downgrade(alembic_config(engine), "0006")
+        command.upgrade(alembic_config(engine), "head")
+        with engine.connect() as conn:
+            counts = dict(conn.execute(text("SELECT slug, task_count FROM projects")).all())
+            tasks = conn.execute(text("SELECT count(*) FROM tasks")).scalar_one()
+        # SQLite recreates the projects table on the way down; with foreign keys on, that
+        # used to cascade-delete every task
+        assert tasks == 3
+        assert counts == {"a": 3, "b": 0}
     finally:
         engine.dispose()

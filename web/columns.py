@@ -10,6 +10,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from harness import annotate
+from harness.analysis.hints import Hint
 from harness.models import Task
 from web.extensions import app_settings, db
 from web.render import highlighted_lines
@@ -21,8 +22,9 @@ def max_file_bytes() -> int:
 
 
 def candidate_hints(task: Task, shown: list[annotate.Shown]) -> dict[int, dict[str, Any]]:
-    """Hints and summary per candidate id, from the newest analysis of its content
-    under this task's tests (the same content in another task may have other hints)."""
+    """Hints (a tuple of Hint, hashable: the rendering below is cached by it) and summary
+    per candidate id, from the newest analysis of its content under this task's tests
+    (the same content in another task may have other hints)."""
     from harness.analysis.store import analyses_for, task_context  # loads the analyzers
 
     found = analyses_for(
@@ -35,10 +37,7 @@ def candidate_hints(task: Task, shown: list[annotate.Shown]) -> dict[int, dict[s
         if s.candidate.content_hash not in found:
             continue
         hints, summary = found[s.candidate.content_hash]
-        out[s.candidate.id] = {
-            "hints": [{**h.to_dict(), "key": h.key} for h in hints],
-            "summary": summary,
-        }
+        out[s.candidate.id] = {"hints": tuple(hints), "summary": summary}
     return out
 
 
@@ -62,20 +61,65 @@ Mark = tuple[int, int, str, str, str, str]
 """A gutter marker: (first line, last line, severity, hint key, title, aria-label)."""
 
 
-def marks_for(hints: list[dict[str, Any]], path: str) -> tuple[Mark, ...]:
+def marks_for(hints: tuple[Hint, ...], path: str) -> tuple[Mark, ...]:
     return tuple(
         (
-            h["line_start"],
-            h["line_end"],
-            h["severity"],
-            h["key"],
-            f"{h['severity']}: {h['title']} — {h['message']}",
-            f"Hint, {h['severity']}, lines {h['line_start']} to {h['line_end']}: "
-            f"{h['title']}. {h['message']}",
+            h.line_start,
+            h.line_end,
+            h.severity,
+            h.key,
+            f"{h.severity}: {h.title} — {h.message}",
+            f"Hint, {h.severity}, lines {h.line_start} to {h.line_end}: {h.title}. {h.message}",
         )
         for h in hints
-        if h["file_path"] == path
+        if h.file_path == path
     )
+
+
+def _hint_text(h: Hint) -> str:
+    """What a hint says: severity, place, title, rule, docs link (http(s) only), message."""
+    lines = str(h.line_start) + (f"-{h.line_end}" if h.line_end != h.line_start else "")
+    cwe = f" · CWE-{h.cwe}" if h.cwe else ""
+    docs = ""
+    if h.doc_url and h.doc_url.startswith(("https://", "http://")):
+        docs = f'<a href="{escape(h.doc_url)}" rel="noopener noreferrer nofollow">rule docs</a>'
+    return (
+        f'<span class="sev sev-{escape(h.severity)}">{escape(h.severity)}</span>\n'
+        f'<span class="muted">{escape(h.file_path)}:{lines}</span>\n'
+        f'<strong>{escape(h.title)}</strong> '
+        f'<span class="muted">{escape(h.analyzer)} {escape(h.rule_id)}{cwe}</span>\n'
+        f"{docs}\n<div>{escape(h.message)}</div>"
+    )
+
+
+def _verdict_buttons(h: Hint) -> str:
+    """The annotator's verdict on a hint, and turning it into a finding."""
+    return (
+        '<div class="verdict" role="group" aria-label="Your verdict on this hint">'
+        '<button type="button" class="secondary small" data-verdict="confirmed" '
+        'aria-pressed="false">Confirmed</button> '
+        '<button type="button" class="secondary small" data-verdict="false_positive" '
+        'aria-pressed="false">False positive</button> '
+        f'<button type="button" class="secondary small add-hint-finding" '
+        f'data-path="{escape(h.file_path)}" data-line-start="{h.line_start}" '
+        f'data-line-end="{h.line_end}" data-severity="{escape(h.severity)}" '
+        f'data-cwe="{h.cwe or ""}" data-analyzer="{escape(h.analyzer)}" '
+        f'data-title="{escape(h.title)}" data-rule="{escape(h.rule_id)}">Add as finding</button>'
+        "</div>"
+    )
+
+
+@lru_cache(maxsize=512)
+def hint_items(hints: tuple[Hint, ...], verdicts: bool) -> Markup:
+    """The list items of a candidate's hints (with the verdict buttons on the review
+    page). Built here, cached by the hints, for the same reason as `code_rows`: a
+    candidate can carry dozens of hints. Every hint field is escaped."""
+    if verdicts:
+        items = [f'<li class="hint" data-hint-key="{escape(h.key)}" tabindex="-1">'
+                 f"{_hint_text(h)}{_verdict_buttons(h)}</li>" for h in hints]
+    else:
+        items = [f'<li class="hint">{_hint_text(h)}</li>' for h in hints]
+    return Markup("\n".join(items))  # noqa: S704 - every part escaped above
 
 
 @lru_cache(maxsize=512)
@@ -108,7 +152,7 @@ def rows_renderer(task: Task, hints: dict[int, dict[str, Any]]) -> Callable[[Any
     """What the templates call as code_rows(candidate, path)."""
 
     def render(cand: Any, path: str) -> Markup:
-        marks = marks_for(hints.get(cand.id, {}).get("hints", []), path)
+        marks = marks_for(hints.get(cand.id, {}).get("hints", ()), path)
         return code_rows(path, task.language, str(cand.files[path]), marks)
 
     return render

@@ -7,30 +7,40 @@ safe. Nothing else from a task, candidate or user is ever marked safe.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 
-import nh3
 from flask import Flask
-from markdown_it import MarkdownIt
 from markupsafe import Markup
-from pygments import highlight
-from pygments.formatters import HtmlFormatter
-from pygments.lexer import Lexer
-from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
-from pygments.util import ClassNotFound
 
 from harness.text import line_count, normalise_newlines
 
-_md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexer import Lexer
+
+# markdown-it, nh3 and pygments load on the first page that renders a prompt or code,
+# not when the server starts (a tenth of a second of its cold start).
+
 _ALLOWED_TAGS = {
     "p", "pre", "code", "em", "strong", "ul", "ol", "li", "a", "blockquote", "h1", "h2",
     "h3", "h4", "h5", "h6", "hr", "br", "table", "thead", "tbody", "tr", "th", "td",
 }
 
 
+@cache
+def _md() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+
+
 @lru_cache(maxsize=4096)
 def _markdown(text: str) -> str:
-    html = _md.render(text)
+    import nh3
+
+    html = _md().render(text)
     return nh3.clean(
         html,
         tags=_ALLOWED_TAGS,
@@ -45,6 +55,9 @@ def markdown(text: str) -> Markup:
 
 
 def _lexer(path: str, language: str) -> Lexer:
+    from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
+    from pygments.util import ClassNotFound
+
     try:
         return get_lexer_for_filename(path, stripnl=False, ensurenl=False)
     except ClassNotFound:
@@ -55,13 +68,19 @@ def _lexer(path: str, language: str) -> Lexer:
         return get_lexer_by_name("text", stripnl=False, ensurenl=False)
 
 
-_formatter = HtmlFormatter(nowrap=True)
+@cache
+def _formatter() -> HtmlFormatter:
+    from pygments.formatters import HtmlFormatter
+
+    return HtmlFormatter(nowrap=True)
 
 
 @lru_cache(maxsize=2048)
 def _highlight(path: str, language: str, text: str) -> tuple[str, ...]:
+    from pygments import highlight
+
     text = normalise_newlines(text)
-    html = highlight(text, _lexer(path, language), _formatter)
+    html = highlight(text, _lexer(path, language), _formatter())
     lines = html.split("\n")
     if lines and lines[-1] == "":
         lines.pop()

@@ -17,7 +17,7 @@ from harness.rubric import RubricBody, body_of
 from harness.text import line_diff
 from web.access import assignment_or_404, project_or_404, sees_models
 from web.bodies import parse
-from web.columns import candidate_hints, rows_renderer, summary_text
+from web.columns import candidate_hints, hint_items, rows_renderer, summary_text
 from web.errors import json_view
 from web.extensions import db
 from web.render import highlighted_lines
@@ -60,6 +60,7 @@ def assignment_page(slug: str, assignment_id: int) -> ResponseReturnValue:
     return render_template(
         "review.html",
         code_rows=rows_renderer(task, hints),
+        hint_items=hint_items,
         project=project,
         assignment=assignment,
         task=task,

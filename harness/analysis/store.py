@@ -18,13 +18,17 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
-from tqdm import tqdm
 
-from harness.analysis.core import DEFAULT_MAX_BYTES, analyze_files, analyzer_versions, versions_key
 from harness.analysis.hints import AnalysisResult, Hint
 from harness.models.analysis import Analysis
+from harness.settings import DEFAULT_MAX_FILE_BYTES as DEFAULT_MAX_BYTES
+
+# harness.analysis.core (bandit, radon: a tenth of a second to import) is loaded by the
+# functions that analyse, not by readers of stored analyses such as the review page.
 
 if TYPE_CHECKING:
+    from tqdm import tqdm
+
     from harness.models.core import Task
 
 Item = tuple[str, Mapping[str, str], str, Mapping[str, str] | None]
@@ -36,6 +40,8 @@ INLINE_BELOW = 8
 
 
 def current_versions_key() -> str:
+    from harness.analysis.core import analyzer_versions, versions_key
+
     return versions_key(analyzer_versions())
 
 
@@ -84,6 +90,8 @@ def get_or_analyze(
     ).one_or_none()
     if row is not None and not force:
         return row
+    from harness.analysis.core import analyze_files
+
     result = analyze_files(files, language=language, tests=tests, max_bytes=max_bytes)
     if row is None:
         row = Analysis(content_hash=content_hash, versions_key=key, context_hash=ctx)
@@ -98,6 +106,8 @@ def _analyze_item(
     args: tuple[str, dict[str, str], str, dict[str, str], int, str],
 ) -> dict[str, Any]:
     """Runs in a worker process: plain data in, plain data out."""
+    from harness.analysis.core import analyze_files
+
     content_hash, files, language, tests, max_bytes, ctx = args
     result = analyze_files(files, language=language, tests=tests, max_bytes=max_bytes)
     return {"content_hash": content_hash, "context_hash": ctx, **_columns(result)}
@@ -151,6 +161,8 @@ def analyze_many(
     analysed = 0
     pool: Executor | None = None
     pending: _Batch | None = None
+    from tqdm import tqdm
+
     bar = tqdm(total=total, disable=not progress, unit="candidate", desc="analysing")
     try:
         for chunk in _batches(items, BATCH):

@@ -45,83 +45,85 @@ def _check_findings(
     rubric: RubricBody, shown: list[Shown], findings: Any, problems: list[Problem],
     complete: bool = True,
 ) -> list[dict[str, Any]]:
-    by_id = {s.candidate.id: s for s in shown}
-    clean: list[dict[str, Any]] = []
+    """The findings that pass every check; each one that does not adds its one problem."""
     if not isinstance(findings, list):
         problems.append(Problem("findings", "expected a list"))
-        return clean
-    severities = set(rubric.severities)
+        return []
+    by_id = {s.candidate.id: s for s in shown}
+    clean: list[dict[str, Any]] = []
     for i, item in enumerate(findings):
-        where = f"findings.{i}"
-        if not isinstance(item, dict):
-            problems.append(Problem(where, "expected an object"))
-            continue
-        cand = by_id.get(_int(item.get("candidate_id")) or -1)
-        if cand is None:
-            problems.append(Problem(f"{where}.candidate_id", "not a candidate of this task"))
-            continue
-        label = f"Finding {i + 1} on candidate {cand.letter}"
-        path = item.get("file_path")
-        if not isinstance(path, str) or path not in cand.line_counts:
-            problems.append(Problem(f"{where}.file_path", f"{label}: no such file"))
-            continue
-        start, end = _int(item.get("line_start")), _int(item.get("line_end"))
-        lines = cand.line_counts[path]
-        if start is None or end is None or not 1 <= start <= end <= lines:
-            problems.append(
-                Problem(
-                    f"{where}.line_start",
-                    f"{label}: lines must be a range within 1..{lines} of {path}",
-                )
-            )
-            continue
-        category = rubric.category(str(item.get("category") or ""))
-        if category is None:
-            keys = ", ".join(c.key for c in rubric.categories)
-            problems.append(Problem(f"{where}.category", f"{label}: choose a category ({keys})"))
-            continue
-        severity = item.get("severity")
-        if severity not in severities:
-            problems.append(
-                Problem(
-                    f"{where}.severity",
-                    f"{label}: choose a severity ({', '.join(rubric.severities)})",
-                )
-            )
-            continue
-        cwe: int | None = None
-        raw_cwe = item.get("cwe")
-        if category.cwe and raw_cwe not in (None, ""):
-            cwe = _int(raw_cwe)
-            if cwe is None or not 1 <= cwe <= MAX_CWE:
-                problems.append(Problem(f"{where}.cwe", f"{label}: CWE must be a number"))
-                continue
-        comment = item.get("comment", "")
-        if not isinstance(comment, str) or len(comment) > MAX_COMMENT:
-            over = f" ({len(comment) - MAX_COMMENT} over)" if isinstance(comment, str) else ""
-            problems.append(
-                Problem(f"{where}.comment",
-                        f"{label}: comment of at most {MAX_COMMENT} characters{over}")
-            )
-            continue
-        if has_nul(comment):
-            problems.append(Problem(f"{where}.comment", f"{label}: comment {NUL_MESSAGE}"))
-            continue
-        clean.append(
-            {
-                "candidate": cand.candidate,
-                "file_path": path,
-                "line_start": start,
-                "line_end": end,
-                "category": category.key,
-                "severity": severity,
-                "cwe": cwe,
-                "comment": comment,
-            }
-        )
+        checked = _check_finding(rubric, by_id, i, item)
+        if isinstance(checked, Problem):
+            problems.append(checked)
+        else:
+            clean.append(checked)
     if complete and rubric.findings_required and not findings:
         problems.append(Problem("findings", "record at least one finding"))
     return clean
+
+
+def _check_finding(
+    rubric: RubricBody, by_id: Mapping[int, Shown], i: int, item: Any
+) -> dict[str, Any] | Problem:
+    """One finding, cleaned, or the first problem with it (its place, then its kind,
+    then its comment)."""
+    where = f"findings.{i}"
+    if not isinstance(item, dict):
+        return Problem(where, "expected an object")
+    cand = by_id.get(_int(item.get("candidate_id")) or -1)
+    if cand is None:
+        return Problem(f"{where}.candidate_id", "not a candidate of this task")
+    label = f"Finding {i + 1} on candidate {cand.letter}"
+    place = _finding_place(cand, item, where, label)
+    if isinstance(place, Problem):
+        return place
+    kind = _finding_kind(rubric, item, where, label)
+    if isinstance(kind, Problem):
+        return kind
+    comment = item.get("comment", "")
+    if not isinstance(comment, str) or len(comment) > MAX_COMMENT:
+        over = f" ({len(comment) - MAX_COMMENT} over)" if isinstance(comment, str) else ""
+        return Problem(f"{where}.comment",
+                       f"{label}: comment of at most {MAX_COMMENT} characters{over}")
+    if has_nul(comment):
+        return Problem(f"{where}.comment", f"{label}: comment {NUL_MESSAGE}")
+    return {"candidate": cand.candidate, **place, **kind, "comment": comment}
+
+
+def _finding_place(
+    cand: Shown, item: Mapping[str, Any], where: str, label: str
+) -> dict[str, Any] | Problem:
+    """file_path, line_start and line_end: a file of the candidate and a range inside it."""
+    path = item.get("file_path")
+    if not isinstance(path, str) or path not in cand.line_counts:
+        return Problem(f"{where}.file_path", f"{label}: no such file")
+    start, end = _int(item.get("line_start")), _int(item.get("line_end"))
+    lines = cand.line_counts[path]
+    if start is None or end is None or not 1 <= start <= end <= lines:
+        return Problem(f"{where}.line_start",
+                       f"{label}: lines must be a range within 1..{lines} of {path}")
+    return {"file_path": path, "line_start": start, "line_end": end}
+
+
+def _finding_kind(
+    rubric: RubricBody, item: Mapping[str, Any], where: str, label: str
+) -> dict[str, Any] | Problem:
+    """category, severity and cwe: one of the rubric's, and a CWE only where it asks for one."""
+    category = rubric.category(str(item.get("category") or ""))
+    if category is None:
+        keys = ", ".join(c.key for c in rubric.categories)
+        return Problem(f"{where}.category", f"{label}: choose a category ({keys})")
+    severity = item.get("severity")
+    if severity not in rubric.severities:
+        return Problem(f"{where}.severity",
+                       f"{label}: choose a severity ({', '.join(rubric.severities)})")
+    cwe: int | None = None
+    raw_cwe = item.get("cwe")
+    if category.cwe and raw_cwe not in (None, ""):
+        cwe = _int(raw_cwe)
+        if cwe is None or not 1 <= cwe <= MAX_CWE:
+            return Problem(f"{where}.cwe", f"{label}: CWE must be a number")
+    return {"category": category.key, "severity": severity, "cwe": cwe}
 
 
 def _check_scores(

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from harness.annotate.common import Shown
 from harness.cwe import COMMON_CWES
-from harness.models import Assignment, Project, Task, utcnow
+from harness.models import Assignment, Project, utcnow
 from harness.rubric import RubricBody
 
 
@@ -59,13 +59,12 @@ def lease_seconds_left(assignment: Assignment, now: datetime | None = None) -> i
 
 
 def progress(session: Session, user_id: int, project: Project) -> tuple[int, int]:
-    """(tasks this annotator has submitted, tasks in the project): "3 of 14 done"."""
-    done = (
+    """(tasks this annotator has submitted, tasks in the project): "3 of 14 done".
+
+    The total is the project's kept count: counting the tasks grew with the project."""
+    done = session.scalar(
         select(func.count(Assignment.id)).where(
             Assignment.user_id == user_id, Assignment.project_id == project.id,
             Assignment.state == "submitted")
-        .scalar_subquery()
     )
-    total = select(func.count(Task.id)).where(Task.project_id == project.id).scalar_subquery()
-    done, total = session.execute(select(done, total)).one()  # one statement for both
-    return int(done or 0), int(total or 0)
+    return int(done or 0), int(project.task_count)

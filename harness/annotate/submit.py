@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from harness import audit, qualification, settings, webhooks
@@ -17,6 +17,7 @@ from harness.annotate.checks import (
     validate,
 )
 from harness.annotate.common import (
+    Shown,
     SubmitResult,
     shown_candidates,
 )
@@ -51,11 +52,11 @@ def submit_annotation(
     """
     now = now or utcnow()
     draft = normalise_draft(payload)
-    task = assignment.task
-    shown = shown_candidates(assignment, task.candidates)
+    shown = shown_candidates(assignment, assignment.task.candidates)
     hints = None
     if project.hints_visible:
-        hints = known_hints(session, task, shown, max_bytes=settings.max_file_bytes(session))
+        hints = known_hints(session, assignment.task, shown,
+                            max_bytes=settings.max_file_bytes(session))
     clean, errors = validate(rubric, shown, draft, hints)
     if errors:
         return SubmitResult(None, errors=errors)
@@ -68,21 +69,46 @@ def submit_annotation(
         .order_by(Annotation.version.desc()).limit(1)
     ).first()
     if latest is not None and _content_of(latest) == _content_of_clean(clean, project):
-        assignment.state = "submitted"
-        assignment.submitted_revision = assignment.draft_revision
-        assignment.lease_expires_at = None
+        _mark_submitted(assignment, None)
         session.flush()
         return SubmitResult(latest, unchanged=True)
     outcomes = run_outcomes(session, assignment.task, [s.candidate for s in shown])
     warnings = consistency_warnings(rubric, shown, draft, outcomes)
     if warnings and not acknowledge_warnings:
         return SubmitResult(None, warnings=warnings)
-    version = (
-        session.scalar(
-            select(func.max(Annotation.version)).where(Annotation.assignment_id == assignment.id)
-        )
-        or 0
-    ) + 1
+    annotation = _new_version(assignment, project, clean, shown,
+                              (latest.version if latest else 0) + 1, now)
+    session.add(annotation)
+    _mark_submitted(assignment, now)
+    assignment.draft = draft
+    session.flush()
+    audit.record(session, "annotation.submit", user_id=assignment.user_id,
+                 project_id=assignment.project_id, object_type="annotation",
+                 object_id=annotation.id, assignment=assignment.id,
+                 version=annotation.version, warnings=[w.message for w in warnings])
+    webhooks.annotation_submitted(session, assignment, annotation.id, annotation.version)
+    session.flush()
+    if assignment.task.is_gold:  # the assessment is graded; gold in live work may pause
+        qualification.after_submit(session, project, assignment)
+    return SubmitResult(annotation, warnings=warnings)
+
+
+def _mark_submitted(assignment: Assignment, now: datetime | None) -> None:
+    """The assignment is submitted and its lease released; `now` is the time of a new
+    version (None: the same review again, which keeps the first submit's time)."""
+    assignment.state = "submitted"
+    assignment.lease_expires_at = None
+    assignment.submitted_revision = assignment.draft_revision
+    if now is not None:
+        assignment.submitted_at = now
+        assignment.draft_saved_at = now
+
+
+def _new_version(
+    assignment: Assignment, project: Project, clean: dict[str, Any], shown: list[Shown],
+    version: int, now: datetime,
+) -> Annotation:
+    """The checked review as Annotation `version`, with its findings and hint verdicts."""
     annotation = Annotation(
         assignment_id=assignment.id,
         version=version,
@@ -98,46 +124,18 @@ def submit_annotation(
     )
     for f in clean["findings"]:
         cand: Candidate = f["candidate"]
-        annotation.findings.append(
-            Finding(
-                candidate_id=cand.id,
-                content_hash=cand.content_hash,
-                file_path=f["file_path"],
-                line_start=f["line_start"],
-                line_end=f["line_end"],
-                category=f["category"],
-                severity=f["severity"],
-                cwe=f["cwe"],
-                comment=f["comment"],
-            )
-        )
+        annotation.findings.append(Finding(
+            candidate_id=cand.id, content_hash=cand.content_hash, file_path=f["file_path"],
+            line_start=f["line_start"], line_end=f["line_end"], category=f["category"],
+            severity=f["severity"], cwe=f["cwe"], comment=f["comment"],
+        ))
     hint: Hint
     for cid, hint, verdict in clean["hint_verdicts"]:
-        annotation.hint_verdicts.append(
-            HintVerdict(
-                candidate_id=cid,
-                hint_key=hint.key[:300],
-                rule_id=hint.rule_id[:80],
-                verdict=verdict,
-            )
-        )
-    session.add(annotation)
-    assignment.state = "submitted"
-    assignment.submitted_at = now
-    assignment.draft = draft
-    assignment.draft_saved_at = now
-    assignment.lease_expires_at = None
-    assignment.submitted_revision = assignment.draft_revision
-    session.flush()
-    audit.record(session, "annotation.submit", user_id=assignment.user_id,
-                 project_id=assignment.project_id, object_type="annotation",
-                 object_id=annotation.id, assignment=assignment.id, version=version,
-                 warnings=[w.message for w in warnings])
-    webhooks.annotation_submitted(session, assignment, annotation.id, version)
-    session.flush()
-    if task.is_gold:  # the assessment is graded; gold in live work may pause the annotator
-        qualification.after_submit(session, project, assignment)
-    return SubmitResult(annotation, warnings=warnings)
+        annotation.hint_verdicts.append(HintVerdict(
+            candidate_id=cid, hint_key=hint.key[:300], rule_id=hint.rule_id[:80],
+            verdict=verdict,
+        ))
+    return annotation
 
 
 def _content_of(annotation: Annotation) -> tuple[Any, ...]:

@@ -144,6 +144,8 @@ class Project(CreatedMixin, Base):
     sandbox_limits: Mapped[dict[str, Any]] = mapped_column(default=dict)
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     state: Mapped[str] = mapped_column(String(16), default="active")
+    # kept by the importer (the one place tasks are added), in the same transaction
+    task_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     rubric: Mapped[Rubric] = relationship()
     members: Mapped[list[ProjectMember]] = relationship(back_populates="project")

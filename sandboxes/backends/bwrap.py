@@ -24,7 +24,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -119,6 +119,47 @@ class Pair:
 
     judge: Started
     candidate: Started
+
+
+@dataclass
+class Exchange:
+    """How far a job got with the runner, filled in as it goes: an error midway keeps
+    what had happened (a job never delivered is the sandbox's fault, never the
+    candidate's: `assemble` decides on `delivered`)."""
+
+    started: float
+    delivered: bool = False
+    pumped: Pumped = field(default_factory=Pumped)
+    ended: float | None = None
+
+
+def _deliver_and_pump(proc: subprocess.Popen[bytes], job: str, out: Capture, err: Capture,
+                      wall_s: float, ex: Exchange) -> None:
+    """Hand the runner its job on stdin and collect its output until it exits or the
+    wall limit passes (the pidfd tells an exit even when a child keeps the pipes)."""
+    assert proc.stdin and proc.stdout and proc.stderr
+    ex.started = time.monotonic()
+    with contextlib.suppress(BrokenPipeError):
+        proc.stdin.write(job.encode())
+        proc.stdin.close()
+        ex.delivered = True
+    pidfd = os.pidfd_open(proc.pid)
+    try:
+        ex.pumped = pump({"stdout": proc.stdout.fileno(), "stderr": proc.stderr.fileno()},
+                         {"stdout": out, "stderr": err}, ex.started + wall_s,
+                         lambda: proc.poll() is not None, pidfd)
+        ex.ended = time.monotonic()
+    finally:
+        os.close(pidfd)
+
+
+def _exit_status(rc: int) -> tuple[int | None, int | None]:
+    """(exit code, signal) from a Popen return code; 129..192 is a signal the sandbox's
+    init passed on as 128 + its number."""
+    exit_code, sig = (None, -rc) if rc < 0 else (rc, None)
+    if exit_code is not None and 128 < exit_code < 193:
+        sig = exit_code - 128
+    return exit_code, sig
 
 
 def _memfd(name: str, data: bytes) -> int:
@@ -342,10 +383,6 @@ class BwrapSandbox(Sandbox):
             return self._run_split(candidate_files, test_files, limits)
         started = time.monotonic()
         out, err = Capture(limits.output_bytes), Capture(limits.output_bytes)
-        pumped = Pumped()
-        exit_code: int | None = None
-        sig: int | None = None
-        cpu_before = 0.0
         try:
             box = self.pool.take(limits)
             if box.proc.poll() is not None:  # died while waiting: start a fresh one
@@ -355,9 +392,9 @@ class BwrapSandbox(Sandbox):
             return error_result(self.name, self.image_name(), started,
                                 f"could not start bwrap: {exc}", self.isolation())
         proc, stage, group = box.proc, box.stage, box.group
+        ex = Exchange(started)
         infra: str | None = None
-        ended: float | None = None
-        delivered = False
+        cpu_before = 0.0
         try:
             assert proc.stdin and proc.stdout and proc.stderr
             if not await_ready(proc.stdout.fileno(), time.monotonic() + READY_TIMEOUT_S,
@@ -366,40 +403,31 @@ class BwrapSandbox(Sandbox):
             job = stage.fill(candidate_files, test_files)
             if group is not None:
                 cpu_before = group.stats()[0] or 0.0
-            started = time.monotonic()
-            with contextlib.suppress(BrokenPipeError):
-                proc.stdin.write(job.encode())
-                proc.stdin.close()
-                delivered = True
-            pidfd = os.pidfd_open(proc.pid)
-            try:
-                pumped = pump({"stdout": proc.stdout.fileno(), "stderr": proc.stderr.fileno()},
-                              {"stdout": out, "stderr": err}, started + limits.wall_s,
-                              lambda: proc.poll() is not None, pidfd)
-                ended = time.monotonic()
-            finally:
-                os.close(pidfd)
+            _deliver_and_pump(proc, job, out, err, limits.wall_s, ex)
         except RunnerNotStarted as exc:
             infra = str(exc)
         except (OSError, ValueError) as exc:
             infra = f"bwrap run failed: {exc}"
         finally:
-            rc = self._teardown(box)
-            exit_code, sig = (None, -rc) if rc < 0 else (rc, None)
-            if exit_code is not None and 128 < exit_code < 193:
-                sig = exit_code - 128
+            exit_code, sig = _exit_status(self._teardown(box))
+        try:
+            return self._assemble(stage, group, cpu_before, limits, ex, exit_code, sig,
+                                  out, err, infra)
+        finally:
+            self.reaper.submit(lambda: self._remove(group, stage))
+
+    def _assemble(self, stage: Stage, group: cgroups.RunCgroup | None, cpu_before: float,
+                  limits: Limits, ex: Exchange, exit_code: int | None, sig: int | None,
+                  out: Capture, err: Capture, infra: str | None) -> RunResult:
+        """The run's result from the runner's report, its exit and its cgroup's figures."""
         cpu_s, peak, ooms = group.stats() if group is not None else (None, None, 0)
         if cpu_s is not None:
             cpu_s = max(0.0, cpu_s - cpu_before)
-        try:
-            return assemble(stage=stage, backend=self.name, image=self.image_name(),
-                            isolation=self._isolation(group),
-                            limits=limits, started=started, exit_code=exit_code, sig=sig,
-                            pumped=pumped, out=out, err=err, cpu_s=cpu_s, peak=peak,
-                            oom=ooms > 0, infra_error=infra, ended=ended,
-                            delivered=delivered)
-        finally:
-            self.reaper.submit(lambda: self._remove(group, stage))
+        return assemble(stage=stage, backend=self.name, image=self.image_name(),
+                        isolation=self._isolation(group), limits=limits, started=ex.started,
+                        exit_code=exit_code, sig=sig, pumped=ex.pumped, out=out, err=err,
+                        cpu_s=cpu_s, peak=peak, oom=ooms > 0, infra_error=infra,
+                        ended=ex.ended, delivered=ex.delivered)
 
     def _run_split(self, candidate_files: Mapping[str, str], test_files: Mapping[str, str],
                    limits: Limits) -> RunResult:
@@ -408,7 +436,6 @@ class BwrapSandbox(Sandbox):
         started = time.monotonic()
         out, err = Capture(limits.output_bytes), Capture(limits.output_bytes)
         c_out, c_err = Capture(limits.output_bytes), Capture(limits.output_bytes)
-        pumped = Pumped()
         try:
             pair = self.split_pool.take(limits)
             if pair.judge.proc.poll() is not None or pair.candidate.proc.poll() is not None:
@@ -418,9 +445,8 @@ class BwrapSandbox(Sandbox):
             return error_result(self.name, self.image_name(), started,
                                 f"could not start bwrap: {exc}", self.isolation())
         judge, cand = pair.judge, pair.candidate
+        ex = Exchange(started)
         infra: str | None = None
-        ended: float | None = None
-        delivered = False
         drainer: threading.Thread | None = None
         cpu_before = 0.0
         try:
@@ -447,21 +473,7 @@ class BwrapSandbox(Sandbox):
                 {"stdout": cand.proc.stdout.fileno(), "stderr": cand.proc.stderr.fileno()},
                 {"stdout": c_out, "stderr": c_err}))
             drainer.start()
-            proc = judge.proc
-            assert proc.stdin and proc.stdout and proc.stderr
-            started = time.monotonic()
-            with contextlib.suppress(BrokenPipeError):
-                proc.stdin.write(job.encode())
-                proc.stdin.close()
-                delivered = True
-            pidfd = os.pidfd_open(proc.pid)
-            try:
-                pumped = pump({"stdout": proc.stdout.fileno(), "stderr": proc.stderr.fileno()},
-                              {"stdout": out, "stderr": err}, started + limits.wall_s,
-                              lambda: proc.poll() is not None, pidfd)
-                ended = time.monotonic()
-            finally:
-                os.close(pidfd)
+            _deliver_and_pump(judge.proc, job, out, err, limits.wall_s, ex)
         except RunnerNotStarted as exc:
             infra = str(exc)
         except (OSError, ValueError) as exc:
@@ -471,20 +483,10 @@ class BwrapSandbox(Sandbox):
             if cand.group is None:  # degraded: RLIMIT_NPROC counts its processes until gone
                 self._teardown(cand)
             # (otherwise the candidate goes with the reaper, off this path)
-            exit_code, sig = (None, -rc) if rc < 0 else (rc, None)
-            if exit_code is not None and 128 < exit_code < 193:
-                sig = exit_code - 128
-        group = judge.group
-        cpu_s, peak, ooms = group.stats() if group is not None else (None, None, 0)
-        if cpu_s is not None:
-            cpu_s = max(0.0, cpu_s - cpu_before)
+            exit_code, sig = _exit_status(rc)
         try:
-            result = assemble(stage=judge.stage, backend=self.name, image=self.image_name(),
-                              isolation=self._isolation(group),
-                              limits=limits, started=started, exit_code=exit_code, sig=sig,
-                              pumped=pumped, out=out, err=err, cpu_s=cpu_s, peak=peak,
-                              oom=ooms > 0, infra_error=infra, ended=ended,
-                              delivered=delivered)
+            result = self._assemble(judge.stage, judge.group, cpu_before, limits, ex,
+                                    exit_code, sig, out, err, infra)
             result.integrity = "split"
             if c_err.data:
                 result.stderr += "\n--- candidate process stderr ---\n" + c_err.text()

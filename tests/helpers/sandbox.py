@@ -121,8 +121,7 @@ def host_state(sb: Sandbox) -> HostState:
                      stages=stages - waiting.get("stages", set()), nobody_pids=pids)
 
 
-def assert_clean(sb: Sandbox, before: HostState | None = None, grace_s: float = 20.0,
-                 *, stages: bool = True) -> None:
+def assert_clean(sb: Sandbox, before: HostState | None = None, grace_s: float = 20.0) -> None:
     """Nothing of any finished run is left on the host.
 
     Teardown runs off the run's path (the backend's reaper), and killing a group of
@@ -133,12 +132,11 @@ def assert_clean(sb: Sandbox, before: HostState | None = None, grace_s: float = 
     state = host_state(sb)
     while time.monotonic() < deadline and (
         state.containers - base.containers or state.cgroups - base.cgroups
-        or (stages and state.stages - base.stages) or state.nobody_pids - base.nobody_pids
+        or state.stages - base.stages or state.nobody_pids - base.nobody_pids
     ):
         time.sleep(0.2)
         state = host_state(sb)
     assert state.containers - base.containers == set(), "containers left behind"
     assert state.cgroups - base.cgroups == set(), "cgroups left behind"
-    if stages:
-        assert state.stages - base.stages == set(), "staging dirs left behind"
+    assert state.stages - base.stages == set(), "staging dirs left behind"
     assert state.nobody_pids - base.nobody_pids == set(), "sandbox processes left behind"

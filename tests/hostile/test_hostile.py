@@ -262,14 +262,9 @@ def sb(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
     for b in [backend, *others]:
         b.set_pool_size(0)
     before = host_state(backend)
-    # KNOWN LEAK, open (see the session note): in a long run of the suite the bwrap
-    # backend leaves staging dirs (runner files, no job) that no run or spare owns,
-    # first seen after a thread bomb in split mode. Processes and cgroups are still
-    # checked for every case; bwrap's staging dirs are not until the leak is found.
-    known_leak = request.param == "bwrap"
     try:
         yield backend
-        assert_clean(backend, before, stages=not known_leak)
+        assert_clean(backend, before)
     finally:
         for b in [backend, *others]:
             b.pool.size, b.split_pool.size = sizes[id(b)]  # type: ignore[attr-defined]

@@ -214,3 +214,33 @@ def test_a_half_created_container_is_found_by_its_run_label() -> None:
     direct = FakeApi()
     remove_created(direct, "run43", "def456")
     assert direct.filters == [] and direct.removed == ["def456"]
+
+
+def test_a_pool_keeps_spares_only_for_its_most_recent_limits_sets() -> None:
+    """A worker that meets many projects' limits must not keep idle sandboxes for each
+    one forever: spares of a limits set no longer among the recent ones are discarded."""
+    from sandboxes.pool import WarmPool
+
+    started: list[int] = []
+    discarded: list[int] = []
+
+    def start(limits: Limits) -> int:
+        started.append(limits.memory_mb)
+        return limits.memory_mb
+
+    pool: WarmPool[int] = WarmPool(start, discarded.append, size=1, max_keys=2)
+    try:
+        for mb in (100, 200, 300, 400):
+            assert pool.take(Limits(memory_mb=mb)) == mb
+            pool.settle()
+        assert pool.keys() == [Limits(memory_mb=mb).key() for mb in (300, 400)]
+        assert sorted(pool.waiting()) == [300, 400]
+        assert sorted(discarded) == [100, 200]  # the spares of the dropped sets
+        pool.take(Limits(memory_mb=300))  # recent again: 400 is now the oldest
+        pool.settle()
+        pool.take(Limits(memory_mb=500))
+        pool.settle()
+        assert sorted(pool.waiting()) == [300, 500]
+        assert sorted(discarded) == [100, 200, 400]
+    finally:
+        pool.close()

@@ -9,7 +9,7 @@ from harness import annotate, assignments, progress, projects
 from harness.adjudication import adjudication_of
 from harness.runs import runs_for_task
 from web.access import project_or_404, sees_models, task_or_404
-from web.columns import candidate_hints, rows_renderer, summary_text
+from web.columns import candidate_hints, hint_items, rows_renderer, summary_text
 from web.extensions import db
 from web.lab import DOWNLOADS, TABULAR
 from web.lead import bp
@@ -51,6 +51,7 @@ def task_page(slug: str, external_id: str) -> ResponseReturnValue:
     return render_template(
         "task.html",
         code_rows=rows_renderer(task, hints),
+        hint_items=hint_items,
         project=project,
         task=task,
         shown=shown,

@@ -9,7 +9,7 @@ Existing users start at epoch 0, so their sessions made before this migration (w
 carry no epoch) end once: they log in again.
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0011
 Create Date: 2026-11-30 06:20:00.000000
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0011"  # was 0006; chained after main's 0011 when main was merged
 branch_labels = None
 depends_on = None
 
