@@ -134,10 +134,11 @@ def check(page: Any, live: Any, path: str, texts: list[str], *, console: list[st
 
 
 def watch(page: Any) -> list[str]:
-    """CSP violations and script errors the page reports."""
+    """CSP violations and script errors the page reports (a refused form's 4xx is not one)."""
     found: list[str] = []
     page.on("console", lambda m: found.append(m.text) if (
-        "Content Security Policy" in m.text or m.type == "error") else None)
+        "Content Security Policy" in m.text
+        or (m.type == "error" and not m.text.startswith("Failed to load resource"))) else None)
     page.on("pageerror", lambda e: found.append(str(e)))
     return found
 
@@ -191,6 +192,29 @@ def test_hostile_fields_render_as_text_on_every_page(live, open_page, hostile) -
         ("/projects/new", []),
     ]:
         check(page, live, path, texts, console=console)
+
+    # a task file whose errors repeat hostile values (file names, ids) back to the lead
+    bad = {"id": "x-2", "language": "python", "prompt": payload("upload-prompt"),
+           "candidates": [{"id": "a", "model": "m", "files": {f"../{short('upload')}": "x"}},
+                          {"id": "a", "model": "m", "files": {"s.py": "x"}}]}
+    upload = live.tmp / "hostile.jsonl"
+    upload.write_text(json.dumps(bad) + "\n" + payload("upload-line") + "\n", encoding="utf-8")
+    page.goto(f"{live.url}/p/xss/import")
+    page.set_input_files('input[name="tasks"]', str(upload))
+    page.click("#import button[type=submit]")
+    page.locator("#form-errors, .error-list").first.wait_for()
+    check(page, live, page.url.removeprefix(live.url), [seen("upload")], console=console)
+    page.goto(f"{live.url}/projects/new")
+    page.fill('input[name="name"]', payload("new-project")[:200])
+    page.fill('input[name="slug"]', "xss-new")
+    page.select_option('select[name="rubric_id"]', index=1)
+    page.set_input_files('input[name="tasks"]', str(upload))
+    page.click("text=Create the project")
+    page.locator("#form-errors").wait_for()
+    assert page.evaluate(INJECTED) == []
+    assert seen("upload") in page.inner_text("#form-errors")
+    assert page.input_value('input[name="name"]') == payload("new-project")[:200]
+    assert console == [] and live.dialogs == []
 
     # the lab's page
     page = open_page("xlab")
