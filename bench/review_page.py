@@ -211,7 +211,9 @@ def timed(fn: Callable[[], Any], n: int) -> list[tuple[float, float]]:
     return times
 
 
-def measure(settings: Settings, path: str, runs_path: str, requests: int) -> dict[str, list[tuple[float, float]]]:
+def measure(
+    settings: Settings, path: str, runs_path: str, requests: int
+) -> dict[str, list[tuple[float, float]]]:
     from web import create_app
 
     app = create_app(settings=settings)
