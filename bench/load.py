@@ -3,12 +3,16 @@ beside them; then the database is checked for what must hold under load.
 
     .venv/bin/python bench/load.py [--annotators 50] [--seconds 60] [--tasks 400]
                                    [--overlap 2] [--import-tasks 2000]
+                                   [--lease-seconds 6 --abandon 5]
                                    [--database-url postgresql+psycopg://...]
 
 Each annotator logs in and loops until the time is up: claim (POST /p/load/queue),
 open the review page, two autosaves, then submit (9 in 10) or skip (1 in 10). A second
 process imports another project's tasks meanwhile (`harness import`), contending for
-the database. Bounded: the annotators stop at --seconds, the import gets the same time
+the database. With --abandon N and a short --lease-seconds, the first N annotators
+claim a task, save a draft once and walk away; once their lease has run out they come
+back and try to save again (refused, or their lapsed task revived if its slot is
+still free), then stop. Bounded: the annotators stop at --seconds, the import gets the same time
 plus 60 s, the server is stopped at the end. Everything listens on 127.0.0.1.
 
 Afterwards (exit status 1 when one fails):
@@ -16,6 +20,9 @@ Afterwards (exit status 1 when one fails):
 - every submit that got a success response is in the database (none lost), each
   annotation version once (none duplicated);
 - no task was held or submitted by more than --overlap annotators;
+- with --abandon: every abandoned lease expired (or was revived by its own annotator's
+  late save while its slot was free), and its task was claimed by someone else after
+  the lease ran out (lease expiry honoured under load);
 - the import finished and holds all its tasks (all or nothing).
 Printed: submits and draft saves per second, p50/p95 of each request kind.
 """
@@ -112,6 +119,11 @@ class Stats:
     statuses: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     errors: list[str] = field(default_factory=list)
     submitted: list[tuple[int, int]] = field(default_factory=list)  # (assignment, version)
+    abandoned: list[int] = field(default_factory=list)  # left, lease ran out, came back
+    too_late: int = 0  # abandoned too near the end for the lease to run out
+    revived: list[int] = field(default_factory=list)  # ... whose late save was accepted
+    late_refused: int = 0  # late saves refused (409): the task had been reclaimed
+    notes: list[str] = field(default_factory=list)  # printed after the figures
 
     def record(self, kind: str, seconds: float, status: int) -> None:
         with self.lock:
@@ -181,16 +193,18 @@ class Clock:
         self.end = time.monotonic() + self.seconds
 
 
-def annotator(name: str, port: int, clock: Clock, stats: Stats, seed: int) -> None:
+def annotator(name: str, port: int, clock: Clock, stats: Stats, seed: int,
+              abandon_after: float = 0) -> None:
     try:
-        _annotate(name, port, clock, stats, seed)
+        _annotate(name, port, clock, stats, seed, abandon_after)
     except Exception as exc:  # counted as a problem, never lost in a thread's stderr
         with stats.lock:
             stats.errors.append(f"{name}: {type(exc).__name__}: {exc}")
         clock.ready.abort()
 
 
-def _annotate(name: str, port: int, clock: Clock, stats: Stats, seed: int) -> None:
+def _annotate(name: str, port: int, clock: Clock, stats: Stats, seed: int,
+              abandon_after: float) -> None:
     rnd = random.Random(seed)
     client = Client(port, stats)
     _, _, html = client.request("login_page", "GET", "/login")
@@ -214,6 +228,9 @@ def _annotate(name: str, port: int, clock: Clock, stats: Stats, seed: int) -> No
             continue
         page = json.loads(match.group(1))
         draft = payload(page)
+        if abandon_after:
+            _abandon(client, page, page_path, draft, clock, stats, abandon_after)
+            break
         for _ in range(2):
             client.json("draft", page["urls"]["draft"], {"draft": draft, "active_seconds": 1})
         if rnd.random() < 0.1:
@@ -226,6 +243,58 @@ def _annotate(name: str, port: int, clock: Clock, stats: Stats, seed: int) -> No
             with stats.lock:
                 stats.submitted.append((int(page_path.rsplit("/", 1)[1]), int(body["version"])))
     client.conn.close()
+
+
+def _abandon(client: Client, page: dict[str, Any], page_path: str, draft: dict[str, Any],
+             clock: Clock, stats: Stats, lease: float) -> None:
+    """Save once, walk away past the lease, then try to save again."""
+    assignment_id = int(page_path.rsplit("/", 1)[1])
+    client.json("draft", page["urls"]["draft"], {"draft": draft, "active_seconds": 1})
+    client.conn.close()  # a browser tab closed: no heartbeat, no save
+    back = time.monotonic() + lease + 2
+    if back + 1 > clock.end:  # claimed too late for its lease to run out in the run
+        with stats.lock:
+            stats.too_late += 1
+        return
+    time.sleep(back - time.monotonic())
+    status, _, _ = client.json("late_draft", page["urls"]["draft"],
+                               {"draft": draft, "active_seconds": 1})
+    with stats.lock:
+        stats.abandoned.append(assignment_id)
+        if status == 200:
+            stats.revived.append(assignment_id)
+        elif status == 409:
+            stats.late_refused += 1
+        else:
+            stats.errors.append(f"a late draft save answered {status}")
+
+
+def check_leases(s: Any, stats: Stats) -> list[str]:
+    """Each abandoned assignment expired (unless its late save revived it) and its task
+    was claimed by another annotator after the lease ran out."""
+    problems = []
+    reclaimed = 0
+    for assignment_id in stats.abandoned:
+        gone = s.get(Assignment, assignment_id)
+        if gone.state != "expired" and assignment_id not in stats.revived:
+            problems.append(f"abandoned assignment {assignment_id} is {gone.state}, not expired")
+            continue
+        if assignment_id in stats.revived:
+            continue
+        later = s.scalar(select(func.count(Assignment.id)).where(
+            Assignment.task_id == gone.task_id, Assignment.user_id != gone.user_id,
+            Assignment.created_at > gone.lease_expires_at))
+        reclaimed += bool(later)
+    expected = len(stats.abandoned) - len(stats.revived)
+    if reclaimed < expected:
+        problems.append(f"only {reclaimed} of {expected} expired tasks were claimed again")
+    if not stats.abandoned:
+        problems.append("no abandoned lease ran out during the run: lengthen --seconds")
+    stats.notes.append(f"leases: {len(stats.abandoned)} abandoned ({stats.too_late} more too "
+                       f"late in the run to expire), {expected} expired and "
+                       f"{reclaimed} of them reclaimed by others; late saves: "
+                       f"{len(stats.revived)} revived, {stats.late_refused} refused")
+    return problems
 
 
 def check(url: str, args: argparse.Namespace, stats: Stats, imported: int) -> list[str]:
@@ -257,6 +326,8 @@ def check(url: str, args: argparse.Namespace, stats: Stats, imported: int) -> li
             problems.append(f"the import is partial: {side} of {imported} tasks")
         if side == 0:
             problems.append("the import did not finish in time")
+        if args.abandon:
+            problems += check_leases(s, stats)
     engine.dispose()
     fives = sum(n for code, n in stats.statuses.items() if code >= 500)
     if fives:
@@ -276,13 +347,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--overlap", type=int, default=2)
     parser.add_argument("--import-tasks", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=16, help="the server's threads")
+    parser.add_argument("--lease-seconds", type=float, default=0,
+                        help="the server's lease (HARNESS_LEASE_MINUTES); 0: its default")
+    parser.add_argument("--abandon", type=int, default=0,
+                        help="annotators who walk away from their first task")
     parser.add_argument("--database-url", default="", help="default: SQLite in a temp dir")
     args = parser.parse_args(argv)
+    if args.abandon and not 3 <= args.lease_seconds <= args.seconds - 6:
+        parser.error("--abandon needs --lease-seconds between 3 and --seconds minus 6")
 
     with tempfile.TemporaryDirectory(prefix="harness-load-") as tmp:
         work = Path(tmp)
         env = {**os.environ, "HARNESS_DATA_DIR": str(work / "data")}
         env.pop("DATABASE_URL", None)
+        if args.lease_seconds:
+            env["HARNESS_LEASE_MINUTES"] = str(args.lease_seconds / 60)
         if args.database_url:
             env["DATABASE_URL"] = args.database_url
         url = args.database_url or f"sqlite:///{work / 'data' / 'harness.db'}"
@@ -309,8 +388,9 @@ def main(argv: list[str] | None = None) -> int:
                     time.sleep(0.1)
             stats = Stats()
             clock = Clock(args.annotators + 1, args.seconds)
-            threads = [threading.Thread(target=annotator, args=(f"ann{i}", port, clock, stats, i))
-                       for i in range(args.annotators)]
+            threads = [threading.Thread(target=annotator, args=(
+                f"ann{i}", port, clock, stats, i, args.lease_seconds if i < args.abandon else 0))
+                for i in range(args.annotators)]
             for t in threads:
                 t.start()
             try:
@@ -344,10 +424,17 @@ def main(argv: list[str] | None = None) -> int:
                 server.wait()
 
         problems = check(url, args, stats, args.import_tasks)
+        if problems:  # the server's side of it, before the temp dir goes
+            log = "\n".join(line for line in (work / "server.log").read_text(
+                errors="replace").splitlines() if not line.startswith("WARNING:waitress"))
+            tracebacks = [part for part in log.split("Traceback") if part.strip()][-2:]
+            print("Traceback".join(["", *tracebacks])[-6000:], file=sys.stderr)
         database = "postgresql" if url.startswith("postgresql") else "sqlite"
         print(f"{args.annotators} annotators, {elapsed:.1f} s, {database}, "
-              f"import of {args.import_tasks} tasks beside them")
-        for kind in ("claim", "review_page", "draft", "submit", "skip"):
+              f"import of {args.import_tasks} tasks beside them"
+              + (f", lease {args.lease_seconds:g} s, {args.abandon} abandon"
+                 if args.abandon else ""))
+        for kind in ("claim", "review_page", "draft", "submit", "skip", "late_draft"):
             values = stats.times.get(kind, [])
             if values:
                 print(f"  {kind:<12} {len(values):>6}  {len(values) / elapsed:7.1f}/s  "
@@ -356,6 +443,8 @@ def main(argv: list[str] | None = None) -> int:
         writes = len(stats.times.get("draft", [])) + len(stats.times.get("submit", []))
         print(f"  submits + draft saves: {writes / elapsed:.1f}/s; "
               f"acknowledged submits: {len(stats.submitted)}")
+        for note in stats.notes:
+            print(f"  {note}")
         for problem in problems:
             print(f"  PROBLEM: {problem}")
         print("  all checks hold" if not problems else f"  {len(problems)} problems")

@@ -40,6 +40,32 @@ def _dummy_hash() -> str:
     return generate_password_hash(secrets.token_hex(8))
 
 
+def check_new_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput("invalid", f"at least {MIN_PASSWORD} characters",
+                           field="password")
+
+
+def set_password(session: Session, user: User, password: str, *,
+                 by_user_id: int | None = None) -> None:
+    """Set a new password and end every session the user has: the session epoch is
+    bumped, and a session made under the old epoch is refused on its next request
+    (web.auth.load_user). `by_user_id`: who did it (None is the CLI)."""
+    check_new_password(password)
+    user.password_hash = hash_password(password)
+    user.session_epoch = (user.session_epoch or 0) + 1
+    audit.record(session, "user.password", user_id=by_user_id, object_type="user",
+                 object_id=user.id)
+    session.flush()
+
+
+def user_by_name(session: Session, name: str) -> User:
+    user = session.scalars(select(User).where(User.name == name)).one_or_none()
+    if user is None:
+        raise NotFound("no_user", f"no user named {name!r}")
+    return user
+
+
 def project_by_slug(session: Session, slug: str) -> Project:
     project = session.scalars(select(Project).where(Project.slug == slug)).one_or_none()
     if project is None:
@@ -63,8 +89,8 @@ def add_user(
     if role not in Role.__members__:
         raise InvalidInput("invalid",
                            f"role {role!r}: expected one of {', '.join(Role.__members__)}")
-    if password is not None and len(password) < MIN_PASSWORD:
-        raise InvalidInput("invalid", f"password: at least {MIN_PASSWORD} characters")
+    if password is not None:
+        check_new_password(password)
     if session.scalars(select(User).where(User.name == name)).first() is not None:
         raise Conflict("user_exists", f"user {name!r} already exists")
     found = [project_by_slug(session, slug) for slug in projects]

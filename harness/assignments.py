@@ -74,7 +74,7 @@ class Claim:
         return self.MESSAGES.get(self.reason or "", "")
 
 
-def lease_minutes(session: Session, project: Project) -> int:
+def lease_minutes(session: Session, project: Project) -> float:
     """The project's lease, else the settings' (HARNESS_LEASE_MINUTES)."""
     value = (project.settings or {}).get("lease_minutes")
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
@@ -85,9 +85,19 @@ def lease_minutes(session: Session, project: Project) -> int:
 def expire_leases(session: Session, now: datetime | None = None) -> int:
     """Active assignments past their lease become expired; their tasks return to the pool."""
     now = now or utcnow()
+    # PostgreSQL: rows locked by another transaction (another claim expiring them, their
+    # annotator's save renewing them) are skipped, never waited for; concurrent claims
+    # that each locked every lapsed row in their own order deadlocked under load with
+    # short leases. A skipped row still counts as holding its slot until its own
+    # transaction ends, which errs on the side of fewer than k. SQLite ignores FOR UPDATE;
+    # its UPDATE takes the write lock as before.
+    lapsed = (select(Assignment.id)
+              .where(Assignment.state == "active", Assignment.lease_expires_at < now)
+              .order_by(Assignment.id)
+              .with_for_update(skip_locked=True))
     result = session.execute(
         update(Assignment)
-        .where(Assignment.state == "active", Assignment.lease_expires_at < now)
+        .where(Assignment.id.in_(lapsed))
         .values(state="expired")
         .execution_options(synchronize_session=False)
     )
@@ -173,8 +183,11 @@ def claim_next(
 ) -> Claim:
     """The user's next assignment in this project: their active one, their own lapsed
     one if its slot is still free, or a new one; else the reason there is none."""
+    given = now
     now = now or utcnow()
     expire_leases(session, now)  # first: takes SQLite's write lock (see module docstring)
+    if given is None:
+        now = utcnow()  # the lock may have taken seconds: a lease starts when it is granted
     if project.state != "active":
         return Claim(None, "paused")
     scope = work_scope(session, project, user_id)
@@ -283,8 +296,11 @@ def claim_any(
     projects = member_projects(session, user_id, admin=admin)
     if not projects:
         return Claim(None, "no_projects")
+    given = now
     now = now or utcnow()
     expire_leases(session, now)
+    if given is None:
+        now = utcnow()  # after the lock wait, as in claim_next
     by_id = {p.id: p for p in projects}
     current = session.scalars(
         select(Assignment)
@@ -323,15 +339,28 @@ def renew_lease(
     """
     now = now or utcnow()
     lease = timedelta(minutes=lease_minutes(session, project))
-    if assignment.state == "active" and (
-        assignment.lease_expires_at is None or assignment.lease_expires_at >= now
-    ):
-        assignment.lease_expires_at = now + lease
-        session.flush()
-        return True
+    if assignment.state == "active":
+        # Checked again by the UPDATE itself: the row read at the start of the request may
+        # be stale (SQLite reads outside the write lock; PostgreSQL reads without locking),
+        # and a claim may have expired it and given its slot away since. Extending it from
+        # the stale copy would hold the task over k (seen under load with short leases).
+        extended = session.execute(
+            update(Assignment)
+            .where(Assignment.id == assignment.id, Assignment.state == "active",
+                   (Assignment.lease_expires_at.is_(None)) | (Assignment.lease_expires_at >= now))
+            .values(lease_expires_at=now + lease)
+            .execution_options(synchronize_session=False)
+        )
+        session.refresh(assignment)
+        if getattr(extended, "rowcount", 0):
+            return True
     if assignment.state in ("active", "expired"):
         # PostgreSQL: serialise with claims of this task, as claim_next does; SQLite
         # ignores FOR UPDATE (its write lock is already held by expire_leases or a write).
+        # The assignment row first, then the task: the order a claim takes them in
+        # (expire_leases, then the task), so the two cannot deadlock.
+        session.execute(select(Assignment.id).where(Assignment.id == assignment.id)
+                        .with_for_update())
         session.execute(select(Task.id).where(Task.id == assignment.task_id).with_for_update())
         other = aliased(Assignment)
         revived = session.execute(

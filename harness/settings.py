@@ -50,6 +50,24 @@ def max_file_bytes_from_env(env: dict[str, str] | None = None) -> int:
                     DEFAULT_MAX_FILE_BYTES, minimum=1)
 
 
+MIN_LEASE_MINUTES = 0.05
+"""3 seconds: short leases exist for load tests of lease expiry (bench/load.py)."""
+
+
+def _lease_env(env: dict[str, str]) -> float:
+    """HARNESS_LEASE_MINUTES: whole minutes, or a fraction of one (0.1 is 6 s)."""
+    raw = env.get("HARNESS_LEASE_MINUTES")
+    if raw is None or raw == "":
+        return DEFAULT_LEASE_MINUTES
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"HARNESS_LEASE_MINUTES={raw!r}: expected a number") from None
+    if not value >= MIN_LEASE_MINUTES or value == float("inf"):
+        raise SettingsError(f"HARNESS_LEASE_MINUTES={raw}: must be at least {MIN_LEASE_MINUTES}")
+    return int(value) if value.is_integer() else value
+
+
 def _redis_url(env: dict[str, str]) -> str:
     url = env.get("REDIS_URL", "")
     if url and not url.startswith(("redis://", "rediss://", "unix://")):
@@ -77,7 +95,7 @@ class Settings:
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     sandbox_backend: str = "auto"
     run_concurrency: int = 0  # 0: one per CPU
-    lease_minutes: int = DEFAULT_LEASE_MINUTES
+    lease_minutes: float = DEFAULT_LEASE_MINUTES
     redis_url: str = ""  # set: test runs go through RQ on this Redis to `harness worker`s
     probe_slots: int = 0  # probes one server process runs at once; 0: half the CPUs
     inprocess_worker: bool = True  # `harness serve` runs queued test runs itself
@@ -88,6 +106,9 @@ class Settings:
     # (HARNESS_WEBHOOK_POLL_MS); 0: they send none, and `harness webhook deliver` must.
     webhook_poll_ms: int = 2000
     max_upload_mb: int = 256  # a task file a lead uploads in the browser
+    # Served over HTTPS (directly or behind a TLS proxy): the session cookie is Secure
+    # and pages send Strict-Transport-Security (HARNESS_HTTPS=1).
+    https: bool = False
     # Where the offline-built sandbox root filesystem and its tar are kept;
     # shared between data dirs (tests point it at one cache).
     sandbox_dir: Path = Path("instance/sandbox")
@@ -121,7 +142,7 @@ class Settings:
             max_file_bytes=max_file_bytes_from_env(env),
             sandbox_backend=backend,
             run_concurrency=_int_env(env, "HARNESS_RUN_CONCURRENCY", 0),
-            lease_minutes=_int_env(env, "HARNESS_LEASE_MINUTES", DEFAULT_LEASE_MINUTES, minimum=1),
+            lease_minutes=_lease_env(env),
             probe_slots=_int_env(env, "HARNESS_PROBE_SLOTS", 0),
             redis_url=_redis_url(env),
             inprocess_worker=_bool_env(env, "HARNESS_INPROCESS_WORKER", True),
@@ -129,6 +150,7 @@ class Settings:
                                 env.get("HARNESS_WEBHOOK_ALLOW", "").split(",") if h.strip()),
             webhook_poll_ms=_int_env(env, "HARNESS_WEBHOOK_POLL_MS", 2000),
             max_upload_mb=_int_env(env, "HARNESS_MAX_UPLOAD_MB", 256, minimum=1),
+            https=_bool_env(env, "HARNESS_HTTPS", False),
         )
 
 
@@ -158,7 +180,7 @@ def of(session: Session) -> Settings | None:
     return found if isinstance(found, Settings) else None
 
 
-def lease_minutes(session: Session) -> int:
+def lease_minutes(session: Session) -> float:
     found = of(session)
     return found.lease_minutes if found is not None else DEFAULT_LEASE_MINUTES
 

@@ -400,7 +400,9 @@ def test_lapsed_lease_revives_when_its_slot_is_free_however_many_lapsed(db, setu
 
 
 def test_reviving_a_lease_locks_the_task_row_first(db, setup) -> None:
-    """PostgreSQL: the revival UPDATE runs after SELECT ... FOR UPDATE on the task."""
+    """PostgreSQL: the revival UPDATE runs after SELECT ... FOR UPDATE on the assignment,
+    then on the task: the order a claim locks them in (expire_leases, then the task), so
+    a claim and a revival cannot deadlock (they did under load with short leases)."""
     project, (a, *_) = setup(n_tasks=1, overlap=1)
     held = claim(db, a, project).assignment
     later = utcnow() + timedelta(hours=1)
@@ -420,4 +422,30 @@ def test_reviving_a_lease_locks_the_task_row_first(db, setup) -> None:
         assert assignments.renew_lease(db, held, project, now=later) is True
     finally:
         event.remove(db, "do_orm_execute", record)
-    assert seen[:2] == ["lock tasks", "update assignments"]
+    assert seen[:3] == ["lock assignments", "lock tasks", "update assignments"]
+
+
+def test_a_stale_copy_of_an_expired_lease_is_not_extended(db, setup, session_factory) -> None:
+    """Found by bench/load.py with a 5 s lease: a save reads its assignment (active), a
+    claim then expires that lease and gives the slot away, and the save extended the
+    lease from its stale copy and submitted: the task was held by k + 1. The extension
+    is now checked by the UPDATE itself."""
+    project, (a, b, c) = setup(n_tasks=1, overlap=2)
+    t0 = utcnow()
+    lease = timedelta(minutes=assignments.lease_minutes(db, project))
+    first = claim(db, a, project, now=t0).assignment
+    claim(db, b, project, now=t0 + lease / 2)  # b's lease outlives a's
+    with session_factory() as stale:  # the save's request: reads the row while it is active
+        mine = stale.get(Assignment, first.id)
+        assert mine.state == "active"
+        # meanwhile another annotator claims after the lease ran out and takes the slot
+        taken = claim(db, c, project, now=t0 + lease + timedelta(seconds=1)).assignment
+        assert taken is not None and taken.task_id == first.task_id
+        # the save goes on with its copy, at a time when the lease was still valid to it
+        assert not assignments.renew_lease(stale, mine, project, now=t0 + lease / 2)
+        assert mine.state == "expired"
+        stale.commit()
+    db.expire_all()
+    holding = db.scalar(select(func.count(Assignment.id)).where(
+        Assignment.task_id == first.task_id, Assignment.state.in_(("active", "submitted"))))
+    assert holding == 2

@@ -28,8 +28,10 @@ def configure(app: Flask, settings: Settings, test_config: dict[str, Any] | None
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.https,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.https,
         MAX_CONTENT_LENGTH=4 * 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,
     )

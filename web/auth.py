@@ -1,4 +1,10 @@
-"""Login and logout. Passwords are checked against their hash; the form carries a CSRF token."""
+"""Login, logout and changing one's password.
+
+Passwords are checked against their hash; every form carries a CSRF token. Failed
+logins are throttled per account and per client address (harness.logins, in the
+database). A session remembers its user's session epoch: a password change bumps
+it, and `load_user` refuses a session from an older epoch on its next request.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +13,14 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import UserMixin, login_required, login_user, logout_user
+from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, EqualTo, Length
 
-from harness import audit
-from harness.accounts import verify_password
+from harness import audit, logins
+from harness.accounts import set_password, verify_password
 from harness.models import User
 from web.extensions import db, login_manager
 from web.security import public
@@ -29,19 +35,27 @@ class CurrentUser(UserMixin):
     id: int
     name: str
     role: str
+    epoch: int = 0
 
     def get_id(self) -> str:
-        return str(self.id)
+        """What the session stores: the user's id and session epoch (flask-login's
+        alternative id), so a password change ends the session."""
+        return f"{self.id}:{self.epoch}"
+
+
+def current(row: User) -> CurrentUser:
+    return CurrentUser(row.id, row.name, row.role, row.session_epoch)
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> CurrentUser | None:
-    if not user_id.isdigit():
-        return None
+def load_user(session_id: str) -> CurrentUser | None:
+    user_id, _, epoch = session_id.partition(":")
+    if not user_id.isdigit() or not epoch.isdigit():
+        return None  # a session from before epochs, or forged: log in again
     row = db.session.get(User, int(user_id))
-    if row is None or not row.is_active:
+    if row is None or not row.is_active or row.session_epoch != int(epoch):
         return None
-    return CurrentUser(row.id, row.name, row.role)
+    return current(row)
 
 
 class LoginForm(FlaskForm):
@@ -63,13 +77,17 @@ def _safe_next(target: str | None) -> str:
 def login() -> ResponseReturnValue:
     form = LoginForm()
     if form.validate_on_submit():
-        user = db.session.scalars(select(User).where(User.name == form.name.data)).one_or_none()
+        name, address = form.name.data or "", request.remote_addr or ""
+        logins.check_allowed(db.session, name, address)
+        user = db.session.scalars(select(User).where(User.name == name)).one_or_none()
         if user is not None and verify_password(user, form.password.data or ""):
-            login_user(CurrentUser(user.id, user.name, user.role))
+            logins.clear_account(db.session, name)
+            login_user(current(user))
             audit.record(db.session, "auth.login", user_id=user.id)
             return redirect(_safe_next(request.args.get("next")))
         if user is None:
             verify_password(User(name="", role="annotator"), form.password.data or "")
+        logins.record_failure(db.session, name, address)  # committed with the 401
         flash("Unknown user name or wrong password.", "error")
         return render_template("login.html", form=form), 401
     status = 400 if request.method == "POST" else 200
@@ -82,3 +100,33 @@ def logout() -> ResponseReturnValue:
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField("Current password", validators=[DataRequired(), Length(max=200)])
+    password = PasswordField("New password", validators=[DataRequired(), Length(min=8, max=200)])
+    repeat = PasswordField("New password again",
+                           validators=[DataRequired(), EqualTo("password", "the two differ")])
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password() -> ResponseReturnValue:
+    """Change one's own password: every other session of the account ends; this one
+    goes on under the new epoch. A wrong current password counts as a failed login."""
+    form = PasswordForm()
+    if form.validate_on_submit():
+        user = db.session.get(User, current_user.id)
+        assert user is not None  # load_user found it for this request
+        address = request.remote_addr or ""
+        logins.check_allowed(db.session, user.name, address)
+        if not verify_password(user, form.current.data or ""):
+            logins.record_failure(db.session, user.name, address)
+            flash("The current password is wrong.", "error")
+            return render_template("password.html", form=form), 403
+        set_password(db.session, user, form.password.data or "", by_user_id=user.id)
+        login_user(current(user))
+        flash("Password changed; your other sessions are logged out.", "info")
+        return redirect(url_for("home.index"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("password.html", form=form), status

@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from harness.errors import Forbidden
 from web.errors import error_response, wants_json
+from web.extensions import app_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -102,8 +103,13 @@ def _require_login() -> ResponseReturnValue | None:
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
+HSTS = "max-age=31536000; includeSubDomains"
+
+
 def _headers(response: Any) -> Any:
     response.headers.setdefault("Content-Security-Policy", CSP)
+    if app_settings().https:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")

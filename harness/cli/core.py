@@ -47,6 +47,19 @@ def user_add(name: str, role: str, project_slugs: tuple[str, ...], password_stdi
         click.echo(f"user {name} ({role}) added; password: {password}")
 
 
+@user.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_passwd(name: str, password_stdin: bool) -> None:
+    """Set a user's password and log out every session they have. Without
+    --password-stdin a password is generated and printed once."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
+    with session() as s:
+        accounts.set_password(s, accounts.user_by_name(s, name), password)
+    shown = "" if password_stdin else f"; password: {password}"
+    click.echo(f"password of {name} changed; their sessions are logged out{shown}")
+
+
 @click.group()
 def token() -> None:
     """Manage lab API tokens."""

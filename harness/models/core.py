@@ -50,8 +50,23 @@ class User(CreatedMixin, Base):
     simulated: Mapped[bool] = mapped_column(default=False)
     """Made by `harness simulate`: their annotations are marked simulated in every export."""
     tier: Mapped[str | None] = mapped_column(String(16))  # general < coding < security
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Bumped when the password changes: a browser session made under another epoch is
+    no longer accepted (web.auth.load_user), so a stolen session dies with the password."""
 
     memberships: Mapped[list[ProjectMember]] = relationship(back_populates="user")
+
+
+class LoginFailure(Base):
+    """One failed login, kept in the database so every server process counts the same
+    failures (harness.logins): one row per account key and one per client address key."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))  # "user:NAME" or "addr:ADDRESS"
+    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ProjectMember(CreatedMixin, Base):

@@ -220,7 +220,7 @@ def open_page(browser, live: Live) -> Iterator[Callable[..., Any]]:
         page.fill('input[name="name"]', name)
         page.fill('input[name="password"]', PASSWORD)
         page.click('button[type="submit"]')
-        page.wait_for_url(f"{live.url}/")
+        page.wait_for_url(lambda url: not url.startswith(f"{live.url}/login"))
         return page
 
     yield open_as

@@ -50,6 +50,8 @@ ROUTES: dict[tuple[str, str], dict[str, Any]] = {
     ("static", "GET"): ALL,
     ("auth.login", "GET"): ALL,
     ("auth.login", "POST"): ALL,
+    ("auth.change_password", "GET"): ALL,
+    ("auth.change_password", "POST"): ALL,
     ("home.index", "GET"): ALL,
     ("queue.queue_page", "GET"): ALL,
     ("queue.queue_page", "POST"): ANNOTATORS_ONLY,
@@ -229,4 +231,57 @@ def test_every_browser_write_needs_its_csrf_token(app: Flask, site: dict[str, st
             resp.close()
             if resp.status_code != 400:
                 wrong.append((endpoint, kind, resp.status_code))
+    assert wrong == [], "\n".join(map(str, wrong))
+
+
+SCRIPT_UNSAFE = ("'unsafe-inline'", "'unsafe-eval'", "*", "data:", "http:", "https:")
+STRICT_REFERRERS = {"no-referrer", "same-origin", "strict-origin",
+                    "strict-origin-when-cross-origin"}
+
+
+def header_problems(resp: Any) -> list[str]:
+    """What is missing or loose in one answer's security headers."""
+    problems = []
+    csp = {d.split()[0]: d.split()[1:] for d in
+           (part.strip() for part in resp.headers.get("Content-Security-Policy", "").split(";"))
+           if d}
+    scripts = csp.get("script-src", csp.get("default-src"))
+    if scripts is None:
+        problems.append("no script-src or default-src")
+    elif any(v in SCRIPT_UNSAFE for v in scripts):
+        problems.append(f"loose script-src {scripts}")
+    if csp.get("object-src") != ["'none'"]:
+        problems.append(f"object-src {csp.get('object-src')}")
+    if csp.get("base-uri") not in (["'none'"], ["'self'"]):
+        problems.append(f"base-uri {csp.get('base-uri')}")
+    if csp.get("frame-ancestors") != ["'none'"] and resp.headers.get("X-Frame-Options") != "DENY":
+        problems.append("framing allowed")
+    if resp.headers.get("X-Content-Type-Options") != "nosniff":
+        problems.append("no nosniff")
+    if resp.headers.get("Referrer-Policy") not in STRICT_REFERRERS:
+        problems.append(f"Referrer-Policy {resp.headers.get('Referrer-Policy')}")
+    return problems
+
+
+def test_every_answer_has_a_strict_csp_and_the_security_headers(
+        app: Flask, site: dict[str, str]) -> None:
+    """Every GET route of the URL map, as the anonymous visitor and as each role, plus
+    error answers (404, a refused POST): the CSP forbids inline and eval'd script, and
+    nosniff, framing and referrer headers are there."""
+    wrong = []
+    clients = [("anonymous", app.test_client())]
+    clients += [(name, logged_in(app, name)[0]) for name in ("ann", "lead", "lab", "admin")]
+    for name, client in clients:
+        paths = [url(endpoint, rule, site) for endpoint, method, rule in rules(app)
+                 if method == "GET"]
+        paths += ["/no/such/page", "/p/s/t/nope"]
+        for path in paths:
+            for json_accept in (False, True):
+                resp = send(client, "GET", path, None, json_accept=json_accept)
+                resp.close()
+                for problem in header_problems(resp):
+                    wrong.append((name, path, resp.status_code, problem))
+        resp = client.post("/logout", data={})  # refused: no CSRF token
+        wrong += [(name, "POST /logout", resp.status_code, p) for p in header_problems(resp)]
+    assert len(paths) > 30  # the whole URL map's pages, not a sample
     assert wrong == [], "\n".join(map(str, wrong))

@@ -9,7 +9,7 @@ enqueue (`harness runs`, an import, a re-run), which is wanted, because those
 runs predate split execution or its per-project choice.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-11-30 06:30:00.000000
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,222 @@
+"""Logins and sessions: rate limiting kept in the database (so processes share it),
+sessions ended by a password change (CLI and browser form), the session cookie's
+flags, and no built-in secret key anywhere."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from helpers import PASSWORD, REPO, csrf_from
+from sqlalchemy import func, select
+
+from harness import logins
+from harness.errors import RateLimited
+from harness.models import LoginFailure, User, utcnow
+from harness.settings import Settings, SettingsError
+
+HARNESS = str(Path(sys.executable).parent / "harness")
+
+
+def try_login(client: FlaskClient, name: str, password: str) -> object:
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    return client.post("/login", data={"name": name, "password": password,
+                                       "csrf_token": token})
+
+
+def client_from(app: Flask, address: str) -> FlaskClient:
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_ten_failures_lock_the_account_with_429_and_retry_after(app, make_user, db) -> None:
+    make_user("ann")
+    attacker = client_from(app, "10.0.0.1")
+    for _ in range(logins.MAX_FAILURES):
+        assert try_login(attacker, "ann", "wrong password").status_code == 401
+    resp = try_login(attacker, "ann", PASSWORD)  # even the right password, once locked
+    assert resp.status_code == 429
+    assert 0 < int(resp.headers["Retry-After"]) <= 15 * 60
+    assert "too many failed logins" in resp.get_data(as_text=True)
+    # per account: another address is refused for this account too ...
+    other = client_from(app, "10.0.0.2")
+    resp = try_login(other, "ann", PASSWORD)
+    assert resp.status_code == 429 and "this account" in resp.get_data(as_text=True)
+    # ... JSON clients get the one error shape
+    token = csrf_from(other.get("/login").get_data(as_text=True))
+    resp = other.post("/login", headers={"Accept": "application/json"},
+                      data={"name": "ann", "password": PASSWORD, "csrf_token": token})
+    assert resp.status_code == 429
+    assert resp.get_json()["error"]["code"] == "too_many_logins"
+    # the lock is in the database: every process sees the same rows
+    assert db.scalar(select(func.count()).select_from(LoginFailure)
+                     .where(LoginFailure.key == "user:ann")) == logins.MAX_FAILURES
+
+
+def test_failures_from_one_address_lock_that_address_across_names(app, make_user) -> None:
+    make_user("ann")
+    make_user("bob")
+    sprayer = client_from(app, "10.0.0.9")
+    for i in range(logins.MAX_FAILURES):  # one guess at each of many names
+        assert try_login(sprayer, f"user{i}", "guess").status_code == 401
+    resp = try_login(sprayer, "bob", PASSWORD)
+    assert resp.status_code == 429 and "this address" in resp.get_data(as_text=True)
+    # bob from his own address is not locked out by someone else's spraying
+    assert try_login(client_from(app, "10.0.0.10"), "bob", PASSWORD).status_code == 302
+
+
+def test_failures_age_out_of_the_window_and_a_success_clears_the_account(db, make_user) -> None:
+    make_user("ann")
+    long_ago = utcnow() - logins.WINDOW - timedelta(seconds=5)
+    for _ in range(logins.MAX_FAILURES):
+        logins.record_failure(db, "ann", "10.0.0.1", now=long_ago)
+    logins.check_allowed(db, "ann", "10.0.0.1")  # old failures do not count
+    for _ in range(logins.MAX_FAILURES - 1):
+        logins.record_failure(db, "ann", "10.0.0.1")
+    logins.check_allowed(db, "ann", "10.0.0.1")  # 9 is still allowed
+    logins.clear_account(db, "ann")
+    logins.record_failure(db, "ann", "10.0.0.2")
+    logins.check_allowed(db, "ann", "10.0.0.2")  # the account's count restarted ...
+    logins.record_failure(db, "ann", "10.0.0.1")
+    with pytest.raises(RateLimited, match="this address"):  # ... the address's did not
+        logins.check_allowed(db, "ann", "10.0.0.1")
+    assert db.scalar(select(func.count()).select_from(LoginFailure)
+                     .where(LoginFailure.at < utcnow() - logins.WINDOW)) == 0  # swept
+
+
+def logged_in(app: Flask, name: str, password: str = PASSWORD) -> FlaskClient:
+    client = app.test_client()
+    assert try_login(client, name, password).status_code == 302
+    assert client.get("/").status_code == 200
+    return client
+
+
+def still_in(client: FlaskClient) -> bool:
+    resp = client.get("/")
+    return resp.status_code == 200 and "/login" not in resp.headers.get("Location", "")
+
+
+def test_cli_password_change_ends_every_session(app, make_user, settings) -> None:
+    make_user("ann")
+    one, two = logged_in(app, "ann"), logged_in(app, "ann")
+    env = {**os.environ, "HARNESS_DATA_DIR": str(settings.data_dir),
+           "DATABASE_URL": settings.database_url}
+    done = subprocess.run([HARNESS, "user", "passwd", "ann", "--password-stdin"], env=env,
+                          input="a brand new password\n", capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert not still_in(one) and not still_in(two)
+    assert one.get("/").headers["Location"].startswith("/login")
+    assert try_login(app.test_client(), "ann", PASSWORD).status_code == 401
+    assert still_in(logged_in(app, "ann", "a brand new password"))
+    refused = subprocess.run([HARNESS, "user", "passwd", "nobody", "--password-stdin"],
+                             env=env, input="a brand new password\n", capture_output=True,
+                             text=True, timeout=60)
+    assert refused.returncode == 1 and "no user named 'nobody'" in refused.stderr
+
+
+def change_form(client: FlaskClient, current: str, new: str, repeat: str | None = None) -> object:
+    token = csrf_from(client.get("/account/password").get_data(as_text=True))
+    return client.post("/account/password", data={
+        "current": current, "password": new, "repeat": new if repeat is None else repeat,
+        "csrf_token": token})
+
+
+def test_browser_password_change_keeps_this_session_and_ends_the_others(
+        app, make_user, db) -> None:
+    make_user("ann")
+    here, elsewhere = logged_in(app, "ann"), logged_in(app, "ann")
+    assert change_form(here, "not my password", "another password 1").status_code == 403
+    assert change_form(here, PASSWORD, "another password 1", "typo").status_code == 400
+    assert change_form(here, PASSWORD, "short").status_code == 400
+    assert still_in(elsewhere)  # nothing changed yet
+    resp = change_form(here, PASSWORD, "another password 1")
+    assert resp.status_code == 302
+    assert still_in(here)
+    assert not still_in(elsewhere)
+    user = db.scalars(select(User).where(User.name == "ann")).one()
+    db.refresh(user)
+    assert user.session_epoch == 1
+    assert try_login(app.test_client(), "ann", "another password 1").status_code == 302
+
+
+def test_wrong_current_passwords_count_as_failed_logins(app, make_user) -> None:
+    make_user("ann")
+    client = logged_in(app, "ann")
+    for _ in range(logins.MAX_FAILURES):
+        assert change_form(client, "guess", "another password 1").status_code == 403
+    resp = change_form(client, PASSWORD, "another password 1")
+    assert resp.status_code == 429 and "Retry-After" in resp.headers
+
+
+def test_a_session_cookie_from_before_epochs_is_refused(app, make_user) -> None:
+    user = make_user("ann")
+    client = logged_in(app, "ann")
+    with client.session_transaction() as sess:
+        assert sess["_user_id"] == f"{user.id}:0"
+        sess["_user_id"] = str(user.id)  # the old form, without an epoch
+    assert not still_in(client)
+
+
+def session_cookie(resp: object) -> str:
+    cookies = [c for c in resp.headers.getlist("Set-Cookie") if c.startswith("session=")]
+    assert cookies, resp.headers
+    return cookies[-1]
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("https", [False, True])
+def test_session_cookie_flags(tmp_path, database_url, make_user, https) -> None:
+    from web import create_app
+
+    make_user("ann")
+    settings = Settings.from_env({"HARNESS_DATA_DIR": str(tmp_path / "data"),
+                                  "DATABASE_URL": database_url,
+                                  "HARNESS_HTTPS": "1" if https else "0"})
+    app = create_app(settings=settings)
+    try:
+        client = app.test_client()
+        cookie = session_cookie(try_login(client, "ann", PASSWORD))
+        flags = {part.strip().split("=")[0].lower(): part.strip() for part in cookie.split(";")}
+        assert "httponly" in flags
+        assert flags["samesite"].lower() in ("samesite=lax", "samesite=strict")
+        assert ("secure" in flags) is https
+        hsts = client.get("/").headers.get("Strict-Transport-Security")
+        assert (hsts is not None and "max-age=" in hsts) is https
+    finally:
+        app.extensions["harness.engine"].dispose()
+
+
+def test_no_default_secret_key(tmp_path) -> None:
+    # refused without one when nothing may be created
+    with pytest.raises(SettingsError, match="SECRET_KEY is unset"):
+        Settings.from_env({"HARNESS_DATA_DIR": str(tmp_path / "a")}, create=False)
+    with pytest.raises(SettingsError, match="at least 16"):
+        Settings.from_env({"HARNESS_DATA_DIR": str(tmp_path / "a"), "SECRET_KEY": "dev"})
+    # else one per instance, random, private, kept across starts
+    one = Settings.from_env({"HARNESS_DATA_DIR": str(tmp_path / "one")})
+    two = Settings.from_env({"HARNESS_DATA_DIR": str(tmp_path / "two")})
+    assert one.secret_key != two.secret_key and len(one.secret_key) >= 48
+    assert Settings.from_env({"HARNESS_DATA_DIR": str(tmp_path / "one")}).secret_key == \
+        one.secret_key
+    mode = stat.S_IMODE((tmp_path / "one" / "secret_key").stat().st_mode)
+    assert mode == 0o600
+    assert one.secret_key not in repr(one)
+    # and no key is written into the code: no SECRET_KEY = "..." literal in the product
+    literal = re.compile(r"""(SECRET_KEY|secret_key)\s*[=:]\s*["'][^"']+["']""")
+    found = [f"{path}:{n}" for root in ("harness", "web", "sandboxes", "examples", "bench")
+             for path in (REPO / root).rglob("*") if path.suffix in (".py", ".yaml", ".cfg", ".toml", ".env", ".sh")
+             for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
+             if literal.search(line)]
+    assert found == []
+    assert "SECRET_KEY" not in (REPO / "Makefile").read_text() or "SECRET_KEY=" not in \
+        (REPO / "Makefile").read_text()
