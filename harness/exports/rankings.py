@@ -23,16 +23,19 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy.orm import Session
 
-from harness.exports import plackett_luce
 from harness.exports.base import Exporter, Progress
-from harness.exports.bradley_terry import Comparisons, rank_models
 from harness.exports.source import TaskInfo
 from harness.models import Project
+
+if TYPE_CHECKING:
+    from harness.exports.bradley_terry import Comparisons
+
+# The fits (numpy) load when a ranking is computed: the registry of formats is imported
+# by the server at start, which should not pay for numpy.
 
 ELO_SCALE = 400 / math.log(10)
 """Strengths are also given on the Elo scale arena leaderboards use (1000 at the mean)."""
@@ -46,7 +49,9 @@ class ComparisonBuilder:
         self.winner = array("q")
         self.loser = array("q")
         self.weight = array("d")
-        self.stages = plackett_luce.StageBuilder()
+        from harness.exports.plackett_luce import StageBuilder
+
+        self.stages = StageBuilder()
 
     def _model(self, name: str) -> int:
         return self.models.setdefault(name, len(self.models))
@@ -78,6 +83,10 @@ class ComparisonBuilder:
         self.weight.append(weight)
 
     def build(self) -> Comparisons:
+        import numpy as np
+
+        from harness.exports.bradley_terry import Comparisons
+
         names = sorted(self.models, key=self.models.__getitem__)
         return Comparisons.build(
             names, np.frombuffer(self.task, dtype=np.int64),
@@ -92,6 +101,8 @@ class Rankings(Exporter):
 
     def records(self, session: Session, project: Project,
                 progress: Progress | None = None) -> Iterator[dict[str, Any]]:
+        from harness.exports import bradley_terry, plackett_luce
+
         builder = ComparisonBuilder()
         for row in self.annotations(session, project, progress):
             builder.add(row.task, row.ranking)
@@ -102,7 +113,7 @@ class Rankings(Exporter):
         data = builder.build()
         common = {"tasks": data.tasks, "adjudicated_tasks": adjudicated,
                   "bootstrap_rounds": self.rounds}
-        for r in rank_models(data, rounds=self.rounds):
+        for r in bradley_terry.rank_models(data, rounds=self.rounds):
             yield _row(r.model, r.rank, r.rank_low, r.rank_high, r.strength, r.ci_low,
                        r.ci_high) | {
                 "wins": r.wins, "losses": r.losses, "comparisons": r.comparisons,
