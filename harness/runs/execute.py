@@ -25,7 +25,7 @@ import threading
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Protocol
 
-from harness.runs.hidden import mark_hidden
+from harness.runs.hidden import combined, mark_hidden
 from sandboxes.base import (
     Limits,
     RunResult,
@@ -123,6 +123,23 @@ def gaming_reasons(candidate_files: Mapping[str, str],
             for h in gaming_flags(candidate_files, test_files) if RULES[h.rule_id].suspect]
 
 
+def _run(backend: Sandbox, candidate_files: Mapping[str, str],
+         test_files: Mapping[str, str], limits: Limits, mode: str,
+         hidden: Collection[str]) -> RunResult:
+    """The sandbox run. Hidden tests never share a sandbox with the candidate: in
+    in-process mode (the candidate and the tests in one interpreter, where it could read
+    them) they run in a split run of their own, and the two results are combined."""
+    if not hidden or mode != "in_process":
+        return backend.run(candidate_files, test_files, limits, mode=mode)
+    visible = {name: text for name, text in test_files.items() if name not in hidden}
+    secret = {name: text for name, text in test_files.items() if name in hidden}
+    hidden_run = backend.run(candidate_files, secret, limits, mode="split")
+    if not visible:
+        return hidden_run
+    return combined(backend.run(candidate_files, visible, limits, mode="in_process"),
+                    hidden_run)
+
+
 def run_candidate(candidate_files: Mapping[str, str], test_files: Mapping[str, str],
                   limits: Limits, backend: Sandbox, *, mode: str | None = None,
                   hidden: Collection[str] = ()) -> RunResult:
@@ -131,8 +148,9 @@ def run_candidate(candidate_files: Mapping[str, str], test_files: Mapping[str, s
     `mode`: "split" (the tests in a judge process the candidate cannot reach) or
     "in_process"; by default the trusted tests decide (`verdict.execution_mode`:
     split unless they opt out). The result records which one ran as `integrity`.
-    `hidden`: the names in `test_files` that are hidden tests. They run like the others;
-    their outcomes are marked hidden, and the test-gaming hints (which quote the tests'
+    `hidden`: the names in `test_files` that are hidden tests. They run in the judge like
+    the others (in in-process mode, in a split run of their own: `_run`); their outcomes
+    are marked hidden, and the test-gaming hints (which quote the tests'
     literals) are taken from the visible tests only, so a reason never quotes a hidden one."""
     if mode is None:
         mode = execution_mode(test_files)
@@ -144,7 +162,8 @@ def run_candidate(candidate_files: Mapping[str, str], test_files: Mapping[str, s
             refused.append(f"refused file name {name!r} (outside the work dir)")
     if refused:
         return _refused_result(backend, refused)
-    result = mark_hidden(backend.run(candidate_files, test_files, limits, mode=mode), hidden)
+    result = mark_hidden(_run(backend, candidate_files, test_files, limits, mode, hidden),
+                         hidden)
     if result.status == "passed":
         visible = {name: text for name, text in test_files.items() if name not in hidden}
         try:

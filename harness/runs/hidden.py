@@ -35,6 +35,38 @@ def mark_hidden(result: RunResult, hidden_files: Collection[str]) -> RunResult:
     return result
 
 
+_STATUS_ORDER = ("sandbox_error", "tamper_suspected", "timeout", "oom", "output_limit",
+                 "error", "failed")
+"""A combined run takes the first of these its parts have, else passed."""
+
+
+def combined(visible: RunResult, hidden: RunResult) -> RunResult:
+    """One result of a task whose visible tests ran in process and whose hidden tests ran
+    in a split run of their own (so the candidate never shared a sandbox with them).
+
+    The integrity is the weaker one (in_process); outcomes, tamper reasons and output
+    are both parts', the hidden part's output marked as such."""
+    statuses = {visible.status, hidden.status}
+    status = next((s for s in _STATUS_ORDER if s in statuses), "passed")
+    first = visible if visible.status != "passed" or hidden.status == "passed" else hidden
+    cpu = None if visible.cpu_s is None or hidden.cpu_s is None else visible.cpu_s + hidden.cpu_s
+    peaks = [p for p in (visible.peak_memory_bytes, hidden.peak_memory_bytes) if p is not None]
+    return RunResult(
+        status=status, exit_code=first.exit_code, signal=first.signal,
+        tests=[*visible.tests, *hidden.tests], wall_s=round(visible.wall_s + hidden.wall_s, 3),
+        cpu_s=cpu, peak_memory_bytes=max(peaks) if peaks else None,
+        stdout=visible.stdout + "\n--- hidden tests (a split run of their own) ---\n"
+        + hidden.stdout,
+        stderr=visible.stderr + "\n--- hidden tests (a split run of their own) ---\n"
+        + hidden.stderr,
+        stdout_truncated=visible.stdout_truncated or hidden.stdout_truncated,
+        stderr_truncated=visible.stderr_truncated or hidden.stderr_truncated,
+        backend=visible.backend, image=visible.image,
+        isolation=visible.isolation if visible.isolation == hidden.isolation else "degraded",
+        tamper=[*visible.tamper, *hidden.tamper], error=first.error or visible.error
+        or hidden.error, integrity="in_process")
+
+
 def _outcomes(result: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [t for t in result.get("tests", []) if isinstance(t, dict)]
 

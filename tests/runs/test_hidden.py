@@ -126,6 +126,48 @@ def test_a_run_marks_its_hidden_tests(db, hidden_site, settings, session_factory
     assert outcomes["test_solution.py::test_small"] == "passed"
 
 
+# A memoriser that reads the trusted test files it can find and answers their literals.
+READER = (
+    "import glob, os, re\n\n"
+    "def _answers():\n"
+    "    found = {}\n"
+    "    for root in ('/in', '/work', os.getcwd(), '/tmp'):\n"
+    "        for path in glob.glob(root + '/**/test_*.py', recursive=True):\n"
+    "            try:\n"
+    "                text = open(path).read()\n"
+    "            except OSError:\n"
+    "                continue\n"
+    "            for x, y in re.findall(r'square\\((\\d+)\\) == (\\d+)', text):\n"
+    "                found[int(x)] = int(y)\n"
+    "    return found\n\n"
+    "def square(x):\n"
+    "    return _answers().get(x, 0)\n"
+)
+
+
+@pytest.mark.parametrize("backend", ["bwrap", "docker"])
+def test_in_process_mode_runs_hidden_tests_where_the_candidate_cannot_read_them(
+        backend: str) -> None:
+    """In process, the candidate shares its sandbox with the tests it is given and can
+    read them: its hidden tests run in a split run of their own, so a candidate that
+    answers from the test files it finds passes the visible tests and fails the hidden."""
+    from harness.runs import run_candidate
+    from sandboxes.base import Limits
+
+    sb = require_backend(backend)
+    result = run_candidate({"solution.py": READER}, {**VISIBLE, **HIDDEN}, Limits(wall_s=20), sb,
+                           mode="in_process", hidden=frozenset(HIDDEN))
+    outcomes = {t.name: (t.outcome, t.hidden) for t in result.tests}
+    assert outcomes == {"test_solution.py::test_small": ("passed", False),
+                        "test_solution.py::test_three": ("passed", False),
+                        f"test_unseen.py::test_{SECRET}": ("failed", True)}, result.to_dict()
+    assert result.status == "failed" and result.integrity == "in_process"
+    honest = run_candidate({"solution.py": HONEST}, {**VISIBLE, **HIDDEN}, Limits(wall_s=20), sb,
+                           mode="in_process", hidden=frozenset(HIDDEN))
+    assert honest.status == "passed", honest.to_dict()
+    assert [t.hidden for t in honest.tests] == [False, False, True]
+
+
 # -- what the annotator sees, before and after submitting --------------------------------------
 
 
