@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import REPO, add_finding, no_js_errors, take_next, wait_saved
+from helpers import add_finding, no_js_errors, take_next, wait_saved
+from helpers.axe import axe_violations
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
@@ -15,7 +16,6 @@ from harness.models import Annotation, Assignment, Candidate, TestRun
 
 pytestmark = pytest.mark.browser
 
-AXE_JS = REPO / ".cache" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 """Installed by `make test` (the `axe` target: the axe-core npm package in .cache/axe)."""
 CRITERIA = ["correctness", "security", "efficiency", "readability"]
 RATIONALE = "All of them work; the ranking follows the findings and the tests."
@@ -400,19 +400,6 @@ def test_the_lead_task_page_shows_a_queued_run_finish_without_a_reload(live, ope
 
 
 # --- 6. accessibility: axe-core -----------------------------------------------------------------
-
-
-def axe_violations(page) -> list[dict]:
-    if not AXE_JS.exists():
-        pytest.fail(f"{AXE_JS} is missing: run `make axe` (npm install of axe-core into .cache/axe)")
-    # evaluated through the devtools protocol: the page's CSP (script-src 'self') stays on
-    # and refuses inline script tags, so add_script_tag cannot be used here
-    page.evaluate(AXE_JS.read_text(encoding="utf-8") + "\n;void 0")
-    result = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations'],"
-                           " rules: {'target-size': {enabled: true}}})).violations")
-    return [{"id": v["id"], "impact": v["impact"], "help": v["help"],
-             "nodes": [n["target"] for n in v["nodes"]][:5]}
-            for v in result if v["impact"] in ("serious", "critical")]
 
 
 def test_axe_finds_no_serious_violation_on_the_review_queue_login_and_error_pages(
