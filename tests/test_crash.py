@@ -198,8 +198,8 @@ through the services would take minutes on a loaded machine."""
 
 def multiply_versions(db: Path, per_assignment: int) -> int:
     conn = sqlite3.connect(db)
-    cols = ("assignment_id, rubric_id, scores, ranking, rationale, confidence, display_order, "
-            "active_seconds, hints_visible, submitted_at, created_at")
+    cols = ("assignment_id, project_id, rubric_id, scores, ranking, rationale, confidence, "
+            "display_order, active_seconds, hints_visible, submitted_at, created_at")
     with conn:
         for k in range(1, COPIES + 1):
             conn.execute(f"INSERT INTO annotations (version, {cols}) "  # noqa: S608 - constants

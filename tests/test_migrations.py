@@ -169,7 +169,7 @@ def test_0007_gives_existing_annotations_their_assignments_project(db, make_proj
     engine = db.get_bind()
     db.close()
     config = alembic_config(engine)
-    command.downgrade(config, "0011")
+    command.downgrade(config, "0006")
     assert "project_id" not in {c["name"] for c in inspect(engine).get_columns("annotations")}
     command.upgrade(config, "0007")
     with engine.connect() as conn:

@@ -165,6 +165,7 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def live(tmp_path: Path, demo_analyses: list[dict[str, Any]]) -> Iterator[Live]:
     from waitress.server import create_server
+    from waitress.wasyncore import close_all
 
     from web import create_app
 
@@ -195,8 +196,12 @@ def live(tmp_path: Path, demo_analyses: list[dict[str, Any]]) -> Iterator[Live]:
         while (dispatcher.active_count or dispatcher.queue) and time.monotonic() < deadline:
             time.sleep(0.05)
         dispatcher.shutdown()
-        server.close()
+        # closed from inside the server's own loop (through its trigger): closing its
+        # sockets from this thread while the loop sits in select() on them made select()
+        # fail with EBADF in the server thread, now and then, after a test had passed
+        server.trigger.pull_trigger(lambda: close_all(server._map))
         thread.join(timeout=5)
+        assert not thread.is_alive(), "the test server did not stop"
         engine.dispose()
 
 
