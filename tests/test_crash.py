@@ -12,7 +12,6 @@ import json
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 from helpers import RUBRIC, task_line, write_jsonl
+from helpers.runs import free_port, serve
 
 pytestmark = pytest.mark.slow
 
@@ -88,26 +88,6 @@ def test_kill_during_import_leaves_all_or_nothing(env, tmp_path) -> None:
     conn = consistent(db)
     assert conn.execute("SELECT count(*) FROM tasks").fetchone()[0] == 6000
     assert conn.execute("SELECT count(*) FROM candidates").fetchone()[0] == 12000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as fh:
-        proc = subprocess.Popen([HARNESS, "serve", "--port", str(port)], env=env, stdout=fh,
-                                stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/login", timeout=1).status_code == 200:
-                return proc
-        except requests.RequestException:
-            time.sleep(0.05)
-    raise AssertionError(log.read_text())
 
 
 CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')

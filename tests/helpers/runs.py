@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -73,6 +74,31 @@ def harness(env: dict[str, str], *args: str,
             timeout: float = 180) -> subprocess.CompletedProcess[str]:
     return subprocess.run([HARNESS, *args], env=env, capture_output=True, text=True,
                           timeout=timeout)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve(env: dict[str, str], port: int, log: Path,
+          timeout: float = 60) -> subprocess.Popen[bytes]:
+    """`harness serve` on 127.0.0.1:port, once it answers; its output goes to `log`."""
+    import requests
+
+    with log.open("ab") as fh:
+        proc = subprocess.Popen([HARNESS, "serve", "--port", str(port)], env=env, stdout=fh,
+                                stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/login", timeout=1).status_code == 200:
+                return proc
+        except requests.RequestException:
+            time.sleep(0.05)
+    proc.kill()
+    raise AssertionError(log.read_text())
 
 
 def create_project(env: dict[str, str], tmp_path: Path, lines: list[dict[str, Any]],

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 from helpers import PASSWORD, task_line, write_jsonl
+from helpers.runs import free_port, serve
 from sqlalchemy import func, select
 
 from harness.models import ImportJob, Task
@@ -25,27 +25,6 @@ pytestmark = pytest.mark.slow
 
 HARNESS = str(Path(sys.executable).parent / "harness")
 CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as fh:
-        proc = subprocess.Popen([HARNESS, "serve", "--port", str(port)], env=env, stdout=fh,
-                                stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/login", timeout=1).status_code == 200:
-                return proc
-        except requests.RequestException:
-            time.sleep(0.05)
-    proc.kill()
-    raise AssertionError(log.read_text())
 
 
 def logged_in(base: str) -> requests.Session:
