@@ -10,6 +10,7 @@ keeps models that never lost or never won finite.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,18 +45,54 @@ def fit(wins: NDArray[np.float64], alpha: float = ALPHA) -> NDArray[np.float64]:
         weights = total * p * (1.0 - p)
         hess = np.diag(weights.sum(axis=1)) - weights + 2 * alpha * np.eye(n) + ones
         step = np.linalg.solve(hess, grad)
-        scale = 1.0
-        while True:
-            trial = s - scale * step
-            trial_value = _objective(trial, wins, alpha)
-            if trial_value <= value + 1e-12 or scale < 1e-8:
-                break
-            scale /= 2
-        s, previous, value = trial, value, trial_value
+        previous = value
+        s, value, scale = backtrack(s, step, value, lambda t: _objective(t, wins, alpha))
         if np.max(np.abs(scale * step)) < 1e-10 or previous - value < 1e-13:
             break
     centred: NDArray[np.float64] = s - s.mean()
     return centred
+
+
+def backtrack(s: NDArray[np.float64], step: NDArray[np.float64], value: float,
+              objective: Callable[[NDArray[np.float64]], float],
+              ) -> tuple[NDArray[np.float64], float, float]:
+    """A damped Newton step: the full step, halved until the objective does not rise.
+    Returns the new point, its objective and the scale taken (both fits use it)."""
+    scale = 1.0
+    while True:
+        trial = s - scale * step
+        trial_value = objective(trial)
+        if trial_value <= value + 1e-12 or scale < 1e-8:
+            return trial, trial_value, scale
+        scale /= 2
+
+
+@dataclass(frozen=True)
+class Intervals:
+    """Bootstrap intervals of strengths and ranks around a point estimate."""
+
+    low: NDArray[np.float64]
+    high: NDArray[np.float64]
+    rank: NDArray[np.int64]
+    rank_low: NDArray[np.float64]
+    rank_high: NDArray[np.float64]
+
+
+def bootstrap(point: NDArray[np.float64], tasks: int,
+              refit: Callable[[NDArray[np.float64]], NDArray[np.float64]], *, rounds: int,
+              seed: int, level: float) -> Intervals:
+    """Percentile intervals from `rounds` refits, each on whole tasks drawn with
+    replacement (`refit` gets how often each task was drawn)."""
+    rng = np.random.default_rng(seed)
+    boots = np.empty((rounds, len(point)))
+    for b in range(rounds):
+        draws = np.bincount(rng.integers(0, tasks, tasks), minlength=tasks)
+        boots[b] = refit(draws.astype(np.float64))
+    tail = (1.0 - level) / 2 * 100
+    low, high = np.percentile(boots, [tail, 100 - tail], axis=0)
+    rank_low, rank_high = np.percentile(np.apply_along_axis(ranks, 1, boots),
+                                        [tail, 100 - tail], axis=0)
+    return Intervals(low, high, ranks(point), rank_low, rank_high)
 
 
 @dataclass(frozen=True)
@@ -115,20 +152,12 @@ def rank_models(data: Comparisons, *, rounds: int = 200, seed: int = 0,
         return []
     wins = data.wins()
     point = fit(wins)
-    rng = np.random.default_rng(seed)
-    boots = np.empty((rounds, n))
-    for b in range(rounds):
-        counts = np.bincount(rng.integers(0, data.tasks, data.tasks), minlength=data.tasks)
-        boots[b] = fit(data.wins(counts.astype(np.float64)))
-    tail = (1.0 - level) / 2 * 100
-    lo, hi = np.percentile(boots, [tail, 100 - tail], axis=0)
-    boot_ranks = np.apply_along_axis(ranks, 1, boots)
-    rank_lo, rank_hi = np.percentile(boot_ranks, [tail, 100 - tail], axis=0)
-    point_ranks = ranks(point)
+    iv = bootstrap(point, data.tasks, lambda draws: fit(data.wins(draws)), rounds=rounds,
+                   seed=seed, level=level)
     out = [
-        Ranking(model=data.models[i], strength=float(point[i]), ci_low=float(lo[i]),
-                ci_high=float(hi[i]), rank=int(point_ranks[i]), rank_low=int(rank_lo[i]),
-                rank_high=int(np.ceil(rank_hi[i])), wins=float(wins[i].sum()),
+        Ranking(model=data.models[i], strength=float(point[i]), ci_low=float(iv.low[i]),
+                ci_high=float(iv.high[i]), rank=int(iv.rank[i]), rank_low=int(iv.rank_low[i]),
+                rank_high=int(np.ceil(iv.rank_high[i])), wins=float(wins[i].sum()),
                 losses=float(wins[:, i].sum()),
                 comparisons=float(wins[i].sum() + wins[:, i].sum()))
         for i in range(n)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from harness.exports.bradley_terry import ALPHA, MAX_ITER, ranks
+from harness.exports.bradley_terry import ALPHA, MAX_ITER, backtrack, bootstrap
 
 Shape = tuple[tuple[int, ...], tuple[int, ...]]
 
@@ -167,14 +167,9 @@ def fit(stages: Stages, counts: NDArray[np.float64] | None = None,
         # objective's rounding (halving steps against rounding noise was most of the time)
         if float(grad @ step) < 1e-14 * (1.0 + abs(value)):
             break
-        scale = 1.0
-        while True:
-            trial = s - scale * step
-            trial_value = _objective(trial, c, sizes, picked, remaining, alpha)
-            if trial_value <= value + 1e-12 or scale < 1e-8:
-                break
-            scale /= 2
-        s, previous, value = trial, value, trial_value
+        previous = value
+        s, value, scale = backtrack(
+            s, step, value, lambda t: _objective(t, c, sizes, picked, remaining, alpha))
         if np.max(np.abs(scale * step)) < 1e-10 or previous - value < 1e-13:
             break
     centred: NDArray[np.float64] = s - s.mean()
@@ -200,17 +195,9 @@ def rank_models(stages: Stages, *, rounds: int = 200, seed: int = 0,
     if n == 0:
         return []
     point = fit(stages)
-    rng = np.random.default_rng(seed)
-    boots = np.empty((rounds, n))
-    for b in range(rounds):
-        draws = np.bincount(rng.integers(0, stages.tasks, stages.tasks), minlength=stages.tasks)
-        boots[b] = fit(stages, stages.counts(draws.astype(np.float64)))
-    tail = (1.0 - level) / 2 * 100
-    lo, hi = np.percentile(boots, [tail, 100 - tail], axis=0)
-    rank_lo, rank_hi = np.percentile(np.apply_along_axis(ranks, 1, boots),
-                                     [tail, 100 - tail], axis=0)
-    point_ranks = ranks(point)
-    out = [Strength(stages.models[i], float(point[i]), float(lo[i]), float(hi[i]),
-                    int(point_ranks[i]), int(rank_lo[i]), int(np.ceil(rank_hi[i])))
+    iv = bootstrap(point, stages.tasks, lambda draws: fit(stages, stages.counts(draws)),
+                   rounds=rounds, seed=seed, level=level)
+    out = [Strength(stages.models[i], float(point[i]), float(iv.low[i]), float(iv.high[i]),
+                    int(iv.rank[i]), int(iv.rank_low[i]), int(np.ceil(iv.rank_high[i])))
            for i in range(n)]
     return sorted(out, key=lambda r: r.rank)
