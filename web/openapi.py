@@ -106,7 +106,9 @@ class TaskOut(_Out):
     candidates: list[CandidateOut]
 
 
-class FindingOut(_Out):
+class _FindingFields(_Out):
+    """What a finding says, in an annotation and in an adjudicated result alike."""
+
     candidate: str
     file_path: str
     line_start: int
@@ -115,6 +117,9 @@ class FindingOut(_Out):
     severity: str
     cwe: int | None
     comment: str
+
+
+class FindingOut(_FindingFields):
     content_hash: str
 
 
@@ -163,15 +168,7 @@ class AnnotationPage(_Out):
     has_more: bool
 
 
-class FinalFindingOut(_Out):
-    candidate: str
-    file_path: str
-    line_start: int
-    line_end: int
-    category: str
-    severity: str
-    cwe: int | None
-    comment: str
+class FinalFindingOut(_FindingFields):
     from_annotations: list[int]
 
 
