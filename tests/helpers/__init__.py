@@ -93,3 +93,14 @@ def add_finding(page, letter: str, start: int, end: int, *, category: str, sever
 
 def wait_saved(page) -> None:
     page.wait_for_selector('#save-status[data-state="saved"]')
+
+
+def logged_in(app: Any, name: str) -> tuple[Any, dict[str, str]]:
+    """A test client of its own (for another user, or another thread), logged in as
+    `name`, and the CSRF header its JSON writes send."""
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    resp = client.post("/login", data={"name": name, "password": PASSWORD,
+                                       "csrf_token": csrf_from(page)})
+    assert resp.status_code == 302
+    return client, {"X-CSRFToken": csrf_from(client.get("/").get_data(as_text=True))}

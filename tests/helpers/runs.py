@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from harness.models import TestRun
+from harness.models import Assignment, Project, Task, TestRun, User
 from helpers import RUBRIC, task_line, write_jsonl
 from sandboxes.base import Limits, RunResult, TestOutcome
 
@@ -63,6 +63,16 @@ def slow_echo_runner(files: Mapping[str, str], tests: Mapping[str, str],
 def broken_runner(files: Mapping[str, str], tests: Mapping[str, str], limits: Limits,
                   **_: Any) -> RunResult:
     raise RuntimeError("the sandbox fell over")
+
+
+def assign(db: Session, project: Project, task: Task, name: str) -> Assignment:
+    """An active assignment of `task` to the user `name`, candidates in file order."""
+    user = db.scalars(select(User).where(User.name == name)).one()
+    a = Assignment(project_id=project.id, task_id=task.id, user_id=user.id,
+                   display_order=[c.id for c in task.candidates])
+    db.add(a)
+    db.commit()
+    return a
 
 
 # -- the command line, as a user runs it ---------------------------------------------------

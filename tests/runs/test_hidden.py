@@ -13,13 +13,14 @@ import json
 from typing import Any
 
 import pytest
-from helpers import PASSWORD, csrf_from, task_line, write_jsonl
+from helpers import csrf_from, logged_in, task_line, write_jsonl
+from helpers.runs import assign
 from helpers.sandbox import require_backend, sandbox_dir
 from sqlalchemy import select
 
 from harness import projects
 from harness import runs as runqueue
-from harness.models import Assignment, Task, TestRun, User
+from harness.models import Assignment, Task, TestRun
 from harness.runs import Worker
 from harness.runs.hidden import HIDDEN_FAILS_NOTE
 from harness.settings import Settings
@@ -171,23 +172,6 @@ def test_in_process_mode_runs_hidden_tests_where_the_candidate_cannot_read_them(
 # -- what the annotator sees, before and after submitting --------------------------------------
 
 
-def _assign(db, project, task, name: str) -> Assignment:  # type: ignore[no-untyped-def]
-    user = db.scalars(select(User).where(User.name == name)).one()
-    a = Assignment(project_id=project.id, task_id=task.id, user_id=user.id,
-                   display_order=[c.id for c in task.candidates])
-    db.add(a)
-    db.commit()
-    return a
-
-
-def _login(app, name: str):  # type: ignore[no-untyped-def]
-    client = app.test_client()
-    page = client.get("/login").get_data(as_text=True)
-    client.post("/login", data={"name": name, "password": PASSWORD, "csrf_token": csrf_from(page)})
-    token = csrf_from(client.get("/").get_data(as_text=True))
-    return client, {"X-CSRFToken": token}
-
-
 def _review(assignment: Assignment) -> dict[str, Any]:
     first, second = assignment.display_order
     return {"findings": [], "ranking": [[first], [second]], "confidence": 4,
@@ -201,8 +185,8 @@ def test_hidden_results_reach_the_annotator_only_after_submit(app, db, hidden_si
     require_backend("bwrap")
     project, task = hidden_site
     work_off(session_factory, app_settings(app))
-    a = _assign(db, project, task, "ann")
-    client, headers = _login(app, "ann")
+    a = assign(db, project, task, "ann")
+    client, headers = logged_in(app, "ann")
     ids = {c.label: str(c.id) for c in task.candidates}
     url = f"/p/hid/t/{task.external_id}/runs.json"
 
@@ -235,7 +219,7 @@ def test_hidden_results_reach_the_annotator_only_after_submit(app, db, hidden_si
     assert after[ids["a"]]["hidden_note"] is None and after[ids["a"]]["status"] == "passed"
 
     # a lead sees everything, and the integrity level, on the task page
-    lead, _ = _login(app, "lead1")
+    lead, _ = logged_in(app, "lead1")
     assert SECRET in lead.get(url).get_data(as_text=True)
     lead_page = lead.get(f"/p/hid/t/{task.external_id}").get_data(as_text=True)
     assert "integrity" in lead_page and HIDDEN_FAILS_NOTE in lead_page
@@ -248,13 +232,13 @@ def test_a_second_annotator_before_submitting_sees_nothing_hidden(app, db, hidde
     project, task = hidden_site
     make_user("ann2", projects=["hid"])
     work_off(session_factory, app_settings(app))
-    first = _assign(db, project, task, "ann")
-    _assign(db, project, task, "ann2")
-    c1, h1 = _login(app, "ann")
+    first = assign(db, project, task, "ann")
+    assign(db, project, task, "ann2")
+    c1, h1 = logged_in(app, "ann")
     assert c1.post(f"/p/hid/a/{first.id}/submit", headers=h1,
                    json={"draft": _review(first), "acknowledge_warnings": True}
                    ).get_json()["ok"]
-    c2, _ = _login(app, "ann2")
+    c2, _ = logged_in(app, "ann2")
     raw = c2.get(f"/p/hid/t/{task.external_id}/runs.json").get_data(as_text=True)
     assert not [leak for leak in LEAKS if leak in raw]
 

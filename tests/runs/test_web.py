@@ -9,16 +9,15 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
-from helpers import PASSWORD, csrf_from
-from helpers.runs import add_tasks, echo_runner, slow_echo_runner
+from helpers import csrf_from, logged_in
+from helpers.runs import add_tasks, assign, echo_runner, slow_echo_runner
 from helpers.sandbox import require_backend, sandbox_dir
 from sqlalchemy import func, select
 
 from harness import probes
 from harness import runs as runqueue
-from harness.models import Assignment, AuditEvent, ProbeTest, Task, User, utcnow
+from harness.models import AuditEvent, ProbeTest, Task, utcnow
 from harness.runs import Worker
 from sandboxes.base import Limits, RunResult
 from web.extensions import app_settings
@@ -43,25 +42,6 @@ def login_with_token(login, name: str):  # type: ignore[no-untyped-def]
     client = login(name)
     token = csrf_from(client.get("/").get_data(as_text=True))
     return client, {"X-CSRFToken": token}
-
-
-def assign(db, project, task, name: str) -> Assignment:  # type: ignore[no-untyped-def]
-    user = db.scalars(select(User).where(User.name == name)).one()
-    a = Assignment(project_id=project.id, task_id=task.id, user_id=user.id,
-                   display_order=[c.id for c in task.candidates])
-    db.add(a)
-    db.commit()
-    return a
-
-
-def logged_in(app: Flask, name: str) -> tuple[FlaskClient, dict[str, str]]:
-    """A client of its own (for another user, or another thread), logged in as name."""
-    client = app.test_client()
-    page = client.get("/login").get_data(as_text=True)
-    resp = client.post("/login", data={"name": name, "password": PASSWORD,
-                                       "csrf_token": csrf_from(page)})
-    assert resp.status_code == 302
-    return client, {"X-CSRFToken": csrf_from(client.get("/").get_data(as_text=True))}
 
 
 def probe_count(db) -> int:  # type: ignore[no-untyped-def]
