@@ -48,6 +48,7 @@ def candidate_source(seed: int, lines: int = 200) -> str:
     """A plausible module of `lines` lines with things bandit and radon remark on."""
     out = ["import hashlib", "import subprocess", "import sqlite3", "", ""]
     i = 0
+    # text of a candidate for bandit to flag (string SQL, md5, shell=True); never run here
     while len(out) < lines - 8:
         out += [
             f"def handler_{seed}_{i}(conn, name, items, limit={i % 7 + 1}):",
