@@ -1,13 +1,15 @@
 """Cold start of the command line and of the server, against `python -c pass`.
 
-    .venv/bin/python bench/cold_start.py [--repeat 7]
+    .venv/bin/python bench/cold_start.py [--repeat 7] [--compare DIR]
 
 Each figure is the median of --repeat fresh processes:
 - baseline: `python -c pass` with the same interpreter;
 - `harness --help` and `harness --version` (the lazy command table);
 - `harness serve` from exec to its first answer (GET /login -> 200) on a data dir that
   is already migrated, with the in-process worker off so no sandbox check runs.
-Ratios are against the baseline measured in the same run.
+Ratios are against the baseline measured in the same run. `--compare DIR` also times
+the source tree in DIR (an export of another commit, `git archive REV | tar -x -C DIR`)
+with the same interpreter, run by run beside this one, so both see the same load.
 """
 
 from __future__ import annotations
@@ -61,18 +63,28 @@ def serve_to_first_answer(env: dict[str, str], timeout: float = 30.0) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--compare", type=Path, metavar="DIR",
+                        help="another source tree to time beside this one")
     args = parser.parse_args()
+    print(f"load average at start: {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as data:
         env = {**os.environ, "HARNESS_DATA_DIR": data, "HARNESS_INPROCESS_WORKER": "0"}
         subprocess.run([HARNESS, "init"], env=env, check=True, stdout=subprocess.DEVNULL)
-        figures = {
-            "python -c pass": [timed([sys.executable, "-c", "pass"], env)
-                               for _ in range(args.repeat)],
-            "harness --version": [timed([HARNESS, "--version"], env) for _ in range(args.repeat)],
-            "harness --help": [timed([HARNESS, "--help"], env) for _ in range(args.repeat)],
-            "harness serve, first answer": [serve_to_first_answer(env)
-                                            for _ in range(args.repeat)],
-        }
+        other = {**env, "PYTHONPATH": str(args.compare.resolve())} if args.compare else None
+        figures: dict[str, list[float]] = {}
+        for _ in range(args.repeat):
+            runs = {
+                "python -c pass": lambda: timed([sys.executable, "-c", "pass"], env),
+                "harness --version": lambda: timed([HARNESS, "--version"], env),
+                "harness --help": lambda: timed([HARNESS, "--help"], env),
+                "harness serve, first answer": lambda: serve_to_first_answer(env),
+            }
+            if other is not None:
+                runs["compared tree: harness serve, first answer"] = (
+                    lambda: serve_to_first_answer(other))
+            for name, run in runs.items():
+                figures.setdefault(name, []).append(run())
+        print(f"load average at end: {os.getloadavg()[0]:.2f}")
     base = statistics.median(figures["python -c pass"])
     print(f"{'what':32} {'median s':>9} {'min s':>7} {'x baseline':>11}")
     for name, values in figures.items():

@@ -12,13 +12,16 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from harness.models import Candidate, Project, Task, User
-from harness.taskfile import DEFAULT_MAX_FILE_BYTES
+from harness.settings import DEFAULT_MAX_FILE_BYTES
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
     from harness import importer
+    from harness.models import Project
+
+# The models and the task file's schema load with the functions that use them, not with
+# `migrate`: `harness serve` checks the schema before it answers, and needs neither for that.
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -110,6 +113,8 @@ def _analysis_items(
     session: Session, task_ids: list[int]
 ) -> Iterator[tuple[str, dict[str, str], str, dict[str, str]]]:
     """(content hash, files, language, tests) of every candidate, 500 tasks at a time."""
+    from harness.models import Candidate, Task
+
     for start in range(0, len(task_ids), 500):
         rows = session.execute(
             select(Candidate.content_hash, Candidate.files, Task.language, Task.tests)
@@ -125,6 +130,7 @@ DEMO_USERS = [("lead", "lead"), ("alice", "annotator"), ("bob", "annotator"), ("
 def load_demo(session: Session, *, progress: bool) -> list[tuple[str, str, str]]:
     """Demo project and users. Safe to run twice: existing users get a fresh password."""
     from harness import accounts, importer, projects
+    from harness.models import Project, User
 
     project = session.scalars(select(Project).where(Project.slug == "demo")).one_or_none()
     if project is None:

@@ -10,14 +10,22 @@ from harness.settings import Settings
 
 
 def create_app(
-    test_config: dict[str, Any] | None = None, settings: Settings | None = None
+    test_config: dict[str, Any] | None = None,
+    settings: Settings | None = None,
+    *,
+    lazy_views: bool = True,
 ) -> Flask:
+    """`lazy_views=False` imports every blueprint module now (`python -m web.views`
+    writes the route table from such an app); otherwise each loads on its first request."""
     app = Flask(__name__)
     settings = settings or Settings.from_env()
     configure(app, settings, test_config)
     install_security(app)  # first, so the login check runs before CSRF and views
     init_extensions(app)
-    register_blueprints(app)
+    if lazy_views:
+        register_views(app)
+    else:
+        register_blueprints(app)
     register_error_pages(app)
     register_template_helpers(app)
     return app
@@ -45,7 +53,24 @@ def init_extensions(app: Flask) -> None:
 
     db.init_app(app)
     login_manager.init_app(app)
+    login_manager.user_loader(load_user)
     csrf.init_app(app)
+
+
+def load_user(session_id: str) -> Any:
+    """flask-login's user loader; web.auth (and the models) load with the first request
+    that carries a session."""
+    from web import auth
+
+    return auth.load_user(session_id)
+
+
+def register_views(app: Flask) -> None:
+    """Every route of the URL map, each view imported on its first request."""
+    from web.routes import ROUTES
+    from web.views import register_lazily
+
+    register_lazily(app, ROUTES)
 
 
 def register_blueprints(app: Flask) -> None:

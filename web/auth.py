@@ -22,7 +22,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from harness import audit, logins
 from harness.accounts import set_password, verify_password
 from harness.models import User
-from web.extensions import db, login_manager
+from web.extensions import db
 from web.security import public
 
 bp = Blueprint("auth", __name__)
@@ -47,8 +47,8 @@ def current(row: User) -> CurrentUser:
     return CurrentUser(row.id, row.name, row.role, row.session_epoch)
 
 
-@login_manager.user_loader
 def load_user(session_id: str) -> CurrentUser | None:
+    """flask-login's user loader (registered by the app factory, web.create_app)."""
     user_id, _, epoch = session_id.partition(":")
     if not user_id.isdigit() or not epoch.isdigit():
         return None  # a session from before epochs, or forged: log in again

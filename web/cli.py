@@ -2,23 +2,50 @@
 
 from __future__ import annotations
 
+import threading
+from typing import TYPE_CHECKING
+
 import click
 
 from harness.cli.common import engine, session, settings
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+
+BACKGROUND_DELAY_S = 1.0
+"""How long after start-up the run worker and webhook deliveries begin (start_background)."""
+
+
+def start_background(app: Flask) -> threading.Timer:
+    """The in-process run worker and the webhook delivery loop, started a second after
+    the server: their modules (the run queue, the sandboxes, the webhooks) and their first
+    queries are not on the path of the server's first answer (issue 13's cold start).
+    Runs and deliveries queued meanwhile wait that second, as for a busy worker."""
+
+    def start() -> None:
+        from harness import webhooks
+        from web.runs import start_worker
+
+        start_worker(app)
+        webhooks.start_delivery_loop(app.extensions["harness.sessionmaker"],
+                                     settings().webhook_poll_ms)
+
+    timer = threading.Timer(BACKGROUND_DELAY_S, start)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def run_server(host: str, port: int, threads: int) -> None:
     from waitress import serve as waitress_serve
 
-    from harness import setup, webhooks
+    from harness import setup
     from web import create_app
-    from web.runs import start_worker as start_run_worker
 
-    setup.migrate(engine())
+    setup.migrate(engine())  # before serving: a database the code cannot use is refused here
     app = create_app(settings=settings())
-    start_run_worker(app)
-    webhooks.start_delivery_loop(app.extensions["harness.sessionmaker"],
-                                 settings().webhook_poll_ms)
+    start_background(app)
     click.echo(f"serving on http://{host}:{port}/ (Ctrl-C stops)")
     waitress_serve(app, host=host, port=port, threads=threads, ident="review-harness")
 

@@ -34,12 +34,22 @@ PROBES_SHOWN = 20
 log = logging.getLogger("harness.runs")
 
 
+_slots_lock = threading.Lock()
+
+
 def init_app(app: Flask) -> None:
-    """The settings' probe_slots (default: half the CPUs) bounds this process's probes."""
-    settings = app_settings(app)
-    size = settings.probe_slots or probes.default_probe_slots()
-    app.extensions["harness.probe_slots"] = probes.ProbeSlots(size)
     app.register_blueprint(bp)
+
+
+def probe_slots() -> probes.ProbeSlots:
+    """This process's bound on probes at once: the settings' probe_slots (default: half
+    the CPUs), made on first use (this module loads with the first request to it)."""
+    with _slots_lock:
+        slots: probes.ProbeSlots | None = current_app.extensions.get("harness.probe_slots")
+        if slots is None:
+            size = app_settings().probe_slots or probes.default_probe_slots()
+            slots = current_app.extensions["harness.probe_slots"] = probes.ProbeSlots(size)
+    return slots
 
 
 def use_executor(app: Flask, executor: Executor) -> None:
@@ -152,7 +162,7 @@ def probe(slug: str, assignment_id: int) -> ResponseReturnValue:
     source = parse(ProbeRequest).source
     probes.check_source(source)
     runqueue.limits_for(project.sandbox_limits)  # bad limits fail before a slot is taken
-    slots: probes.ProbeSlots = current_app.extensions["harness.probe_slots"]
+    slots = probe_slots()
     assignment_id = assignment.id
     with slots.hold():
         db.release()  # the probe opens short sessions of its own; hold no connection meanwhile
