@@ -318,15 +318,12 @@ def visible_projects(session: Session, user_id: int, *, admin: bool) -> list[Pro
 
 def project_for(session: Session, slug: str, *, user_id: int, admin: bool) -> Project:
     """The project, if the user may see it; NotFound otherwise (no hint that it exists)."""
-    project = session.scalars(select(Project).where(Project.slug == slug)).one_or_none()
-    if project is not None and not admin:
-        member = session.scalar(
-            select(ProjectMember.id).where(
-                ProjectMember.project_id == project.id, ProjectMember.user_id == user_id
-            )
-        )
-        if member is None:
-            project = None
+    query = select(Project).where(Project.slug == slug)
+    if not admin:  # one statement: every page asks this first
+        query = query.where(select(ProjectMember.id).where(
+            ProjectMember.project_id == Project.id, ProjectMember.user_id == user_id
+        ).exists())
+    project = session.scalars(query).one_or_none()
     if project is None:
         raise NotFound("not_found", "no such project of yours")
     return project

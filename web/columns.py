@@ -61,7 +61,9 @@ Mark = tuple[int, int, str, str, str, str]
 """A gutter marker: (first line, last line, severity, hint key, title, aria-label)."""
 
 
+@lru_cache(maxsize=512)
 def marks_for(hints: tuple[Hint, ...], path: str) -> tuple[Mark, ...]:
+    """The gutter markers of one file (cached by the hints, like the rows they key)."""
     return tuple(
         (
             h.line_start,

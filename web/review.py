@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from harness import annotate, assignments
 from harness.annotate.drafts import DraftRequest, is_stale
-from harness.annotate.page import lease_seconds_left, progress, review_state
+from harness.annotate.page import lease_seconds_left, page_task, progress, review_state
 from harness.errors import NotFound
 from harness.models import Assignment, Project
 from harness.probes import MAX_SOURCE_BYTES
@@ -21,6 +21,7 @@ from web.columns import candidate_hints, hint_items, rows_renderer, summary_text
 from web.errors import json_view
 from web.extensions import db
 from web.render import highlighted_lines
+from web.review_parts import cwe_options, score_table
 from web.security import annotator_only
 
 bp = Blueprint("review", __name__)
@@ -47,7 +48,7 @@ def _urls(slug: str, assignment: Assignment) -> dict[str, str]:
 def assignment_page(slug: str, assignment_id: int) -> ResponseReturnValue:
     project = project_or_404(slug)
     assignment = assignment_or_404(project, assignment_id)
-    task = assignment.task
+    task = page_task(db.session, project, assignment)
     rubric = _rubric(project)
     shown = annotate.shown_candidates(assignment, task.candidates)
     hints = candidate_hints(task, shown) if project.hints_visible else {}
@@ -65,6 +66,9 @@ def assignment_page(slug: str, assignment_id: int) -> ResponseReturnValue:
         assignment=assignment,
         task=task,
         rubric=rubric,
+        score_table=score_table(project.rubric.content_hash, rubric,
+                                tuple((s.candidate.id, s.letter) for s in shown)),
+        cwe_options=cwe_options(),
         shown=shown,
         hints=hints,
         summary_text=summary_text,

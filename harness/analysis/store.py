@@ -13,10 +13,11 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from concurrent.futures import Executor, ProcessPoolExecutor
+from functools import lru_cache
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Text, insert, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from harness.analysis.hints import AnalysisResult, Hint
@@ -268,7 +269,7 @@ def analyses_for(
     if not hashes:
         return {}
     rows = session.execute(
-        select(Analysis.content_hash, Analysis.hints, Analysis.summary)
+        select(Analysis.content_hash, type_coerce(Analysis.hints, Text), Analysis.summary)
         .where(Analysis.content_hash.in_(hashes), Analysis.context_hash == context)
         .order_by(Analysis.created_at, Analysis.id)
     ).all()
@@ -277,14 +278,32 @@ def analyses_for(
     for digest, (hints, summary) in newest.items():
         if hints is None:
             continue
-        parsed = []
-        for item in hints if isinstance(hints, list) else []:
-            try:
-                parsed.append(Hint.from_dict(item))
-            except (KeyError, TypeError, ValueError):
-                continue
-        out[digest] = (parsed, summary if isinstance(summary, dict) else {})
+        # the stored text where the driver gives it (SQLite): parsed once per distinct text
+        parsed = _hints_of_text(hints) if isinstance(hints, str) else _hints_of(hints)
+        if parsed is None:
+            continue
+        out[digest] = (list(parsed), summary if isinstance(summary, dict) else {})
     return out
+
+
+def _hints_of(items: Any) -> tuple[Hint, ...] | None:
+    """Stored hints as Hints; one that no longer parses is left out. None: no hints."""
+    if items is None:
+        return None
+    parsed = []
+    for item in items if isinstance(items, list) else []:
+        try:
+            parsed.append(Hint.from_dict(item))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return tuple(parsed)
+
+
+@lru_cache(maxsize=256)
+def _hints_of_text(text: str) -> tuple[Hint, ...] | None:
+    """Hints of a stored JSON text, cached by the text: the review page reads the same
+    candidates' hints on every view (Hints are frozen, so the tuple is shared)."""
+    return _hints_of(json.loads(text))
 
 
 def hints_for(session: Session, content_hash: str, *, context: str) -> list[Hint]:

@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from harness.annotate.common import Shown
 from harness.cwe import COMMON_CWES
-from harness.models import Assignment, Project, utcnow
+from harness.models import Assignment, Project, Rubric, Task, utcnow
 from harness.rubric import RubricBody
 
 
@@ -56,6 +57,21 @@ def lease_seconds_left(assignment: Assignment, now: datetime | None = None) -> i
     if expires.tzinfo is None:
         expires = expires.replace(tzinfo=UTC)
     return max(int((expires - (now or utcnow())).total_seconds()), 0)
+
+
+def page_task(session: Session, project: Project, assignment: Assignment) -> Task:
+    """The assignment's task with its candidates, and the project's rubric, in one
+    statement (three lazy loads otherwise), set as `assignment.task` and `project.rubric`."""
+    task, rubric = session.execute(
+        select(Task, Rubric)
+        .join(Task.project)
+        .join(Project.rubric)
+        .where(Task.id == assignment.task_id, Project.id == project.id)
+        .options(joinedload(Task.candidates))
+    ).unique().one()
+    set_committed_value(assignment, "task", task)
+    set_committed_value(project, "rubric", rubric)
+    return task
 
 
 def progress(session: Session, user_id: int, project: Project) -> tuple[int, int]:
