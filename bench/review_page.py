@@ -9,6 +9,11 @@ files and hints read with sqlite3, json-decoded and html-escaped line by line.
 
     .venv/bin/python bench/review_page.py [--small 1000] [--large 100000] [--requests 300]
     .venv/bin/python bench/review_page.py --database-url postgresql+psycopg://...  # one size
+    .venv/bin/python bench/review_page.py --compare DIR  # another source tree beside this one
+
+With `--compare DIR` (an export of another commit: `git archive REV | tar -x -C DIR`)
+the page is served by a fresh process of each tree in turn, `--rounds` times, on the
+same database, so both see the same load; the figures pool the rounds.
 
 The client's own overhead is small (Werkzeug's test client, no sockets). The filler
 tasks are small (two short candidates): the figure to watch is how the page's cost grows
@@ -20,9 +25,11 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import os
 import re
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -242,6 +249,27 @@ def measure(
     return {"review page": timed(get(path), requests), "runs.json": timed(get(runs_path), requests)}
 
 
+def measure_in_process(tree: Path | None, data: Path, url: str, path: str, runs_path: str,
+                       requests: int) -> dict[str, list[tuple[float, float]]]:
+    """`measure` in a fresh process whose `harness` and `web` come from `tree` (this
+    checkout when None)."""
+    env = {**os.environ, "PYTHONPATH": str(tree.resolve())} if tree else dict(os.environ)
+    out = subprocess.run(
+        [sys.executable, __file__, "--serve", str(data), url, path, runs_path, str(requests)],
+        env=env, check=True, capture_output=True, text=True, cwd="/",
+    ).stdout
+    found: dict[str, list[tuple[float, float]]] = json.loads(out.strip().splitlines()[-1])
+    return {k: [tuple(t) for t in v] for k, v in found.items()}  # type: ignore[misc]
+
+
+def serve_main(argv: list[str]) -> None:
+    """The child of measure_in_process: one tree's figures as JSON on stdout."""
+    data, url, path, runs_path, requests = argv
+    settings = Settings.from_env({"HARNESS_DATA_DIR": data, "DATABASE_URL": url,
+                                  "HARNESS_INPROCESS_WORKER": "0"})
+    print(json.dumps(measure(settings, path, runs_path, int(requests))))
+
+
 def bare(db: Path, requests: int) -> list[tuple[float, float]]:
     """The page's data with nothing in between: files and hints of the task's candidates."""
     conn = sqlite3.connect(db)
@@ -291,7 +319,11 @@ def main() -> None:
         default=None,
         help="measure one project of --small tasks on this database instead",
     )
+    parser.add_argument("--compare", type=Path, metavar="DIR",
+                        help="also serve the page from this source tree, round by round")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    print(f"load average at start: {os.getloadavg()[0]:.2f}", file=sys.stderr)
     figures: dict[tuple[str, int], tuple[float, float, float]] = {}
     sizes = [args.small] if args.database_url else [args.small, args.large]
     for n in sizes:
@@ -301,10 +333,22 @@ def main() -> None:
             start = time.perf_counter()
             settings, path, runs_path = build(data, url, n)
             print(f"built {n:,} tasks in {time.perf_counter() - start:.1f} s", file=sys.stderr)
-            for what, times in measure(settings, path, runs_path, args.requests).items():
-                figures[what, n] = summary(times)
+            if args.compare:
+                pooled: dict[str, list[tuple[float, float]]] = {}
+                for _ in range(args.rounds):
+                    for tree, label in ((None, ""), (args.compare, "compared: ")):
+                        found = measure_in_process(tree, data, url, path, runs_path,
+                                                   args.requests // args.rounds)
+                        for what, times in found.items():
+                            pooled.setdefault(label + what, []).extend(times)
+                for what, times in pooled.items():
+                    figures[what, n] = summary(times)
+            else:
+                for what, times in measure(settings, path, runs_path, args.requests).items():
+                    figures[what, n] = summary(times)
             if not args.database_url:
                 figures[BARE, n] = summary(bare(data / "harness.db", args.requests))
+    print(f"load average at end: {os.getloadavg()[0]:.2f}", file=sys.stderr)
     print(f"{'what':<34} {'tasks':>9} {'p50 ms':>8} {'p95 ms':>8} {'CPU p50':>8}")
     for (what, n), (p50, p95, cpu) in figures.items():
         print(f"{what:<34} {n:>9,} {p50:8.2f} {p95:8.2f} {cpu:8.2f}")
@@ -321,4 +365,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--serve"]:
+        serve_main(sys.argv[2:])
+    else:
+        main()

@@ -478,13 +478,3 @@ def project_assignments(session: Session, project: Project, *, page: int,
         .offset((max(page, 1) - 1) * page_size)
     ).all()
     return [(a, name, ext, n) for a, name, ext, n in rows]
-
-
-def versions_of(session: Session, assignment: Assignment) -> list[tuple[int, datetime]]:
-    """(version, submitted_at) of the assignment's annotations, oldest first."""
-    rows = session.execute(
-        select(Annotation.version, Annotation.submitted_at)
-        .where(Annotation.assignment_id == assignment.id)
-        .order_by(Annotation.version)
-    ).all()
-    return [(v, at) for v, at in rows]

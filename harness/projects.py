@@ -13,7 +13,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from harness import audit
@@ -316,13 +316,18 @@ def visible_projects(session: Session, user_id: int, *, admin: bool) -> list[Pro
     return list(session.scalars(query))
 
 
+def is_member(user_id: int) -> ColumnElement[bool]:
+    """A condition on a statement over Project: the user is a member of the project."""
+    return select(ProjectMember.id).where(
+        ProjectMember.project_id == Project.id, ProjectMember.user_id == user_id
+    ).exists()
+
+
 def project_for(session: Session, slug: str, *, user_id: int, admin: bool) -> Project:
     """The project, if the user may see it; NotFound otherwise (no hint that it exists)."""
     query = select(Project).where(Project.slug == slug)
-    if not admin:  # one statement: every page asks this first
-        query = query.where(select(ProjectMember.id).where(
-            ProjectMember.project_id == Project.id, ProjectMember.user_id == user_id
-        ).exists())
+    if not admin:  # in the same statement: every page asks this first
+        query = query.where(is_member(user_id))
     project = session.scalars(query).one_or_none()
     if project is None:
         raise NotFound("not_found", "no such project of yours")

@@ -6,16 +6,22 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 
 from harness import annotate, assignments
 from harness.annotate.drafts import DraftRequest, is_stale
-from harness.annotate.page import lease_seconds_left, page_task, progress, review_state
+from harness.annotate.page import (
+    lease_seconds_left,
+    page_objects,
+    review_state,
+    versions_and_progress,
+)
 from harness.errors import NotFound
 from harness.models import Assignment, Project
 from harness.probes import MAX_SOURCE_BYTES
 from harness.rubric import RubricBody, body_of
 from harness.text import line_diff
-from web.access import assignment_or_404, project_or_404, sees_models
+from web.access import assignment_or_404, is_admin, project_or_404, sees_models
 from web.bodies import parse
 from web.columns import candidate_hints, hint_items, rows_renderer, summary_text
 from web.errors import json_view
@@ -46,18 +52,20 @@ def _urls(slug: str, assignment: Assignment) -> dict[str, str]:
 
 @bp.route("/p/<slug>/a/<int:assignment_id>")
 def assignment_page(slug: str, assignment_id: int) -> ResponseReturnValue:
-    project = project_or_404(slug)
-    assignment = assignment_or_404(project, assignment_id)
-    task = page_task(db.session, project, assignment)
+    found = page_objects(db.session, slug, assignment_id, user_id=current_user.id,
+                         admin=is_admin())
+    if found is None:  # the access lookups say what is missing
+        assignment_or_404(project_or_404(slug), assignment_id)
+        raise NotFound("not_found", "no such assignment of yours in this project")
+    project, assignment, task = found
     rubric = _rubric(project)
     shown = annotate.shown_candidates(assignment, task.candidates)
     hints = candidate_hints(task, shown) if project.hints_visible else {}
-    versions = assignments.versions_of(db.session, assignment)
+    versions, (done, total) = versions_and_progress(db.session, assignment, project)
     page_data = review_state(assignment, shown, rubric, len(versions))
     page_data["urls"] = _urls(slug, assignment)
     can_probe = project.tests_enabled and assignment.state == "active"
     page_data["can_probe"] = can_probe
-    done, total = progress(db.session, assignment.user_id, project)
     return render_template(
         "review.html",
         code_rows=rows_renderer(task, hints),

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from harness.annotate.common import Shown
 from harness.cwe import COMMON_CWES
-from harness.models import Assignment, Project, Rubric, Task, utcnow
+from harness.models import Annotation, Assignment, Project, Rubric, Task, utcnow
+from harness.projects import is_member
 from harness.rubric import RubricBody
 
 
@@ -59,28 +60,62 @@ def lease_seconds_left(assignment: Assignment, now: datetime | None = None) -> i
     return max(int((expires - (now or utcnow())).total_seconds()), 0)
 
 
-def page_task(session: Session, project: Project, assignment: Assignment) -> Task:
-    """The assignment's task with its candidates, and the project's rubric, in one
-    statement (three lazy loads otherwise), set as `assignment.task` and `project.rubric`."""
-    task, rubric = session.execute(
-        select(Task, Rubric)
-        .join(Task.project)
-        .join(Project.rubric)
-        .where(Task.id == assignment.task_id, Project.id == project.id)
+def page_objects(session: Session, slug: str, assignment_id: int, *, user_id: int,
+                 admin: bool) -> tuple[Project, Assignment, Task] | None:
+    """The project (if the user may see it), the user's own assignment in it, and its task
+    with the candidates and the project's rubric (set as `assignment.task` and
+    `project.rubric`): one statement for what the access lookups
+    (harness.projects.project_for, harness.assignments.own_assignment) and three lazy
+    loads asked in six. None when anything is missing or not the user's; the caller's
+    lookups then say what (NotFound)."""
+    query = (
+        select(Project, Assignment, Task, Rubric)
+        .join(Assignment, Assignment.project_id == Project.id)
+        .join(Task, Task.id == Assignment.task_id)
+        .join(Rubric, Rubric.id == Project.rubric_id)
+        .where(Project.slug == slug, Assignment.id == assignment_id,
+               Assignment.user_id == user_id)
         .options(joinedload(Task.candidates))
-    ).unique().one()
+    )
+    if not admin:
+        query = query.where(is_member(user_id))
+    row = session.execute(query).unique().one_or_none()
+    if row is None:
+        return None
+    project, assignment, task, rubric = row
     set_committed_value(assignment, "task", task)
     set_committed_value(project, "rubric", rubric)
-    return task
+    return project, assignment, task
+
+
+def _submitted_count(user_id: int, project: Project) -> ScalarSelect[int]:
+    return select(func.count(Assignment.id)).where(
+        Assignment.user_id == user_id, Assignment.project_id == project.id,
+        Assignment.state == "submitted").correlate(None).scalar_subquery()
 
 
 def progress(session: Session, user_id: int, project: Project) -> tuple[int, int]:
     """(tasks this annotator has submitted, tasks in the project): "3 of 14 done".
 
     The total is the project's kept count: counting the tasks grew with the project."""
-    done = session.scalar(
-        select(func.count(Assignment.id)).where(
-            Assignment.user_id == user_id, Assignment.project_id == project.id,
-            Assignment.state == "submitted")
-    )
+    done = session.scalar(select(_submitted_count(user_id, project)))
     return int(done or 0), int(project.task_count)
+
+
+def versions_and_progress(
+    session: Session, assignment: Assignment, project: Project
+) -> tuple[list[tuple[int, datetime]], tuple[int, int]]:
+    """(version, submitted_at) of the assignment's annotations, oldest first, and its
+    annotator's `progress`, in one statement: the assignment's row outer-joined to its
+    annotations (one row without a version when it has none), each row carrying the count."""
+    rows = session.execute(
+        select(_submitted_count(assignment.user_id, project), Annotation.version,
+               Annotation.submitted_at)
+        .select_from(Assignment)
+        .outerjoin(Annotation, Annotation.assignment_id == Assignment.id)
+        .where(Assignment.id == assignment.id)
+        .order_by(Annotation.version)
+    ).all()
+    versions = [(v, at) for _done, v, at in rows if v is not None]
+    done = rows[0][0] if rows else 0
+    return versions, (int(done or 0), int(project.task_count))
