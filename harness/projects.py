@@ -13,7 +13,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import BindParameter, ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from harness import audit
@@ -316,7 +316,7 @@ def visible_projects(session: Session, user_id: int, *, admin: bool) -> list[Pro
     return list(session.scalars(query))
 
 
-def is_member(user_id: int) -> ColumnElement[bool]:
+def is_member(user_id: int | BindParameter[int]) -> ColumnElement[bool]:
     """A condition on a statement over Project: the user is a member of the project."""
     return select(ProjectMember.id).where(
         ProjectMember.project_id == Project.id, ProjectMember.user_id == user_id

@@ -13,11 +13,11 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from concurrent.futures import Executor, ProcessPoolExecutor
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Text, insert, select, type_coerce, update
+from sqlalchemy import Select, Text, bindparam, insert, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from harness.analysis.hints import AnalysisResult, Hint
@@ -256,6 +256,18 @@ def _write(
         )
 
 
+@cache
+def _analyses_statement() -> Select[str, str, dict[str, Any]]:
+    """Built once (the review page runs it on every view): building a statement and its
+    cache key cost more than running this one."""
+    return (
+        select(Analysis.content_hash, type_coerce(Analysis.hints, Text), Analysis.summary)
+        .where(Analysis.content_hash.in_(bindparam("hashes", expanding=True)),
+               Analysis.context_hash == bindparam("context"))
+        .order_by(Analysis.created_at, Analysis.id)
+    )
+
+
 def analyses_for(
     session: Session, content_hashes: Iterable[str], *, context: str
 ) -> dict[str, tuple[list[Hint], dict[str, Any]]]:
@@ -268,11 +280,8 @@ def analyses_for(
     hashes = set(content_hashes)
     if not hashes:
         return {}
-    rows = session.execute(
-        select(Analysis.content_hash, type_coerce(Analysis.hints, Text), Analysis.summary)
-        .where(Analysis.content_hash.in_(hashes), Analysis.context_hash == context)
-        .order_by(Analysis.created_at, Analysis.id)
-    ).all()
+    rows = session.execute(_analyses_statement(), {"hashes": sorted(hashes),
+                                                   "context": context}).all()
     newest = {digest: (hints, summary) for digest, hints, summary in rows}
     out: dict[str, tuple[list[Hint], dict[str, Any]]] = {}
     for digest, (hints, summary) in newest.items():

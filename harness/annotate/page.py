@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ScalarSelect, func, select
+from sqlalchemy import BindParameter, ScalarSelect, Select, bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -60,6 +61,22 @@ def lease_seconds_left(assignment: Assignment, now: datetime | None = None) -> i
     return max(int((expires - (now or utcnow())).total_seconds()), 0)
 
 
+@cache
+def _page_statement(admin: bool) -> Select[Project, Assignment, Task, Rubric]:
+    """Built once: the statement's construction and cache key cost more than its run."""
+    user_id: BindParameter[int] = bindparam("user_id")
+    query = (
+        select(Project, Assignment, Task, Rubric)
+        .join(Assignment, Assignment.project_id == Project.id)
+        .join(Task, Task.id == Assignment.task_id)
+        .join(Rubric, Rubric.id == Project.rubric_id)
+        .where(Project.slug == bindparam("slug"), Assignment.id == bindparam("assignment_id"),
+               Assignment.user_id == user_id)
+        .options(joinedload(Task.candidates))
+    )
+    return query if admin else query.where(is_member(user_id))
+
+
 def page_objects(session: Session, slug: str, assignment_id: int, *, user_id: int,
                  admin: bool) -> tuple[Project, Assignment, Task] | None:
     """The project (if the user may see it), the user's own assignment in it, and its task
@@ -68,18 +85,10 @@ def page_objects(session: Session, slug: str, assignment_id: int, *, user_id: in
     (harness.projects.project_for, harness.assignments.own_assignment) and three lazy
     loads asked in six. None when anything is missing or not the user's; the caller's
     lookups then say what (NotFound)."""
-    query = (
-        select(Project, Assignment, Task, Rubric)
-        .join(Assignment, Assignment.project_id == Project.id)
-        .join(Task, Task.id == Assignment.task_id)
-        .join(Rubric, Rubric.id == Project.rubric_id)
-        .where(Project.slug == slug, Assignment.id == assignment_id,
-               Assignment.user_id == user_id)
-        .options(joinedload(Task.candidates))
-    )
-    if not admin:
-        query = query.where(is_member(user_id))
-    row = session.execute(query).unique().one_or_none()
+    row = session.execute(
+        _page_statement(admin),
+        {"slug": slug, "assignment_id": assignment_id, "user_id": user_id},
+    ).unique().one_or_none()
     if row is None:
         return None
     project, assignment, task, rubric = row
@@ -88,9 +97,10 @@ def page_objects(session: Session, slug: str, assignment_id: int, *, user_id: in
     return project, assignment, task
 
 
-def _submitted_count(user_id: int, project: Project) -> ScalarSelect[int]:
+def _submitted_count(user_id: int | BindParameter[int],
+                     project_id: int | BindParameter[int]) -> ScalarSelect[int]:
     return select(func.count(Assignment.id)).where(
-        Assignment.user_id == user_id, Assignment.project_id == project.id,
+        Assignment.user_id == user_id, Assignment.project_id == project_id,
         Assignment.state == "submitted").correlate(None).scalar_subquery()
 
 
@@ -98,8 +108,20 @@ def progress(session: Session, user_id: int, project: Project) -> tuple[int, int
     """(tasks this annotator has submitted, tasks in the project): "3 of 14 done".
 
     The total is the project's kept count: counting the tasks grew with the project."""
-    done = session.scalar(select(_submitted_count(user_id, project)))
+    done = session.scalar(select(_submitted_count(user_id, project.id)))
     return int(done or 0), int(project.task_count)
+
+
+@cache
+def _versions_statement() -> Select[int, int, datetime]:
+    return (
+        select(_submitted_count(bindparam("user_id"), bindparam("project_id")),
+               Annotation.version, Annotation.submitted_at)
+        .select_from(Assignment)
+        .outerjoin(Annotation, Annotation.assignment_id == Assignment.id)
+        .where(Assignment.id == bindparam("assignment_id"))
+        .order_by(Annotation.version)
+    )
 
 
 def versions_and_progress(
@@ -108,14 +130,10 @@ def versions_and_progress(
     """(version, submitted_at) of the assignment's annotations, oldest first, and its
     annotator's `progress`, in one statement: the assignment's row outer-joined to its
     annotations (one row without a version when it has none), each row carrying the count."""
-    rows = session.execute(
-        select(_submitted_count(assignment.user_id, project), Annotation.version,
-               Annotation.submitted_at)
-        .select_from(Assignment)
-        .outerjoin(Annotation, Annotation.assignment_id == Assignment.id)
-        .where(Assignment.id == assignment.id)
-        .order_by(Annotation.version)
-    ).all()
+    rows = session.execute(_versions_statement(), {
+        "user_id": assignment.user_id, "project_id": project.id, "assignment_id": assignment.id,
+    }).all()
+    # without annotations: one row whose version and time are NULL (the outer join)
     versions = [(v, at) for _done, v, at in rows if v is not None]
     done = rows[0][0] if rows else 0
     return versions, (int(done or 0), int(project.task_count))
