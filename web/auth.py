@@ -9,6 +9,7 @@ it, and `load_user` refuses a session from an older epoch on its next request.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -19,11 +20,15 @@ from sqlalchemy import select
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from harness import audit, logins
-from harness.accounts import set_password, verify_password
-from harness.models import User
 from web.extensions import db
 from web.security import public
+
+if TYPE_CHECKING:
+    from harness.models import User
+
+# The models and the account services load with the first request that reads the
+# database (a login, a session's user), not with the login form: GET /login is the
+# server's first answer after a restart (issue 13's cold start), and needs neither.
 
 bp = Blueprint("auth", __name__)
 
@@ -49,6 +54,8 @@ def current(row: User) -> CurrentUser:
 
 def load_user(session_id: str) -> CurrentUser | None:
     """flask-login's user loader (registered by the app factory, web.create_app)."""
+    from harness.models import User
+
     user_id, _, epoch = session_id.partition(":")
     if not user_id.isdigit() or not epoch.isdigit():
         return None  # a session from before epochs, or forged: log in again
@@ -77,6 +84,10 @@ def _safe_next(target: str | None) -> str:
 def login() -> ResponseReturnValue:
     form = LoginForm()
     if form.validate_on_submit():
+        from harness import audit, logins
+        from harness.accounts import verify_password
+        from harness.models import User
+
         name, address = form.name.data or "", request.remote_addr or ""
         logins.check_allowed(db.session, name, address)
         user = db.session.scalars(select(User).where(User.name == name)).one_or_none()
@@ -116,6 +127,10 @@ def change_password() -> ResponseReturnValue:
     goes on under the new epoch. A wrong current password counts as a failed login."""
     form = PasswordForm()
     if form.validate_on_submit():
+        from harness import logins
+        from harness.accounts import set_password, verify_password
+        from harness.models import User
+
         user = db.session.get(User, current_user.id)
         assert user is not None  # load_user found it for this request
         address = request.remote_addr or ""
