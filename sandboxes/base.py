@@ -189,7 +189,8 @@ class Sandbox(ABC):
         """How many sandboxes to keep started ahead of need per limits set (0: none)."""
 
     def settle(self) -> None:  # noqa: B027 - optional hook
-        """Wait until no sandbox is being started in the background."""
+        """Wait until no sandbox is being started or torn down in the background and
+        the runners of those waiting are up (steady state: what benchmarks time from)."""
 
     def waiting_resources(self) -> dict[str, set[str]]:
         """Host resources of sandboxes started ahead of need and not yet used

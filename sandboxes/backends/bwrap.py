@@ -52,6 +52,7 @@ from sandboxes.staging import (
     RunnerNotStarted,
     Stage,
     assemble,
+    await_output,
     await_ready,
     call_timeout,
     candidate_modules,
@@ -362,6 +363,9 @@ class BwrapSandbox(Sandbox):
         self.pool.settle()
         self.split_pool.settle()
         self.reaper.settle()
+        waiting = self.pool.waiting() + [s for p in self.split_pool.waiting()
+                                         for s in (p.judge, p.candidate)]
+        await_output([s.proc.stdout.fileno() for s in waiting if s.proc.stdout is not None])
 
     def close(self) -> None:
         self.pool.close()
