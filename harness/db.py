@@ -7,10 +7,14 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
     from harness.settings import Settings
+
+# SQLAlchemy's ORM loads with the first session factory, not with the engine: a server's
+# first answer (the login form) reads no database (issue 13's cold start).
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
@@ -34,6 +38,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def make_sessionmaker(engine: Engine, settings: Settings | None = None) -> sessionmaker[Session]:
     """Sessions that carry the settings (`harness.settings.of(session)`)."""
+    from sqlalchemy.orm import sessionmaker
+
     info = {"settings": settings} if settings is not None else {}
     return sessionmaker(bind=engine, expire_on_commit=False, info=info)
 

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 
 from harness.settings import DEFAULT_MAX_FILE_BYTES
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy.orm import Session
 
     from harness import importer
     from harness.models import Project

@@ -16,16 +16,16 @@ from pathlib import Path
 HARNESS = str(Path(sys.executable).parent / "harness")
 HEAVY = ("bandit", "radon", "numpy", "scipy", "pyarrow", "krippendorff", "pygments",
          "markdown_it", "nh3", "jsonschema", "docker", "rq", "redis", "alembic", "tqdm",
-         # pydantic (the task file's and the request bodies' schemas), the models (the
-         # login form reads no database) and every view module but the login page's,
-         # with the services behind them: they load with the first request that needs
-         # them (web/views.py), or a second after start-up (the run worker and the
-         # webhook loop, web/cli.py)
-         "pydantic", "yaml", "harness.models", "web.api", "web.lead", "web.review", "web.runs", "web.lab",
-         "web.queue", "web.home", "web.qualification", "web.columns", "harness.taskfile",
-         "harness.exports", "harness.assignments", "harness.rubric", "harness.runs",
-         "harness.webhooks", "harness.annotate", "harness.adjudication", "harness.importer",
-         "sandboxes")
+         # pydantic (the task file's and the request bodies' schemas), SQLAlchemy's ORM
+         # and the models (the login form reads no database), every view module but the
+         # login page's and the services behind them: they load with the first request
+         # that needs them (web/views.py), or a second after start-up (the run worker and
+         # the webhook loop, web/cli.py)
+         "pydantic", "yaml", "sqlalchemy.orm", "harness.models", "web.api", "web.lead",
+         "web.review", "web.runs", "web.lab", "web.queue", "web.home", "web.qualification",
+         "web.columns", "harness.taskfile", "harness.exports", "harness.assignments",
+         "harness.rubric", "harness.runs", "harness.webhooks", "harness.annotate",
+         "harness.adjudication", "harness.importer", "sandboxes")
 FIRST_ANSWER = """
 import json, sys
 from harness.cli.common import engine, settings

@@ -25,10 +25,11 @@ def start_background(app: Flask) -> threading.Timer:
 
     def start() -> None:
         from harness import webhooks
+        from web.extensions import session_factory
         from web.runs import start_worker
 
         start_worker(app)
-        webhooks.start_delivery_loop(app.extensions["harness.sessionmaker"],
+        webhooks.start_delivery_loop(session_factory(app),
                                      settings().webhook_poll_ms)
 
     timer = threading.Timer(BACKGROUND_DELAY_S, start)

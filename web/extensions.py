@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import threading
+from typing import TYPE_CHECKING
+
 from flask import Flask, Response, current_app, g
 from flask_login import LoginManager
 from flask_wtf import CSRFProtect
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from harness.db import make_engine, make_sessionmaker
 from harness.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -38,7 +43,6 @@ class Database:
         settings = app_settings(app)
         engine = make_engine(settings.database_url)  # lazy: connects on first use, not here
         app.extensions["harness.engine"] = engine
-        app.extensions["harness.sessionmaker"] = make_sessionmaker(engine, settings)
         app.after_request(self._commit)
         app.teardown_appcontext(self._close)
 
@@ -56,8 +60,7 @@ class Database:
 
     @property
     def factory(self) -> sessionmaker[Session]:
-        factory: sessionmaker[Session] = current_app.extensions["harness.sessionmaker"]
-        return factory
+        return session_factory(current_app)
 
     @property
     def session(self) -> Session:
@@ -81,6 +84,20 @@ class Database:
             if exc is not None:
                 session.rollback()
             session.close()
+
+
+_factory_lock = threading.Lock()
+
+
+def session_factory(app: Flask) -> sessionmaker[Session]:
+    """The app's session factory, made on first use: SQLAlchemy's ORM loads with the
+    first request that reads the database, not before the server's first answer."""
+    with _factory_lock:
+        factory: sessionmaker[Session] | None = app.extensions.get("harness.sessionmaker")
+        if factory is None:
+            factory = make_sessionmaker(app.extensions["harness.engine"], app_settings(app))
+            app.extensions["harness.sessionmaker"] = factory
+    return factory
 
 
 db = Database()

@@ -26,7 +26,7 @@ from harness.runs import Executor, Worker, check_backend, sandbox_executor
 from harness.runs.hidden import hidden_note, visible_view
 from web.access import assignment_or_404, project_or_404, task_or_404
 from web.bodies import parse
-from web.extensions import app_settings, db
+from web.extensions import app_settings, db, session_factory
 from web.security import roles_required
 
 bp = Blueprint("runs", __name__)
@@ -214,7 +214,7 @@ def start_worker(app: Flask) -> Worker | None:
         return None
     configured: Executor | None = app.extensions.get("harness.executor")
     worker = Worker(
-        app.extensions["harness.sessionmaker"],
+        session_factory(app),
         configured or sandbox_executor(settings),
         concurrency=settings.run_concurrency,
         name="serve",

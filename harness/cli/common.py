@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
+from typing import TYPE_CHECKING
 
 import click
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from harness.db import make_engine, make_sessionmaker, session_scope
 from harness.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 
 @cache
