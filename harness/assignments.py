@@ -21,9 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, exists, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from harness import audit, settings, stats
 from harness.errors import Conflict, InvalidInput, NotFound
@@ -344,16 +345,21 @@ def renew_lease(
         # be stale (SQLite reads outside the write lock; PostgreSQL reads without locking),
         # and a claim may have expired it and given its slot away since. Extending it from
         # the stale copy would hold the task over k (seen under load with short leases).
+        # RETURNING the row's columns refreshes the session's copy in the same statement
+        # (a refresh would be a second one, and would unload the loaded task).
         extended = session.execute(
             update(Assignment)
             .where(Assignment.id == assignment.id, Assignment.state == "active",
                    (Assignment.lease_expires_at.is_(None)) | (Assignment.lease_expires_at >= now))
             .values(lease_expires_at=now + lease)
+            .returning(*_COLUMNS.values())
             .execution_options(synchronize_session=False)
-        )
-        session.refresh(assignment)
-        if getattr(extended, "rowcount", 0):
+        ).first()
+        if extended is not None:
+            for key, value in zip(_COLUMNS, extended, strict=True):
+                set_committed_value(assignment, key, value)
             return True
+        session.refresh(assignment)
     if assignment.state in ("active", "expired"):
         # PostgreSQL: serialise with claims of this task, as claim_next does; SQLite
         # ignores FOR UPDATE (its write lock is already held by expire_leases or a write).
@@ -387,6 +393,10 @@ def renew_lease(
     return assignment.state == "submitted"
 
 
+_COLUMNS = {attr.key: attr.class_attribute for attr in inspect(Assignment).column_attrs}
+"""Every column of an assignment, for UPDATE ... RETURNING in renew_lease."""
+
+
 def skip(session: Session, assignment: Assignment, reason: str) -> None:
     """Give the task back with a reason; it never comes back to this annotator."""
     reason = reason.strip()
@@ -417,7 +427,7 @@ def own_assignment(session: Session, project: Project, user_id: int,
             Assignment.id == assignment_id,
             Assignment.project_id == project.id,
             Assignment.user_id == user_id,
-        )
+        ).options(joinedload(Assignment.task))  # every caller reads the task
     ).one_or_none()
     if found is None:
         raise NotFound("not_found", "no such assignment of yours in this project")

@@ -318,15 +318,13 @@ def visible_projects(session: Session, user_id: int, *, admin: bool) -> list[Pro
 
 def project_for(session: Session, slug: str, *, user_id: int, admin: bool) -> Project:
     """The project, if the user may see it; NotFound otherwise (no hint that it exists)."""
-    project = session.scalars(select(Project).where(Project.slug == slug)).one_or_none()
-    if project is not None and not admin:
-        member = session.scalar(
-            select(ProjectMember.id).where(
-                ProjectMember.project_id == project.id, ProjectMember.user_id == user_id
-            )
-        )
-        if member is None:
-            project = None
+    if admin:
+        project = session.scalars(select(Project).where(Project.slug == slug)).one_or_none()
+    else:  # one statement: every request of a project page asks this
+        project = session.scalars(
+            select(Project).join(ProjectMember, ProjectMember.project_id == Project.id)
+            .where(Project.slug == slug, ProjectMember.user_id == user_id)
+        ).first()
     if project is None:
         raise NotFound("not_found", "no such project of yours")
     return project

@@ -26,7 +26,7 @@ from harness.models import (
     Project,
     utcnow,
 )
-from harness.rubric import body_of
+from harness.rubric import project_rubric
 
 STALE_MESSAGE = ("this task is open in another tab or window, which saved newer changes; "
                  "reload to see them (nothing of theirs was overwritten)")
@@ -222,7 +222,7 @@ def save_draft(
     writable(session, assignment, project, now)
     if draft is not None:
         clean = normalise_draft(draft)
-        rubric = body_of(project.rubric.content_hash, project.rubric.body)
+        rubric = project_rubric(session, project)
         check_draft(rubric, shown_candidates(assignment, assignment.task.candidates), clean)
         next_revision(session, assignment, revision, page)
         assignment.draft = clean
