@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, inspect, select, update
+from sqlalchemy import and_, bindparam, exists, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -326,6 +326,24 @@ def claim_any(
     return Claim(None, "taken" if "taken" in reasons else "all_done")
 
 
+_COLUMNS = {attr.key: attr.class_attribute for attr in inspect(Assignment).column_attrs}
+_EXTEND = (
+    update(Assignment)
+    .where(Assignment.id == bindparam("assignment_id"), Assignment.state == "active",
+           Assignment.lease_expires_at.is_(None)
+           | (Assignment.lease_expires_at >= bindparam("now")))
+    .values(lease_expires_at=bindparam("until"))
+    .returning(*_COLUMNS.values())
+    .execution_options(synchronize_session=False)
+)
+"""Extend a lease still running, RETURNING every column of the assignment.
+
+Built once, like the other statements of every write request (`own_assignment`,
+`harness.projects.project_for`, web/auth.py's user, `annotate.drafts.next_revision`):
+building a statement costs more CPU than SQLite takes to run it, and a statement
+built once also keeps its cache key."""
+
+
 def renew_lease(
     session: Session,
     assignment: Assignment,
@@ -348,12 +366,7 @@ def renew_lease(
         # RETURNING the row's columns refreshes the session's copy in the same statement
         # (a refresh would be a second one, and would unload the loaded task).
         extended = session.execute(
-            update(Assignment)
-            .where(Assignment.id == assignment.id, Assignment.state == "active",
-                   (Assignment.lease_expires_at.is_(None)) | (Assignment.lease_expires_at >= now))
-            .values(lease_expires_at=now + lease)
-            .returning(*_COLUMNS.values())
-            .execution_options(synchronize_session=False)
+            _EXTEND, {"assignment_id": assignment.id, "now": now, "until": now + lease}
         ).first()
         if extended is not None:
             for key, value in zip(_COLUMNS, extended, strict=True):
@@ -393,8 +406,6 @@ def renew_lease(
     return assignment.state == "submitted"
 
 
-_COLUMNS = {attr.key: attr.class_attribute for attr in inspect(Assignment).column_attrs}
-"""Every column of an assignment, for UPDATE ... RETURNING in renew_lease."""
 
 
 def skip(session: Session, assignment: Assignment, reason: str) -> None:
@@ -419,16 +430,18 @@ def skip(session: Session, assignment: Assignment, reason: str) -> None:
 # --- reads the pages use ----------------------------------------------------------------
 
 
+_OWN = select(Assignment).where(
+    Assignment.id == bindparam("assignment_id"),
+    Assignment.project_id == bindparam("project_id"),
+    Assignment.user_id == bindparam("user_id"),
+).options(joinedload(Assignment.task))  # every caller reads the task
+
+
 def own_assignment(session: Session, project: Project, user_id: int,
                    assignment_id: int) -> Assignment:
     """The user's own assignment in this project; anything else is NotFound."""
-    found = session.scalars(
-        select(Assignment).where(
-            Assignment.id == assignment_id,
-            Assignment.project_id == project.id,
-            Assignment.user_id == user_id,
-        ).options(joinedload(Assignment.task))  # every caller reads the task
-    ).one_or_none()
+    found = session.scalars(_OWN, {"assignment_id": assignment_id, "project_id": project.id,
+                                   "user_id": user_id}).one_or_none()
     if found is None:
         raise NotFound("not_found", "no such assignment of yours in this project")
     return found

@@ -13,7 +13,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from harness import audit
@@ -316,15 +316,18 @@ def visible_projects(session: Session, user_id: int, *, admin: bool) -> list[Pro
     return list(session.scalars(query))
 
 
+_MEMBER_PROJECT = (
+    select(Project).join(ProjectMember, ProjectMember.project_id == Project.id)
+    .where(Project.slug == bindparam("slug"), ProjectMember.user_id == bindparam("user_id"))
+)
+
+
 def project_for(session: Session, slug: str, *, user_id: int, admin: bool) -> Project:
     """The project, if the user may see it; NotFound otherwise (no hint that it exists)."""
     if admin:
         project = session.scalars(select(Project).where(Project.slug == slug)).one_or_none()
-    else:  # one statement: every request of a project page asks this
-        project = session.scalars(
-            select(Project).join(ProjectMember, ProjectMember.project_id == Project.id)
-            .where(Project.slug == slug, ProjectMember.user_id == user_id)
-        ).first()
+    else:  # one statement, built once: every request of a project page asks this
+        project = session.scalars(_MEMBER_PROJECT, {"slug": slug, "user_id": user_id}).first()
     if project is None:
         raise NotFound("not_found", "no such project of yours")
     return project
