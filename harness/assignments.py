@@ -406,8 +406,6 @@ def renew_lease(
     return assignment.state == "submitted"
 
 
-
-
 def skip(session: Session, assignment: Assignment, reason: str) -> None:
     """Give the task back with a reason; it never comes back to this annotator."""
     reason = reason.strip()
