@@ -176,7 +176,8 @@ class TaskLoader:
             select(Task.id, Task.external_id, Task.prompt, Task.is_gold, Task.tests_hash)
             .where(Task.id.in_(ids))
         ).all()
-        files = Candidate.files if self.with_files else literal_column("NULL").label("files")
+        files = (cast(Candidate.files, Text) if self.with_files
+                 else literal_column("NULL")).label("files")
         cands = conn.execute(
             select(Candidate.id, Candidate.task_id, Candidate.label, Candidate.model,
                    files, Candidate.content_hash)
@@ -191,9 +192,9 @@ class TaskLoader:
                                            self.limits, self.project.execution_mode)
         runs = newest_runs(self.session, keys.values()) if keys else {}
         by_task: dict[int, dict[int, CandidateInfo]] = {t.id: {} for t in tasks}
-        for c in cands:
+        for c, files_of in zip(cands, _decoded([c.files for c in cands]), strict=True):
             run = runs.get(keys[c.id]) if c.id in keys else None
-            by_task[c.task_id][c.id] = CandidateInfo(c.id, c.label, c.model, dict(c.files or {}),
+            by_task[c.task_id][c.id] = CandidateInfo(c.id, c.label, c.model, files_of or {},
                                                      c.content_hash, run_summary(run))
         return {t.id: TaskInfo(t.id, t.external_id, t.prompt, t.is_gold, by_task[t.id])
                 for t in tasks}
