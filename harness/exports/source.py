@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, cast, exists, func, literal_column, select
+from sqlalchemy import Text, bindparam, cast, exists, func, literal_column, select
 from sqlalchemy.orm import Session, aliased
 
 from harness import settings
@@ -174,14 +174,14 @@ class TaskLoader:
         conn = self.session.connection()
         tasks = conn.execute(
             select(Task.id, Task.external_id, Task.prompt, Task.is_gold, Task.tests_hash)
-            .where(Task.id.in_(ids))
+            .where(Task.id.in_(_many(ids)))
         ).all()
         files = (cast(Candidate.files, Text) if self.with_files
                  else literal_column("NULL")).label("files")
         cands = conn.execute(
             select(Candidate.id, Candidate.task_id, Candidate.label, Candidate.model,
                    files, Candidate.content_hash)
-            .where(Candidate.task_id.in_(ids)).order_by(Candidate.position, Candidate.id)
+            .where(Candidate.task_id.in_(_many(ids))).order_by(Candidate.position, Candidate.id)
         ).all()
         tests_hash = {t.id: t.tests_hash for t in tasks}
         keys: dict[int, str] = {}
@@ -227,6 +227,12 @@ class Batch:
     """rubric id -> (name, version)"""
     findings: dict[int, list[FindingRow]]
     verdicts: dict[int, list[VerdictRow]]
+
+
+def _many(ids: Iterable[int]) -> Any:
+    """An IN list of ids as one expanding parameter: `in_(list)` coerces every element in
+    Python, a few milliseconds a batch."""
+    return bindparam("ids", sorted(ids), expanding=True, unique=True)
 
 
 def _decoded(texts: list[str | None]) -> list[Any]:
@@ -303,7 +309,7 @@ def iter_batches(
         else:
             newest = dict(conn.execute(
                 select(Annotation.assignment_id, func.max(Annotation.version))
-                .where(Annotation.assignment_id.in_({r[1] for r in raw}))
+                .where(Annotation.assignment_id.in_(_many({r[1] for r in raw})))
                 .group_by(Annotation.assignment_id)).all())
         for user_id in {r[13] for r in raw} - pseudonyms.keys():
             pseudonyms[user_id] = annotator_hash(session, project, user_id)
@@ -318,12 +324,12 @@ def iter_batches(
                     select(Finding.annotation_id, Finding.candidate_id, Finding.file_path,
                            Finding.line_start, Finding.line_end, Finding.category,
                            Finding.severity, Finding.cwe, Finding.comment, Finding.content_hash)
-                    .where(Finding.annotation_id.in_(ids)).order_by(Finding.id)).all():
+                    .where(Finding.annotation_id.in_(_many(ids))).order_by(Finding.id)).all():
                 findings.setdefault(f[0], []).append(f[1:])  # type: ignore[arg-type]
             for v in conn.execute(
                     select(HintVerdict.annotation_id, HintVerdict.candidate_id,
                            HintVerdict.hint_key, HintVerdict.rule_id, HintVerdict.verdict)
-                    .where(HintVerdict.annotation_id.in_(ids)).order_by(HintVerdict.id)).all():
+                    .where(HintVerdict.annotation_id.in_(_many(ids))).order_by(HintVerdict.id)).all():
                 verdicts.setdefault(v[0], []).append(v[1:])
         else:
             rankings = _decoded([r[4] for r in raw])
