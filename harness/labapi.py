@@ -134,7 +134,7 @@ def annotations_page(session: Session, project: Project, since: str | None,
     items: list[str] = []
     last = after
     for found in source.iter_batches(session, project, after_id=after, limit=size,
-                                     batch=size, with_files=False):
+                                     batch=size, with_files=False, findings_json=True):
         for aid, text in annotation_lines(found):
             items.append(text)
             last = aid

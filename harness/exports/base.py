@@ -57,6 +57,8 @@ class Exporter:
     with_details: ClassVar[bool] = True
     """Whether records need scores, display order, rationale, findings and hint verdicts
     (not those built from rankings alone)."""
+    findings_json: ClassVar[bool] = False
+    """Whether batches carry findings as the jsonl record's JSON text (source.iter_batches)."""
     adjudications: ClassVar[Literal["replace", "append", "ignore"]] = "replace"
     """What an adjudicated task gives (the rule is in exports/adjudicated.py): its final
     result instead of its annotations ("replace": formats built from rankings and
@@ -82,6 +84,7 @@ class Exporter:
         for found in source.iter_batches(session, project, latest_only=self.latest_only,
                                          with_runs=self.with_runs, with_files=self.with_files,
                                          with_details=self.with_details,
+                                         findings_json=self.findings_json,
                                          skip_adjudicated=self.adjudications == "replace"):
             yield found
             if progress is not None:

@@ -44,9 +44,13 @@ def _label(task: TaskInfo, cid: Any) -> str:
 
 
 def annotation_lines(batch: Batch) -> Iterator[tuple[int, str]]:
-    """(annotation id, the record's JSON text) for each version of the batch."""
+    """(annotation id, the record's JSON text) for each version of a batch read with
+    `findings_json` (each finding's object is made by the database,
+    source._finding_json)."""
     shared = {tid: _TaskText(task) for tid, task in batch.tasks.items()}
-    findings, verdicts = batch.findings, batch.verdicts
+    findings, verdicts = batch.finding_texts, batch.verdicts
+    if findings is None:
+        raise ValueError("annotation_lines needs a batch read with findings_json")
     for (aid, assignment_id, version, rubric_id, scores, ranking, rationale, confidence,
          display_order, active_seconds, hints_visible, submitted_at, task_id, user_id,
          simulated, latest) in batch.rows:
@@ -75,18 +79,13 @@ def annotation_lines(batch: Batch) -> Iterator[tuple[int, str]]:
             "ranking": [[lab.get(c) or _label(task, c) for c in group] for group in ranking],
             "rationale": rationale,
             "confidence": confidence,
-            "findings": [
-                {"file_path": path, "line_start": start, "line_end": end,
-                 "category": category, "severity": severity, "cwe": cwe, "comment": comment,
-                 "content_hash": digest, "candidate": lab.get(cid) or _label(task, cid)}
-                for cid, path, start, end, category, severity, cwe, comment, digest
-                in findings.get(aid, ())],
-            "hint_verdicts": [
-                {"candidate": lab.get(cid) or _label(task, cid), "hint_key": key,
-                 "rule_id": rule, "verdict": verdict}
-                for cid, key, rule, verdict in verdicts.get(aid, ())],
         })
-        yield aid, head[:-1] + text.candidates
+        marks = verdicts.get(aid)
+        yield aid, "".join((
+            head[:-1], ',"findings":[', ",".join(findings.get(aid, ())), '],"hint_verdicts":',
+            dumps([{"candidate": lab.get(cid) or _label(task, cid), "hint_key": key,
+                    "rule_id": rule, "verdict": verdict} for cid, key, rule, verdict in marks])
+            if marks else "[]", text.candidates))
 
 
 class Jsonl(Exporter):
@@ -96,6 +95,7 @@ class Jsonl(Exporter):
     with_runs = True
     with_files = False
     adjudications = "append"
+    findings_json = True
 
     def lines(self, session: Session, project: Project,
               progress: Progress | None = None) -> Iterator[str]:

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Text, bindparam, cast, exists, func, literal_column, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, aliased
 
 from harness import settings
@@ -227,6 +228,28 @@ class Batch:
     """rubric id -> (name, version)"""
     findings: dict[int, list[FindingRow]]
     verdicts: dict[int, list[VerdictRow]]
+    finding_texts: dict[int, list[str]] | None = None
+    """With `findings_json`: annotation id -> its findings, each as the JSON object the
+    jsonl record gives (`findings` is then empty)."""
+
+
+def _finding_json(dialect: str) -> Any:
+    """A finding as the jsonl record's JSON object, built by the database: reading ten
+    columns a finding into Python and encoding them again was a third of an export.
+    The candidate is given by its label within the annotation's task (its id if it is
+    not one of them), as exports/jsonl.py labels candidates."""
+    make = func.json_object if dialect == "sqlite" else func.json_build_object
+    return cast(make(
+        literal_column("'file_path'"), Finding.file_path,
+        literal_column("'line_start'"), Finding.line_start,
+        literal_column("'line_end'"), Finding.line_end,
+        literal_column("'category'"), Finding.category,
+        literal_column("'severity'"), Finding.severity,
+        literal_column("'cwe'"), Finding.cwe,
+        literal_column("'comment'"), Finding.comment,
+        literal_column("'content_hash'"), Finding.content_hash,
+        literal_column("'candidate'"),
+        func.coalesce(Candidate.label, cast(Finding.candidate_id, Text))), Text)
 
 
 def _many(ids: Iterable[int]) -> Any:
@@ -241,6 +264,20 @@ def _decoded(texts: list[str | None]) -> list[Any]:
     return json.loads("[" + ",".join(t if t is not None else "null" for t in texts) + "]")
 
 
+def _finding_texts(conn: Connection, ids: list[int]) -> dict[int, list[str]]:
+    found: dict[int, list[str]] = {}
+    for aid, text in conn.execute(
+            select(Finding.annotation_id, _finding_json(conn.dialect.name))
+            .join(Annotation, Annotation.id == Finding.annotation_id)
+            .join(Assignment, Assignment.id == Annotation.assignment_id)
+            .outerjoin(Candidate, (Candidate.id == Finding.candidate_id)
+                       & (Candidate.task_id == Assignment.task_id))
+            .where(Finding.annotation_id.in_(_many(ids)))
+            .order_by(Finding.id)).all():
+        found.setdefault(aid, []).append(text)
+    return found
+
+
 def iter_batches(
     session: Session,
     project: Project,
@@ -252,6 +289,7 @@ def iter_batches(
     task_ids: Sequence[int] | None = None,
     with_files: bool = True,
     with_details: bool = True,
+    findings_json: bool = False,
     skip_adjudicated: bool = False,
     batch: int | None = None,
 ) -> Iterator[Batch]:
@@ -259,7 +297,8 @@ def iter_batches(
     (of `task_ids` only, when given; without the tasks a lead has adjudicated, with
     skip_adjudicated). Without `with_details` a batch has no scores, display order,
     rationale, findings nor hint verdicts (empty values), for the formats built from
-    rankings alone.
+    rankings alone. With `findings_json` (and details) the findings come as JSON text
+    (Batch.finding_texts), for the jsonl record.
 
     Read through the Core: the JSON columns come as their stored text and are decoded
     once per batch, and the newest version of each assignment is found by one grouped
@@ -315,17 +354,23 @@ def iter_batches(
             pseudonyms[user_id] = annotator_hash(session, project, user_id)
         findings: dict[int, list[FindingRow]] = {}
         verdicts: dict[int, list[VerdictRow]] = {}
+        finding_texts: dict[int, list[str]] | None = None
         if with_details:
             rankings = _decoded([r[4] for r in raw] + [r[5] for r in raw] + [r[8] for r in raw])
             n = len(raw)
             scores, orders = rankings[n:2 * n], rankings[2 * n:]
             del rankings[n:]
-            for f in conn.execute(
-                    select(Finding.annotation_id, Finding.candidate_id, Finding.file_path,
-                           Finding.line_start, Finding.line_end, Finding.category,
-                           Finding.severity, Finding.cwe, Finding.comment, Finding.content_hash)
-                    .where(Finding.annotation_id.in_(_many(ids))).order_by(Finding.id)).all():
-                findings.setdefault(f[0], []).append(f[1:])  # type: ignore[arg-type]
+            if findings_json:
+                finding_texts = _finding_texts(conn, ids)
+            else:
+                for f in conn.execute(
+                        select(Finding.annotation_id, Finding.candidate_id, Finding.file_path,
+                               Finding.line_start, Finding.line_end, Finding.category,
+                               Finding.severity, Finding.cwe, Finding.comment,
+                               Finding.content_hash)
+                        .where(Finding.annotation_id.in_(_many(ids))).order_by(Finding.id)
+                        ).all():
+                    findings.setdefault(f[0], []).append(f[1:])  # type: ignore[arg-type]
             for v in conn.execute(
                     select(HintVerdict.annotation_id, HintVerdict.candidate_id,
                            HintVerdict.hint_key, HintVerdict.rule_id, HintVerdict.verdict)
@@ -343,7 +388,7 @@ def iter_batches(
                  active_seconds, hints_visible, submitted_at, task_id, user_id, simulated),
             score, ranking, order in zip(raw, scores, rankings, orders, strict=True)]
         yield Batch(rows, tasks.load(r[12] for r in raw), pseudonyms, rubrics, findings,
-                    verdicts)
+                    verdicts, finding_texts)
         last = ids[-1]
         if left is not None:
             left -= len(raw)
