@@ -1,10 +1,12 @@
 """The export format interface: records from the annotation stream, written as bytes.
 
 A format is a class with a `name`, a media type and a file extension, that turns
-the stream of annotation versions (`source.annotations`) into records
-(`records`) and writes them (`stream`, JSON lines by default). Tabular formats
-(`tabular = True`) can also be written as Parquet. Nothing is held beyond one
-source batch, except where a format must aggregate (rankings keeps compact
+the stream of annotation versions (`source.iter_batches`, or one AnnotationRow at a
+time through `annotations`) into records (`records`) and writes them as lines
+(`lines`, `stream`: JSON lines by default). The formats on a hot path (jsonl,
+preferences) write their lines' text directly and read their records back from it.
+Tabular formats (`tabular = True`) can also be written as Parquet. Nothing is held
+beyond one source batch, except where a format must aggregate (rankings keeps compact
 numeric arrays, not records).
 """
 
