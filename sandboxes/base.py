@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import posixpath
+import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -189,7 +190,8 @@ class Sandbox(ABC):
         """How many sandboxes to keep started ahead of need per limits set (0: none)."""
 
     def settle(self) -> None:  # noqa: B027 - optional hook
-        """Wait until no sandbox is being started in the background."""
+        """Wait until no sandbox is being started or torn down in the background and
+        the runners of those waiting are up (steady state: what benchmarks time from)."""
 
     def waiting_resources(self) -> dict[str, set[str]]:
         """Host resources of sandboxes started ahead of need and not yet used
@@ -251,8 +253,17 @@ def close_backends() -> None:
 # -- file names: inside the work dir, and not shadowing the runner -------------
 
 
+UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+"""Unicode categories refused in file names: controls, formatting (bidi overrides,
+zero-width), surrogates, private use, unassigned, line and paragraph separators."""
+MAX_PATH_CHARS = 1024
+
+
 def check_relative_path(path: str) -> str:
-    """A file name of a task or candidate: relative, forward slashes, no '..', no NUL.
+    """A file name of a task or candidate: relative, forward slashes, no '..', no NUL,
+    no control or invisible formatting characters (a newline would forge lines of
+    pytest's report; a right-to-left override disguises a name on the review page),
+    each part within the 255 bytes a Linux file name may take.
 
     The one rule for file names: the task file's schema (harness.taskfile) checks
     it at import, the sandbox again before it writes a file (`sandboxes.staging`).
@@ -261,6 +272,12 @@ def check_relative_path(path: str) -> str:
         raise ValueError(f"file path {path!r} is empty or has surrounding spaces")
     if "\\" in path or "\x00" in path:
         raise ValueError(f"file path {path!r} may not contain backslashes or NUL")
+    if any(unicodedata.category(ch) in UNPRINTABLE for ch in path):
+        raise ValueError(f"file path {path!r} may not contain control or invisible "
+                         "formatting characters")
+    if len(path) > MAX_PATH_CHARS or any(len(p.encode()) > 255 for p in path.split("/")):
+        raise ValueError(f"file path {path[:60]!r}... is too long (at most {MAX_PATH_CHARS} "
+                         "characters, 255 bytes a part)")
     if path.startswith(("/", "~")):
         raise ValueError(f"file path {path!r} must be relative")
     if any(part in ("..", ".", "") for part in path.split("/")):

@@ -246,6 +246,25 @@ def pump(fds: Mapping[str, int], captures: Mapping[str, Capture], deadline: floa
     return state
 
 
+def await_output(fds: list[int], timeout: float = READY_TIMEOUT_S) -> None:
+    """Wait, reading nothing, until every fd has something to read (a runner's READY
+    line, or EOF when it could not start) or the timeout passes; a closed fd counts as
+    done. `settle()` uses it on the sandboxes waiting in a pool, so "settled" means
+    their runners are up, not still importing pytest beside the next run."""
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as sel:
+        for fd in fds:
+            with contextlib.suppress(OSError, ValueError):  # taken and closed meanwhile
+                sel.register(fd, selectors.EVENT_READ)
+        while sel.get_map() and time.monotonic() < deadline:
+            try:
+                events = sel.select(timeout=max(0.0, deadline - time.monotonic()))
+            except OSError:
+                return
+            for key, _ in events:
+                sel.unregister(key.fd)
+
+
 def await_ready(fd: int, deadline: float, err: Capture | None = None,
                 err_fd: int | None = None) -> bool:
     """Read the runner's READY line from `fd` (its stdout, nothing else is written

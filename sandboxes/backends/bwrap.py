@@ -52,6 +52,7 @@ from sandboxes.staging import (
     RunnerNotStarted,
     Stage,
     assemble,
+    await_output,
     await_ready,
     call_timeout,
     candidate_modules,
@@ -244,10 +245,13 @@ class BwrapSandbox(Sandbox):
             for f in HOST_ETC_FILES:
                 if os.path.exists(f):
                     args += ["--ro-bind", f, f]
-        # bwrap's /dev is a tmpfs of its own: without a cap and read-only it would be
-        # writable storage outside disk_mb. Its device nodes are bind mounts of their
-        # own, so /dev/null etc. stay writable after the remount.
-        args += ["--proc", "/proc", "--dev", "/dev",
+        # No /proc: its mountinfo would name every bind's source by its host path (the
+        # rootfs, the staging dir), which an unprivileged bwrap cannot rename, and
+        # neither the runner nor pytest needs it. bwrap's /dev is a tmpfs of its own:
+        # without a cap and read-only it would be writable storage outside disk_mb. Its
+        # device nodes are bind mounts of their own, so /dev/null etc. stay writable
+        # after the remount.
+        args += ["--dev", "/dev",
                  "--size", size, "--tmpfs", "/dev/shm",  # noqa: S108 - inside the sandbox
                  "--remount-ro", "/dev",
                  "--size", size, "--tmpfs", SANDBOX_TMP,
@@ -359,6 +363,9 @@ class BwrapSandbox(Sandbox):
         self.pool.settle()
         self.split_pool.settle()
         self.reaper.settle()
+        waiting = self.pool.waiting() + [s for p in self.split_pool.waiting()
+                                         for s in (p.judge, p.candidate)]
+        await_output([s.proc.stdout.fileno() for s in waiting if s.proc.stdout is not None])
 
     def close(self) -> None:
         self.pool.close()

@@ -53,6 +53,7 @@ from sandboxes.staging import (
     RunnerNotStarted,
     Stage,
     assemble,
+    await_output,
     call_timeout,
     candidate_modules,
     error_result,
@@ -369,6 +370,9 @@ class DockerSandbox(Sandbox):
         self.pool.settle()
         self.split_pool.settle()
         self.reaper.settle()
+        waiting = self.pool.waiting() + [w for p in self.split_pool.waiting()
+                                         for w in (p.judge, p.candidate)]
+        await_output([_raw(w.sock).fileno() for w in waiting])
 
     def close(self) -> None:
         self.pool.close()

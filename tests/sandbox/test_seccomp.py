@@ -27,7 +27,10 @@ PROBE = {"solution.py": (
     "        'getpid': errno_of(0 if os.getpid() > 0 else 1),\n"
     "    }\n"
     "def cmdline():\n"
-    "    return open('/proc/1/cmdline', 'rb').read().decode(errors='replace')\n")}
+    "    try:\n"
+    "        return open('/proc/1/cmdline', 'rb').read().decode(errors='replace')\n"
+    "    except OSError as exc:\n"
+    "        return type(exc).__name__\n")}
 TESTS = {"test_solution.py": (
     "import errno\n"
     "from solution import cmdline, probe\n\n"
@@ -39,8 +42,7 @@ TESTS = {"test_solution.py": (
     "def test_init_shows_no_host_paths():\n"
     "    seen = cmdline()\n"
     "    print(repr(seen))\n"
-    "    assert 'bwrap' in seen and '/tmp' not in seen and 'rootfs' not in seen\n"
-    "    assert 'harness-sbx' not in seen and '--ro-bind' not in seen\n")}
+    "    assert seen == 'FileNotFoundError'  # no /proc in the sandbox\n")}
 
 
 def test_the_filter_is_built_here() -> None:

@@ -62,14 +62,18 @@ def test_runner_shadowing_files_are_refused(name: str) -> None:
     assert is_refused(name)
 
 
-@pytest.mark.parametrize("name", ["solution.py", "pkg/util.py", "pyproject.toml", "README.md"])
+@pytest.mark.parametrize("name", ["solution.py", "pkg/util.py", "pyproject.toml", "README.md",
+                                  "données/été.py", "模块.py", "x" * 250 + ".py"])
 def test_ordinary_files_are_not_refused(name: str) -> None:
+    assert check_relative_path(name) == name
     assert not is_refused(name)
     assert refused_files({name: ""}) == []
 
 
 @pytest.mark.parametrize("name", ["/etc/passwd", "../x.py", "a/../../x.py", "", "a\\b.py",
-                                  "./x.py", "a//b.py", " x.py", "~/x.py", "x\x00.py"])
+                                  "./x.py", "a//b.py", " x.py", "~/x.py", "x\x00.py",
+                                  "a\nb.py", "x\x1b[31m.py", "evil\u202eyp.py", "zero\u200bw.py",
+                                  "sep\u2028.py", "x" * 256 + ".py", "a/" * 600 + "b.py"])
 def test_file_names_must_stay_inside_the_work_dir(name: str) -> None:
     with pytest.raises(ValueError):
         check_relative_path(name)

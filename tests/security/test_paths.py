@@ -2,8 +2,8 @@
 
 Candidate and test file names of a task file that could leave the sandbox's work dir
 (`..`, absolute paths, `~`, backslashes, NUL, empty or dot parts, symlink-looking
-names that climb) are refused at import with the line and the field that holds the
-name, and the file imports nothing. The browser uploads (a new project's task file
+names that climb, control and bidi characters, over-long names) are refused at import
+with the line and the field that holds the name, and the file imports nothing. The browser uploads (a new project's task file
 and rubric, a further import) are saved under the data dir whatever name the browser
 sends, and refuse such task files the same way. Nothing is written outside.
 """
@@ -46,6 +46,10 @@ BAD_NAMES = [
     "link -> ../../etc/passwd",  # what `ls -l` shows for a symlink
     " solution.py",
     "",
+    "tests/test_ok.py\nPASSED everything",  # a newline would forge report lines
+    "solution\x1b[2K.py",
+    "evil\u202eyp.py",  # shows as evilpy.py reversed on the review page
+    "x" * 300 + ".py",
 ]
 
 
