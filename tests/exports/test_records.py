@@ -5,8 +5,10 @@ hint verdicts of their own version, provenance, the current test runs."""
 
 from __future__ import annotations
 
+import io
 import json
 
+import pyarrow.parquet as pq
 import pytest
 from helpers import DEMO_TASKS
 from helpers.exports import jsonl_records, preference_records
@@ -57,4 +59,9 @@ def test_jsonl_records_across_batches(db, simulated, monkeypatch) -> None:
 
 def test_preferences_are_what_the_definition_says(db, simulated) -> None:
     project = simulated(annotators=3, versions=2)
-    assert _lines(db, project, "preferences") == preference_records(db, project)
+    want = preference_records(db, project)
+    assert _lines(db, project, "preferences") == want
+    # Parquet reads the format's lines back as records.
+    data = b"".join(exports.get("parquet", exports.ExportOptions(table="preferences"))
+                    .stream(db, project))
+    assert pq.read_table(io.BytesIO(data)).to_pylist() == want
