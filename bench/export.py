@@ -71,7 +71,7 @@ def build(data: Path, versions: int, per_assignment: int, annotators: int) -> No
 BARE = r'''
 import json, resource, sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1])
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 n = 0
 out = open("/dev/null", "w")
 cur = db.execute("""SELECT a.id, a.assignment_id, a.version, a.scores, a.ranking, a.rationale,
@@ -100,7 +100,7 @@ while True:
         out.write(json.dumps(record) + "\n")
         n += 1
 elapsed = time.perf_counter() - start
-print(json.dumps({"records": n, "seconds": elapsed,
+print(json.dumps({"records": n, "seconds": elapsed, "cpu": time.process_time() - cpu,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 '''
 
@@ -117,15 +117,15 @@ with session() as s:
     def count(k):
         global n
         n += k
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     out = open("/dev/null", "wb")
     size = lines = 0
     for chunk in exporter.stream(s, project, progress=count):
         out.write(chunk)
         size += len(chunk)
         lines += chunk.count(b"\n")
-    elapsed = time.perf_counter() - start
-print(json.dumps({"records": n, "seconds": elapsed, "bytes": size, "lines": lines,
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+print(json.dumps({"records": n, "seconds": elapsed, "cpu": cpu, "bytes": size, "lines": lines,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 '''
 
@@ -216,14 +216,19 @@ def main() -> None:
         bare = run(BARE, str(data / "harness.db"), data=data)
         bare_rate = bare["records"] / bare["seconds"]
         print(f"bare sqlite3 + json.dumps: {bare['records']:,.0f} versions in "
-              f"{bare['seconds']:.2f} s = {bare_rate:,.0f}/s, peak RSS {bare['rss_mb']:.0f} MB")
+              f"{bare['seconds']:.2f} s (CPU {bare['cpu']:.2f} s) = {bare_rate:,.0f}/s, "
+              f"peak RSS {bare['rss_mb']:.0f} MB")
         trees = [("before", args.compare), ("after", REPO)] if args.compare else [("", REPO)]
         for name, tree in trees:
             ours = run(OURS, fmt, data=data, tree=tree)
             rate = ours["records"] / ours["seconds"]
+            ours_us = ours["cpu"] / ours["records"] * 1e6
+            bare_us = bare["cpu"] / bare["records"] * 1e6
             print(f"{fmt}{' ' + name if name else ''}: {ours['records']:,.0f} versions read in "
                   f"{ours['seconds']:.2f} s = {rate:,.0f}/s ({bare_rate / rate:.2f}x the bare "
-                  f"time), peak RSS {ours['rss_mb']:.0f} MB, {ours['lines']:,.0f} records "
+                  f"time; CPU {ours_us:.0f} µs a version, {ours_us / bare_us:.2f}x the bare "
+                  f"read's {bare_us:.0f} µs), "
+                  f"peak RSS {ours['rss_mb']:.0f} MB, {ours['lines']:,.0f} records "
                   f"({ours['lines'] / ours['seconds']:,.0f}/s), "
                   f"{ours['bytes'] / 1e6:.1f} MB written")
     if not args.no_fits:
