@@ -1,7 +1,8 @@
 """Export speed and memory: jsonl, preferences and rankings against the bare cost.
 
     .venv/bin/python bench/export.py [--versions 100000] [--data DIR] [--pairs 1000000]
-                                     [--rankings 100000]
+                                     [--rankings 100000] [--formats jsonl,preferences,rankings]
+                                     [--compare OLD_TREE] [--no-fits]
 
 Builds (or reuses, with --data) a project whose annotation versions come from
 `harness simulate`: the demo tasks repeated under new ids, overlap 2, several
@@ -70,7 +71,7 @@ def build(data: Path, versions: int, per_assignment: int, annotators: int) -> No
 BARE = r'''
 import json, resource, sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1])
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 n = 0
 out = open("/dev/null", "w")
 cur = db.execute("""SELECT a.id, a.assignment_id, a.version, a.scores, a.ranking, a.rationale,
@@ -99,7 +100,7 @@ while True:
         out.write(json.dumps(record) + "\n")
         n += 1
 elapsed = time.perf_counter() - start
-print(json.dumps({"records": n, "seconds": elapsed,
+print(json.dumps({"records": n, "seconds": elapsed, "cpu": time.process_time() - cpu,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 '''
 
@@ -116,22 +117,24 @@ with session() as s:
     def count(k):
         global n
         n += k
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     out = open("/dev/null", "wb")
-    size = 0
+    size = lines = 0
     for chunk in exporter.stream(s, project, progress=count):
         out.write(chunk)
         size += len(chunk)
-    elapsed = time.perf_counter() - start
-print(json.dumps({"records": n, "seconds": elapsed, "bytes": size,
+        lines += chunk.count(b"\n")
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+print(json.dumps({"records": n, "seconds": elapsed, "cpu": cpu, "bytes": size, "lines": lines,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 '''
 
 
-def run(code: str, *args: str, data: Path) -> dict[str, float]:
-    env = dict(os.environ, HARNESS_DATA_DIR=str(data))
+def run(code: str, *args: str, data: Path, tree: Path = REPO) -> dict[str, float]:
+    """`code` in a fresh interpreter, importing the harness of the source tree `tree`."""
+    env = dict(os.environ, HARNESS_DATA_DIR=str(data), PYTHONPATH=str(tree))
     out = subprocess.run([sys.executable, "-c", code, *args], env=env, check=True,
-                         capture_output=True, text=True, cwd=REPO)
+                         capture_output=True, text=True, cwd=tree)
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
@@ -196,23 +199,41 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--pairs", type=int, default=1_000_000)
     parser.add_argument("--rankings", type=int, default=100_000)
+    parser.add_argument("--formats", default="jsonl,preferences,rankings",
+                        help="comma-separated; each runs after its own bare read")
+    parser.add_argument("--compare", type=Path, default=None,
+                        help="another source tree (e.g. `git archive` of an older commit): "
+                             "each format runs there too, right before this tree's run")
+    parser.add_argument("--no-fits", action="store_true",
+                        help="skip the synthetic Bradley–Terry and Plackett–Luce timings")
     args = parser.parse_args()
     data = args.data or Path(tempfile.mkdtemp(prefix="bench-export-"))
     build(data, args.versions, args.per_assignment, args.annotators)
     print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"SQLite {sqlite3.sqlite_version}; data {data}")
-    bare = run(BARE, str(data / "harness.db"), data=data)
-    bare_rate = bare["records"] / bare["seconds"]
-    print(f"bare sqlite3 + json.dumps: {bare['records']:,.0f} versions in {bare['seconds']:.2f} s"
-          f" = {bare_rate:,.0f}/s, peak RSS {bare['rss_mb']:.0f} MB")
-    for fmt in ("jsonl", "preferences", "rankings"):
-        ours = run(OURS, fmt, data=data)
-        rate = ours["records"] / ours["seconds"]
-        print(f"{fmt}: {ours['records']:,.0f} versions read in {ours['seconds']:.2f} s = "
-              f"{rate:,.0f}/s ({bare_rate / rate:.2f}x the bare time), "
-              f"peak RSS {ours['rss_mb']:.0f} MB, {ours['bytes'] / 1e6:.1f} MB written")
-    bt_pairs(args.pairs)
-    pl_rankings(args.rankings)
+    for fmt in args.formats.split(","):
+        # The bare read beside each format: on a shared machine the load moves within a run.
+        bare = run(BARE, str(data / "harness.db"), data=data)
+        bare_rate = bare["records"] / bare["seconds"]
+        print(f"bare sqlite3 + json.dumps: {bare['records']:,.0f} versions in "
+              f"{bare['seconds']:.2f} s (CPU {bare['cpu']:.2f} s) = {bare_rate:,.0f}/s, "
+              f"peak RSS {bare['rss_mb']:.0f} MB")
+        trees = [("before", args.compare), ("after", REPO)] if args.compare else [("", REPO)]
+        for name, tree in trees:
+            ours = run(OURS, fmt, data=data, tree=tree)
+            rate = ours["records"] / ours["seconds"]
+            ours_us = ours["cpu"] / ours["records"] * 1e6
+            bare_us = bare["cpu"] / bare["records"] * 1e6
+            print(f"{fmt}{' ' + name if name else ''}: {ours['records']:,.0f} versions read in "
+                  f"{ours['seconds']:.2f} s = {rate:,.0f}/s ({bare_rate / rate:.2f}x the bare "
+                  f"time; CPU {ours_us:.0f} µs a version, {ours_us / bare_us:.2f}x the bare "
+                  f"read's {bare_us:.0f} µs), "
+                  f"peak RSS {ours['rss_mb']:.0f} MB, {ours['lines']:,.0f} records "
+                  f"({ours['lines'] / ours['seconds']:,.0f}/s), "
+                  f"{ours['bytes'] / 1e6:.1f} MB written")
+    if not args.no_fits:
+        bt_pairs(args.pairs)
+        pl_rankings(args.rankings)
 
 
 if __name__ == "__main__":

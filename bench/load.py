@@ -5,6 +5,7 @@ beside them; then the database is checked for what must hold under load.
                                    [--overlap 2] [--import-tasks 2000]
                                    [--lease-seconds 6 --abandon 5]
                                    [--database-url postgresql+psycopg://...]
+                                   [--workers 2]
 
 Each annotator logs in and loops until the time is up: claim (POST /p/load/queue),
 open the review page, two autosaves, then submit (9 in 10) or skip (1 in 10). A second
@@ -324,7 +325,7 @@ def check(url: str, args: argparse.Namespace, stats: Stats, imported: int) -> li
         side = s.scalar(select(func.count(Task.id)).join(Project).where(Project.slug == "side"))
         if side not in (0, imported):
             problems.append(f"the import is partial: {side} of {imported} tasks")
-        if side == 0:
+        if side == 0 and imported:
             problems.append("the import did not finish in time")
         if args.abandon:
             problems += check_leases(s, stats)
@@ -333,6 +334,25 @@ def check(url: str, args: argparse.Namespace, stats: Stats, imported: int) -> li
     if fives:
         problems.append(f"{fives} responses were 5xx")
     return problems
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its live children (the server's
+    pre-forked processes), from /proc; 0 where there is none (not Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    try:
+        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return 0.0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -347,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--overlap", type=int, default=2)
     parser.add_argument("--import-tasks", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=16, help="the server's threads")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="the server's processes (harness serve --workers)")
     parser.add_argument("--lease-seconds", type=float, default=0,
                         help="the server's lease (HARNESS_LEASE_MINUTES); 0: its default")
     parser.add_argument("--abandon", type=int, default=0,
@@ -372,7 +394,8 @@ def main(argv: list[str] | None = None) -> int:
         port = free_port()
         server = subprocess.Popen(
             [str(BIN / "harness"), "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--threads", str(args.threads)],
+             "--threads", str(args.threads),
+             *(["--workers", str(args.workers)] if args.workers > 1 else [])],
             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=open(work / "server.log", "wb"))  # noqa: SIM115
         try:
@@ -399,15 +422,21 @@ def main(argv: list[str] | None = None) -> int:
                 stats.errors.append("an annotator could not log in")
             start = time.monotonic()
             end = clock.end
+            server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
+            load_before = os.getloadavg()[0]
             with stats.lock:
                 for kind in ("login_page", "login", "queue_page"):
                     stats.times.pop(kind, None)
-            importer_proc = subprocess.Popen(
-                [str(BIN / "harness"), "import", "side", str(side_file)], env=env,
+            importer_proc = subprocess.Popen(  # --import-tasks 0: no import, only `true`
+                [str(BIN / "harness"), "import", "side", str(side_file)]
+                if args.import_tasks else ["true"], env=env,
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             for t in threads:
                 t.join(timeout=args.seconds + 120)
             elapsed = time.monotonic() - start
+            server_cpu = cpu_seconds(server.pid) - server_cpu
+            client_cpu = time.process_time() - client_cpu
+            load_after = os.getloadavg()[0]
             try:
                 _, err = importer_proc.communicate(timeout=max(end + 60 - time.monotonic(), 1))
                 if importer_proc.returncode:
@@ -431,7 +460,9 @@ def main(argv: list[str] | None = None) -> int:
             print("Traceback".join(["", *tracebacks])[-6000:], file=sys.stderr)
         database = "postgresql" if url.startswith("postgresql") else "sqlite"
         print(f"{args.annotators} annotators, {elapsed:.1f} s, {database}, "
-              f"import of {args.import_tasks} tasks beside them"
+              f"server {args.workers} process(es) x {args.threads} threads, "
+              + (f"import of {args.import_tasks} tasks beside them" if args.import_tasks
+                 else "no import beside them")
               + (f", lease {args.lease_seconds:g} s, {args.abandon} abandon"
                  if args.abandon else ""))
         for kind in ("claim", "review_page", "draft", "submit", "skip", "late_draft"):
@@ -443,6 +474,12 @@ def main(argv: list[str] | None = None) -> int:
         writes = len(stats.times.get("draft", [])) + len(stats.times.get("submit", []))
         print(f"  submits + draft saves: {writes / elapsed:.1f}/s; "
               f"acknowledged submits: {len(stats.submitted)}")
+        requests = sum(len(v) for k, v in stats.times.items() if k != "late_draft")
+        print(f"  server CPU {server_cpu:.1f} s: {1000 * server_cpu / max(writes, 1):.2f} ms "
+              f"per write ({1000 * server_cpu / max(requests, 1):.2f} ms per request of "
+              f"{requests}, claims and pages included); load generator CPU {client_cpu:.1f} s "
+              f"({1000 * client_cpu / max(requests, 1):.2f} ms per request); load average "
+              f"{load_before:.1f} at the start, {load_after:.1f} at the end")
         for note in stats.notes:
             print(f"  {note}")
         for problem in problems:

@@ -21,9 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, bindparam, exists, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from harness import audit, settings, stats
 from harness.errors import Conflict, InvalidInput, NotFound
@@ -120,15 +121,17 @@ def display_order(task_id: int, candidate_ids: list[int], nth: int) -> list[int]
     return ids[shift:] + ids[:shift]
 
 
+# the statements of a claim that take a task id only, built once (renew_lease says why)
+_HOLDING_COUNT = select(func.count(Assignment.id)).where(
+    Assignment.task_id == bindparam("task_id"), Assignment.state.in_(HOLDING))
+_CANDIDATE_IDS = select(Candidate.id).where(Candidate.task_id == bindparam("task_id"))
+_ASSIGNED_COUNT = select(func.count(Assignment.id)).where(
+    Assignment.task_id == bindparam("task_id"))
+_LOCK_TASK = select(Task.id).where(Task.id == bindparam("task_id")).with_for_update()
+
+
 def _holding_count(session: Session, task_id: int) -> int:
-    return int(
-        session.scalar(
-            select(func.count(Assignment.id)).where(
-                Assignment.task_id == task_id, Assignment.state.in_(HOLDING)
-            )
-        )
-        or 0
-    )
+    return int(session.scalar(_HOLDING_COUNT, {"task_id": task_id}) or 0)
 
 
 def _open_task_ids(session: Session, project: Project, user_id: int, limit: int,
@@ -244,14 +247,11 @@ def _try_claim(session: Session, project: Project, task_id: int, user_id: int,
     """A new assignment of this task to the user, or None when the task filled up
     meanwhile (the count is checked again after the insert, in a savepoint)."""
     # PostgreSQL: serialise claims of this task; SQLite ignores FOR UPDATE.
-    session.execute(select(Task.id).where(Task.id == task_id).with_for_update())
+    session.execute(_LOCK_TASK, {"task_id": task_id})
     if _holding_count(session, task_id) >= project.overlap:
         return None
-    candidate_ids = list(session.scalars(select(Candidate.id).where(Candidate.task_id == task_id)))
-    nth = int(
-        session.scalar(select(func.count(Assignment.id)).where(Assignment.task_id == task_id))
-        or 0
-    )
+    candidate_ids = list(session.scalars(_CANDIDATE_IDS, {"task_id": task_id}))
+    nth = int(session.scalar(_ASSIGNED_COUNT, {"task_id": task_id}) or 0)
     assignment = Assignment(
         project_id=project.id,
         task_id=task_id,
@@ -325,6 +325,24 @@ def claim_any(
     return Claim(None, "taken" if "taken" in reasons else "all_done")
 
 
+_COLUMNS = {attr.key: attr.class_attribute for attr in inspect(Assignment).column_attrs}
+_EXTEND = (
+    update(Assignment)
+    .where(Assignment.id == bindparam("assignment_id"), Assignment.state == "active",
+           Assignment.lease_expires_at.is_(None)
+           | (Assignment.lease_expires_at >= bindparam("now")))
+    .values(lease_expires_at=bindparam("until"))
+    .returning(*_COLUMNS.values())
+    .execution_options(synchronize_session=False)
+)
+"""Extend a lease still running, RETURNING every column of the assignment.
+
+Built once, like the other statements of every write request (`own_assignment`,
+`harness.projects.project_for`, web/auth.py's user, `annotate.drafts.next_revision`):
+building a statement costs more CPU than SQLite takes to run it, and a statement
+built once also keeps its cache key."""
+
+
 def renew_lease(
     session: Session,
     assignment: Assignment,
@@ -344,16 +362,16 @@ def renew_lease(
         # be stale (SQLite reads outside the write lock; PostgreSQL reads without locking),
         # and a claim may have expired it and given its slot away since. Extending it from
         # the stale copy would hold the task over k (seen under load with short leases).
+        # RETURNING the row's columns refreshes the session's copy in the same statement
+        # (a refresh would be a second one, and would unload the loaded task).
         extended = session.execute(
-            update(Assignment)
-            .where(Assignment.id == assignment.id, Assignment.state == "active",
-                   (Assignment.lease_expires_at.is_(None)) | (Assignment.lease_expires_at >= now))
-            .values(lease_expires_at=now + lease)
-            .execution_options(synchronize_session=False)
-        )
-        session.refresh(assignment)
-        if getattr(extended, "rowcount", 0):
+            _EXTEND, {"assignment_id": assignment.id, "now": now, "until": now + lease}
+        ).first()
+        if extended is not None:
+            for key, value in zip(_COLUMNS, extended, strict=True):
+                set_committed_value(assignment, key, value)
             return True
+        session.refresh(assignment)
     if assignment.state in ("active", "expired"):
         # PostgreSQL: serialise with claims of this task, as claim_next does; SQLite
         # ignores FOR UPDATE (its write lock is already held by expire_leases or a write).
@@ -409,16 +427,18 @@ def skip(session: Session, assignment: Assignment, reason: str) -> None:
 # --- reads the pages use ----------------------------------------------------------------
 
 
+_OWN = select(Assignment).where(
+    Assignment.id == bindparam("assignment_id"),
+    Assignment.project_id == bindparam("project_id"),
+    Assignment.user_id == bindparam("user_id"),
+).options(joinedload(Assignment.task))  # every caller reads the task
+
+
 def own_assignment(session: Session, project: Project, user_id: int,
                    assignment_id: int) -> Assignment:
     """The user's own assignment in this project; anything else is NotFound."""
-    found = session.scalars(
-        select(Assignment).where(
-            Assignment.id == assignment_id,
-            Assignment.project_id == project.id,
-            Assignment.user_id == user_id,
-        )
-    ).one_or_none()
+    found = session.scalars(_OWN, {"assignment_id": assignment_id, "project_id": project.id,
+                                   "user_id": user_id}).one_or_none()
     if found is None:
         raise NotFound("not_found", "no such assignment of yours in this project")
     return found

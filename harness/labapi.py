@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import json
 from typing import Any
 
 from sqlalchemy import select
@@ -24,7 +25,7 @@ from harness import settings
 from harness.analysis.store import analyses_for, task_context
 from harness.errors import InvalidInput, NotFound
 from harness.exports import adjudicated, source
-from harness.exports.jsonl import annotation_record
+from harness.exports.jsonl import annotation_lines
 from harness.models import ApiToken, Project, Task
 from harness.runs import runs_for_task
 from harness.status import project_overview
@@ -122,18 +123,24 @@ def task_json(session: Session, project: Project, task: Task) -> dict[str, Any]:
 
 
 def annotations_page(session: Session, project: Project, since: str | None,
-                     limit: int | None) -> dict[str, Any]:
-    """Annotation versions after the cursor, oldest first. next_cursor is always given:
-    pass it back as `since` to get what was added meanwhile (an empty page keeps it)."""
+                     limit: int | None) -> str:
+    """Annotation versions after the cursor, oldest first, as the page's JSON text
+    ({"items", "next_cursor", "has_more"}): the records are the jsonl export's
+    (exports/jsonl.annotation_lines), spliced in as they are written. next_cursor is
+    always given: pass it back as `since` to get what was added meanwhile (an empty page
+    keeps it)."""
     size = page_size(limit)
     after = decode_cursor("a", since)
-    items = []
+    items: list[str] = []
     last = after
-    for row in source.iter_annotations(session, project, after_id=after, limit=size,
-                                       batch=size, with_files=False):
-        items.append(annotation_record(row))
-        last = row.id
-    return {"items": items, "next_cursor": encode_cursor("a", last), "has_more": len(items) == size}
+    for found in source.iter_batches(session, project, after_id=after, limit=size,
+                                     batch=size, with_files=False, findings_json=True):
+        for aid, text in annotation_lines(found):
+            items.append(text)
+            last = aid
+    return (f'{{"items":[{",".join(items)}],'
+            f'"next_cursor":{json.dumps(encode_cursor("a", last))},'
+            f'"has_more":{json.dumps(len(items) == size)}}}')
 
 
 def adjudications_page(session: Session, project: Project, cursor: str | None,

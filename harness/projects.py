@@ -13,7 +13,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import BindParameter, ColumnElement, func, select, update
+from sqlalchemy import BindParameter, ColumnElement, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from harness import audit
@@ -316,8 +316,15 @@ def visible_projects(session: Session, user_id: int, *, admin: bool) -> list[Pro
     return list(session.scalars(query))
 
 
+_MEMBER_PROJECT = (
+    select(Project).join(ProjectMember, ProjectMember.project_id == Project.id)
+    .where(Project.slug == bindparam("slug"), ProjectMember.user_id == bindparam("user_id"))
+)
+
+
 def is_member(user_id: int | BindParameter[int]) -> ColumnElement[bool]:
-    """A condition on a statement over Project: the user is a member of the project."""
+    """A condition on a statement over Project: the user is a member of the project (the
+    review page's one statement, harness.annotate.page.page_objects)."""
     return select(ProjectMember.id).where(
         ProjectMember.project_id == Project.id, ProjectMember.user_id == user_id
     ).exists()
@@ -325,10 +332,10 @@ def is_member(user_id: int | BindParameter[int]) -> ColumnElement[bool]:
 
 def project_for(session: Session, slug: str, *, user_id: int, admin: bool) -> Project:
     """The project, if the user may see it; NotFound otherwise (no hint that it exists)."""
-    query = select(Project).where(Project.slug == slug)
-    if not admin:  # in the same statement: every page asks this first
-        query = query.where(is_member(user_id))
-    project = session.scalars(query).one_or_none()
+    if admin:
+        project = session.scalars(select(Project).where(Project.slug == slug)).one_or_none()
+    else:  # one statement, built once: every request of a project page asks this
+        project = session.scalars(_MEMBER_PROJECT, {"slug": slug, "user_id": user_id}).first()
     if project is None:
         raise NotFound("not_found", "no such project of yours")
     return project

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from harness import audit
@@ -300,6 +300,23 @@ def replace_rubric(session: Session, project: Project, text: str, *, name: str,
 
 
 _BODIES: dict[str, RubricBody] = {}
+
+
+_RUBRIC_HASH = select(Rubric.content_hash).where(Rubric.id == bindparam("rubric_id"))
+
+
+def project_rubric(session: Session, project: Project) -> RubricBody:
+    """The project's parsed rubric, read once per session (rubric rows never change):
+    its body only when the parse is not cached yet, else one short column."""
+    known: dict[int, RubricBody] = session.info.setdefault("rubric_bodies", {})
+    parsed = known.get(project.rubric_id)
+    if parsed is None and "rubric" not in project.__dict__:
+        content_hash = session.scalar(_RUBRIC_HASH, {"rubric_id": project.rubric_id})
+        parsed = _BODIES.get(content_hash or "")
+    if parsed is None:
+        parsed = body_of(project.rubric.content_hash, project.rubric.body)
+    known[project.rubric_id] = parsed
+    return parsed
 
 
 def body_of(content_hash: str, body: dict[str, Any]) -> RubricBody:

@@ -99,6 +99,9 @@ class Settings:
     redis_url: str = ""  # set: test runs go through RQ on this Redis to `harness worker`s
     probe_slots: int = 0  # probes one server process runs at once; 0: half the CPUs
     inprocess_worker: bool = True  # `harness serve` runs queued test runs itself
+    # Processes `harness serve` forks to share its port (HARNESS_WEB_WORKERS): one is
+    # bound to one core by the GIL; background jobs run in the first only.
+    web_workers: int = 1
     # Webhook hosts (or IP addresses) that may resolve to loopback, private or link-local
     # addresses; everything else that does is refused (HARNESS_WEBHOOK_ALLOW, comma-separated).
     webhook_allow: tuple[str, ...] = ()
@@ -146,6 +149,7 @@ class Settings:
             probe_slots=_int_env(env, "HARNESS_PROBE_SLOTS", 0),
             redis_url=_redis_url(env),
             inprocess_worker=_bool_env(env, "HARNESS_INPROCESS_WORKER", True),
+            web_workers=_int_env(env, "HARNESS_WEB_WORKERS", 1, minimum=1),
             webhook_allow=tuple(h.strip().lower() for h in
                                 env.get("HARNESS_WEBHOOK_ALLOW", "").split(",") if h.strip()),
             webhook_poll_ms=_int_env(env, "HARNESS_WEBHOOK_POLL_MS", 2000),

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -112,6 +112,12 @@ def _counts(session: Session, task_ids: Sequence[int]) -> dict[int, dict[str, in
     return out
 
 
+# built once: refresh_task runs in every submit (harness.assignments.renew_lease says why)
+_ADJUDICATED = select(exists().where(Adjudication.task_id == bindparam("task_id")))
+_LOCK_STATS = (select(TaskStats.task_id).where(TaskStats.task_id == bindparam("task_id"))
+               .with_for_update())
+
+
 def _lock_row(session: Session, project_id: int, task_id: int) -> None:
     """Make sure the task's row exists, then hold it until commit: concurrent refreshes
     of one task run one after the other (FOR UPDATE is a no-op on SQLite, whose
@@ -122,16 +128,14 @@ def _lock_row(session: Session, project_id: int, task_id: int) -> None:
                                   skipped=0, coincidences=[], positions={}, adjudicated=False,
                                   updated_at=utcnow())
                     .on_conflict_do_nothing(index_elements=["task_id"]))
-    session.execute(select(TaskStats.task_id).where(TaskStats.task_id == task_id)
-                    .with_for_update())
+    session.execute(_LOCK_STATS, {"task_id": task_id})
 
 
 def refresh_task(session: Session, project: Project, task_id: int) -> TaskStats:
     """Recompute the task's row from its annotations; flushes (the caller commits)."""
     _lock_row(session, project.id, task_id)
     rated = dict(rated_by_task(session, project, [task_id])).get(task_id, [])
-    adjudicated = session.scalar(
-        select(exists().where(Adjudication.task_id == task_id))) or False
+    adjudicated = session.scalar(_ADJUDICATED, {"task_id": task_id}) or False
     row = _write(session, project.id, task_id, rated, _counts(session, [task_id]).get(task_id, {}),
                  bool(adjudicated))
     session.flush()

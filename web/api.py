@@ -114,8 +114,9 @@ def task(slug: str, task_id: str) -> ResponseReturnValue:
 @bp.get("/projects/<slug>/annotations")
 @token_api
 def annotations(slug: str) -> ResponseReturnValue:
-    return _page(labapi.annotations_page(db.session, _project(slug), request.args.get("since"),
-                                         _limit()))
+    return Response(labapi.annotations_page(db.session, _project(slug),
+                                            request.args.get("since"), _limit()),
+                    mimetype="application/json")
 
 
 @bp.get("/projects/<slug>/adjudications")

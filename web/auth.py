@@ -9,14 +9,15 @@ it, and `load_user` refuses a session from an older epoch on its next request.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from functools import cache
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
@@ -52,17 +53,25 @@ def current(row: User) -> CurrentUser:
     return CurrentUser(row.id, row.name, row.role, row.session_epoch)
 
 
-def load_user(session_id: str) -> CurrentUser | None:
-    """flask-login's user loader (registered by the app factory, web.create_app)."""
+@cache
+def _session_user() -> Any:
+    """The four columns every request needs, not the ORM row; built once (see
+    harness.assignments.renew_lease on why the hot statements are), on first use."""
     from harness.models import User
 
+    return (select(User.name, User.role, User.is_active, User.session_epoch)
+            .where(User.id == bindparam("user_id")))
+
+
+def load_user(session_id: str) -> CurrentUser | None:
+    """flask-login's user loader (registered by the app factory, web.create_app)."""
     user_id, _, epoch = session_id.partition(":")
     if not user_id.isdigit() or not epoch.isdigit():
         return None  # a session from before epochs, or forged: log in again
-    row = db.session.get(User, int(user_id))
+    row = db.session.execute(_session_user(), {"user_id": int(user_id)}).one_or_none()
     if row is None or not row.is_active or row.session_epoch != int(epoch):
         return None
-    return current(row)
+    return CurrentUser(int(user_id), row.name, row.role, row.session_epoch)
 
 
 class LoginForm(FlaskForm):

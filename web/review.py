@@ -19,7 +19,7 @@ from harness.annotate.page import (
 from harness.errors import NotFound
 from harness.models import Assignment, Project
 from harness.probes import MAX_SOURCE_BYTES
-from harness.rubric import RubricBody, body_of
+from harness.rubric import RubricBody, project_rubric
 from harness.text import line_diff
 from web.access import assignment_or_404, is_admin, project_or_404, sees_models
 from web.bodies import parse
@@ -34,7 +34,7 @@ bp = Blueprint("review", __name__)
 
 
 def _rubric(project: Project) -> RubricBody:
-    return body_of(project.rubric.content_hash, project.rubric.body)
+    return project_rubric(db.session, project)
 
 
 def _urls(slug: str, assignment: Assignment) -> dict[str, str]:
@@ -146,7 +146,7 @@ def submit(slug: str, assignment_id: int) -> ResponseReturnValue:
                         page=body.page)
     result = annotate.submit_annotation(
         db.session, assignment, project, _rubric(project), body.draft,
-        acknowledge_warnings=body.acknowledge_warnings,
+        acknowledge_warnings=body.acknowledge_warnings, lease_renewed=True,
     )
     reply: dict[str, Any] = {
         "ok": result.annotation is not None,

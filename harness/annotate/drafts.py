@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import bindparam, or_, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -26,7 +26,7 @@ from harness.models import (
     Project,
     utcnow,
 )
-from harness.rubric import body_of
+from harness.rubric import project_rubric
 
 STALE_MESSAGE = ("this task is open in another tab or window, which saved newer changes; "
                  "reload to see them (nothing of theirs was overwritten)")
@@ -168,6 +168,22 @@ def lock_assignment(session: Session, assignment: Assignment) -> None:
         )
 
 
+def _next(*cond: Any) -> Any:
+    return (update(Assignment).where(Assignment.id == bindparam("assignment_id"), *cond)
+            .values(draft_revision=Assignment.draft_revision + 1,
+                    draft_writer=bindparam("page"))
+            .returning(Assignment.draft_revision)
+            .execution_options(synchronize_session=False))
+
+
+# built once (harness.assignments.renew_lease says why): unchecked, based on a revision,
+# or based on a revision unless the current one is this page's own
+_NEXT_ANY = _next()
+_NEXT_BASED = _next(Assignment.draft_revision == bindparam("base"))
+_NEXT_OWN_PAGE = _next(or_(Assignment.draft_revision == bindparam("base"),
+                           Assignment.draft_writer == bindparam("page")))
+
+
 def next_revision(session: Session, assignment: Assignment, base: int | None, page: str) -> int:
     """Compare-and-set the draft revision: the save must be based on the current revision,
     or the current revision must be this page's own (its earlier save still in flight).
@@ -175,17 +191,9 @@ def next_revision(session: Session, assignment: Assignment, base: int | None, pa
     One UPDATE decides, so two pages racing cannot both win. Raises Conflict (409)
     otherwise, and nothing is stored.
     """
-    cond = [Assignment.id == assignment.id]
-    if base is not None:
-        same_page = Assignment.draft_writer == page if page else None
-        cond.append(or_(Assignment.draft_revision == base, same_page)
-                    if same_page is not None else Assignment.draft_revision == base)
-    new = session.execute(
-        update(Assignment).where(*cond)
-        .values(draft_revision=Assignment.draft_revision + 1, draft_writer=page or None)
-        .returning(Assignment.draft_revision)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+    statement = _NEXT_ANY if base is None else _NEXT_OWN_PAGE if page else _NEXT_BASED
+    new = session.execute(statement, {"assignment_id": assignment.id, "base": base,
+                                      "page": page or None}).scalar_one_or_none()
     if new is None:
         raise Conflict("stale_draft", STALE_MESSAGE, field="revision")
     set_committed_value(assignment, "draft_revision", new)
@@ -222,7 +230,7 @@ def save_draft(
     writable(session, assignment, project, now)
     if draft is not None:
         clean = normalise_draft(draft)
-        rubric = body_of(project.rubric.content_hash, project.rubric.body)
+        rubric = project_rubric(session, project)
         check_draft(rubric, shown_candidates(assignment, assignment.task.candidates), clean)
         next_revision(session, assignment, revision, page)
         assignment.draft = clean

@@ -49,11 +49,15 @@ def submit_annotation(
     payload: Any,
     *,
     acknowledge_warnings: bool = False,
+    lease_renewed: bool = False,
     now: datetime | None = None,
 ) -> SubmitResult:
     """Check the payload against the rubric and store it as a new annotation version.
 
     Nothing changes when there are errors, or warnings the annotator has not yet seen.
+    `lease_renewed`: the caller's `save_draft` renewed the lease in this transaction,
+    which holds the assignment's row (PostgreSQL) or the write lock (SQLite) to the
+    commit, so the lease check is not repeated.
     """
     now = now or utcnow()
     draft = normalise_draft(payload)
@@ -65,7 +69,8 @@ def submit_annotation(
     clean, errors = validate(rubric, shown, draft, hints)
     if errors:
         return SubmitResult(None, errors=errors)
-    writable(session, assignment, project, now)
+    if not lease_renewed:
+        writable(session, assignment, project, now)
     lock_assignment(session, assignment)
     # read under the lock: of two identical submits racing, the second sees the first's
     # version. The same review again is that version (its warnings were answered then).

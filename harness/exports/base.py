@@ -1,10 +1,12 @@
 """The export format interface: records from the annotation stream, written as bytes.
 
 A format is a class with a `name`, a media type and a file extension, that turns
-the stream of annotation versions (`source.annotations`) into records
-(`records`) and writes them (`stream`, JSON lines by default). Tabular formats
-(`tabular = True`) can also be written as Parquet. Nothing is held beyond one
-source batch, except where a format must aggregate (rankings keeps compact
+the stream of annotation versions (`source.iter_batches`, or one AnnotationRow at a
+time through `annotations`) into records (`records`) and writes them as lines
+(`lines`, `stream`: JSON lines by default). The formats on a hot path (jsonl,
+preferences) write their lines' text directly and read their records back from it.
+Tabular formats (`tabular = True`) can also be written as Parquet. Nothing is held
+beyond one source batch, except where a format must aggregate (rankings keeps compact
 numeric arrays, not records).
 """
 
@@ -39,8 +41,9 @@ def _default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def dumps(record: dict[str, Any]) -> str:
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=_default)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_default)
+dumps: Callable[[Any], str] = _ENCODER.encode
+"""A record as one line of compact JSON (the encoder is made once, not per record)."""
 
 
 class Exporter:
@@ -53,6 +56,11 @@ class Exporter:
     with_runs: ClassVar[bool] = False
     with_files: ClassVar[bool] = True
     """Whether records carry the candidates' code (completions)."""
+    with_details: ClassVar[bool] = True
+    """Whether records need scores, display order, rationale, findings and hint verdicts
+    (not those built from rankings alone)."""
+    findings_json: ClassVar[bool] = False
+    """Whether batches carry findings as the jsonl record's JSON text (source.iter_batches)."""
     adjudications: ClassVar[Literal["replace", "append", "ignore"]] = "replace"
     """What an adjudicated task gives (the rule is in exports/adjudicated.py): its final
     result instead of its annotations ("replace": formats built from rankings and
@@ -72,14 +80,22 @@ class Exporter:
             found += adjudicated.count(session, project)
         return found
 
+    def batches(self, session: Session, project: Project,
+                progress: Progress | None) -> Iterator[source.Batch]:
+        """The annotation versions this format reads, a batch at a time."""
+        for found in source.iter_batches(session, project, latest_only=self.latest_only,
+                                         with_runs=self.with_runs, with_files=self.with_files,
+                                         with_details=self.with_details,
+                                         findings_json=self.findings_json,
+                                         skip_adjudicated=self.adjudications == "replace"):
+            yield found
+            if progress is not None:
+                progress(len(found.rows))
+
     def annotations(self, session: Session, project: Project,
                     progress: Progress | None) -> Iterator[source.AnnotationRow]:
-        for row in source.iter_annotations(session, project, latest_only=self.latest_only,
-                                           with_runs=self.with_runs, with_files=self.with_files,
-                                           skip_adjudicated=self.adjudications == "replace"):
-            yield row
-            if progress is not None:
-                progress(1)
+        for found in self.batches(session, project, progress):
+            yield from source.annotation_rows(found)
 
     def finals(self, session: Session, project: Project,
                     progress: Progress | None) -> Iterator[adjudicated.AdjudicatedRow]:
@@ -107,20 +123,29 @@ class Exporter:
                           row: adjudicated.AdjudicatedRow) -> Iterator[dict[str, Any]]:
         raise NotImplementedError
 
+    def lines(self, session: Session, project: Project,
+              progress: Progress | None = None) -> Iterator[str]:
+        """The records as JSON text, one per line (without its newline). A format on a hot
+        path writes its text directly and reads its records back from it (`records` for
+        Parquet), so a record is defined once."""
+        for record in self.records(session, project, progress):
+            yield dumps(record)
+
     def stream(self, session: Session, project: Project,
                progress: Progress | None = None) -> Iterator[bytes]:
         """JSON lines, in chunks of about CHUNK bytes."""
         buffer: list[str] = []
         size = 0
-        for record in self.records(session, project, progress):
-            line = dumps(record) + "\n"
+        for line in self.lines(session, project, progress):
             buffer.append(line)
             size += len(line)
             if size >= CHUNK:
-                yield "".join(buffer).encode()
+                buffer.append("")
+                yield "\n".join(buffer).encode()
                 buffer, size = [], 0
         if buffer:
-            yield "".join(buffer).encode()
+            buffer.append("")
+            yield "\n".join(buffer).encode()
 
     def filename(self, project: Project) -> str:
         return f"{project.slug}-{self.name}.{self.extension}"

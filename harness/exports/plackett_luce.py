@@ -69,9 +69,31 @@ class StageBuilder:
         self.weight = array("d")
         self.appearances: dict[int, float] = {}
         self.firsts: dict[int, float] = {}
+        self.memo: dict[tuple[tuple[str, ...], ...],
+                        tuple[list[int], tuple[int, ...], list[int]]] = {}
 
     def add(self, task_key: int, ranking: Sequence[Sequence[str]], weight: float = 1.0) -> None:
         t = self.tasks.setdefault(task_key, len(self.tasks))
+        key = tuple(map(tuple, ranking))
+        found = self.memo.get(key)
+        if found is None:
+            if len(self.memo) >= 100_000:
+                self.memo.clear()
+            found = self.memo[key] = self._stages(ranking)
+        seen, first, shapes = found
+        for m in seen:
+            self.appearances[m] = self.appearances.get(m, 0.0) + weight
+        for m in first:
+            self.firsts[m] = self.firsts.get(m, 0.0) + weight
+        for shape in shapes:
+            self.task.append(t)
+            self.shape.append(shape)
+            self.weight.append(weight)
+
+    def _stages(self, ranking: Sequence[Sequence[str]]
+                ) -> tuple[list[int], tuple[int, ...], list[int]]:
+        """(models in the ranking, its first group, the shape of each stage) of one ranking;
+        rankings repeat, so `add` remembers them."""
         seen: set[int] = set()
         groups: list[tuple[int, ...]] = []
         for group in ranking:
@@ -84,21 +106,17 @@ class StageBuilder:
             if ids:
                 groups.append(tuple(sorted(ids)))
         if len(seen) < 2:
-            return
-        for m in seen:
-            self.appearances[m] = self.appearances.get(m, 0.0) + weight
-        for m in groups[0]:
-            self.firsts[m] = self.firsts.get(m, 0.0) + weight
+            return [], (), []
+        shapes = []
         remaining = sorted(seen)
         for picked in groups:
             if len(remaining) < 2:
                 break
             key = (tuple(remaining), picked)
-            self.task.append(t)
-            self.shape.append(self.shapes.setdefault(key, len(self.shapes)))
-            self.weight.append(weight)
+            shapes.append(self.shapes.setdefault(key, len(self.shapes)))
             chosen = set(picked)
             remaining = [m for m in remaining if m not in chosen]
+        return list(seen), groups[0], shapes
 
     def build(self) -> Stages:
         n, u = len(self.models), len(self.shapes)

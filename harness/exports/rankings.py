@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 # The fits (numpy) load when a ranking is computed: the registry of formats is imported
 # by the server at start, which should not pay for numpy.
 
+MEMO = 100_000
+"""At most this many distinct rankings (of model names) are remembered at once."""
+
 ELO_SCALE = 400 / math.log(10)
 """Strengths are also given on the Elo scale arena leaderboards use (1000 at the mean)."""
 
@@ -49,6 +52,7 @@ class ComparisonBuilder:
         self.winner = array("q")
         self.loser = array("q")
         self.weight = array("d")
+        self.memo: dict[tuple[tuple[str, ...], ...], tuple[list[int], list[int], list[float]]] = {}
         from harness.exports.plackett_luce import StageBuilder
 
         self.stages = StageBuilder()
@@ -58,29 +62,48 @@ class ComparisonBuilder:
 
     def add(self, task: TaskInfo, ranking: list[list[int]], weight: float = 1.0) -> None:
         """Every pair of one ranking of the task, `weight` times."""
-        self.stages.add(task.id, [[task.model_of(c) for c in group if c in task.candidates]
-                                  for group in ranking], weight)
+        models = [[task.model_of(c) for c in group if c in task.candidates] for group in ranking]
+        self.stages.add(task.id, models, weight)
         t = self.tasks.setdefault(task.id, len(self.tasks))
-        placed = [(g, task.model_of(c)) for g, group in enumerate(ranking) for c in group
-                  if c in task.candidates]
+        key = tuple(map(tuple, models))
+        pairs = self.memo.get(key)
+        if pairs is None:
+            if len(self.memo) >= MEMO:
+                self.memo.clear()
+            pairs = self.memo[key] = self._pairs(models)
+        winners, losers, shares = pairs
+        if winners:
+            self.task.extend([t] * len(winners))
+            self.winner.extend(winners)
+            self.loser.extend(losers)
+            self.weight.extend(shares if weight == 1.0 else [s * weight for s in shares])
+
+    def _pairs(self, models: list[list[str]]) -> tuple[list[int], list[int], list[float]]:
+        """(winners, losers, weights) of one ranking of model names: a win for the better
+        group, half a win each way for a tie, nothing between two candidates of one model.
+        Rankings repeat (the same models in the same order), so this is memoised."""
+        winners: list[int] = []
+        losers: list[int] = []
+        shares: list[float] = []
+        placed = [(g, m) for g, group in enumerate(models) for m in group]
         for i, (gi, mi) in enumerate(placed):
             for gj, mj in placed[i + 1:]:
                 if mi == mj:
                     continue
                 a, b = self._model(mi), self._model(mj)
                 if gi == gj:
-                    self._append(t, a, b, 0.5 * weight)
-                    self._append(t, b, a, 0.5 * weight)
+                    winners += (a, b)
+                    losers += (b, a)
+                    shares += (0.5, 0.5)
                 elif gi < gj:
-                    self._append(t, a, b, weight)
+                    winners.append(a)
+                    losers.append(b)
+                    shares.append(1.0)
                 else:
-                    self._append(t, b, a, weight)
-
-    def _append(self, t: int, w: int, loser: int, weight: float) -> None:
-        self.task.append(t)
-        self.winner.append(w)
-        self.loser.append(loser)
-        self.weight.append(weight)
+                    winners.append(b)
+                    losers.append(a)
+                    shares.append(1.0)
+        return winners, losers, shares
 
     def build(self) -> Comparisons:
         import numpy as np
@@ -97,6 +120,7 @@ class ComparisonBuilder:
 class Rankings(Exporter):
     name = "rankings"
     with_files = False
+    with_details = False
     rounds = 200
 
     def records(self, session: Session, project: Project,
@@ -104,8 +128,10 @@ class Rankings(Exporter):
         from harness.exports import bradley_terry, plackett_luce
 
         builder = ComparisonBuilder()
-        for row in self.annotations(session, project, progress):
-            builder.add(row.task, row.ranking)
+        for found in self.batches(session, project, progress):
+            tasks = found.tasks
+            for row in found.rows:
+                builder.add(tasks[row[12]], row[5])  # the task, the ranking (source.Row)
         adjudicated = 0
         for final in self.finals(session, project, progress):
             builder.add(final.task, final.ranking, float(final.annotators))

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterator, Sequence
+import json
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, literal_column, select
+from sqlalchemy import Text, bindparam, cast, exists, func, literal_column, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, aliased
 
 from harness import settings
@@ -147,7 +149,9 @@ def count(session: Session, project: Project, *, latest_only: bool = False,
 
 
 class TaskLoader:
-    """Tasks and candidates (with their current runs) of one batch, loaded in bulk."""
+    """Tasks and candidates (with their current runs) of one batch, loaded in bulk. The
+    previous batch's tasks are kept, so a task whose versions straddle two batches is
+    read once (versions come in id order, and a task's versions are close together)."""
 
     def __init__(self, session: Session, project: Project, with_runs: bool,
                  with_files: bool = True) -> None:
@@ -157,18 +161,28 @@ class TaskLoader:
         self.with_runs = with_runs and project.tests_enabled
         self.limits = limits_for(project.sandbox_limits).key()
         self.image = image_tag()
+        self.kept: dict[int, TaskInfo] = {}
 
-    def load(self, task_ids: Sequence[int]) -> dict[int, TaskInfo]:
-        ids = sorted(set(task_ids))
-        tasks = self.session.execute(
+    def load(self, task_ids: Iterable[int]) -> dict[int, TaskInfo]:
+        wanted = set(task_ids)
+        found = {i: self.kept[i] for i in wanted if i in self.kept}
+        if len(found) < len(wanted):
+            found.update(self._read(sorted(wanted - found.keys())))
+        self.kept = found
+        return found
+
+    def _read(self, ids: Sequence[int]) -> dict[int, TaskInfo]:
+        conn = self.session.connection()
+        tasks = conn.execute(
             select(Task.id, Task.external_id, Task.prompt, Task.is_gold, Task.tests_hash)
-            .where(Task.id.in_(ids))
+            .where(Task.id.in_(_many(ids)))
         ).all()
-        files = Candidate.files if self.with_files else literal_column("NULL").label("files")
-        cands = self.session.execute(
+        files = (cast(Candidate.files, Text) if self.with_files
+                 else literal_column("NULL")).label("files")
+        cands = conn.execute(
             select(Candidate.id, Candidate.task_id, Candidate.label, Candidate.model,
                    files, Candidate.content_hash)
-            .where(Candidate.task_id.in_(ids)).order_by(Candidate.position, Candidate.id)
+            .where(Candidate.task_id.in_(_many(ids))).order_by(Candidate.position, Candidate.id)
         ).all()
         tests_hash = {t.id: t.tests_hash for t in tasks}
         keys: dict[int, str] = {}
@@ -179,12 +193,207 @@ class TaskLoader:
                                            self.limits, self.project.execution_mode)
         runs = newest_runs(self.session, keys.values()) if keys else {}
         by_task: dict[int, dict[int, CandidateInfo]] = {t.id: {} for t in tasks}
-        for c in cands:
+        for c, files_of in zip(cands, _decoded([c.files for c in cands]), strict=True):
             run = runs.get(keys[c.id]) if c.id in keys else None
-            by_task[c.task_id][c.id] = CandidateInfo(c.id, c.label, c.model, dict(c.files or {}),
+            by_task[c.task_id][c.id] = CandidateInfo(c.id, c.label, c.model, files_of or {},
                                                      c.content_hash, run_summary(run))
         return {t.id: TaskInfo(t.id, t.external_id, t.prompt, t.is_gold, by_task[t.id])
                 for t in tasks}
+
+
+Row = tuple[int, int, int, int, dict[str, Any], list[list[int]], str, "int | None", list[int],
+            float, bool, datetime, int, int, bool, bool]
+"""One annotation version as a batch holds it: (id, assignment_id, version, rubric_id,
+scores, ranking, rationale, confidence, display_order, active_seconds, hints_visible,
+submitted_at, task_id, user_id, simulated, latest). A plain tuple: building an object per
+version was a large part of an export's time."""
+
+FindingRow = tuple[int, str, int, int, str, str, "str | None", str, str]
+"""(candidate_id, file_path, line_start, line_end, category, severity, cwe, comment,
+content_hash), in the order of the finding ids."""
+
+VerdictRow = tuple[int, str, str, str]
+"""(candidate_id, hint_key, rule_id, verdict), in the order of the verdict ids."""
+
+
+@dataclass
+class Batch:
+    """Up to BATCH annotation versions (in id order) with what their records need."""
+
+    rows: list[Row]
+    tasks: dict[int, TaskInfo]
+    annotators: dict[int, str]
+    """user id -> hashed annotator id"""
+    rubrics: dict[int, tuple[str, str]]
+    """rubric id -> (name, version)"""
+    findings: dict[int, list[FindingRow]]
+    verdicts: dict[int, list[VerdictRow]]
+    finding_texts: dict[int, list[str]] | None = None
+    """With `findings_json`: annotation id -> its findings, each as the JSON object the
+    jsonl record gives (`findings` is then empty)."""
+
+
+def _finding_json(dialect: str) -> Any:
+    """A finding as the jsonl record's JSON object, built by the database: reading ten
+    columns a finding into Python and encoding them again was a third of an export.
+    The candidate is given by its label within the annotation's task (its id if it is
+    not one of them), as exports/jsonl.py labels candidates."""
+    make = func.json_object if dialect == "sqlite" else func.json_build_object
+    return cast(make(
+        literal_column("'file_path'"), Finding.file_path,
+        literal_column("'line_start'"), Finding.line_start,
+        literal_column("'line_end'"), Finding.line_end,
+        literal_column("'category'"), Finding.category,
+        literal_column("'severity'"), Finding.severity,
+        literal_column("'cwe'"), Finding.cwe,
+        literal_column("'comment'"), Finding.comment,
+        literal_column("'content_hash'"), Finding.content_hash,
+        literal_column("'candidate'"),
+        func.coalesce(Candidate.label, cast(Finding.candidate_id, Text))), Text)
+
+
+def _many(ids: Iterable[int]) -> Any:
+    """An IN list of ids as one expanding parameter: `in_(list)` coerces every element in
+    Python, a few milliseconds a batch."""
+    return bindparam("ids", sorted(ids), expanding=True, unique=True)
+
+
+def _decoded(texts: list[str | None]) -> list[Any]:
+    """Many stored JSON texts decoded by one call (json.loads per value was a third of the
+    reading time); SQL NULL becomes None."""
+    return json.loads("[" + ",".join(t if t is not None else "null" for t in texts) + "]")
+
+
+def _finding_texts(conn: Connection, ids: list[int]) -> dict[int, list[str]]:
+    found: dict[int, list[str]] = {}
+    for aid, text in conn.execute(
+            select(Finding.annotation_id, _finding_json(conn.dialect.name))
+            .join(Annotation, Annotation.id == Finding.annotation_id)
+            .join(Assignment, Assignment.id == Annotation.assignment_id)
+            .outerjoin(Candidate, (Candidate.id == Finding.candidate_id)
+                       & (Candidate.task_id == Assignment.task_id))
+            .where(Finding.annotation_id.in_(_many(ids)))
+            .order_by(Finding.id)).all():
+        found.setdefault(aid, []).append(text)
+    return found
+
+
+def iter_batches(
+    session: Session,
+    project: Project,
+    *,
+    after_id: int = 0,
+    limit: int | None = None,
+    latest_only: bool = False,
+    with_runs: bool = True,
+    task_ids: Sequence[int] | None = None,
+    with_files: bool = True,
+    with_details: bool = True,
+    findings_json: bool = False,
+    skip_adjudicated: bool = False,
+    batch: int | None = None,
+) -> Iterator[Batch]:
+    """The project's annotation versions with id > after_id, in id order, a batch at a time
+    (of `task_ids` only, when given; without the tasks a lead has adjudicated, with
+    skip_adjudicated). Without `with_details` a batch has no scores, display order,
+    rationale, findings nor hint verdicts (empty values), for the formats built from
+    rankings alone. With `findings_json` (and details) the findings come as JSON text
+    (Batch.finding_texts), for the jsonl record.
+
+    Read through the Core: the JSON columns come as their stored text and are decoded
+    once per batch, and the newest version of each assignment is found by one grouped
+    query per batch instead of a subquery per row."""
+    size_cap = batch or BATCH
+    tasks = TaskLoader(session, project, with_runs, with_files)
+    rubrics: dict[int, tuple[str, str]] = {
+        r.id: (r.name, r.version) for r in session.execute(select(Rubric.id, Rubric.name,
+                                                                  Rubric.version))
+    }
+    pseudonyms: dict[int, str] = {}
+    # The Core connection: session.execute adds the ORM's per-row work to plain selects.
+    conn = session.connection()
+    last = after_id
+    left = limit
+    if with_details:
+        detail: tuple[Any, ...] = (cast(Annotation.scores, Text), Annotation.rationale,
+                                   Annotation.confidence, cast(Annotation.display_order, Text))
+    else:
+        detail = (literal_column("NULL"), literal_column("''"), literal_column("NULL"),
+                  literal_column("NULL"))
+    while left is None or left > 0:
+        size = size_cap if left is None else min(size_cap, left)
+        query = (
+            select(Annotation.id, Annotation.assignment_id, Annotation.version,
+                   Annotation.rubric_id, cast(Annotation.ranking, Text), *detail,
+                   Annotation.active_seconds, Annotation.hints_visible, Annotation.submitted_at,
+                   Assignment.task_id, Assignment.user_id, User.simulated)
+            .join(Assignment, Assignment.id == Annotation.assignment_id)
+            .join(User, User.id == Assignment.user_id)
+            .where(Annotation.project_id == project.id, Annotation.id > last)
+            .order_by(Annotation.id)
+            .limit(size)
+        )
+        if latest_only:
+            query = query.where(Annotation.version == _latest_version())
+        if task_ids is not None:
+            query = query.where(Assignment.task_id.in_(task_ids))
+        if skip_adjudicated:
+            query = query.where(~_adjudicated())
+        raw = conn.execute(query).all()
+        if not raw:
+            return
+        ids = [r[0] for r in raw]
+        if latest_only:
+            newest: dict[int, int] = {}
+        else:
+            newest = dict(conn.execute(
+                select(Annotation.assignment_id, func.max(Annotation.version))
+                .where(Annotation.assignment_id.in_(_many({r[1] for r in raw})))
+                .group_by(Annotation.assignment_id)).all())
+        for user_id in {r[13] for r in raw} - pseudonyms.keys():
+            pseudonyms[user_id] = annotator_hash(session, project, user_id)
+        findings: dict[int, list[FindingRow]] = {}
+        verdicts: dict[int, list[VerdictRow]] = {}
+        finding_texts: dict[int, list[str]] | None = None
+        if with_details:
+            rankings = _decoded([r[4] for r in raw] + [r[5] for r in raw] + [r[8] for r in raw])
+            n = len(raw)
+            scores, orders = rankings[n:2 * n], rankings[2 * n:]
+            del rankings[n:]
+            if findings_json:
+                finding_texts = _finding_texts(conn, ids)
+            else:
+                for f in conn.execute(
+                        select(Finding.annotation_id, Finding.candidate_id, Finding.file_path,
+                               Finding.line_start, Finding.line_end, Finding.category,
+                               Finding.severity, Finding.cwe, Finding.comment,
+                               Finding.content_hash)
+                        .where(Finding.annotation_id.in_(_many(ids))).order_by(Finding.id)
+                        ).all():
+                    findings.setdefault(f[0], []).append(f[1:])  # type: ignore[arg-type]
+            for v in conn.execute(
+                    select(HintVerdict.annotation_id, HintVerdict.candidate_id,
+                           HintVerdict.hint_key, HintVerdict.rule_id, HintVerdict.verdict)
+                    .where(HintVerdict.annotation_id.in_(_many(ids))).order_by(HintVerdict.id)).all():
+                verdicts.setdefault(v[0], []).append(v[1:])
+        else:
+            rankings = _decoded([r[4] for r in raw])
+            scores = orders = [None] * len(raw)
+        rows: list[Row] = [
+            (aid, assignment_id, version, rubric_id, score or {}, ranking or [],
+             rationale or "", confidence, order or [], float(active_seconds or 0.0),
+             hints_visible, submitted_at, task_id, user_id, bool(simulated),
+             latest_only or version == newest.get(assignment_id))
+            for (aid, assignment_id, version, rubric_id, _, _, rationale, confidence, _,
+                 active_seconds, hints_visible, submitted_at, task_id, user_id, simulated),
+            score, ranking, order in zip(raw, scores, rankings, orders, strict=True)]
+        yield Batch(rows, tasks.load(r[12] for r in raw), pseudonyms, rubrics, findings,
+                    verdicts, finding_texts)
+        last = ids[-1]
+        if left is not None:
+            left -= len(raw)
+        if len(raw) < size:
+            return
 
 
 def iter_annotations(
@@ -198,89 +407,40 @@ def iter_annotations(
     task_ids: Sequence[int] | None = None,
     with_files: bool = True,
     skip_adjudicated: bool = False,
-    batch: int = BATCH,
+    batch: int | None = None,
 ) -> Iterator[AnnotationRow]:
-    """The project's annotation versions with id > after_id, in id order (of `task_ids`
-    only, when given; without the tasks a lead has adjudicated, with skip_adjudicated)."""
-    tasks = TaskLoader(session, project, with_runs, with_files)
-    rubrics: dict[int, tuple[str, str]] = {
-        r.id: (r.name, r.version) for r in session.execute(select(Rubric.id, Rubric.name,
-                                                                  Rubric.version))
-    }
-    latest = _latest_version()
-    pseudonyms: dict[int, str] = {}
-    last = after_id
-    left = limit
-    while left is None or left > 0:
-        size = batch if left is None else min(batch, left)
-        query = (
-            select(Annotation.id, Annotation.assignment_id, Annotation.version,
-                   Annotation.rubric_id, Annotation.scores, Annotation.ranking,
-                   Annotation.rationale, Annotation.confidence, Annotation.display_order,
-                   Annotation.active_seconds, Annotation.hints_visible, Annotation.submitted_at,
-                   Assignment.task_id, Assignment.user_id, User.simulated,
-                   (Annotation.version == latest).label("latest"))
-            .join(Assignment, Assignment.id == Annotation.assignment_id)
-            .join(User, User.id == Assignment.user_id)
-            .where(Annotation.project_id == project.id, Annotation.id > last)
-            .order_by(Annotation.id)
-            .limit(size)
+    """iter_batches, a version at a time as an AnnotationRow."""
+    for found in iter_batches(session, project, after_id=after_id, limit=limit,
+                              latest_only=latest_only, with_runs=with_runs, task_ids=task_ids,
+                              with_files=with_files, skip_adjudicated=skip_adjudicated,
+                              batch=batch):
+        yield from annotation_rows(found)
+
+
+def annotation_rows(found: Batch) -> Iterator[AnnotationRow]:
+    """A batch's versions as AnnotationRows (findings and hint verdicts as dicts), for the
+    formats that are not on a hot path (ratings, kto, battles, sarif)."""
+    for (aid, assignment_id, version, rubric_id, scores, ranking, rationale, confidence,
+         display_order, active_seconds, hints_visible, submitted_at, task_id, user_id,
+         simulated, latest) in found.rows:
+        name, rubric_version = found.rubrics.get(rubric_id, ("", ""))
+        yield AnnotationRow(
+            id=aid, assignment_id=assignment_id, version=version, latest=latest,
+            user_id=user_id, annotator=found.annotators[user_id], simulated=simulated,
+            rubric=name, rubric_version=rubric_version, scores=scores, ranking=ranking,
+            rationale=rationale, confidence=confidence, display_order=display_order,
+            active_seconds=active_seconds, hints_visible=hints_visible,
+            submitted_at=submitted_at, task=found.tasks[task_id],
+            findings=[dict(zip(FINDING_FIELDS, f, strict=True))
+                      for f in found.findings.get(aid, [])],
+            hint_verdicts=[dict(zip(VERDICT_FIELDS, v, strict=True))
+                           for v in found.verdicts.get(aid, [])],
         )
-        if latest_only:
-            query = query.where(Annotation.version == latest)
-        if task_ids is not None:
-            query = query.where(Assignment.task_id.in_(task_ids))
-        if skip_adjudicated:
-            query = query.where(~_adjudicated())
-        rows = session.execute(query).all()
-        if not rows:
-            return
-        ids = [r.id for r in rows]
-        infos = tasks.load([r.task_id for r in rows])
-        # Rows are unpacked as tuples and the decoded JSON is used as it comes (each row
-        # decodes its own objects): attribute access and copies were most of a page's time.
-        findings: dict[int, list[dict[str, Any]]] = {}
-        for aid, cid, path, start, end, category, severity, cwe, comment, digest in (
-                session.execute(
-                    select(Finding.annotation_id, Finding.candidate_id, Finding.file_path,
-                           Finding.line_start, Finding.line_end, Finding.category,
-                           Finding.severity, Finding.cwe, Finding.comment, Finding.content_hash)
-                    .where(Finding.annotation_id.in_(ids)).order_by(Finding.id))):
-            findings.setdefault(aid, []).append({
-                "candidate_id": cid, "file_path": path, "line_start": start, "line_end": end,
-                "category": category, "severity": severity, "cwe": cwe, "comment": comment,
-                "content_hash": digest,
-            })
-        verdicts: dict[int, list[dict[str, Any]]] = {}
-        for aid, cid, key, rule, verdict in session.execute(
-                select(HintVerdict.annotation_id, HintVerdict.candidate_id, HintVerdict.hint_key,
-                       HintVerdict.rule_id, HintVerdict.verdict)
-                .where(HintVerdict.annotation_id.in_(ids)).order_by(HintVerdict.id)):
-            verdicts.setdefault(aid, []).append({
-                "candidate_id": cid, "hint_key": key, "rule_id": rule, "verdict": verdict})
-        for (aid, assignment_id, version, rubric_id, scores, ranking, rationale, confidence,
-             display_order, active_seconds, hints_visible, submitted_at, task_id, user_id,
-             simulated, latest_flag) in rows:
-            annotator = pseudonyms.get(user_id)
-            if annotator is None:
-                annotator = pseudonyms[user_id] = annotator_hash(session, project, user_id)
-            name, rubric_version = rubrics.get(rubric_id, ("", ""))
-            yield AnnotationRow(
-                id=aid, assignment_id=assignment_id, version=version, latest=bool(latest_flag),
-                user_id=user_id, annotator=annotator, simulated=bool(simulated),
-                rubric=name, rubric_version=rubric_version, scores=scores or {},
-                ranking=ranking or [], rationale=rationale or "",
-                confidence=confidence, display_order=display_order or [],
-                active_seconds=float(active_seconds or 0.0), hints_visible=hints_visible,
-                submitted_at=submitted_at, task=infos[task_id],
-                findings=findings.get(aid, []),
-                hint_verdicts=verdicts.get(aid, []),
-            )
-        last = ids[-1]
-        if left is not None:
-            left -= len(rows)
-        if len(rows) < size:
-            return
+
+
+FINDING_FIELDS = ("candidate_id", "file_path", "line_start", "line_end", "category",
+                  "severity", "cwe", "comment", "content_hash")
+VERDICT_FIELDS = ("candidate_id", "hint_key", "rule_id", "verdict")
 
 
 def by_task(session: Session, project: Project, *, latest_only: bool = True,

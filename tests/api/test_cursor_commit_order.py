@@ -5,6 +5,7 @@ come in another order; SQLite has one writer at a time)."""
 
 from __future__ import annotations
 
+import json
 import threading
 
 from helpers import DEMO_TASKS
@@ -33,7 +34,7 @@ def _submit(session, assignment_id: int, annotator: int) -> int:
 def _pull(session_factory, slug: str, since: str | None) -> tuple[list[int], str]:
     with session_factory() as s:
         project = s.scalars(select(Project).where(Project.slug == slug)).one()
-        page = labapi.annotations_page(s, project, since, 500)
+        page = json.loads(labapi.annotations_page(s, project, since, 500))
     return [a["id"] for a in page["items"]], page["next_cursor"]
 
 
