@@ -53,7 +53,9 @@ def seen(tag: str) -> str:
     return f"<img src=x data-xss onerror=alert('{tag}')>"
 
 
-FILE = "x'\"><svg data-xss onload=alert('file')>\u202e.py"
+# Markup in a file name is allowed and must render as text; control and bidi characters
+# are refused at import (sandboxes.base.check_relative_path), so none is here.
+FILE = "x'\"><svg data-xss onload=alert('file')>.py"
 CODE = (f"s = '{payload('code')}'\n"
         f"# </script><script data-xss>alert('code2')</script>\n"
         f"t = \"\\u2028 <style>*{{display:none}}</style>\"\n")
