@@ -26,6 +26,7 @@ from harness.analysis.store import analyses_for, task_context
 from harness.errors import InvalidInput, NotFound
 from harness.exports import adjudicated, source
 from harness.exports.jsonl import annotation_lines
+from harness.exports.tasks import run_summary
 from harness.models import ApiToken, Project, Task
 from harness.runs import runs_for_task
 from harness.status import project_overview
@@ -115,7 +116,7 @@ def task_json(session: Session, project: Project, task: Task) -> dict[str, Any]:
         "is_gold": task.is_gold, "tests": dict(task.tests),
         "candidates": [{
             "label": c.label, "model": c.model, "files": dict(c.files),
-            "content_hash": c.content_hash, "run": source.run_summary(runs.get(c.id)),
+            "content_hash": c.content_hash, "run": run_summary(runs.get(c.id)),
             "hints": [dataclasses.asdict(h)
                       for h in analyses.get(c.content_hash, ([], {}))[0]],
         } for c in task.candidates],

@@ -23,7 +23,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from harness.exports.source import BATCH, TaskInfo, TaskLoader, annotator_hash
+from harness.exports.source import BATCH, annotator_hash
+from harness.exports.tasks import TaskInfo, TaskLoader
 from harness.models import Adjudication, Annotation, Assignment, Finding, Project, User
 
 ANNOTATIONS = "annotations"

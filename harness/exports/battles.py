@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from harness.exports.adjudicated import ADJUDICATED, ANNOTATIONS, AdjudicatedRow
 from harness.exports.base import Exporter
-from harness.exports.source import AnnotationRow, TaskInfo
+from harness.exports.source import AnnotationRow
+from harness.exports.tasks import TaskInfo
 from harness.models import Project
 
 

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from harness.exports.adjudicated import ANNOTATIONS, adjudication_record
 from harness.exports.base import Exporter, Progress, dumps
-from harness.exports.source import Batch, TaskInfo
+from harness.exports.source import Batch
+from harness.exports.tasks import TaskInfo
 from harness.models import Project
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from harness.exports.adjudicated import ADJUDICATED, ANNOTATIONS
 from harness.exports.base import Exporter, Progress, dumps
-from harness.exports.source import TaskInfo
+from harness.exports.tasks import TaskInfo
 from harness.models import Project
 
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from harness.exports.base import Exporter, Progress
-from harness.exports.source import TaskInfo
+from harness.exports.tasks import TaskInfo
 from harness.models import Project
 
 if TYPE_CHECKING:

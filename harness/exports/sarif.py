@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from harness.exports import source
 from harness.exports.adjudicated import ADJUDICATED, ANNOTATIONS, AdjudicatedRow, iter_adjudicated
 from harness.exports.base import CHUNK, Exporter, Progress, dumps
+from harness.exports.tasks import CandidateInfo, TaskInfo
 from harness.models import Candidate, Project, Task
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -116,7 +117,7 @@ class Sarif(Exporter):
                 "simulated": final.simulated, "content_hash": cand.content_hash})
 
     @staticmethod
-    def _result(task: source.TaskInfo, cand: source.CandidateInfo, f: dict[str, Any],
+    def _result(task: TaskInfo, cand: CandidateInfo, f: dict[str, Any],
                 rows: list[source.AnnotationRow], provenance: dict[str, Any]) -> dict[str, Any]:
         return {
             "ruleId": rule_id(f["category"], f["cwe"]),

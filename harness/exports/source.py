@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, bindparam, cast, exists, func, literal_column, select
+from sqlalchemy import Text, cast, exists, func, literal_column, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, aliased
 
 from harness import settings
+from harness.exports.tasks import TaskInfo, TaskLoader, decode_all, id_list
 from harness.models import (
     Adjudication,
     Annotation,
@@ -32,44 +32,10 @@ from harness.models import (
     Project,
     Rubric,
     Task,
-    TestRun,
     User,
 )
-from harness.runs import dedup_key, image_tag, limits_for
-from harness.runs.queue import NO_TESTS_HASH, newest_runs
 
 BATCH = 1000
-
-
-@dataclass(frozen=True)
-class CandidateInfo:
-    id: int
-    label: str
-    model: str
-    files: dict[str, Any]
-    content_hash: str
-    run: dict[str, Any] | None
-
-    @property
-    def completion(self) -> str:
-        """The candidate's code as one text: its file, or each file under a header."""
-        if len(self.files) == 1:
-            return str(next(iter(self.files.values())))
-        return "\n".join(f"# file: {path}\n{text}" for path, text in sorted(self.files.items()))
-
-
-@dataclass(frozen=True)
-class TaskInfo:
-    id: int
-    external_id: str
-    prompt: str
-    is_gold: bool
-    candidates: dict[int, CandidateInfo]
-
-    def model_of(self, candidate_id: int) -> str:
-        """The candidate's model (its label when the model is hidden or unknown)."""
-        cand = self.candidates.get(candidate_id)
-        return (cand.model or cand.label) if cand is not None else ""
 
 
 @dataclass
@@ -109,22 +75,6 @@ def annotator_hash(session: Session, project: Project, user_id: int) -> str:
                     hashlib.sha256).hexdigest()[:16]
 
 
-def run_summary(run: TestRun | None) -> dict[str, Any] | None:
-    """Status, isolation and per-test outcomes of a candidate's current run."""
-    if run is None:
-        return None
-    result = run.result or {}
-    return {
-        "state": run.state,
-        "status": run.status,
-        "backend": run.backend,
-        "isolation": run.isolation,
-        "integrity": result.get("integrity"),
-        "tests": [{"name": t.get("name"), "outcome": t.get("outcome")}
-                  for t in result.get("tests", []) if isinstance(t, dict)],
-    }
-
-
 def _latest_version() -> Any:
     other = aliased(Annotation)
     return (select(func.max(other.version)).where(other.assignment_id == Annotation.assignment_id)
@@ -146,59 +96,6 @@ def count(session: Session, project: Project, *, latest_only: bool = False,
     if skip_adjudicated:
         query = query.where(~_adjudicated())
     return int(session.scalar(query) or 0)
-
-
-class TaskLoader:
-    """Tasks and candidates (with their current runs) of one batch, loaded in bulk. The
-    previous batch's tasks are kept, so a task whose versions straddle two batches is
-    read once (versions come in id order, and a task's versions are close together)."""
-
-    def __init__(self, session: Session, project: Project, with_runs: bool,
-                 with_files: bool = True) -> None:
-        self.session = session
-        self.with_files = with_files
-        self.project = project
-        self.with_runs = with_runs and project.tests_enabled
-        self.limits = limits_for(project.sandbox_limits).key()
-        self.image = image_tag()
-        self.kept: dict[int, TaskInfo] = {}
-
-    def load(self, task_ids: Iterable[int]) -> dict[int, TaskInfo]:
-        wanted = set(task_ids)
-        found = {i: self.kept[i] for i in wanted if i in self.kept}
-        if len(found) < len(wanted):
-            found.update(self._read(sorted(wanted - found.keys())))
-        self.kept = found
-        return found
-
-    def _read(self, ids: Sequence[int]) -> dict[int, TaskInfo]:
-        conn = self.session.connection()
-        tasks = conn.execute(
-            select(Task.id, Task.external_id, Task.prompt, Task.is_gold, Task.tests_hash)
-            .where(Task.id.in_(_many(ids)))
-        ).all()
-        files = (cast(Candidate.files, Text) if self.with_files
-                 else literal_column("NULL")).label("files")
-        cands = conn.execute(
-            select(Candidate.id, Candidate.task_id, Candidate.label, Candidate.model,
-                   files, Candidate.content_hash)
-            .where(Candidate.task_id.in_(_many(ids))).order_by(Candidate.position, Candidate.id)
-        ).all()
-        tests_hash = {t.id: t.tests_hash for t in tasks}
-        keys: dict[int, str] = {}
-        if self.with_runs:
-            for c in cands:
-                if tests_hash[c.task_id] != NO_TESTS_HASH:
-                    keys[c.id] = dedup_key(c.content_hash, tests_hash[c.task_id], self.image,
-                                           self.limits, self.project.execution_mode)
-        runs = newest_runs(self.session, keys.values()) if keys else {}
-        by_task: dict[int, dict[int, CandidateInfo]] = {t.id: {} for t in tasks}
-        for c, files_of in zip(cands, _decoded([c.files for c in cands]), strict=True):
-            run = runs.get(keys[c.id]) if c.id in keys else None
-            by_task[c.task_id][c.id] = CandidateInfo(c.id, c.label, c.model, files_of or {},
-                                                     c.content_hash, run_summary(run))
-        return {t.id: TaskInfo(t.id, t.external_id, t.prompt, t.is_gold, by_task[t.id])
-                for t in tasks}
 
 
 Row = tuple[int, int, int, int, dict[str, Any], list[list[int]], str, "int | None", list[int],
@@ -252,18 +149,6 @@ def _finding_json(dialect: str) -> Any:
         func.coalesce(Candidate.label, cast(Finding.candidate_id, Text))), Text)
 
 
-def _many(ids: Iterable[int]) -> Any:
-    """An IN list of ids as one expanding parameter: `in_(list)` coerces every element in
-    Python, a few milliseconds a batch."""
-    return bindparam("ids", sorted(ids), expanding=True, unique=True)
-
-
-def _decoded(texts: list[str | None]) -> list[Any]:
-    """Many stored JSON texts decoded by one call (json.loads per value was a third of the
-    reading time); SQL NULL becomes None."""
-    return json.loads("[" + ",".join(t if t is not None else "null" for t in texts) + "]")
-
-
 def _finding_texts(conn: Connection, ids: list[int]) -> dict[int, list[str]]:
     found: dict[int, list[str]] = {}
     for aid, text in conn.execute(
@@ -272,7 +157,7 @@ def _finding_texts(conn: Connection, ids: list[int]) -> dict[int, list[str]]:
             .join(Assignment, Assignment.id == Annotation.assignment_id)
             .outerjoin(Candidate, (Candidate.id == Finding.candidate_id)
                        & (Candidate.task_id == Assignment.task_id))
-            .where(Finding.annotation_id.in_(_many(ids)))
+            .where(Finding.annotation_id.in_(id_list(ids)))
             .order_by(Finding.id)).all():
         found.setdefault(aid, []).append(text)
     return found
@@ -348,7 +233,7 @@ def iter_batches(
         else:
             newest = dict(conn.execute(
                 select(Annotation.assignment_id, func.max(Annotation.version))
-                .where(Annotation.assignment_id.in_(_many({r[1] for r in raw})))
+                .where(Annotation.assignment_id.in_(id_list({r[1] for r in raw})))
                 .group_by(Annotation.assignment_id)).all())
         for user_id in {r[13] for r in raw} - pseudonyms.keys():
             pseudonyms[user_id] = annotator_hash(session, project, user_id)
@@ -356,7 +241,7 @@ def iter_batches(
         verdicts: dict[int, list[VerdictRow]] = {}
         finding_texts: dict[int, list[str]] | None = None
         if with_details:
-            rankings = _decoded([r[4] for r in raw] + [r[5] for r in raw] + [r[8] for r in raw])
+            rankings = decode_all([r[4] for r in raw] + [r[5] for r in raw] + [r[8] for r in raw])
             n = len(raw)
             scores, orders = rankings[n:2 * n], rankings[2 * n:]
             del rankings[n:]
@@ -368,16 +253,16 @@ def iter_batches(
                                Finding.line_start, Finding.line_end, Finding.category,
                                Finding.severity, Finding.cwe, Finding.comment,
                                Finding.content_hash)
-                        .where(Finding.annotation_id.in_(_many(ids))).order_by(Finding.id)
+                        .where(Finding.annotation_id.in_(id_list(ids))).order_by(Finding.id)
                         ).all():
                     findings.setdefault(f[0], []).append(f[1:])  # type: ignore[arg-type]
             for v in conn.execute(
                     select(HintVerdict.annotation_id, HintVerdict.candidate_id,
                            HintVerdict.hint_key, HintVerdict.rule_id, HintVerdict.verdict)
-                    .where(HintVerdict.annotation_id.in_(_many(ids))).order_by(HintVerdict.id)).all():
+                    .where(HintVerdict.annotation_id.in_(id_list(ids))).order_by(HintVerdict.id)).all():
                 verdicts.setdefault(v[0], []).append(v[1:])
         else:
-            rankings = _decoded([r[4] for r in raw])
+            rankings = decode_all([r[4] for r in raw])
             scores = orders = [None] * len(raw)
         rows: list[Row] = [
             (aid, assignment_id, version, rubric_id, score or {}, ranking or [],

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from harness.exports.source import annotator_hash, run_summary
+from harness.exports.source import annotator_hash
+from harness.exports.tasks import run_summary
 from harness.models import Adjudication, Annotation, Candidate, Project, Rubric, Task
 from harness.runs import runs_for_task
 
