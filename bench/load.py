@@ -183,15 +183,30 @@ def payload(page: dict[str, Any]) -> dict[str, Any]:
 
 class Clock:
     """Logins (scrypt, ~0.3 s of CPU each) happen before the clock starts: it starts when
-    every annotator and the main thread have reached `ready`, before any is let go."""
+    every annotator and the main thread have reached `ready`, before any is let go.
 
-    def __init__(self, parties: int, seconds: float) -> None:
+    The annotators who walk away (--abandon) claim first, and the rest start once they
+    have their tasks (or after 10 s): claimed in the first burst of 50, a walk-away's
+    lease could start too late in a short run to run out (seen on a loaded machine)."""
+
+    def __init__(self, parties: int, seconds: float, walkaways: int = 0) -> None:
         self.seconds = seconds
         self.end = 0.0
         self.ready = threading.Barrier(parties, action=self._start)
+        self._walkaways = walkaways
+        self._lock = threading.Lock()
+        self.walkaways_claimed = threading.Event()
+        if not walkaways:
+            self.walkaways_claimed.set()
 
     def _start(self) -> None:
         self.end = time.monotonic() + self.seconds
+
+    def walkaway_claimed(self) -> None:
+        with self._lock:
+            self._walkaways -= 1
+            if self._walkaways <= 0:
+                self.walkaways_claimed.set()
 
 
 def annotator(name: str, port: int, clock: Clock, stats: Stats, seed: int,
@@ -216,8 +231,14 @@ def _annotate(name: str, port: int, clock: Clock, stats: Stats, seed: int,
     _, _, html = client.request("queue_page", "GET", "/p/load/queue")
     client.token = CSRF_RE.search(html).group(1)  # type: ignore[union-attr]
     clock.ready.wait(timeout=300)
+    if not abandon_after:
+        clock.walkaways_claimed.wait(timeout=10)
+    first = True
     while time.monotonic() < clock.end:
         status, headers, _ = client.form("claim", "/p/load/queue", {})
+        if abandon_after and first:
+            clock.walkaway_claimed()
+            first = False
         if status != 302:
             time.sleep(0.2)  # nothing left for this annotator; ask again later
             continue
@@ -410,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
                         return 1
                     time.sleep(0.1)
             stats = Stats()
-            clock = Clock(args.annotators + 1, args.seconds)
+            clock = Clock(args.annotators + 1, args.seconds, min(args.abandon, args.annotators))
             threads = [threading.Thread(target=annotator, args=(
                 f"ann{i}", port, clock, stats, i, args.lease_seconds if i < args.abandon else 0))
                 for i in range(args.annotators)]
@@ -456,8 +477,11 @@ def main(argv: list[str] | None = None) -> int:
         if problems:  # the server's side of it, before the temp dir goes
             log = "\n".join(line for line in (work / "server.log").read_text(
                 errors="replace").splitlines() if not line.startswith("WARNING:waitress"))
-            tracebacks = [part for part in log.split("Traceback") if part.strip()][-2:]
-            print("Traceback".join(["", *tracebacks])[-6000:], file=sys.stderr)
+            if "Traceback" in log:  # the last two, else the log's tail
+                print("Traceback" + "Traceback".join(log.split("Traceback")[-2:])[-6000:],
+                      file=sys.stderr)
+            elif log.strip():
+                print(f"server log (tail):\n{log[-3000:]}", file=sys.stderr)
         database = "postgresql" if url.startswith("postgresql") else "sqlite"
         print(f"{args.annotators} annotators, {elapsed:.1f} s, {database}, "
               f"server {args.workers} process(es) x {args.threads} threads, "

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from helpers import csrf_from, task_line, write_jsonl
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import delete, event, func, select, text
 
 from harness import assignments
 from harness.errors import InvalidInput
@@ -174,6 +174,32 @@ def test_concurrent_claims_never_exceed_k(session_factory, setup) -> None:
     assert max(per_task.values()) <= 2
     assert sum(per_task.values()) == 6  # 3 tasks x k=2, every slot used once
     assert max(per_user.values()) == 1
+
+
+def test_a_claim_under_way_does_not_hold_up_the_next(database, session_factory, setup) -> None:
+    """PostgreSQL: while one claim of the first open task is still uncommitted, another
+    annotator's claim takes the next task at once instead of queueing behind its lock.
+    (Queued claims each kept the first task's lock to their own commit: 50 annotators
+    starting together waited seconds per claim in bench/load.py.)"""
+    if database == "sqlite":
+        pytest.skip("SQLite has one writer: a second claim waits for the first's commit")
+    project, (a, b, *_) = setup(n_tasks=3, overlap=2)
+    first, second = session_factory(), session_factory()
+    try:
+        held = assignments.claim_next(first, a.id, first.get(type(project), project.id))
+        assert held.assignment is not None  # not committed yet: its task row stays locked
+        second.execute(text("SET LOCAL lock_timeout = '2s'"))
+        other = assignments.claim_next(second, b.id, second.get(type(project), project.id))
+        assert other.assignment is not None
+        assert other.assignment.task_id != held.assignment.task_id
+        second.commit()
+        first.commit()
+    finally:
+        first.close()
+        second.close()
+    # and the task passed over is still there for the next claim, up to k
+    later = claim(session_factory(), b, project)
+    assert later.assignment is not None and later.resumed  # b's own, not a third task
 
 
 # --- through the web -------------------------------------------------------------------
