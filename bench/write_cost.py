@@ -49,10 +49,11 @@ def main(argv: list[str] | None = None) -> int:
                                                   annotators=1))
         from harness.settings import Settings
         from web import create_app
+        from web.extensions import dispose_engine
 
         app = create_app(settings=Settings.from_env())
         cpu, statements = run(app, args.cycles, args.profile)
-        app.extensions["harness.engine"].dispose()
+        dispose_engine(app)
     database = "postgresql" if url.startswith("postgresql") else "sqlite"
     print(f"{args.cycles} cycles in process, {database}, load average "
           f"{os.getloadavg()[0]:.1f}")
@@ -77,7 +78,9 @@ def run(app: Any, cycles: int, profile: str) -> tuple[dict[str, float], dict[str
     token = load.CSRF_RE.search(client.get("/p/load/queue").get_data(as_text=True)).group(1)
     headers = {"X-CSRFToken": token}
     counted: list[str] = []
-    event.listen(app.extensions["harness.engine"], "before_cursor_execute",
+    from web.extensions import engine as app_engine
+
+    event.listen(app_engine(app), "before_cursor_execute",
                  lambda *_: counted.append(""))
     cpu: dict[str, float] = defaultdict(float)
     statements: dict[str, int] = defaultdict(int)

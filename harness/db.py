@@ -6,18 +6,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event
-
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
     from harness.settings import Settings
 
-# SQLAlchemy's ORM loads with the first session factory, not with the engine: a server's
-# first answer (the login form) reads no database (issue 13's cold start).
+# SQLAlchemy loads with the first engine, and its ORM with the first session factory: a
+# server's first answer (the login form) reads no database, and the schema check before it
+# needs only the standard library on SQLite (harness.setup.ensure_schema; issue 13's cold
+# start). Importing this module loads neither.
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
+    from sqlalchemy import create_engine, event
+
     if database_url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
         engine = create_engine(database_url, **kwargs)

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 import logging
 import secrets
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from sqlalchemy import Engine, select, text
-from sqlalchemy.exc import DBAPIError
+from urllib.parse import quote
 
 from harness.settings import DEFAULT_MAX_FILE_BYTES
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
     from harness import importer
     from harness.models import Project
 
-# The models and the task file's schema load with the functions that use them, not with
-# `migrate`: `harness serve` checks the schema before it answers, and needs neither for that.
+# SQLAlchemy, the models and the task file's schema load with the functions that use them:
+# `harness serve` checks the schema before it answers, and on SQLite needs none of them for
+# that (ensure_schema).
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -40,6 +41,9 @@ def alembic_config(engine: Engine) -> Config:
 
 def schema_revision(engine: Engine) -> str | None:
     """The database's migration revision; None for a database without one."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
     try:
         with engine.connect() as conn:
             return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
@@ -68,6 +72,47 @@ def migrate(engine: Engine) -> None:
         with Session(engine) as session:
             stats.fill_all(session)
             session.commit()
+
+
+SQLITE_FILE_URL = "sqlite:///"
+"""The one SQLite URL form `sqlite_file_revision` reads (what Settings makes of a data
+dir): `sqlite:///` and a file path, without query, escapes or fragment."""
+
+
+def sqlite_file_revision(database_url: str) -> str | None:
+    """The migration revision of a SQLite file database, read with the standard library's
+    sqlite3 (SQLAlchemy is a third of `harness serve`'s start-up: issue 13's cold start).
+
+    None when this cannot tell: another database or URL form, no such file, no revision
+    table, a file that is not a database. The caller then asks `migrate`, which upgrades
+    or refuses as always. The file is opened read-write without creating it, and only
+    read; its pragmas are the engine's business when it connects.
+    """
+    path = database_url.removeprefix(SQLITE_FILE_URL)
+    if (path == database_url or not path or path == ":memory:"
+            or any(c in path for c in "?%#")):
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True, timeout=30)
+    except sqlite3.Error:  # no such file (or no directory): `migrate` creates it
+        return None
+    try:
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    return str(row[0]) if row is not None else None
+
+
+def ensure_schema(database_url: str, engine: Callable[[], Engine]) -> None:
+    """`migrate`, as a server starts: a SQLite file already at HEAD is recognised without
+    SQLAlchemy, which then loads with the first request that reads the database instead
+    of before the first answer. Anything else (an older or unknown revision, a new file,
+    PostgreSQL) goes through `migrate(engine())`: the same upgrade, the same refusals."""
+    if sqlite_file_revision(database_url) == HEAD:
+        return
+    migrate(engine())
 
 
 def after_import(
@@ -113,6 +158,8 @@ def _analysis_items(
     session: Session, task_ids: list[int]
 ) -> Iterator[tuple[str, dict[str, str], str, dict[str, str]]]:
     """(content hash, files, language, tests) of every candidate, 500 tasks at a time."""
+    from sqlalchemy import select
+
     from harness.models import Candidate, Task
 
     for start in range(0, len(task_ids), 500):
@@ -129,6 +176,8 @@ DEMO_USERS = [("lead", "lead"), ("alice", "annotator"), ("bob", "annotator"), ("
 
 def load_demo(session: Session, *, progress: bool) -> list[tuple[str, str, str]]:
     """Demo project and users. Safe to run twice: existing users get a fresh password."""
+    from sqlalchemy import select
+
     from harness import accounts, importer, projects
     from harness.models import Project, User
 

@@ -165,10 +165,11 @@ def import_file(db: Session) -> Callable[..., importer.ImportReport]:
 @pytest.fixture
 def app(settings: Settings, session_factory) -> Iterator[Flask]:  # type: ignore[no-untyped-def]
     from web import create_app
+    from web.extensions import dispose_engine
 
     app = create_app({"TESTING": True}, settings=settings)
     yield app
-    app.extensions["harness.engine"].dispose()  # its connections closed, not left to gc
+    dispose_engine(app)  # its connections closed, not left to gc
 
 
 @pytest.fixture

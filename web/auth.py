@@ -17,7 +17,6 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
-from sqlalchemy import bindparam, select
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
@@ -27,9 +26,9 @@ from web.security import public
 if TYPE_CHECKING:
     from harness.models import User
 
-# The models and the account services load with the first request that reads the
-# database (a login, a session's user), not with the login form: GET /login is the
-# server's first answer after a restart (issue 13's cold start), and needs neither.
+# SQLAlchemy, the models and the account services load with the first request that
+# reads the database (a login, a session's user), not with the login form: GET /login is
+# the server's first answer after a restart (issue 13's cold start), and needs none.
 
 bp = Blueprint("auth", __name__)
 
@@ -57,6 +56,8 @@ def current(row: User) -> CurrentUser:
 def _session_user() -> Any:
     """The four columns every request needs, not the ORM row; built once (see
     harness.assignments.renew_lease on why the hot statements are), on first use."""
+    from sqlalchemy import bindparam, select
+
     from harness.models import User
 
     return (select(User.name, User.role, User.is_active, User.session_epoch)
@@ -93,6 +94,8 @@ def _safe_next(target: str | None) -> str:
 def login() -> ResponseReturnValue:
     form = LoginForm()
     if form.validate_on_submit():
+        from sqlalchemy import select
+
         from harness import audit, logins
         from harness.accounts import verify_password
         from harness.models import User

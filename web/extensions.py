@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 from flask import Flask, Response, current_app, g
 from flask_login import LoginManager
 from flask_wtf import CSRFProtect
-from sqlalchemy import Engine
 
 from harness.db import make_engine, make_sessionmaker
 from harness.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
 csrf = CSRFProtect()
@@ -40,9 +40,7 @@ class Database:
     """
 
     def init_app(self, app: Flask) -> None:
-        settings = app_settings(app)
-        engine = make_engine(settings.database_url)  # lazy: connects on first use, not here
-        app.extensions["harness.engine"] = engine
+        # no engine yet: `engine(app)` makes it when a request first reads the database
         app.after_request(self._commit)
         app.teardown_appcontext(self._close)
 
@@ -55,8 +53,7 @@ class Database:
 
     @property
     def engine(self) -> Engine:
-        engine: Engine = current_app.extensions["harness.engine"]
-        return engine
+        return engine(current_app)
 
     @property
     def factory(self) -> sessionmaker[Session]:
@@ -86,7 +83,26 @@ class Database:
             session.close()
 
 
-_factory_lock = threading.Lock()
+_factory_lock = threading.RLock()
+
+
+def engine(app: Flask) -> Engine:
+    """The app's engine, made on first use: SQLAlchemy loads with the first request that
+    reads the database (or the background jobs a second after start-up), not before the
+    server's first answer (issue 13's cold start)."""
+    with _factory_lock:
+        made: Engine | None = app.extensions.get("harness.engine")
+        if made is None:
+            made = make_engine(app_settings(app).database_url)  # connects on first use
+            app.extensions["harness.engine"] = made
+    return made
+
+
+def dispose_engine(app: Flask) -> None:
+    """Close the pooled connections of the app's engine, if it made one."""
+    made: Engine | None = app.extensions.get("harness.engine")
+    if made is not None:
+        made.dispose()
 
 
 def session_factory(app: Flask) -> sessionmaker[Session]:
@@ -95,7 +111,7 @@ def session_factory(app: Flask) -> sessionmaker[Session]:
     with _factory_lock:
         factory: sessionmaker[Session] | None = app.extensions.get("harness.sessionmaker")
         if factory is None:
-            factory = make_sessionmaker(app.extensions["harness.engine"], app_settings(app))
+            factory = make_sessionmaker(engine(app), app_settings(app))
             app.extensions["harness.sessionmaker"] = factory
     return factory
 

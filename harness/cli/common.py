@@ -8,12 +8,12 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import Engine
 
 from harness.db import make_engine, make_sessionmaker, session_scope
 from harness.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -24,6 +24,8 @@ def settings() -> Settings:
 
 @cache
 def engine() -> Engine:
+    """Made on first use: `harness serve` on a SQLite database at the newest revision
+    starts without one (harness.setup.ensure_schema)."""
     return make_engine(settings().database_url)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import event, func, select
 from harness import assignments
 from harness.adjudication import final_results
 from harness.models import Adjudication, Candidate, Project, Task
+from web.extensions import engine as app_engine
 
 
 def finding_on(candidate: Candidate, comment: str, lines: tuple[int, int] = (2, 2),
@@ -90,7 +91,7 @@ def test_task_list_progress_in_a_fixed_number_of_queries(app, db, make_project, 
     assignments.claim_next(db, ann.id, project)
     db.commit()
     client = login("boss")
-    engine = app.extensions["harness.engine"]
+    engine = app_engine(app)
 
     def count(url: str) -> tuple[int, str]:
         statements: list[str] = []

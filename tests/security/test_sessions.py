@@ -177,6 +177,7 @@ def session_cookie(resp: object) -> str:
 @pytest.mark.parametrize("https", [False, True])
 def test_session_cookie_flags(tmp_path, database_url, make_user, https) -> None:
     from web import create_app
+    from web.extensions import dispose_engine
 
     make_user("ann")
     settings = Settings.from_env({"HARNESS_DATA_DIR": str(tmp_path / "data"),
@@ -193,7 +194,7 @@ def test_session_cookie_flags(tmp_path, database_url, make_user, https) -> None:
         hsts = client.get("/").headers.get("Strict-Transport-Security")
         assert (hsts is not None and "max-age=" in hsts) is https
     finally:
-        app.extensions["harness.engine"].dispose()
+        dispose_engine(app)
 
 
 def test_no_default_secret_key(tmp_path) -> None:

@@ -8,6 +8,8 @@ import pytest
 from flask import Flask
 from helpers import csrf_from
 
+from web.extensions import engine as app_engine
+
 PUBLIC = {"auth.login", "static", "api.openapi"}
 
 
@@ -107,7 +109,7 @@ def test_project_list_counts_with_a_fixed_number_of_queries(app, client, db, mak
 
     def queries_for_index() -> int:
         seen: list[str] = []
-        engine = app.extensions["harness.engine"]
+        engine = app_engine(app)
         listener = lambda *args: seen.append(args[2])  # noqa: E731
         event.listen(engine, "before_cursor_execute", listener)
         try:
