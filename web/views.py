@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Flask
+from werkzeug.routing import Rule
 
 RouteRow = tuple[str, str, tuple[str, ...], str]
 """rule, endpoint, methods (without HEAD and OPTIONS, which Flask adds), "module:view"."""
@@ -102,7 +103,31 @@ def _load_view(endpoint: str | None, values: dict[str, Any] | None) -> None:
         view.load()
 
 
+class DeferredBuildRule(Rule):
+    """A URL rule whose two URL builders (`url_for`'s code for it, which werkzeug
+    generates and compiles for every rule when the rule is added) are compiled on first
+    use. For the app's ~50 rules that compiling was a tenth of `harness serve`'s CPU
+    before its first answer, which builds two URLs (issue 13's cold start). Matching is
+    untouched: the rule's pattern is still compiled when it is added.
+
+    Werkzeug's `_compile_builder` is not public API: if a release renames it, this class
+    silently becomes a plain Rule (tests/test_cold_start.py notices).
+    """
+
+    def _compile_builder(self, append_unknown: bool = True) -> Callable[..., tuple[str, str]]:
+        compiled: Callable[..., tuple[str, str]] | None = None
+
+        def build(rule: Rule, /, **values: Any) -> tuple[str, str]:
+            nonlocal compiled
+            if compiled is None:  # two threads may both compile: the same code, no harm
+                compiled = Rule._compile_builder(rule, append_unknown)
+            return compiled(rule, **values)
+
+        return build
+
+
 def register_lazily(app: Flask, routes: tuple[RouteRow, ...]) -> None:
+    app.url_rule_class = DeferredBuildRule
     app.url_value_preprocessor(_load_view)
     for rule, endpoint, methods, target in routes:
         app.add_url_rule(rule, endpoint, LazyView(app, endpoint, target), methods=list(methods))

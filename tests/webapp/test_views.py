@@ -7,11 +7,12 @@ from __future__ import annotations
 import sys
 
 import pytest
-from flask import Flask
+from flask import Flask, url_for
+from werkzeug.routing import Rule
 
 from web import create_app
 from web.routes import ROUTES
-from web.views import LazyView, eager_app, route_rows, table_source
+from web.views import DeferredBuildRule, LazyView, eager_app, route_rows, table_source
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -86,3 +87,25 @@ def test_the_first_request_to_the_api_gets_its_token_check(client) -> None:  # t
 def test_the_first_request_to_a_page_needs_its_login(client) -> None:  # type: ignore[no-untyped-def]
     resp = client.get("/p/anything/")
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+
+
+def test_the_lazy_apps_urls_are_the_eager_apps_urls(settings) -> None:  # type: ignore[no-untyped-def]
+    """The lazy app's rules compile their URL builders on first use (DeferredBuildRule):
+    every endpoint builds the same URL as in the eager app, which has werkzeug's own
+    rules, also with an extra value named like the builder's first parameter."""
+    eager = create_app({"TESTING": True}, settings=settings, lazy_views=False)
+    lazy = create_app({"TESTING": True}, settings=settings)
+    assert all(isinstance(r, DeferredBuildRule) for r in lazy.url_map.iter_rules()
+               if r.endpoint != "static")
+    assert "_compile_builder" in vars(Rule), "werkzeug renamed it: DeferredBuildRule defers nothing"
+    built = 0
+    for rule in eager.url_map.iter_rules():
+        values = {arg: 7 if type(rule._converters[arg]).__name__ == "IntegerConverter" else "x-1"
+                  for arg in rule.arguments}
+        for extra in ({}, {"rule": "r", "self": "s", "next": "/a b"}):
+            with eager.test_request_context():
+                theirs = url_for(rule.endpoint, **values, **extra)
+            with lazy.test_request_context():
+                assert url_for(rule.endpoint, **values, **extra) == theirs, rule.rule
+            built += 1
+    assert built >= 2 * len(ROUTES)
