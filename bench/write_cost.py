@@ -78,7 +78,7 @@ def run(app: Any, cycles: int, profile: str) -> tuple[dict[str, float], dict[str
     token = load.CSRF_RE.search(client.get("/p/load/queue").get_data(as_text=True)).group(1)
     headers = {"X-CSRFToken": token}
     counted: list[str] = []
-    from web.extensions import engine as app_engine
+    from web.extensions import app_engine
 
     event.listen(app_engine(app), "before_cursor_execute",
                  lambda *_: counted.append(""))

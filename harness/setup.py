@@ -81,7 +81,8 @@ dir): `sqlite:///` and a file path, without query, escapes or fragment."""
 
 def sqlite_file_revision(database_url: str) -> str | None:
     """The migration revision of a SQLite file database, read with the standard library's
-    sqlite3 (SQLAlchemy is a third of `harness serve`'s start-up: issue 13's cold start).
+    sqlite3: SQLAlchemy was about half of what `harness serve` loaded before its first
+    answer (issue 13's cold start).
 
     None when this cannot tell: another database or URL form, no such file, no revision
     table, a file that is not a database. The caller then asks `migrate`, which upgrades

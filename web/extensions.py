@@ -40,7 +40,7 @@ class Database:
     """
 
     def init_app(self, app: Flask) -> None:
-        # no engine yet: `engine(app)` makes it when a request first reads the database
+        # no engine yet: `app_engine(app)` makes it when a request first reads the database
         app.after_request(self._commit)
         app.teardown_appcontext(self._close)
 
@@ -53,7 +53,7 @@ class Database:
 
     @property
     def engine(self) -> Engine:
-        return engine(current_app)
+        return app_engine(current_app)
 
     @property
     def factory(self) -> sessionmaker[Session]:
@@ -86,7 +86,7 @@ class Database:
 _factory_lock = threading.RLock()
 
 
-def engine(app: Flask) -> Engine:
+def app_engine(app: Flask) -> Engine:
     """The app's engine, made on first use: SQLAlchemy loads with the first request that
     reads the database (or the background jobs a second after start-up), not before the
     server's first answer (issue 13's cold start)."""
@@ -111,7 +111,7 @@ def session_factory(app: Flask) -> sessionmaker[Session]:
     with _factory_lock:
         factory: sessionmaker[Session] | None = app.extensions.get("harness.sessionmaker")
         if factory is None:
-            factory = make_sessionmaker(engine(app), app_settings(app))
+            factory = make_sessionmaker(app_engine(app), app_settings(app))
             app.extensions["harness.sessionmaker"] = factory
     return factory
 

@@ -17,7 +17,7 @@ from sqlalchemy import event, func, select
 from harness import assignments
 from harness.adjudication import final_results
 from harness.models import Adjudication, Candidate, Project, Task
-from web.extensions import engine as app_engine
+from web.extensions import app_engine
 
 
 def finding_on(candidate: Candidate, comment: str, lines: tuple[int, int] = (2, 2),

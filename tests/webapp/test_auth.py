@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from helpers import csrf_from
 
-from web.extensions import engine as app_engine
+from web.extensions import app_engine
 
 PUBLIC = {"auth.login", "static", "api.openapi"}
 
