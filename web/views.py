@@ -111,7 +111,7 @@ class DeferredBuildRule(Rule):
     untouched: the rule's pattern is still compiled when it is added.
 
     Werkzeug's `_compile_builder` is not public API: if a release renames it, this class
-    silently becomes a plain Rule (tests/test_cold_start.py notices).
+    silently becomes a plain Rule (tests/webapp/test_views.py notices).
     """
 
     def _compile_builder(self, append_unknown: bool = True) -> Callable[..., tuple[str, str]]:
