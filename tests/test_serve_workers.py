@@ -170,7 +170,7 @@ def test_a_request_in_flight_at_sigterm_is_answered_before_the_server_exits(serv
         server.proc.send_signal(signal.SIGTERM)
         time.sleep(2)  # the server drains: it waits for this request
         assert server.proc.poll() is None, server.log.read_text()
-        with pytest.raises(OSError):  # and takes no new connection meanwhile
+        with pytest.raises(OSError):  # and answers no new connection meanwhile
             answers(server.port)
         slow.sendall(b"Connection: close\r\n\r\n")
         response = b""
