@@ -59,6 +59,17 @@ def wait_for(condition, seconds: float, what: str) -> None:  # type: ignore[no-u
         time.sleep(0.05)
 
 
+def unread(port: int, client_port: int) -> int | None:
+    """Bytes the server has not read yet on its side of our connection (/proc/net/tcp):
+    a connection still in the listen queue keeps what we sent."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = fields[1].split(":"), fields[2].split(":")
+        if int(local[1], 16) == port and int(remote[1], 16) == client_port:
+            return int(fields[4].split(":")[1], 16)
+    return None
+
+
 def answers(port: int) -> int:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as resp:
         return int(resp.status)
@@ -159,6 +170,7 @@ def test_processes_share_the_port_and_stop_with_the_server(serve) -> None:  # ty
     assert all(gone(pid) for pid in kids), "a server process outlived the server"
     log = server.log.read_text()
     assert "Handling signal: term" in log and len(server.jobs_logged()) == 1, log
+    assert "Traceback" not in log and "Exception" not in log, log  # the jobs stopped cleanly
 
 
 def test_a_request_in_flight_at_sigterm_is_answered_before_the_server_exits(serve) -> None:  # type: ignore[no-untyped-def]
@@ -166,7 +178,9 @@ def test_a_request_in_flight_at_sigterm_is_answered_before_the_server_exits(serv
     kids = server.children
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as slow:
         slow.sendall(b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # the rest comes later
-        time.sleep(0.5)  # a worker has accepted it and reads its headers
+        client_port = slow.getsockname()[1]
+        wait_for(lambda: unread(server.port, client_port) == 0, 30,
+                 "a server process accepts the request and reads what came of it")
         server.proc.send_signal(signal.SIGTERM)
         time.sleep(2)  # the server drains: it waits for this request
         assert server.proc.poll() is None, server.log.read_text()
