@@ -52,6 +52,11 @@ WINDOW = 60.0
 GRACEFUL_SECONDS = 30
 """How long a SIGTERM waits for requests in flight before the workers are killed."""
 JOBS_STOP_SECONDS = 10.0
+KEEPALIVE_SECONDS = 120
+"""How long an idle kept-alive connection stays open: waitress's channel_timeout. gunicorn's
+2 s closes a connection under a client that pauses and then writes on it (a broken pipe
+for a POST it will not resend: bench/load.py's late saves); idle connections cost a
+gthread worker a poller entry, not a thread."""
 
 
 def say(message: str) -> None:
@@ -72,6 +77,7 @@ class Server(BaseApplication):
             "worker_class": "gthread",
             "threads": threads,
             "graceful_timeout": GRACEFUL_SECONDS,
+            "keepalive": KEEPALIVE_SECONDS,
             "proc_name": "review-harness",
             # As waitress: no proxy header is trusted (gunicorn trusts loopback's by default).
             "forwarded_allow_ips": "",
