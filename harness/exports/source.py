@@ -125,9 +125,9 @@ class Batch:
     """rubric id -> (name, version)"""
     findings: dict[int, list[FindingRow]]
     verdicts: dict[int, list[VerdictRow]]
-    finding_texts: dict[int, list[str]] | None = None
-    """With `findings_json`: annotation id -> its findings, each as the JSON object the
-    jsonl record gives (`findings` is then empty)."""
+    finding_texts: dict[int, str] | None = None
+    """With `findings_json`: annotation id -> its findings as the JSON text of the jsonl
+    record's array (`findings` is then empty)."""
 
 
 def _finding_json(dialect: str) -> Any:
@@ -149,7 +149,19 @@ def _finding_json(dialect: str) -> Any:
         func.coalesce(Candidate.label, cast(Finding.candidate_id, Text))), Text)
 
 
-def _finding_texts(conn: Connection, ids: list[int]) -> dict[int, list[str]]:
+def _in_batch(column: Any, ids: list[int], project: Project, contiguous: bool) -> Any:
+    """The rows of a batch's annotations (`column` is their annotation id; the statement
+    joins Annotation). A contiguous batch (every annotation of the project from its first
+    id to its last, which is what a read without filters gives) is one range of the
+    (project_id, id) index: no IN list of up to BATCH parameters to expand and bind."""
+    if contiguous:
+        return column.between(ids[0], ids[-1]) & (Annotation.project_id == project.id)
+    return column.in_(id_list(ids))
+
+
+def _finding_texts(conn: Connection, project: Project, ids: list[int],
+                   contiguous: bool) -> dict[int, str]:
+    """annotation id -> its findings as the JSON text of the record's array."""
     found: dict[int, list[str]] = {}
     for aid, text in conn.execute(
             select(Finding.annotation_id, _finding_json(conn.dialect.name))
@@ -157,10 +169,14 @@ def _finding_texts(conn: Connection, ids: list[int]) -> dict[int, list[str]]:
             .join(Assignment, Assignment.id == Annotation.assignment_id)
             .outerjoin(Candidate, (Candidate.id == Finding.candidate_id)
                        & (Candidate.task_id == Assignment.task_id))
-            .where(Finding.annotation_id.in_(id_list(ids)))
-            .order_by(Finding.id)).all():
-        found.setdefault(aid, []).append(text)
-    return found
+            .where(_in_batch(Finding.annotation_id, ids, project, contiguous))
+            .order_by(Annotation.id, Finding.id)).all():
+        texts = found.get(aid)
+        if texts is None:
+            found[aid] = [text]
+        else:
+            texts.append(text)
+    return {aid: "[" + ",".join(texts) + "]" for aid, texts in found.items()}
 
 
 def iter_batches(
@@ -186,17 +202,19 @@ def iter_batches(
     (Batch.finding_texts), for the jsonl record.
 
     Read through the Core: the JSON columns come as their stored text and are decoded
-    once per batch, and the newest version of each assignment is found by one grouped
-    query per batch instead of a subquery per row."""
+    once per batch; the newest version of each assignment comes with each row (an index
+    lookup in the same statement); the findings and hint verdicts of a batch read without
+    filters are one range of annotation ids (`_in_batch`)."""
     size_cap = batch or BATCH
     tasks = TaskLoader(session, project, with_runs, with_files)
-    rubrics: dict[int, tuple[str, str]] = {
-        r.id: (r.name, r.version) for r in session.execute(select(Rubric.id, Rubric.name,
-                                                                  Rubric.version))
-    }
-    pseudonyms: dict[int, str] = {}
     # The Core connection: session.execute adds the ORM's per-row work to plain selects.
     conn = session.connection()
+    rubrics: dict[int, tuple[str, str]] = {
+        rid: (name, version)
+        for rid, name, version in conn.execute(select(Rubric.id, Rubric.name, Rubric.version))
+    }
+    pseudonyms: dict[int, str] = {}
+    contiguous = not latest_only and task_ids is None and not skip_adjudicated
     last = after_id
     left = limit
     if with_details:
@@ -205,13 +223,14 @@ def iter_batches(
     else:
         detail = (literal_column("NULL"), literal_column("''"), literal_column("NULL"),
                   literal_column("NULL"))
+    newest_of = literal_column("NULL") if latest_only else _latest_version()
     while left is None or left > 0:
         size = size_cap if left is None else min(size_cap, left)
         query = (
             select(Annotation.id, Annotation.assignment_id, Annotation.version,
                    Annotation.rubric_id, cast(Annotation.ranking, Text), *detail,
                    Annotation.active_seconds, Annotation.hints_visible, Annotation.submitted_at,
-                   Assignment.task_id, Assignment.user_id, User.simulated)
+                   Assignment.task_id, Assignment.user_id, User.simulated, newest_of)
             .join(Assignment, Assignment.id == Annotation.assignment_id)
             .join(User, User.id == Assignment.user_id)
             .where(Annotation.project_id == project.id, Annotation.id > last)
@@ -228,38 +247,34 @@ def iter_batches(
         if not raw:
             return
         ids = [r[0] for r in raw]
-        if latest_only:
-            newest: dict[int, int] = {}
-        else:
-            newest = dict(conn.execute(
-                select(Annotation.assignment_id, func.max(Annotation.version))
-                .where(Annotation.assignment_id.in_(id_list({r[1] for r in raw})))
-                .group_by(Annotation.assignment_id)).all())
         for user_id in {r[13] for r in raw} - pseudonyms.keys():
             pseudonyms[user_id] = annotator_hash(session, project, user_id)
         findings: dict[int, list[FindingRow]] = {}
         verdicts: dict[int, list[VerdictRow]] = {}
-        finding_texts: dict[int, list[str]] | None = None
+        finding_texts: dict[int, str] | None = None
         if with_details:
             rankings = decode_all([r[4] for r in raw] + [r[5] for r in raw] + [r[8] for r in raw])
             n = len(raw)
             scores, orders = rankings[n:2 * n], rankings[2 * n:]
             del rankings[n:]
             if findings_json:
-                finding_texts = _finding_texts(conn, ids)
+                finding_texts = _finding_texts(conn, project, ids, contiguous)
             else:
                 for f in conn.execute(
                         select(Finding.annotation_id, Finding.candidate_id, Finding.file_path,
                                Finding.line_start, Finding.line_end, Finding.category,
                                Finding.severity, Finding.cwe, Finding.comment,
                                Finding.content_hash)
-                        .where(Finding.annotation_id.in_(id_list(ids))).order_by(Finding.id)
-                        ).all():
+                        .join(Annotation, Annotation.id == Finding.annotation_id)
+                        .where(_in_batch(Finding.annotation_id, ids, project, contiguous))
+                        .order_by(Annotation.id, Finding.id)).all():
                     findings.setdefault(f[0], []).append(f[1:])  # type: ignore[arg-type]
             for v in conn.execute(
                     select(HintVerdict.annotation_id, HintVerdict.candidate_id,
                            HintVerdict.hint_key, HintVerdict.rule_id, HintVerdict.verdict)
-                    .where(HintVerdict.annotation_id.in_(id_list(ids))).order_by(HintVerdict.id)).all():
+                    .join(Annotation, Annotation.id == HintVerdict.annotation_id)
+                    .where(_in_batch(HintVerdict.annotation_id, ids, project, contiguous))
+                    .order_by(Annotation.id, HintVerdict.id)).all():
                 verdicts.setdefault(v[0], []).append(v[1:])
         else:
             rankings = decode_all([r[4] for r in raw])
@@ -268,9 +283,10 @@ def iter_batches(
             (aid, assignment_id, version, rubric_id, score or {}, ranking or [],
              rationale or "", confidence, order or [], float(active_seconds or 0.0),
              hints_visible, submitted_at, task_id, user_id, bool(simulated),
-             latest_only or version == newest.get(assignment_id))
+             latest_only or version == newest)
             for (aid, assignment_id, version, rubric_id, _, _, rationale, confidence, _,
-                 active_seconds, hints_visible, submitted_at, task_id, user_id, simulated),
+                 active_seconds, hints_visible, submitted_at, task_id, user_id, simulated,
+                 newest),
             score, ranking, order in zip(raw, scores, rankings, orders, strict=True)]
         yield Batch(rows, tasks.load(r[12] for r in raw), pseudonyms, rubrics, findings,
                     verdicts, finding_texts)

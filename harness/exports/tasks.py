@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import Text, bindparam, cast, literal_column, select
 from sqlalchemy.orm import Session
 
@@ -25,8 +26,14 @@ def id_list(ids: Iterable[int]) -> Any:
 
 def decode_all(texts: list[str | None]) -> list[Any]:
     """Many stored JSON texts decoded by one call (json.loads per value was a third of the
-    reading time); SQL NULL becomes None."""
-    return json.loads("[" + ",".join(t if t is not None else "null" for t in texts) + "]")
+    reading time; orjson decodes in less than half json's time); SQL NULL becomes None.
+    What orjson refuses and the standard library reads (NaN, an integer beyond 64 bits:
+    nothing our writers store) is read by the standard library, as before."""
+    text = "[" + ",".join(t if t is not None else "null" for t in texts) + "]"
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 @dataclass(frozen=True)
