@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, exists, func, inspect, select, update
+from sqlalchemy import Table, and_, bindparam, exists, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -341,22 +341,23 @@ def claim_any(
     return Claim(None, "taken" if "taken" in reasons else "all_done")
 
 
-_COLUMNS = {attr.key: attr.class_attribute for attr in inspect(Assignment).column_attrs}
+_COLUMNS = {attr.key: attr.columns[0] for attr in inspect(Assignment).column_attrs}
+ASSIGNMENTS: Table = Assignment.__table__  # type: ignore[assignment]
+_a = ASSIGNMENTS.c
 _EXTEND = (
-    update(Assignment)
-    .where(Assignment.id == bindparam("assignment_id"), Assignment.state == "active",
-           Assignment.lease_expires_at.is_(None)
-           | (Assignment.lease_expires_at >= bindparam("now")))
+    update(ASSIGNMENTS)
+    .where(_a.id == bindparam("assignment_id"), _a.state == "active",
+           _a.lease_expires_at.is_(None) | (_a.lease_expires_at >= bindparam("now")))
     .values(lease_expires_at=bindparam("until"))
     .returning(*_COLUMNS.values())
-    .execution_options(synchronize_session=False)
 )
 """Extend a lease still running, RETURNING every column of the assignment.
 
 Built once, like the other statements of every write request (`own_assignment`,
 `harness.projects.project_for`, web/auth.py's user, `annotate.drafts.next_revision`):
 building a statement costs more CPU than SQLite takes to run it, and a statement
-built once also keeps its cache key."""
+built once also keeps its cache key. On the table, not the entity: an ORM UPDATE
+computes its cache key again at every execution and takes the ORM's bulk path."""
 
 
 def renew_lease(

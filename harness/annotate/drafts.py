@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Table, bindparam, or_, select, text, update
+from sqlalchemy import bindparam, or_, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -18,8 +18,9 @@ from harness.annotate.common import (
     MAX_DRAFT_BYTES,
     MAX_FINDINGS,
     shown_candidates,
+    task_candidates,
 )
-from harness.assignments import lease_minutes, renew_lease
+from harness.assignments import ASSIGNMENTS, lease_minutes, renew_lease
 from harness.errors import Conflict, InvalidInput
 from harness.models import (
     Assignment,
@@ -177,7 +178,6 @@ def lock_assignment(session: Session, assignment: Assignment) -> None:
         )
 
 
-ASSIGNMENTS: Table = Assignment.__table__  # type: ignore[assignment]
 _a = ASSIGNMENTS.c
 
 
@@ -254,7 +254,8 @@ def save_draft(
     if draft is not None:
         clean = normalise_draft(draft)
         rubric = project_rubric(session, project)
-        check_draft(rubric, shown_candidates(assignment, assignment.task.candidates), clean)
+        shown = shown_candidates(assignment, task_candidates(session, assignment.task))
+        check_draft(rubric, shown, clean)
     cap = 60.0 * lease_minutes(session, project)
     if clean is None:
         added = add_active_time(assignment, active_seconds, now, cap=cap)

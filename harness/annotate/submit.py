@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from harness import audit, qualification, settings, stats, webhooks
@@ -22,6 +22,7 @@ from harness.annotate.common import (
     Shown,
     SubmitResult,
     shown_candidates,
+    task_candidates,
 )
 from harness.annotate.drafts import (
     lock_annotation_ids,
@@ -41,6 +42,10 @@ from harness.models import (
 from harness.rubric import RubricBody
 
 # --- submit ---------------------------------------------------------------------------
+
+_LATEST = (select(Annotation).where(Annotation.assignment_id == bindparam("assignment_id"))
+           .order_by(Annotation.version.desc()).limit(1))
+"""The assignment's latest version (built once: harness.assignments.renew_lease says why)."""
 
 
 def submit_annotation(
@@ -63,7 +68,7 @@ def submit_annotation(
     """
     now = now or utcnow()
     draft = normalise_draft(payload)
-    shown = shown_candidates(assignment, assignment.task.candidates)
+    shown = shown_candidates(assignment, task_candidates(session, assignment.task))
     hints = None
     if project.hints_visible:
         hints = known_hints(session, assignment.task, shown,
@@ -78,10 +83,7 @@ def submit_annotation(
     # writes hold the row, PostgreSQL, or the write lock, SQLite, to the commit): of two
     # identical submits racing, the second sees the first's version. The same review
     # again is that version (its warnings were answered then).
-    latest = session.scalars(
-        select(Annotation).where(Annotation.assignment_id == assignment.id)
-        .order_by(Annotation.version.desc()).limit(1)
-    ).first()
+    latest = session.scalars(_LATEST, {"assignment_id": assignment.id}).first()
     if latest is not None and _content_of(latest) == _content_of_clean(clean, project):
         _mark_submitted(assignment, None)
         stats.refresh_task(session, project, assignment.task_id)
