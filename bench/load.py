@@ -359,7 +359,7 @@ def check(url: str, args: argparse.Namespace, stats: Stats, imported: int) -> li
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a process and its live children (the server's
-    pre-forked processes), from /proc; 0 where there is none (not Linux)."""
+    worker processes with --workers), from /proc; 0 where there is none (not Linux)."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
     pids = [pid]

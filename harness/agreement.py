@@ -294,6 +294,13 @@ def task_agreement(task_id: int, rated: Sequence[Rated]) -> TaskAgreement:
 BATCH = 500
 
 
+def rated_of(user_id: int, scores: dict[str, Any], ranking: Sequence[Sequence[Any]],
+             display_order: Sequence[Any], findings: Sequence[Any] = ()) -> Rated:
+    """An annotation's columns as the figures take them (as stored: JSON)."""
+    return Rated(user_id, dict(scores), [[int(c) for c in g] for g in ranking],
+                 [int(c) for c in display_order], list(findings))
+
+
 def rated_by_task(session: Session, project: Project,
                   task_ids: Sequence[int] | None = None) -> Iterator[tuple[int, list[Rated]]]:
     """(task id, latest annotation of each submitted assignment) for tasks with any,
@@ -322,9 +329,8 @@ def rated_by_task(session: Session, project: Project,
         by_annotation: dict[int, Rated] = {}
         by_task: dict[int, list[Rated]] = {}
         for annotation, task_id, user_id in rows:
-            rated = Rated(user_id, dict(annotation.scores),
-                          [[int(c) for c in g] for g in annotation.ranking],
-                          [int(c) for c in annotation.display_order])
+            rated = rated_of(user_id, annotation.scores, annotation.ranking,
+                             annotation.display_order)
             by_annotation[annotation.id] = rated
             by_task.setdefault(task_id, []).append(rated)
         if by_annotation:

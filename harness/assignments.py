@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, exists, func, inspect, select, update
+from sqlalchemy import Table, and_, bindparam, exists, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -75,6 +75,9 @@ class Claim:
         return self.MESSAGES.get(self.reason or "", "")
 
 
+ASSIGNMENTS: Table = Assignment.__table__  # type: ignore[assignment]
+"""The table, for the Core statements of the hot paths (renew_lease's `_EXTEND` says why)."""
+
 def lease_minutes(session: Session, project: Project) -> float:
     """The project's lease, else the settings' (HARNESS_LEASE_MINUTES)."""
     value = (project.settings or {}).get("lease_minutes")
@@ -92,17 +95,21 @@ def expire_leases(session: Session, now: datetime | None = None) -> int:
     # short leases. A skipped row still counts as holding its slot until its own
     # transaction ends, which errs on the side of fewer than k. SQLite ignores FOR UPDATE;
     # its UPDATE takes the write lock as before.
-    lapsed = (select(Assignment.id)
-              .where(Assignment.state == "active", Assignment.lease_expires_at < now)
-              .order_by(Assignment.id)
-              .with_for_update(skip_locked=True))
-    result = session.execute(
-        update(Assignment)
-        .where(Assignment.id.in_(lapsed))
-        .values(state="expired")
-        .execution_options(synchronize_session=False)
-    )
+    result = session.execute(_EXPIRE, {"now": now})
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+_EXPIRE = (
+    update(ASSIGNMENTS)
+    .where(ASSIGNMENTS.c.id.in_(
+        select(ASSIGNMENTS.c.id)
+        .where(ASSIGNMENTS.c.state == "active",
+               ASSIGNMENTS.c.lease_expires_at < bindparam("now"))
+        .order_by(ASSIGNMENTS.c.id)
+        .with_for_update(skip_locked=True)))
+    .values(state="expired")
+)
+"""expire_leases' statement, built once on the table (renew_lease's `_EXTEND` says why)."""
 
 
 def display_order(task_id: int, candidate_ids: list[int], nth: int) -> list[int]:
@@ -173,10 +180,19 @@ def _why_empty(session: Session, project: Project, user_id: int) -> str:
 def active_assignment(
     session: Session, user_id: int, project: Project | None = None
 ) -> Assignment | None:
+    if project is not None:  # every claim asks this: built once
+        return session.scalars(_ACTIVE_IN_PROJECT, {"user_id": user_id,
+                                                    "project_id": project.id}).first()
     query = select(Assignment).where(Assignment.user_id == user_id, Assignment.state == "active")
-    if project is not None:
-        query = query.where(Assignment.project_id == project.id)
     return session.scalars(query.order_by(Assignment.created_at).limit(1)).first()
+
+
+_ACTIVE_IN_PROJECT = (
+    select(Assignment)
+    .where(Assignment.user_id == bindparam("user_id"), Assignment.state == "active",
+           Assignment.project_id == bindparam("project_id"))
+    .order_by(Assignment.created_at).limit(1)
+)
 
 
 def claim_next(
@@ -235,28 +251,30 @@ def claim_next(
 
 def _own_lapsed(session: Session, user_id: int, project: Project) -> Assignment | None:
     """The user's own lapsed lease, draft and all, if its task still has a free slot."""
-    other = aliased(Assignment)
-    others_holding = (
-        select(func.count(other.id))
+    return session.scalars(_OWN_LAPSED, {"user_id": user_id, "project_id": project.id,
+                                         "overlap": project.overlap}).first()
+
+
+_other = aliased(Assignment)
+_OWN_LAPSED = (
+    select(Assignment)
+    .where(
+        Assignment.user_id == bindparam("user_id"),
+        Assignment.project_id == bindparam("project_id"),
+        Assignment.state == "expired",
+        select(func.count(_other.id))
         .where(
-            other.task_id == Assignment.task_id,
-            other.state.in_(HOLDING),
-            other.id != Assignment.id,
+            _other.task_id == Assignment.task_id,
+            _other.state.in_(HOLDING),
+            _other.id != Assignment.id,
         )
         .correlate(Assignment)
-        .scalar_subquery()
+        .scalar_subquery() < bindparam("overlap"),
     )
-    return session.scalars(
-        select(Assignment)
-        .where(
-            Assignment.user_id == user_id,
-            Assignment.project_id == project.id,
-            Assignment.state == "expired",
-            others_holding < project.overlap,
-        )
-        .order_by(Assignment.lease_expires_at.desc(), Assignment.id.desc())
-        .limit(1)
-    ).first()
+    .order_by(Assignment.lease_expires_at.desc(), Assignment.id.desc())
+    .limit(1)
+)
+"""_own_lapsed's statement, built once: every claim asks it."""
 
 
 def _try_claim(session: Session, project: Project, task_id: int, user_id: int,
@@ -341,22 +359,22 @@ def claim_any(
     return Claim(None, "taken" if "taken" in reasons else "all_done")
 
 
-_COLUMNS = {attr.key: attr.class_attribute for attr in inspect(Assignment).column_attrs}
+_COLUMNS = {attr.key: attr.columns[0] for attr in inspect(Assignment).column_attrs}
+_a = ASSIGNMENTS.c
 _EXTEND = (
-    update(Assignment)
-    .where(Assignment.id == bindparam("assignment_id"), Assignment.state == "active",
-           Assignment.lease_expires_at.is_(None)
-           | (Assignment.lease_expires_at >= bindparam("now")))
+    update(ASSIGNMENTS)
+    .where(_a.id == bindparam("assignment_id"), _a.state == "active",
+           _a.lease_expires_at.is_(None) | (_a.lease_expires_at >= bindparam("now")))
     .values(lease_expires_at=bindparam("until"))
     .returning(*_COLUMNS.values())
-    .execution_options(synchronize_session=False)
 )
 """Extend a lease still running, RETURNING every column of the assignment.
 
 Built once, like the other statements of every write request (`own_assignment`,
 `harness.projects.project_for`, web/auth.py's user, `annotate.drafts.next_revision`):
 building a statement costs more CPU than SQLite takes to run it, and a statement
-built once also keeps its cache key."""
+built once also keeps its cache key. On the table, not the entity: an ORM UPDATE
+computes its cache key again at every execution and takes the ORM's bulk path."""
 
 
 def renew_lease(

@@ -15,7 +15,11 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import gc
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import select
@@ -123,10 +127,38 @@ def task_json(session: Session, project: Project, task: Task) -> dict[str, Any]:
     }
 
 
+_PAUSE_LOCK = threading.Lock()
+_pauses = 0
+_collector_was_on = False
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a page is built (on again when the last
+    page being built in this process is done). A page of 500 holds some 20,000 small
+    containers while it is built; the collector's passes over them, and the full passes
+    over the app's own objects that they trigger, took 30-300 ms (every few pages: the
+    page's p95) and a sixth of the mean. The page's objects form no cycles: reference
+    counting frees them when it is done. Counted under a lock, as requests run in threads."""
+    global _pauses, _collector_was_on
+    with _PAUSE_LOCK:
+        _pauses += 1
+        if _pauses == 1:
+            _collector_was_on = gc.isenabled()
+            gc.disable()
+    try:
+        yield
+    finally:
+        with _PAUSE_LOCK:
+            _pauses -= 1
+            if _pauses == 0 and _collector_was_on:
+                gc.enable()
+
+
 def annotations_page(session: Session, project: Project, since: str | None,
-                     limit: int | None) -> str:
+                     limit: int | None) -> bytes:
     """Annotation versions after the cursor, oldest first, as the page's JSON text
-    ({"items", "next_cursor", "has_more"}): the records are the jsonl export's
+    ({"items", "next_cursor", "has_more"}, UTF-8): the records are the jsonl export's
     (exports/jsonl.annotation_lines), spliced in as they are written. next_cursor is
     always given: pass it back as `since` to get what was added meanwhile (an empty page
     keeps it)."""
@@ -134,14 +166,15 @@ def annotations_page(session: Session, project: Project, since: str | None,
     after = decode_cursor("a", since)
     items: list[str] = []
     last = after
-    for found in source.iter_batches(session, project, after_id=after, limit=size,
-                                     batch=size, with_files=False, findings_json=True):
-        for aid, text in annotation_lines(found):
-            items.append(text)
-            last = aid
-    return (f'{{"items":[{",".join(items)}],'
-            f'"next_cursor":{json.dumps(encode_cursor("a", last))},'
-            f'"has_more":{json.dumps(len(items) == size)}}}')
+    with _collector_paused():
+        for found in source.iter_batches(session, project, after_id=after, limit=size,
+                                         batch=size, with_files=False, findings_json=True):
+            for aid, text in annotation_lines(found):
+                items.append(text)
+                last = aid
+        return "".join(('{"items":[', ",".join(items), '],"next_cursor":',
+                        json.dumps(encode_cursor("a", last)), ',"has_more":',
+                        json.dumps(len(items) == size), "}")).encode()
 
 
 def adjudications_page(session: Session, project: Project, cursor: str | None,

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -218,13 +218,19 @@ class Scope:
     prefer_gold: bool | None = None  # None: file order; else gold (or live) tasks first
 
 
+_MEMBER_TIER = (
+    select(ProjectMember.qualification, User.tier)
+    .join(User, User.id == ProjectMember.user_id)
+    .where(ProjectMember.project_id == bindparam("project_id"),
+           ProjectMember.user_id == bindparam("user_id"))
+)
+"""work_scope's first query, built once: every claim asks it (harness.assignments.renew_lease
+says why the hot statements are)."""
+
+
 def work_scope(session: Session, project: Project, user_id: int) -> Scope:
     """One query for the member and user, one for the assessment's task ids when set."""
-    row = session.execute(
-        select(ProjectMember.qualification, User.tier)
-        .join(User, User.id == ProjectMember.user_id)
-        .where(ProjectMember.project_id == project.id, ProjectMember.user_id == user_id)
-    ).first()
+    row = session.execute(_MEMBER_TIER, {"project_id": project.id, "user_id": user_id}).first()
     state, tier = (row[0], row[1]) if row is not None else (None, None)
     if state in (Qualification.paused, Qualification.failed):
         return Scope(blocked="member_paused")

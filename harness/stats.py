@@ -5,10 +5,10 @@ coincidence matrix for the pooled alpha, position-bias counts, adjudicated) from
 that task's annotations alone. It is called in the same transaction as every
 submit, skip and adjudication of the task, after the change is flushed:
 
-- PostgreSQL: the task's row is made to exist (INSERT ... ON CONFLICT DO NOTHING)
-  and locked first (FOR UPDATE), so two submits to one task refresh one after the
-  other and the second one's reads (READ COMMITTED: a fresh snapshot per statement)
-  include the first's commit.
+- PostgreSQL: the task's row is made to exist and locked first, in one statement
+  (INSERT ... ON CONFLICT DO UPDATE), so two submits to one task refresh one after
+  the other and the second one's reads (READ COMMITTED: a fresh snapshot per
+  statement) include the first's commit.
 - SQLite: the refresh follows a write of the same transaction, and a writing
   transaction always reads the newest database.
 
@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy import Table, bindparam, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -38,10 +38,20 @@ from harness.agreement import (
     alpha_of,
     coincidences,
     rated_by_task,
+    rated_of,
     score_units,
     task_agreement,
 )
-from harness.models import Adjudication, Assignment, Project, Task, TaskStats, utcnow
+from harness.models import (
+    Adjudication,
+    Annotation,
+    Assignment,
+    Finding,
+    Project,
+    Task,
+    TaskStats,
+    utcnow,
+)
 
 COUNTED_STATES = ("submitted", "skipped")
 
@@ -84,20 +94,28 @@ def _lowest(figures: TaskAgreement) -> float | None:
     return min(defined) if defined else None
 
 
+def _values(task_id: int, rated: Sequence[Rated], skipped: int,
+            adjudicated: bool) -> dict[str, Any]:
+    """The task's row, computed from its latest annotations (one rule for both writers)."""
+    figures = task_agreement(task_id, rated)
+    pooled = len(rated) >= 2
+    return {
+        "submitted": len(rated), "skipped": skipped,
+        "alpha": figures.alpha, "w": figures.w, "findings": figures.findings,
+        "lowest": _lowest(figures) if pooled else None,
+        "coincidences": _matrix_json(coincidences(score_units(rated))) if pooled else [],
+        "positions": positions_of(rated).to_json(), "adjudicated": adjudicated,
+    }
+
+
 def _write(session: Session, project_id: int, task_id: int, rated: Sequence[Rated],
            counts: dict[str, int], adjudicated: bool) -> TaskStats:
-    figures = task_agreement(task_id, rated)
     row = session.get(TaskStats, task_id, populate_existing=True)
     if row is None:
         row = TaskStats(task_id=task_id, project_id=project_id)
         session.add(row)
-    row.submitted = len(rated)
-    row.skipped = counts.get("skipped", 0)
-    row.alpha, row.w, row.findings = figures.alpha, figures.w, figures.findings
-    row.lowest = _lowest(figures) if len(rated) >= 2 else None
-    row.coincidences = _matrix_json(coincidences(score_units(rated))) if len(rated) >= 2 else []
-    row.positions = positions_of(rated).to_json()
-    row.adjudicated = adjudicated
+    for key, value in _values(task_id, rated, counts.get("skipped", 0), adjudicated).items():
+        setattr(row, key, value)
     return row
 
 
@@ -112,34 +130,107 @@ def _counts(session: Session, task_ids: Sequence[int]) -> dict[int, dict[str, in
     return out
 
 
-# built once: refresh_task runs in every submit (harness.assignments.renew_lease says why)
-_ADJUDICATED = select(exists().where(Adjudication.task_id == bindparam("task_id")))
-_LOCK_STATS = (select(TaskStats.task_id).where(TaskStats.task_id == bindparam("task_id"))
-               .with_for_update())
+# --- refresh_task: built once, it runs in every submit and skip ---------------------------
+# (harness.assignments.renew_lease says why). Three statements on SQLite, four on
+# PostgreSQL: lock (PostgreSQL), the latest annotations with their findings, the skip
+# count with the adjudication, the row written.
+
+class _Found(NamedTuple):
+    """A finding as agreement reads it (agreement.FindingLike)."""
+
+    candidate_id: int
+    file_path: str
+    line_start: int
+    line_end: int
+    category: str
+    cwe: int | None
 
 
-def _lock_row(session: Session, project_id: int, task_id: int) -> None:
-    """Make sure the task's row exists, then hold it until commit: concurrent refreshes
-    of one task run one after the other (FOR UPDATE is a no-op on SQLite, whose
-    writers are serialised already)."""
-    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql"
-              else sqlite.insert)(TaskStats)
-    session.execute(insert.values(task_id=task_id, project_id=project_id, submitted=0,
-                                  skipped=0, coincidences=[], positions={}, adjudicated=False,
-                                  updated_at=utcnow())
-                    .on_conflict_do_nothing(index_elements=["task_id"]))
-    session.execute(_LOCK_STATS, {"task_id": task_id})
+# Core statements on the tables (no ORM unit of work or entity loading per submit)
+ANNOTATIONS: Table = Annotation.__table__  # type: ignore[assignment]
+ASSIGNMENTS: Table = Assignment.__table__  # type: ignore[assignment]
+FINDINGS: Table = Finding.__table__  # type: ignore[assignment]
+STATS: Table = TaskStats.__table__  # type: ignore[assignment]
+_an, _as, _fi = ANNOTATIONS.c, ASSIGNMENTS.c, FINDINGS.c
+_LATEST = (select(_an.assignment_id, func.max(_an.version).label("v"))
+           .join(ASSIGNMENTS, _as.id == _an.assignment_id)
+           .where(_as.task_id == bindparam("task_id"), _as.project_id == bindparam("project_id"))
+           .group_by(_an.assignment_id)
+           .subquery())
+_RATED = (select(_an.id, _as.user_id, _an.scores, _an.ranking, _an.display_order,
+                 _fi.candidate_id, _fi.file_path, _fi.line_start, _fi.line_end, _fi.category,
+                 _fi.cwe)
+          .select_from(ANNOTATIONS)
+          .join(_LATEST, (_LATEST.c.assignment_id == _an.assignment_id)
+                & (_LATEST.c.v == _an.version))
+          .join(ASSIGNMENTS, _as.id == _an.assignment_id)
+          .outerjoin(FINDINGS, _fi.annotation_id == _an.id)
+          .order_by(_as.user_id, _an.id, _fi.id))
+"""agreement.rated_by_task for one task in one statement (a row per finding)."""
+_SKIPPED_ADJUDICATED = select(
+    select(func.count(_as.id))
+    .where(_as.task_id == bindparam("task_id"), _as.state == "skipped")
+    .scalar_subquery(),
+    exists().where(Adjudication.__table__.c.task_id == bindparam("task_id")),
+)
+_WRITTEN = ("submitted", "skipped", "alpha", "w", "findings", "lowest", "coincidences",
+            "positions", "adjudicated", "updated_at")
 
 
-def refresh_task(session: Session, project: Project, task_id: int) -> TaskStats:
-    """Recompute the task's row from its annotations; flushes (the caller commits)."""
-    _lock_row(session, project.id, task_id)
-    rated = dict(rated_by_task(session, project, [task_id])).get(task_id, [])
-    adjudicated = session.scalar(_ADJUDICATED, {"task_id": task_id}) or False
-    row = _write(session, project.id, task_id, rated, _counts(session, [task_id]).get(task_id, {}),
-                 bool(adjudicated))
+def _upsert(insert: Any) -> Any:
+    statement = insert(STATS)
+    return statement.on_conflict_do_update(
+        index_elements=["task_id"], set_={key: statement.excluded[key] for key in _WRITTEN})
+
+
+_UPSERT = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)}
+_LOCK_ROW = (postgresql.insert(STATS)
+             .values(task_id=bindparam("task_id"), project_id=bindparam("project_id"),
+                     submitted=0, skipped=0, coincidences=[], positions={},
+                     adjudicated=False, updated_at=bindparam("now"))
+             .on_conflict_do_update(index_elements=["task_id"],
+                                    set_={"updated_at": bindparam("now")}))
+"""PostgreSQL: make the task's row exist and hold it until commit, in one statement
+(ON CONFLICT DO UPDATE locks the row, waiting for a concurrent refresh to commit)."""
+
+
+def _rated(session: Session, project_id: int, task_id: int) -> list[Rated]:
+    rated: list[Rated] = []
+    last = None
+    for row in session.execute(_RATED, {"task_id": task_id, "project_id": project_id}):
+        if row.id != last:
+            last = row.id
+            rated.append(rated_of(row.user_id, row.scores, row.ranking, row.display_order))
+        if row.candidate_id is not None:
+            rated[-1].findings.append(_Found(row.candidate_id, row.file_path, row.line_start,
+                                             row.line_end, row.category, row.cwe))
+    return rated
+
+
+def refresh_task(session: Session, project: Project, task_id: int, *,
+                 pending: Rated | None = None) -> None:
+    """Recompute the task's row from its annotations; flushes first (the caller commits).
+
+    `pending`: an annotation version its caller inserts later in this transaction
+    (harness.annotate.submit, which keeps the project's annotation-id lock short): it
+    counts as its annotator's latest, in place of the one the database holds.
+    """
     session.flush()
-    return row
+    dialect = session.get_bind().dialect.name
+    now = utcnow()
+    if dialect == "postgresql":
+        session.execute(_LOCK_ROW, {"task_id": task_id, "project_id": project.id, "now": now})
+    rated = _rated(session, project.id, task_id)
+    if pending is not None:
+        rated = sorted([r for r in rated if r.user_id != pending.user_id] + [pending],
+                       key=lambda r: r.user_id)
+    skipped, adjudicated = session.execute(_SKIPPED_ADJUDICATED, {"task_id": task_id}).one()
+    values = _values(task_id, rated, int(skipped or 0), bool(adjudicated))
+    session.execute(_UPSERT[dialect], {"task_id": task_id, "project_id": project.id,
+                                       "updated_at": now, **values})
+    kept = session.identity_map.get(session.identity_key(TaskStats, task_id))
+    if kept is not None:  # an ORM copy loaded earlier in this session reads the new row
+        session.expire(kept)
 
 
 def refresh_tasks(session: Session, project: Project, task_ids: Sequence[int]) -> int:

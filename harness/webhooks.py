@@ -43,7 +43,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from harness import audit, settings
@@ -151,14 +151,22 @@ def emit(session: Session, project_id: int, event: str, payload: dict[str, Any],
     return queued
 
 
+_ANY = select(exists().where(Webhook.project_id == bindparam("project_id")))
+
+
+def any_for(session: Session, project_id: int) -> bool:
+    """Has the project any webhook? (a submit asks before it takes the annotation-id lock,
+    and calls `annotation_submitted` only when it has)"""
+    return bool(session.scalar(_ANY, {"project_id": project_id}))
+
+
 def annotation_submitted(session: Session, assignment: Assignment, annotation_id: int,
                          version: int) -> None:
-    """The events one submission causes: always annotation.submitted; task.completed on
-    the first version that brings the task to its k submissions; project.completed when
-    that was the last task."""
+    """The events one submission causes (the caller saw `any_for` the project): always
+    annotation.submitted; task.completed on the first version that brings the task to
+    its k submissions; project.completed when that was the last task."""
     project = session.get(Project, assignment.project_id)
-    if project is None or not session.scalar(
-            select(func.count(Webhook.id)).where(Webhook.project_id == project.id)):
+    if project is None:
         return
     task = session.get(Task, assignment.task_id)
     ext = task.external_id if task is not None else ""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 from typing import TYPE_CHECKING
 
@@ -18,8 +17,8 @@ BACKGROUND_DELAY_S = 1.0
 
 
 def run_server(host: str, port: int, threads: int, workers: int = 1) -> None:
-    """One process (the default), or `workers` pre-forked ones sharing the socket
-    (web/prefork.py); background jobs run in one process either way."""
+    """One process with waitress (the default), or `workers` gunicorn worker processes
+    sharing the port (web/multiprocess.py); background jobs run in one process either way."""
     from harness import setup
 
     setup.ensure_schema(settings().database_url, engine)
@@ -27,16 +26,15 @@ def run_server(host: str, port: int, threads: int, workers: int = 1) -> None:
         click.echo(f"serving on http://{host}:{port}/ (Ctrl-C stops)")
         _serve(host, port, threads, jobs=True)
         return
-    from web import prefork
+    from web.multiprocess import Server
 
     engine().dispose()  # nothing open is inherited: each process makes its own engine
-    sock = prefork.listen(host, port)
     click.echo(f"serving on http://{host}:{port}/ with {workers} processes (Ctrl-C stops)")
-    status = prefork.supervise(
-        workers, lambda slot: _serve(host, port, threads, jobs=slot == 0, sock=sock))
-    sock.close()
-    if status:
-        raise SystemExit(status)
+    try:
+        Server(host, port, threads, workers).run()
+    except SystemExit as stop:  # gunicorn's arbiter exits; its log says why
+        if stop.code:  # a worker that failed to boot (3), an app that failed to load (4)
+            raise SystemExit(1) from None
 
 
 def start_background(app: Flask) -> threading.Timer:
@@ -51,17 +49,38 @@ def start_background(app: Flask) -> threading.Timer:
         from web.runs import start_worker
 
         start_worker(app)
-        webhooks.start_delivery_loop(session_factory(app), settings().webhook_poll_ms)
+        app.extensions["harness.webhook_loop"] = webhooks.start_delivery_loop(
+            session_factory(app), settings().webhook_poll_ms)
 
     timer = threading.Timer(BACKGROUND_DELAY_S, start)
     timer.daemon = True
+    app.extensions["harness.background"] = timer
     timer.start()
     return timer
 
 
-def _serve(host: str, port: int, threads: int, *, jobs: bool,
-           sock: socket.socket | None = None) -> None:
-    """Build the app and serve it; `jobs`: this process runs the background jobs."""
+def stop_background(app: Flask, timeout: float) -> None:
+    """Before a server process leaves: the run worker claims nothing more and puts its runs
+    in flight back in the queue, and the delivery loop finishes its round (a delivery sent
+    is recorded as sent, not sent again by the next process). At most ~2 x `timeout`."""
+    timer: threading.Timer | None = app.extensions.get("harness.background")
+    if timer is None:
+        return
+    timer.cancel()
+    worker = app.extensions.get("harness.worker")
+    if worker is not None:
+        worker.abort()
+    loop = app.extensions.get("harness.webhook_loop")
+    if loop is not None:
+        loop.stop(timeout)
+    thread: threading.Thread | None = app.extensions.get("harness.worker_thread")
+    if thread is not None:
+        thread.join(timeout)
+
+
+def _serve(host: str, port: int, threads: int, *, jobs: bool) -> None:
+    """Build the app and serve it with waitress; `jobs`: this process runs the background
+    jobs."""
     from waitress import serve as waitress_serve
 
     from web import create_app
@@ -69,8 +88,7 @@ def _serve(host: str, port: int, threads: int, *, jobs: bool,
     app = create_app(settings=settings())
     if jobs:
         start_background(app)
-    where = {"sockets": [sock]} if sock is not None else {"host": host, "port": port}
-    waitress_serve(app, threads=threads, ident="review-harness", **where)
+    waitress_serve(app, host=host, port=port, threads=threads, ident="review-harness")
 
 
 @click.command()
@@ -80,7 +98,7 @@ def _serve(host: str, port: int, threads: int, *, jobs: bool,
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Server processes sharing the port (default: HARNESS_WEB_WORKERS, 1).")
 def serve(host: str, port: int, threads: int, workers: int | None) -> None:
-    """Serve the web app with waitress (a production WSGI server)."""
+    """Serve the web app: waitress in one process, or gunicorn with --workers N > 1."""
     run_server(host, port, threads, workers or settings().web_workers)
 
 

@@ -232,6 +232,8 @@ def start_worker(app: Flask) -> Worker | None:
         except Exception:  # the server keeps serving; say why runs stopped
             log.exception("the in-process run worker stopped")
 
-    threading.Thread(target=main, name="run-worker", daemon=True).start()
+    thread = threading.Thread(target=main, name="run-worker", daemon=True)
+    thread.start()
     app.extensions["harness.worker"] = worker
+    app.extensions["harness.worker_thread"] = thread  # web.cli.stop_background joins it
     return worker

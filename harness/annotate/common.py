@@ -5,10 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
 from harness.models import (
     Annotation,
     Assignment,
     Candidate,
+    Task,
 )
 from harness.text import line_count
 
@@ -67,6 +72,19 @@ def shown_candidates(assignment: Assignment, candidates: Sequence[Candidate]) ->
     order = [cid for cid in assignment.display_order if cid in by_id]
     order += [c.id for c in candidates if c.id not in order]
     return _shown([by_id[cid] for cid in order])
+
+
+_CANDIDATES = (select(Candidate).where(Candidate.task_id == bindparam("task_id"))
+               .order_by(Candidate.position))
+
+
+def task_candidates(session: Session, task: Task) -> list[Candidate]:
+    """`task.candidates`, loaded (when not yet) by a statement built once: a lazy load
+    builds its statement and cache key again at every request of the write path."""
+    if "candidates" not in task.__dict__:
+        set_committed_value(task, "candidates",
+                            list(session.scalars(_CANDIDATES, {"task_id": task.id})))
+    return task.candidates
 
 
 def in_file_order(candidates: Sequence[Candidate]) -> list[Shown]:

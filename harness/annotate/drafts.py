@@ -18,8 +18,9 @@ from harness.annotate.common import (
     MAX_DRAFT_BYTES,
     MAX_FINDINGS,
     shown_candidates,
+    task_candidates,
 )
-from harness.assignments import lease_minutes, renew_lease
+from harness.assignments import ASSIGNMENTS, lease_minutes, renew_lease
 from harness.errors import Conflict, InvalidInput
 from harness.models import (
     Assignment,
@@ -93,7 +94,17 @@ def normalise_draft(raw: Any) -> dict[str, Any]:
 def add_active_time(
     assignment: Assignment, seconds: Any, now: datetime, *, cap: float | None = None
 ) -> float:
-    """Add the client's active seconds, capped by the time since the last contact.
+    """Add the client's active seconds (`active_time_to_add`) to the assignment."""
+    added = active_time_to_add(assignment, seconds, now, cap=cap)
+    if added:
+        assignment.active_seconds = float(assignment.active_seconds or 0.0) + added
+    return added
+
+
+def active_time_to_add(
+    assignment: Assignment, seconds: Any, now: datetime, *, cap: float | None = None
+) -> float:
+    """The client's active seconds, capped by the time since the last contact.
 
     A page that was offline for a while sends all the time it counted meanwhile,
     and gets it: only the elapsed time (plus a little clock slack) bounds it, and
@@ -110,7 +121,6 @@ def add_active_time(
     added = min(claimed, elapsed + CLOCK_SLACK)
     if cap is not None:
         added = min(added, cap)
-    assignment.active_seconds = float(assignment.active_seconds or 0.0) + added
     return added
 
 
@@ -168,36 +178,48 @@ def lock_assignment(session: Session, assignment: Assignment) -> None:
         )
 
 
+_a = ASSIGNMENTS.c
+
+
 def _next(*cond: Any) -> Any:
-    return (update(Assignment).where(Assignment.id == bindparam("assignment_id"), *cond)
-            .values(draft_revision=Assignment.draft_revision + 1,
-                    draft_writer=bindparam("page"))
-            .returning(Assignment.draft_revision)
-            .execution_options(synchronize_session=False))
+    return (update(ASSIGNMENTS).where(_a.id == bindparam("assignment_id"), *cond)
+            .values(draft_revision=_a.draft_revision + 1,
+                    draft_writer=bindparam("page"), draft=bindparam("draft"),
+                    active_seconds=bindparam("active_seconds"),
+                    draft_saved_at=bindparam("saved_at"))
+            .returning(_a.draft_revision))
 
 
-# built once (harness.assignments.renew_lease says why): unchecked, based on a revision,
-# or based on a revision unless the current one is this page's own
+# built once (harness.assignments.renew_lease says why), on the table: a Core statement
+# neither flushes first nor goes through the ORM's bulk update. Unchecked, based on a
+# revision, or based on a revision unless the current one is this page's own.
 _NEXT_ANY = _next()
-_NEXT_BASED = _next(Assignment.draft_revision == bindparam("base"))
-_NEXT_OWN_PAGE = _next(or_(Assignment.draft_revision == bindparam("base"),
-                           Assignment.draft_writer == bindparam("page")))
+_NEXT_BASED = _next(_a.draft_revision == bindparam("base"))
+_NEXT_OWN_PAGE = _next(or_(_a.draft_revision == bindparam("base"),
+                           _a.draft_writer == bindparam("page")))
 
 
-def next_revision(session: Session, assignment: Assignment, base: int | None, page: str) -> int:
-    """Compare-and-set the draft revision: the save must be based on the current revision,
-    or the current revision must be this page's own (its earlier save still in flight).
+def next_revision(session: Session, assignment: Assignment, base: int | None, page: str,
+                  draft: dict[str, Any], now: datetime, *, active_seconds: float) -> int:
+    """Compare-and-set the draft revision and store the draft with it: the save must be
+    based on the current revision, or the current revision must be this page's own (its
+    earlier save still in flight).
 
-    One UPDATE decides, so two pages racing cannot both win. Raises Conflict (409)
-    otherwise, and nothing is stored.
+    One UPDATE decides and writes (the draft, the assignment's new `active_seconds`,
+    the time of contact), so two pages racing cannot both win. Raises
+    Conflict (409) otherwise, and nothing is stored.
     """
     statement = _NEXT_ANY if base is None else _NEXT_OWN_PAGE if page else _NEXT_BASED
     new = session.execute(statement, {"assignment_id": assignment.id, "base": base,
-                                      "page": page or None}).scalar_one_or_none()
+                                      "page": page or None, "draft": draft,
+                                      "active_seconds": active_seconds, "saved_at": now}
+                          ).scalar_one_or_none()
     if new is None:
         raise Conflict("stale_draft", STALE_MESSAGE, field="revision")
-    set_committed_value(assignment, "draft_revision", new)
-    set_committed_value(assignment, "draft_writer", page or None)
+    for key, value in (("draft_revision", new), ("draft_writer", page or None),
+                       ("draft", draft), ("active_seconds", active_seconds),
+                       ("draft_saved_at", now)):
+        set_committed_value(assignment, key, value)
     return int(new)
 
 
@@ -228,14 +250,20 @@ def save_draft(
     """
     now = now or utcnow()
     writable(session, assignment, project, now)
+    clean = None
     if draft is not None:
         clean = normalise_draft(draft)
         rubric = project_rubric(session, project)
-        check_draft(rubric, shown_candidates(assignment, assignment.task.candidates), clean)
-        next_revision(session, assignment, revision, page)
-        assignment.draft = clean
+        shown = shown_candidates(assignment, task_candidates(session, assignment.task))
+        check_draft(rubric, shown, clean)
     cap = 60.0 * lease_minutes(session, project)
-    added = add_active_time(assignment, active_seconds, now, cap=cap)
-    assignment.draft_saved_at = now
-    session.flush()
+    if clean is None:
+        added = add_active_time(assignment, active_seconds, now, cap=cap)
+        assignment.draft_saved_at = now
+        session.flush()
+        return added
+    # one UPDATE: the revision's compare-and-set, with the draft and the time
+    added = active_time_to_add(assignment, active_seconds, now, cap=cap)
+    next_revision(session, assignment, revision, page, clean, now,
+                  active_seconds=float(assignment.active_seconds or 0.0) + added)
     return added

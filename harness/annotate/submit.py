@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from harness import audit, qualification, settings, stats, webhooks
+from harness.agreement import rated_of
 from harness.analysis.hints import Hint
 from harness.annotate.checks import (
     consistency_warnings,
@@ -20,6 +22,7 @@ from harness.annotate.common import (
     Shown,
     SubmitResult,
     shown_candidates,
+    task_candidates,
 )
 from harness.annotate.drafts import (
     lock_annotation_ids,
@@ -39,6 +42,10 @@ from harness.models import (
 from harness.rubric import RubricBody
 
 # --- submit ---------------------------------------------------------------------------
+
+_LATEST = (select(Annotation).where(Annotation.assignment_id == bindparam("assignment_id"))
+           .order_by(Annotation.version.desc()).limit(1))
+"""The assignment's latest version (built once: harness.assignments.renew_lease says why)."""
 
 
 def submit_annotation(
@@ -61,7 +68,7 @@ def submit_annotation(
     """
     now = now or utcnow()
     draft = normalise_draft(payload)
-    shown = shown_candidates(assignment, assignment.task.candidates)
+    shown = shown_candidates(assignment, task_candidates(session, assignment.task))
     hints = None
     if project.hints_visible:
         hints = known_hints(session, assignment.task, shown,
@@ -71,37 +78,43 @@ def submit_annotation(
         return SubmitResult(None, errors=errors)
     if not lease_renewed:
         writable(session, assignment, project, now)
-    lock_assignment(session, assignment)
-    # read under the lock: of two identical submits racing, the second sees the first's
-    # version. The same review again is that version (its warnings were answered then).
-    latest = session.scalars(
-        select(Annotation).where(Annotation.assignment_id == assignment.id)
-        .order_by(Annotation.version.desc()).limit(1)
-    ).first()
+        lock_assignment(session, assignment)
+    # read under the assignment's lock (taken above, or by the caller's save_draft, whose
+    # writes hold the row, PostgreSQL, or the write lock, SQLite, to the commit): of two
+    # identical submits racing, the second sees the first's version. The same review
+    # again is that version (its warnings were answered then).
+    latest = session.scalars(_LATEST, {"assignment_id": assignment.id}).first()
     if latest is not None and _content_of(latest) == _content_of_clean(clean, project):
         _mark_submitted(assignment, None)
-        session.flush()
         stats.refresh_task(session, project, assignment.task_id)
         return SubmitResult(latest, unchanged=True)
     outcomes = run_outcomes(session, assignment.task, [s.candidate for s in shown])
     warnings = consistency_warnings(rubric, shown, draft, outcomes)
     if warnings and not acknowledge_warnings:
         return SubmitResult(None, warnings=warnings)
-    lock_annotation_ids(session, project.id)  # held to the commit: ids commit in order
     annotation = _new_version(assignment, project, clean, shown,
                               (latest.version if latest else 0) + 1, now)
-    session.add(annotation)
     _mark_submitted(assignment, now)
     assignment.draft = draft
+    hooked = webhooks.any_for(session, project.id)
+    # Everything that does not need the new annotation's id comes before it is drawn:
+    # the task's figures count it as pending (stats.refresh_task flushes the assignment).
+    stats.refresh_task(session, project, assignment.task_id, pending=rated_of(
+        assignment.user_id, json_copy(annotation.scores), annotation.ranking,
+        annotation.display_order, annotation.findings))
+    # The tail, from the id lock to the commit, is serialised per project on PostgreSQL
+    # (lock_annotation_ids): keep it to the inserts that need the id.
+    lock_annotation_ids(session, project.id)  # held to the commit: ids commit in order
+    session.add(annotation)
     session.flush()
     audit.record(session, "annotation.submit", user_id=assignment.user_id,
                  project_id=assignment.project_id, object_type="annotation",
                  object_id=annotation.id, assignment=assignment.id,
                  version=annotation.version, warnings=[w.message for w in warnings])
-    webhooks.annotation_submitted(session, assignment, annotation.id, annotation.version)
+    if hooked:
+        webhooks.annotation_submitted(session, assignment, annotation.id, annotation.version)
     session.flush()
-    stats.refresh_task(session, project, assignment.task_id)
-    if assignment.task.is_gold:  # the assessment is graded; gold in live work may pause
+    if assignment.task.is_gold:  # graded from the stored annotations, so after the insert
         qualification.after_submit(session, project, assignment)
     return SubmitResult(annotation, warnings=warnings)
 
@@ -150,6 +163,11 @@ def _new_version(
             verdict=verdict,
         ))
     return annotation
+
+
+def json_copy(value: Any) -> Any:
+    """`value` as a JSON column gives it back (string keys): what the figures read."""
+    return json.loads(json.dumps(value))
 
 
 def _content_of(annotation: Annotation) -> tuple[Any, ...]:

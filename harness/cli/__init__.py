@@ -79,7 +79,7 @@ class HarnessGroup(click.Group):
 
 
 EXTRA_HELP = {
-    "serve": "Serve the web app (waitress) with the in-process run worker.",
+    "serve": "Serve the web app (waitress; gunicorn with --workers N) and run tests in process.",
     "demo": "Init, demo users and the demo project, then serve.",
 }
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
+import orjson
 from sqlalchemy.orm import Session
 
 from harness.exports import adjudicated, source
@@ -44,6 +45,20 @@ def _default(value: Any) -> Any:
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_default)
 dumps: Callable[[Any], str] = _ENCODER.encode
 """A record as one line of compact JSON (the encoder is made once, not per record)."""
+
+
+def fast_dumps(value: Any) -> str:
+    """`dumps` by orjson, five to six times faster, for values of JSON's own types whose
+    floats are finite: what the annotation and preference records hold (ids, flags, texts,
+    rubric-checked integer scores, rounded active seconds). The same text, but for how a
+    float's exponent is written (1e-05 is 0.00001): the same values when read. orjson
+    writes NaN and infinities as null, so values that may hold them (fits, test results)
+    go through `dumps`; so does what orjson refuses (an integer beyond 64 bits, a key that
+    is not text, a lone surrogate)."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return dumps(value)
 
 
 class Exporter:

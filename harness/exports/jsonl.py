@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from sqlalchemy.orm import Session
 
 from harness.exports.adjudicated import ANNOTATIONS, adjudication_record
-from harness.exports.base import Exporter, Progress, dumps
+from harness.exports.base import Exporter, Progress, dumps, fast_dumps
 from harness.exports.source import Batch
 from harness.exports.tasks import TaskInfo
 from harness.models import Project
@@ -60,7 +60,7 @@ def annotation_lines(batch: Batch) -> Iterator[tuple[int, str]]:
         lab = text.labels
         cands = task.candidates
         rubric, rubric_version = batch.rubrics.get(rubric_id, ("", ""))
-        head = dumps({
+        head = fast_dumps({
             "source": ANNOTATIONS,
             "id": aid,
             "assignment_id": assignment_id,
@@ -83,9 +83,10 @@ def annotation_lines(batch: Batch) -> Iterator[tuple[int, str]]:
         })
         marks = verdicts.get(aid)
         yield aid, "".join((
-            head[:-1], ',"findings":[', ",".join(findings.get(aid, ())), '],"hint_verdicts":',
-            dumps([{"candidate": lab.get(cid) or _label(task, cid), "hint_key": key,
-                    "rule_id": rule, "verdict": verdict} for cid, key, rule, verdict in marks])
+            head[:-1], ',"findings":', findings.get(aid, "[]"), ',"hint_verdicts":',
+            fast_dumps([{"candidate": lab.get(cid) or _label(task, cid), "hint_key": key,
+                         "rule_id": rule, "verdict": verdict}
+                        for cid, key, rule, verdict in marks])
             if marks else "[]", text.candidates))
 
 

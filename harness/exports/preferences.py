@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from harness.exports.adjudicated import ADJUDICATED, ANNOTATIONS
-from harness.exports.base import Exporter, Progress, dumps
+from harness.exports.base import Exporter, Progress, fast_dumps
 from harness.exports.tasks import TaskInfo
 from harness.models import Project
 
@@ -42,18 +42,18 @@ class _TaskText:
     __slots__ = ("prompt", "task_id", "completion", "label", "model")
 
     def __init__(self, task: TaskInfo) -> None:
-        self.prompt = '{"prompt":' + dumps(task.prompt) + ',"chosen":'
-        self.task_id = ',"task_id":' + dumps(task.external_id)
-        self.completion = {c: dumps(cand.completion) for c, cand in task.candidates.items()}
-        self.label = {c: dumps(cand.label) for c, cand in task.candidates.items()}
-        self.model = {c: dumps(task.model_of(c)) for c in task.candidates}
+        self.prompt = '{"prompt":' + fast_dumps(task.prompt) + ',"chosen":'
+        self.task_id = ',"task_id":' + fast_dumps(task.external_id)
+        self.completion = {c: fast_dumps(cand.completion) for c, cand in task.candidates.items()}
+        self.label = {c: fast_dumps(cand.label) for c, cand in task.candidates.items()}
+        self.model = {c: fast_dumps(task.model_of(c)) for c in task.candidates}
 
 
 def preference_lines(task: TaskInfo, text: _TaskText, ranking: list[list[int]],
                      provenance: dict[str, Any]) -> Iterator[str]:
     """The records of one ranking's pairs, as JSON text."""
     cands = task.candidates
-    tail = "," + dumps(provenance)[1:]
+    tail = "," + fast_dumps(provenance)[1:]
     completion, label, model = text.completion, text.label, text.model
     for better, worse, gap in ordered_pairs(ranking):
         if better not in cands or worse not in cands:

@@ -9,6 +9,7 @@ index on annotations (migration 0007), whatever the project's size.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Iterator, Sequence
@@ -16,12 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, cast, exists, func, literal_column, select
+from sqlalchemy import Text, bindparam, cast, exists, func, literal_column, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, aliased
 
 from harness import settings
-from harness.exports.tasks import TaskInfo, TaskLoader, decode_all, id_list
+from harness.exports.tasks import TaskInfo, TaskLoader, decode_all
 from harness.models import (
     Adjudication,
     Annotation,
@@ -125,9 +126,9 @@ class Batch:
     """rubric id -> (name, version)"""
     findings: dict[int, list[FindingRow]]
     verdicts: dict[int, list[VerdictRow]]
-    finding_texts: dict[int, list[str]] | None = None
-    """With `findings_json`: annotation id -> its findings, each as the JSON object the
-    jsonl record gives (`findings` is then empty)."""
+    finding_texts: dict[int, str] | None = None
+    """With `findings_json`: annotation id -> its findings as the JSON text of the jsonl
+    record's array (`findings` is then empty)."""
 
 
 def _finding_json(dialect: str) -> Any:
@@ -149,18 +150,102 @@ def _finding_json(dialect: str) -> Any:
         func.coalesce(Candidate.label, cast(Finding.candidate_id, Text))), Text)
 
 
-def _finding_texts(conn: Connection, ids: list[int]) -> dict[int, list[str]]:
-    found: dict[int, list[str]] = {}
-    for aid, text in conn.execute(
-            select(Finding.annotation_id, _finding_json(conn.dialect.name))
+def _in_batch(column: Any, contiguous: bool) -> Any:
+    """The rows of a batch's annotations (`column` is their annotation id; the statement
+    joins Annotation). A contiguous batch (every annotation of the project from its first
+    id to its last, which is what a read without filters gives) is one range of the
+    (project_id, id) index, parameters `project`, `first` and `last`: no IN list of up to
+    BATCH parameters to expand and bind. Otherwise the ids, parameter `ids`."""
+    if contiguous:
+        return (column.between(bindparam("first"), bindparam("last"))
+                & (Annotation.project_id == bindparam("project")))
+    return column.in_(bindparam("ids", expanding=True))
+
+
+def _batch_params(ids: list[int], project: Project, contiguous: bool) -> dict[str, Any]:
+    if contiguous:
+        return {"first": ids[0], "last": ids[-1], "project": project.id}
+    return {"ids": ids}
+
+
+# The statements are built once per shape (and dialect) and given their values as
+# parameters: building a select with its subqueries and functions took longer than
+# SQLite took to run it, a few milliseconds a page of the API.
+
+@functools.cache
+def _versions_statement(latest_only: bool, with_details: bool, by_task: bool,
+                        skip_adjudicated: bool) -> Any:
+    """A batch's annotation versions: parameters `project`, `after`, `size` (and the
+    expanding `task_ids` with by_task)."""
+    if with_details:
+        detail: tuple[Any, ...] = (cast(Annotation.scores, Text), Annotation.rationale,
+                                   Annotation.confidence, cast(Annotation.display_order, Text))
+    else:
+        detail = (literal_column("NULL"), literal_column("''"), literal_column("NULL"),
+                  literal_column("NULL"))
+    query = (
+        select(Annotation.id, Annotation.assignment_id, Annotation.version,
+               Annotation.rubric_id, cast(Annotation.ranking, Text), *detail,
+               Annotation.active_seconds, Annotation.hints_visible, Annotation.submitted_at,
+               Assignment.task_id, Assignment.user_id, User.simulated,
+               literal_column("NULL") if latest_only else _latest_version())
+        .join(Assignment, Assignment.id == Annotation.assignment_id)
+        .join(User, User.id == Assignment.user_id)
+        .where(Annotation.project_id == bindparam("project"), Annotation.id > bindparam("after"))
+        .order_by(Annotation.id)
+        .limit(bindparam("size"))
+    )
+    if latest_only:
+        query = query.where(Annotation.version == _latest_version())
+    if by_task:
+        query = query.where(Assignment.task_id.in_(bindparam("task_ids", expanding=True)))
+    if skip_adjudicated:
+        query = query.where(~_adjudicated())
+    return query
+
+
+@functools.cache
+def _findings_statement(dialect: str, contiguous: bool, as_json: bool) -> Any:
+    if as_json:
+        return (select(Finding.annotation_id, _finding_json(dialect))
+                .join(Annotation, Annotation.id == Finding.annotation_id)
+                .join(Assignment, Assignment.id == Annotation.assignment_id)
+                .outerjoin(Candidate, (Candidate.id == Finding.candidate_id)
+                           & (Candidate.task_id == Assignment.task_id))
+                .where(_in_batch(Finding.annotation_id, contiguous))
+                .order_by(Annotation.id, Finding.id))
+    return (select(Finding.annotation_id, Finding.candidate_id, Finding.file_path,
+                   Finding.line_start, Finding.line_end, Finding.category, Finding.severity,
+                   Finding.cwe, Finding.comment, Finding.content_hash)
             .join(Annotation, Annotation.id == Finding.annotation_id)
-            .join(Assignment, Assignment.id == Annotation.assignment_id)
-            .outerjoin(Candidate, (Candidate.id == Finding.candidate_id)
-                       & (Candidate.task_id == Assignment.task_id))
-            .where(Finding.annotation_id.in_(id_list(ids)))
-            .order_by(Finding.id)).all():
-        found.setdefault(aid, []).append(text)
-    return found
+            .where(_in_batch(Finding.annotation_id, contiguous))
+            .order_by(Annotation.id, Finding.id))
+
+
+@functools.cache
+def _verdicts_statement(contiguous: bool) -> Any:
+    return (select(HintVerdict.annotation_id, HintVerdict.candidate_id, HintVerdict.hint_key,
+                   HintVerdict.rule_id, HintVerdict.verdict)
+            .join(Annotation, Annotation.id == HintVerdict.annotation_id)
+            .where(_in_batch(HintVerdict.annotation_id, contiguous))
+            .order_by(Annotation.id, HintVerdict.id))
+
+
+_RUBRICS = select(Rubric.id, Rubric.name, Rubric.version)
+
+
+def _finding_texts(conn: Connection, project: Project, ids: list[int],
+                   contiguous: bool) -> dict[int, str]:
+    """annotation id -> its findings as the JSON text of the record's array."""
+    found: dict[int, list[str]] = {}
+    for aid, text in conn.execute(_findings_statement(conn.dialect.name, contiguous, True),
+                                  _batch_params(ids, project, contiguous)).all():
+        texts = found.get(aid)
+        if texts is None:
+            found[aid] = [text]
+        else:
+            texts.append(text)
+    return {aid: "[" + ",".join(texts) + "]" for aid, texts in found.items()}
 
 
 def iter_batches(
@@ -186,80 +271,48 @@ def iter_batches(
     (Batch.finding_texts), for the jsonl record.
 
     Read through the Core: the JSON columns come as their stored text and are decoded
-    once per batch, and the newest version of each assignment is found by one grouped
-    query per batch instead of a subquery per row."""
+    once per batch; the newest version of each assignment comes with each row (an index
+    lookup in the same statement); the findings and hint verdicts of a batch read without
+    filters are one range of annotation ids (`_in_batch`)."""
     size_cap = batch or BATCH
     tasks = TaskLoader(session, project, with_runs, with_files)
-    rubrics: dict[int, tuple[str, str]] = {
-        r.id: (r.name, r.version) for r in session.execute(select(Rubric.id, Rubric.name,
-                                                                  Rubric.version))
-    }
-    pseudonyms: dict[int, str] = {}
     # The Core connection: session.execute adds the ORM's per-row work to plain selects.
     conn = session.connection()
+    rubrics: dict[int, tuple[str, str]] = {
+        rid: (name, version) for rid, name, version in conn.execute(_RUBRICS)}
+    pseudonyms: dict[int, str] = {}
+    contiguous = not latest_only and task_ids is None and not skip_adjudicated
+    statement = _versions_statement(latest_only, with_details, task_ids is not None,
+                                    skip_adjudicated)
+    params: dict[str, Any] = {"project": project.id}
+    if task_ids is not None:
+        params["task_ids"] = list(task_ids)
     last = after_id
     left = limit
-    if with_details:
-        detail: tuple[Any, ...] = (cast(Annotation.scores, Text), Annotation.rationale,
-                                   Annotation.confidence, cast(Annotation.display_order, Text))
-    else:
-        detail = (literal_column("NULL"), literal_column("''"), literal_column("NULL"),
-                  literal_column("NULL"))
     while left is None or left > 0:
         size = size_cap if left is None else min(size_cap, left)
-        query = (
-            select(Annotation.id, Annotation.assignment_id, Annotation.version,
-                   Annotation.rubric_id, cast(Annotation.ranking, Text), *detail,
-                   Annotation.active_seconds, Annotation.hints_visible, Annotation.submitted_at,
-                   Assignment.task_id, Assignment.user_id, User.simulated)
-            .join(Assignment, Assignment.id == Annotation.assignment_id)
-            .join(User, User.id == Assignment.user_id)
-            .where(Annotation.project_id == project.id, Annotation.id > last)
-            .order_by(Annotation.id)
-            .limit(size)
-        )
-        if latest_only:
-            query = query.where(Annotation.version == _latest_version())
-        if task_ids is not None:
-            query = query.where(Assignment.task_id.in_(task_ids))
-        if skip_adjudicated:
-            query = query.where(~_adjudicated())
-        raw = conn.execute(query).all()
+        raw = conn.execute(statement, params | {"after": last, "size": size}).all()
         if not raw:
             return
         ids = [r[0] for r in raw]
-        if latest_only:
-            newest: dict[int, int] = {}
-        else:
-            newest = dict(conn.execute(
-                select(Annotation.assignment_id, func.max(Annotation.version))
-                .where(Annotation.assignment_id.in_(id_list({r[1] for r in raw})))
-                .group_by(Annotation.assignment_id)).all())
         for user_id in {r[13] for r in raw} - pseudonyms.keys():
             pseudonyms[user_id] = annotator_hash(session, project, user_id)
         findings: dict[int, list[FindingRow]] = {}
         verdicts: dict[int, list[VerdictRow]] = {}
-        finding_texts: dict[int, list[str]] | None = None
+        finding_texts: dict[int, str] | None = None
         if with_details:
             rankings = decode_all([r[4] for r in raw] + [r[5] for r in raw] + [r[8] for r in raw])
             n = len(raw)
             scores, orders = rankings[n:2 * n], rankings[2 * n:]
             del rankings[n:]
+            in_batch = _batch_params(ids, project, contiguous)
             if findings_json:
-                finding_texts = _finding_texts(conn, ids)
+                finding_texts = _finding_texts(conn, project, ids, contiguous)
             else:
-                for f in conn.execute(
-                        select(Finding.annotation_id, Finding.candidate_id, Finding.file_path,
-                               Finding.line_start, Finding.line_end, Finding.category,
-                               Finding.severity, Finding.cwe, Finding.comment,
-                               Finding.content_hash)
-                        .where(Finding.annotation_id.in_(id_list(ids))).order_by(Finding.id)
-                        ).all():
-                    findings.setdefault(f[0], []).append(f[1:])  # type: ignore[arg-type]
-            for v in conn.execute(
-                    select(HintVerdict.annotation_id, HintVerdict.candidate_id,
-                           HintVerdict.hint_key, HintVerdict.rule_id, HintVerdict.verdict)
-                    .where(HintVerdict.annotation_id.in_(id_list(ids))).order_by(HintVerdict.id)).all():
+                for f in conn.execute(_findings_statement(conn.dialect.name, contiguous, False),
+                                      in_batch).all():
+                    findings.setdefault(f[0], []).append(f[1:])
+            for v in conn.execute(_verdicts_statement(contiguous), in_batch).all():
                 verdicts.setdefault(v[0], []).append(v[1:])
         else:
             rankings = decode_all([r[4] for r in raw])
@@ -268,9 +321,10 @@ def iter_batches(
             (aid, assignment_id, version, rubric_id, score or {}, ranking or [],
              rationale or "", confidence, order or [], float(active_seconds or 0.0),
              hints_visible, submitted_at, task_id, user_id, bool(simulated),
-             latest_only or version == newest.get(assignment_id))
+             latest_only or version == newest)
             for (aid, assignment_id, version, rubric_id, _, _, rationale, confidence, _,
-                 active_seconds, hints_visible, submitted_at, task_id, user_id, simulated),
+                 active_seconds, hints_visible, submitted_at, task_id, user_id, simulated,
+                 newest),
             score, ranking, order in zip(raw, scores, rankings, orders, strict=True)]
         yield Batch(rows, tasks.load(r[12] for r in raw), pseudonyms, rubrics, findings,
                     verdicts, finding_texts)

@@ -24,12 +24,16 @@ QUEUE_CLAIM = {"sqlite": 15, "postgresql": 15}  # expire leases, member scope, r
 # hints; the versions with the progress count. Runs come from runs.json, not here.
 REVIEW_PAGE = {"sqlite": 4, "postgresql": 4}
 # user, project with membership, assignment with its task, lease renewal (RETURNING the row),
-# rubric hash, candidates, revision compare-and-set, the draft's UPDATE, runs (its warnings)
-DRAFT_SAVE = {"sqlite": 9, "postgresql": 9}
-# the draft save's first 8 (the lease renewed once), hints, assignment lock, latest version,
-# runs, the version, audit, webhooks, task stats (8); PostgreSQL adds the id-order lock.
-# (Before the write path was trimmed: 11 and 31.)
-SUBMIT = {"sqlite": 24, "postgresql": 25}
+# rubric hash, candidates, revision compare-and-set with the draft in one UPDATE, runs (its
+# warnings). (9 before the compare-and-set carried the draft.)
+DRAFT_SAVE = {"sqlite": 8, "postgresql": 8}
+# the draft save's first 7 (the lease renewed once, which also holds the assignment for the
+# submit: no second lock), hints, latest version, runs, the assignment's state, webhooks?,
+# task stats (3: latest annotations with their findings, skips with adjudication, the row
+# upserted; PostgreSQL locks the row first), then the id-order lock (PostgreSQL), the
+# version, audit. (Before the write path was trimmed: 11 and 31; before the stats refresh
+# became Core statements and the id-order lock moved to the end: 24 and 25.)
+SUBMIT = {"sqlite": 17, "postgresql": 19}
 
 
 @pytest.fixture
