@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from harness.errors import Conflict
 from harness.settings import DEFAULT_MAX_FILE_BYTES
 
 if TYPE_CHECKING:
@@ -62,8 +63,17 @@ def migrate(engine: Engine) -> None:
     if before == HEAD:
         return
     from alembic import command
+    from alembic.script import ScriptDirectory
 
-    command.upgrade(alembic_config(engine), "head")
+    config = alembic_config(engine)
+    if before is not None and before not in {
+            script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}:
+        raise Conflict(
+            "unknown_schema",
+            f"the database is at migration {before!r}, which this review-harness does not "
+            f"know (its newest is {HEAD!r}): a newer release made or upgraded it. Run that "
+            "release, or restore a backup taken before the upgrade.", field="database")
+    command.upgrade(config, "head")
     if before is not None:  # an older database: its work gets its kept task figures now,
         from sqlalchemy.orm import Session  # not on the first page a lead opens
 
