@@ -4,7 +4,8 @@ Rules: a task takes at most `project.overlap` annotators (active and submitted
 assignments count; expired and skipped ones free their slot); an annotator
 never gets the same task twice (the unique (task_id, user_id) constraint holds
 that line even if a check here were wrong); an active assignment holds its slot
-until its lease runs out, and every save or heartbeat renews the lease.
+until its lease runs out, and every save or heartbeat renews the lease
+(harness.leases).
 
 Concurrency: on SQLite the first statement of a claim is the lease-expiry
 UPDATE, which takes the database's write lock for the rest of the transaction,
@@ -21,13 +22,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, and_, bindparam, exists, func, inspect, select, update
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, joinedload
-from sqlalchemy.orm.attributes import set_committed_value
 
-from harness import audit, settings, stats
+from harness import audit, stats
 from harness.errors import Conflict, InvalidInput, NotFound
+from harness.leases import HOLDING, expire_leases, lease_minutes, renew_lease
 from harness.models import (
     Annotation,
     Assignment,
@@ -39,9 +40,6 @@ from harness.models import (
     utcnow,
 )
 from harness.qualification import claim_assessment, work_scope
-
-HOLDING = ("active", "submitted")
-"""Assignment states that hold one of a task's k slots."""
 
 MAX_SKIP_REASON = 2000
 SCAN = 50
@@ -73,43 +71,6 @@ class Claim:
     @property
     def message(self) -> str:
         return self.MESSAGES.get(self.reason or "", "")
-
-
-ASSIGNMENTS: Table = Assignment.__table__  # type: ignore[assignment]
-"""The table, for the Core statements of the hot paths (renew_lease's `_EXTEND` says why)."""
-
-def lease_minutes(session: Session, project: Project) -> float:
-    """The project's lease, else the settings' (HARNESS_LEASE_MINUTES)."""
-    value = (project.settings or {}).get("lease_minutes")
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    return settings.lease_minutes(session)
-
-
-def expire_leases(session: Session, now: datetime | None = None) -> int:
-    """Active assignments past their lease become expired; their tasks return to the pool."""
-    now = now or utcnow()
-    # PostgreSQL: rows locked by another transaction (another claim expiring them, their
-    # annotator's save renewing them) are skipped, never waited for; concurrent claims
-    # that each locked every lapsed row in their own order deadlocked under load with
-    # short leases. A skipped row still counts as holding its slot until its own
-    # transaction ends, which errs on the side of fewer than k. SQLite ignores FOR UPDATE;
-    # its UPDATE takes the write lock as before.
-    result = session.execute(_EXPIRE, {"now": now})
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
-_EXPIRE = (
-    update(ASSIGNMENTS)
-    .where(ASSIGNMENTS.c.id.in_(
-        select(ASSIGNMENTS.c.id)
-        .where(ASSIGNMENTS.c.state == "active",
-               ASSIGNMENTS.c.lease_expires_at < bindparam("now"))
-        .order_by(ASSIGNMENTS.c.id)
-        .with_for_update(skip_locked=True)))
-    .values(state="expired")
-)
-"""expire_leases' statement, built once on the table (renew_lease's `_EXTEND` says why)."""
 
 
 def display_order(task_id: int, candidate_ids: list[int], nth: int) -> list[int]:
@@ -357,86 +318,6 @@ def claim_any(
             return claim
         reasons.append(claim.reason)
     return Claim(None, "taken" if "taken" in reasons else "all_done")
-
-
-_COLUMNS = {attr.key: attr.columns[0] for attr in inspect(Assignment).column_attrs}
-_a = ASSIGNMENTS.c
-_EXTEND = (
-    update(ASSIGNMENTS)
-    .where(_a.id == bindparam("assignment_id"), _a.state == "active",
-           _a.lease_expires_at.is_(None) | (_a.lease_expires_at >= bindparam("now")))
-    .values(lease_expires_at=bindparam("until"))
-    .returning(*_COLUMNS.values())
-)
-"""Extend a lease still running, RETURNING every column of the assignment.
-
-Built once, like the other statements of every write request (`own_assignment`,
-`harness.projects.project_for`, web/auth.py's user, `annotate.drafts.next_revision`):
-building a statement costs more CPU than SQLite takes to run it, and a statement
-built once also keeps its cache key. On the table, not the entity: an ORM UPDATE
-computes its cache key again at every execution and takes the ORM's bulk path."""
-
-
-def renew_lease(
-    session: Session,
-    assignment: Assignment,
-    project: Project,
-    *,
-    now: datetime | None = None,
-) -> bool:
-    """Extend an active lease; revive an expired one if its slot is still free.
-
-    Returns False when the assignment cannot be worked on any more (skipped, or
-    expired and the task has been taken by others in the meantime).
-    """
-    now = now or utcnow()
-    lease = timedelta(minutes=lease_minutes(session, project))
-    if assignment.state == "active":
-        # Checked again by the UPDATE itself: the row read at the start of the request may
-        # be stale (SQLite reads outside the write lock; PostgreSQL reads without locking),
-        # and a claim may have expired it and given its slot away since. Extending it from
-        # the stale copy would hold the task over k (seen under load with short leases).
-        # RETURNING the row's columns refreshes the session's copy in the same statement
-        # (a refresh would be a second one, and would unload the loaded task).
-        extended = session.execute(
-            _EXTEND, {"assignment_id": assignment.id, "now": now, "until": now + lease}
-        ).first()
-        if extended is not None:
-            for key, value in zip(_COLUMNS, extended, strict=True):
-                set_committed_value(assignment, key, value)
-            return True
-        session.refresh(assignment)
-    if assignment.state in ("active", "expired"):
-        # PostgreSQL: serialise with claims of this task, as claim_next does; SQLite
-        # ignores FOR UPDATE (its write lock is already held by expire_leases or a write).
-        # The assignment row first, then the task: the order a claim takes them in
-        # (expire_leases, then the task), so the two cannot deadlock.
-        session.execute(select(Assignment.id).where(Assignment.id == assignment.id)
-                        .with_for_update())
-        session.execute(select(Task.id).where(Task.id == assignment.task_id).with_for_update())
-        other = aliased(Assignment)
-        revived = session.execute(
-            update(Assignment)
-            .where(
-                Assignment.id == assignment.id,
-                Assignment.state.in_(("active", "expired")),
-                select(func.count(other.id))
-                .where(
-                    and_(
-                        other.task_id == assignment.task_id,
-                        other.state.in_(HOLDING),
-                        other.id != assignment.id,
-                    )
-                )
-                .scalar_subquery()
-                < project.overlap,
-            )
-            .values(state="active", lease_expires_at=now + lease)
-            .execution_options(synchronize_session=False)
-        )
-        session.refresh(assignment)
-        return bool(getattr(revived, "rowcount", 0))
-    return assignment.state == "submitted"
 
 
 def skip(session: Session, assignment: Assignment, reason: str) -> None:

@@ -224,7 +224,7 @@ _MEMBER_TIER = (
     .where(ProjectMember.project_id == bindparam("project_id"),
            ProjectMember.user_id == bindparam("user_id"))
 )
-"""work_scope's first query, built once: every claim asks it (harness.assignments.renew_lease
+"""work_scope's first query, built once: every claim asks it (harness.leases.renew_lease
 says why the hot statements are)."""
 
 

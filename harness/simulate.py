@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from harness import accounts, annotate, assignments, settings
+from harness import accounts, annotate, assignments, leases, settings
 from harness.annotate import Shown
 from harness.errors import InvalidInput
 from harness.models import Assignment, Project, Role, Task, User, utcnow
@@ -157,7 +157,7 @@ def payload_for(
 
 def longest_active(session: Session, project: Project) -> float:
     """Seconds of the longest simulated visit: 15 minutes, within the lease."""
-    return min(900.0, 0.9 * 60.0 * assignments.lease_minutes(session, project))
+    return min(900.0, 0.9 * 60.0 * leases.lease_minutes(session, project))
 
 
 def _annotate(session: Session, assignment: Assignment, project: Project, rubric: RubricBody,

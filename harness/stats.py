@@ -131,7 +131,7 @@ def _counts(session: Session, task_ids: Sequence[int]) -> dict[int, dict[str, in
 
 
 # --- refresh_task: built once, it runs in every submit and skip ---------------------------
-# (harness.assignments.renew_lease says why). Three statements on SQLite, four on
+# (harness.leases.renew_lease says why). Three statements on SQLite, four on
 # PostgreSQL: lock (PostgreSQL), the latest annotations with their findings, the skip
 # count with the adjudication, the row written.
 

@@ -8,7 +8,7 @@ import pytest
 from helpers import csrf_from, task_line, write_jsonl
 from sqlalchemy import select
 
-from harness import annotate, assignments
+from harness import annotate, assignments, leases
 from harness.analysis import Hint
 from harness.analysis.core import DEFAULT_MAX_BYTES
 from harness.analysis.store import hints_for, task_context
@@ -235,7 +235,7 @@ def test_saving_renews_the_lease_and_a_lost_lease_is_refused(db, work) -> None:
     assert assignment.lease_expires_at > later + timedelta(minutes=29)
     # the lease runs out and two others take the task (k = 2)
     much_later = later + timedelta(hours=2)
-    assignments.expire_leases(db, much_later)
+    leases.expire_leases(db, much_later)
     from harness.models import User
     for name in ("x1", "x2"):
         from harness import accounts

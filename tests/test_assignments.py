@@ -10,7 +10,7 @@ import pytest
 from helpers import csrf_from, task_line, write_jsonl
 from sqlalchemy import delete, event, func, select, text
 
-from harness import assignments
+from harness import assignments, leases
 from harness.errors import InvalidInput
 from harness.models import Assignment, ProjectMember, Task, utcnow
 
@@ -75,14 +75,14 @@ def test_lease_expiry_returns_the_task(db, setup) -> None:
     db.refresh(held)
     assert held.state == "expired"
     # the first annotator cannot take the slot back while someone else holds it
-    assert assignments.renew_lease(db, held, project, now=later) is False
+    assert leases.renew_lease(db, held, project, now=later) is False
     # ...and does not get the task again from the queue
     assert claim(db, a, project, now=later).assignment is None
 
 
 def test_lease_minutes_from_project_settings(db, setup) -> None:
     project, (a, b, _) = setup(n_tasks=1, overlap=1, lease_minutes=5)
-    assert assignments.lease_minutes(db, project) == 5
+    assert leases.lease_minutes(db, project) == 5
     claim(db, a, project)
     assert claim(db, b, project, now=utcnow() + timedelta(minutes=4)).reason == "taken"
     assert claim(db, b, project, now=utcnow() + timedelta(minutes=6)).assignment is not None
@@ -92,10 +92,10 @@ def test_expired_assignment_revives_when_the_slot_is_free(db, setup) -> None:
     project, (a, *_) = setup(n_tasks=1, overlap=1)
     held = claim(db, a, project).assignment
     later = utcnow() + timedelta(hours=1)
-    assignments.expire_leases(db, later)
+    leases.expire_leases(db, later)
     db.refresh(held)
     assert held.state == "expired"
-    assert assignments.renew_lease(db, held, project, now=later) is True
+    assert leases.renew_lease(db, held, project, now=later) is True
     assert held.state == "active" and held.lease_expires_at > later
 
 
@@ -432,7 +432,7 @@ def test_reviving_a_lease_locks_the_task_row_first(db, setup) -> None:
     project, (a, *_) = setup(n_tasks=1, overlap=1)
     held = claim(db, a, project).assignment
     later = utcnow() + timedelta(hours=1)
-    assignments.expire_leases(db, later)
+    leases.expire_leases(db, later)
     db.refresh(held)
     seen: list[str] = []
 
@@ -445,7 +445,7 @@ def test_reviving_a_lease_locks_the_task_row_first(db, setup) -> None:
             seen.append("update " + stmt.table.name)
 
     try:
-        assert assignments.renew_lease(db, held, project, now=later) is True
+        assert leases.renew_lease(db, held, project, now=later) is True
     finally:
         event.remove(db, "do_orm_execute", record)
     assert seen[:3] == ["lock assignments", "lock tasks", "update assignments"]
@@ -458,7 +458,7 @@ def test_a_stale_copy_of_an_expired_lease_is_not_extended(db, setup, session_fac
     is now checked by the UPDATE itself."""
     project, (a, b, c) = setup(n_tasks=1, overlap=2)
     t0 = utcnow()
-    lease = timedelta(minutes=assignments.lease_minutes(db, project))
+    lease = timedelta(minutes=leases.lease_minutes(db, project))
     first = claim(db, a, project, now=t0).assignment
     claim(db, b, project, now=t0 + lease / 2)  # b's lease outlives a's
     with session_factory() as stale:  # the save's request: reads the row while it is active
@@ -468,7 +468,7 @@ def test_a_stale_copy_of_an_expired_lease_is_not_extended(db, setup, session_fac
         taken = claim(db, c, project, now=t0 + lease + timedelta(seconds=1)).assignment
         assert taken is not None and taken.task_id == first.task_id
         # the save goes on with its copy, at a time when the lease was still valid to it
-        assert not assignments.renew_lease(stale, mine, project, now=t0 + lease / 2)
+        assert not leases.renew_lease(stale, mine, project, now=t0 + lease / 2)
         assert mine.state == "expired"
         stale.commit()
     db.expire_all()

@@ -55,7 +55,7 @@ def current(row: User) -> CurrentUser:
 @cache
 def _session_user() -> Any:
     """The four columns every request needs, not the ORM row; built once (see
-    harness.assignments.renew_lease on why the hot statements are), on first use."""
+    harness.leases.renew_lease on why the hot statements are), on first use."""
     from sqlalchemy import bindparam, select
 
     from harness.models import User

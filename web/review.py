@@ -8,7 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from harness import annotate, assignments
+from harness import annotate, assignments, leases
 from harness.annotate.drafts import DraftRequest, is_stale
 from harness.annotate.page import (
     lease_seconds_left,
@@ -83,7 +83,7 @@ def assignment_page(slug: str, assignment_id: int) -> ResponseReturnValue:
         show_models=sees_models(project),
         page_data=page_data,
         versions=versions,
-        lease_minutes=assignments.lease_minutes(db.session, project),
+        lease_minutes=leases.lease_minutes(db.session, project),
         can_probe=can_probe,
         probe_max=MAX_SOURCE_BYTES,
         comment_max=annotate.MAX_COMMENT,

@@ -20,8 +20,8 @@ from harness.annotate.common import (
     shown_candidates,
     task_candidates,
 )
-from harness.assignments import ASSIGNMENTS, lease_minutes, renew_lease
 from harness.errors import Conflict, InvalidInput
+from harness.leases import ASSIGNMENTS, lease_minutes, renew_lease
 from harness.models import (
     Assignment,
     Project,
@@ -190,7 +190,7 @@ def _next(*cond: Any) -> Any:
             .returning(_a.draft_revision))
 
 
-# built once (harness.assignments.renew_lease says why), on the table: a Core statement
+# built once (harness.leases.renew_lease says why), on the table: a Core statement
 # neither flushes first nor goes through the ORM's bulk update. Unchecked, based on a
 # revision, or based on a revision unless the current one is this page's own.
 _NEXT_ANY = _next()

@@ -45,7 +45,7 @@ from harness.rubric import RubricBody
 
 _LATEST = (select(Annotation).where(Annotation.assignment_id == bindparam("assignment_id"))
            .order_by(Annotation.version.desc()).limit(1))
-"""The assignment's latest version (built once: harness.assignments.renew_lease says why)."""
+"""The assignment's latest version (built once: harness.leases.renew_lease says why)."""
 
 
 def submit_annotation(
