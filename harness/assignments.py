@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,6 +45,10 @@ from harness.qualification import claim_assessment, work_scope
 MAX_SKIP_REASON = 2000
 SCAN = 50
 """How many open tasks one claim looks at before giving up on a crowded project."""
+BUSY_WAIT = 5.0
+BUSY_POLL = 0.02
+"""PostgreSQL: how long a claim keeps trying tasks that other claims hold (seconds), and
+how often."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,6 @@ _HOLDING_COUNT = select(func.count(Assignment.id)).where(
 _CANDIDATE_IDS = select(Candidate.id).where(Candidate.task_id == bindparam("task_id"))
 _ASSIGNED_COUNT = select(func.count(Assignment.id)).where(
     Assignment.task_id == bindparam("task_id"))
-_LOCK_TASK = select(Task.id).where(Task.id == bindparam("task_id")).with_for_update()
 _TRY_LOCK_TASK = (select(Task.id).where(Task.id == bindparam("task_id"))
                   .with_for_update(skip_locked=True))
 
@@ -187,26 +191,31 @@ def claim_next(
     lapsed = _own_lapsed(session, user_id, project)
     if lapsed is not None and renew_lease(session, lapsed, project, now=now):
         return Claim(lapsed, resumed=True)
-    # PostgreSQL: first pass over the tasks another claim holds right now, then wait for
-    # those. Waiting at once queued every claim of a burst behind the first task's lock,
-    # and each waiter kept that lock to its own commit while it went on to the next task:
-    # 50 annotators starting together took seconds per claim (p95 8-15 s in bench/load.py
-    # with 2 server processes). Waiting after the pass keeps a free slot from being
-    # reported taken. SQLite ignores FOR UPDATE: its write lock serialises claims.
-    busy = []
-    for task_id in _open_task_ids(session, project, user_id, SCAN, exclude=scope.exclude,
-                                  prefer_gold=scope.prefer_gold):
-        if session.execute(_TRY_LOCK_TASK, {"task_id": task_id}).first() is None:
-            busy.append(task_id)
-            continue
-        assignment = _try_claim(session, project, task_id, user_id, now + lease)
-        if assignment is not None:
-            return Claim(assignment)
-    for task_id in busy:
-        session.execute(_LOCK_TASK, {"task_id": task_id})
-        assignment = _try_claim(session, project, task_id, user_id, now + lease)
-        if assignment is not None:
-            return Claim(assignment)
+    # PostgreSQL: a task another claim holds right now is passed over, never waited for,
+    # and tried again after the pass until it is free or BUSY_WAIT runs out. Waiting on
+    # its lock queued every claim of a burst behind the first task, and each waiter kept
+    # that lock to its own commit while it went on to the next task: 50 annotators
+    # starting together took seconds per claim (p95 8-15 s in bench/load.py with 2
+    # server processes). Never blocking on a lock also means two claims, each holding a
+    # task found full, cannot deadlock waiting for each other's. Trying the busy ones
+    # again keeps a free slot from being reported taken. SQLite ignores FOR UPDATE: its
+    # write lock serialises claims, and nothing is ever busy.
+    tasks = _open_task_ids(session, project, user_id, SCAN, exclude=scope.exclude,
+                           prefer_gold=scope.prefer_gold)
+    deadline = time.monotonic() + BUSY_WAIT
+    while tasks:
+        busy = []
+        for task_id in tasks:
+            if session.execute(_TRY_LOCK_TASK, {"task_id": task_id}).first() is None:
+                busy.append(task_id)
+                continue
+            assignment = _try_claim(session, project, task_id, user_id, now + lease)
+            if assignment is not None:
+                return Claim(assignment)
+        if not busy or time.monotonic() > deadline:
+            break
+        time.sleep(BUSY_POLL)
+        tasks = busy
     return Claim(None, _why_empty(session, project, user_id))
 
 

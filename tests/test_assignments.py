@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -200,6 +201,42 @@ def test_a_claim_under_way_does_not_hold_up_the_next(database, session_factory, 
     # and the task passed over is still there for the next claim, up to k
     later = claim(session_factory(), b, project)
     assert later.assignment is not None and later.resumed  # b's own, not a third task
+
+
+def test_a_claim_never_waits_on_a_lock_and_retries_busy_tasks(
+        database, session_factory, setup, monkeypatch) -> None:
+    """PostgreSQL: a task whose row another claim holds is never waited on (waiting, with
+    a task found full already locked, could deadlock two claims); it is tried again
+    until free, so its free slot is not reported taken while the other claim commits."""
+    if database == "sqlite":
+        pytest.skip("SQLite has one writer: a second claim waits for the first's commit")
+    project, (a, b, *_) = setup(n_tasks=1, overlap=2)
+    first, second = session_factory(), session_factory()
+    try:
+        held = assignments.claim_next(first, a.id, first.get(type(project), project.id))
+        assert held.assignment is not None  # uncommitted: the only task's row stays locked
+        monkeypatch.setattr(assignments, "BUSY_WAIT", 0.3)
+        second.execute(text("SET LOCAL lock_timeout = '2s'"))
+        started = time.monotonic()
+        gave_up = assignments.claim_next(second, b.id, second.get(type(project), project.id))
+        assert gave_up.assignment is None and gave_up.reason == "taken"
+        assert time.monotonic() - started < 2  # not a lock wait ended by lock_timeout
+        second.rollback()
+
+        monkeypatch.setattr(assignments, "BUSY_WAIT", 10.0)
+        got: list[assignments.Claim] = []
+        waiter = threading.Thread(target=lambda: got.append(assignments.claim_next(
+            second, b.id, second.get(type(project), project.id))))
+        waiter.start()
+        time.sleep(0.5)
+        first.commit()  # the slot the waiter wants is still free after this commit
+        waiter.join(15)
+        assert got and got[0].assignment is not None
+        assert got[0].assignment.task_id == held.assignment.task_id
+        second.commit()
+    finally:
+        first.close()
+        second.close()
 
 
 # --- through the web -------------------------------------------------------------------
