@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-HEAD = "0011"
+HEAD = "0012"
 """The newest migration; tests/test_migrations.py checks it is Alembic's head."""
 
 
@@ -57,7 +57,8 @@ def migrate(engine: Engine) -> None:
 
     A database at HEAD is recognised with one query, without loading Alembic (a
     third of `harness serve`'s start-up otherwise). After an upgrade, tasks with work
-    but no kept figures (harness.stats) get them.
+    but no kept figures (harness.stats) get them, and annotation versions without a
+    stored record body (harness.records) get it.
     """
     before = schema_revision(engine)
     if before == HEAD:
@@ -74,13 +75,17 @@ def migrate(engine: Engine) -> None:
             f"know (its newest is {HEAD!r}): a newer release made or upgraded it. Run that "
             "release, or restore a backup taken before the upgrade.", field="database")
     command.upgrade(config, "head")
-    if before is not None:  # an older database: its work gets its kept task figures now,
-        from sqlalchemy.orm import Session  # not on the first page a lead opens
+    if before is not None:
+        # an older database: its work gets its kept task figures and its versions their
+        # stored records now, not on the first page or export that reads them
+        from sqlalchemy.orm import Session
 
         from harness import stats
+        from harness.exports.jsonl import fill_missing_records
 
         with Session(engine) as session:
             stats.fill_all(session)
+            fill_missing_records(session)
             session.commit()
 
 
