@@ -35,7 +35,8 @@ class _TaskText:
         self.labels: dict[Any, str] = {cid: cand.label for cid, cand in task.candidates.items()}
         self.task = (',"task_id":' + fast_dumps(task.external_id) + ',"is_gold":'
                      + ("true" if task.is_gold else "false") + ',"annotator":"')
-        self.candidates = ',"candidates":' + dumps([
+        # the run summaries hold texts only (exports/tasks.run_summary): no float to write
+        self.candidates = ',"candidates":' + fast_dumps([
             {"label": c.label, "model": c.model, "content_hash": c.content_hash, "run": c.run}
             for c in task.candidates.values()]) + "}"
 
