@@ -18,6 +18,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 from sqlalchemy.orm import Session
 
 from harness.exports.adjudicated import ADJUDICATED, ANNOTATIONS
@@ -35,60 +36,68 @@ def ordered_pairs(ranking: list[list[int]]) -> Iterator[tuple[int, int, int]]:
                     yield better, worse, j - i
 
 
+def _encode(value: Any) -> bytes:
+    """`fast_dumps` as UTF-8: orjson's bytes as they come (decoding them to `str` and
+    encoding them again was all the difference); what orjson refuses as fast_dumps has it."""
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return fast_dumps(value).encode()
+
+
 _MARGINS: dict[int, bytes] = {}
+_NAMES: dict[tuple[str, str], tuple[bytes, bytes, bytes, bytes]] = {}
 
 
 def _margin(gap: int) -> bytes:
-    found = _MARGINS.get(gap)
+    found = _MARGINS[gap] = b',"margin":' + repr(float(gap)).encode()
+    return found
+
+
+def _names(label: str, model: str) -> tuple[bytes, bytes, bytes, bytes]:
+    """A candidate's label and model under the keys of the chosen and of the rejected side:
+    a few labels and models recur across every task, so they are encoded once."""
+    found = _NAMES.get((label, model))
     if found is None:
-        found = _MARGINS[gap] = (',"margin":' + repr(float(gap))).encode()
+        if len(_NAMES) >= 10_000:
+            _NAMES.clear()
+        lab, mod = _encode(label), _encode(model)
+        found = _NAMES[label, model] = (
+            b',"chosen_candidate":' + lab, b',"rejected_candidate":' + lab,
+            b',"chosen_model":' + mod, b',"rejected_model":' + mod)
     return found
 
 
 class _TaskText:
-    """A task's members, encoded once as UTF-8: the record's head up to `chosen`, per
-    candidate its completion (and its completion with the `rejected` key after it, for
-    when it is chosen), and per ordered pair of candidates met so far the keys from
-    `task_id` to `rejected_model` (`pair`). A pair's line is six of these pieces put
-    together: the texts are neither joined as `str` nor encoded once per pair (that was a
-    third of the export)."""
+    """A task's members, encoded once as UTF-8: the record's head up to `chosen`, the task
+    id, and per candidate its completion (also with the `rejected` key after it, for when
+    it is chosen) and its label and model under the keys of either side. A pair's line is
+    these pieces put together: nothing is joined as `str` or encoded once per pair (that
+    was a third of the export)."""
 
-    __slots__ = ("prompt", "chosen", "rejected", "pairs", "task_id", "label", "model")
+    __slots__ = ("prompt", "task_id", "chosen", "rejected", "names")
 
     def __init__(self, task: TaskInfo) -> None:
         cands = task.candidates
-        self.prompt = ('{"prompt":' + fast_dumps(task.prompt) + ',"chosen":').encode()
-        completion = {c: fast_dumps(cand.completion) for c, cand in cands.items()}
-        self.rejected = {c: text.encode() for c, text in completion.items()}
-        self.chosen = {c: (text + ',"rejected":').encode() for c, text in completion.items()}
-        self.task_id = ',"task_id":' + fast_dumps(task.external_id)
-        self.label = {c: fast_dumps(cand.label) for c, cand in cands.items()}
-        self.model = {c: fast_dumps(task.model_of(c)) for c in cands}
-        self.pairs: dict[tuple[int, int], bytes] = {}
-
-    def pair(self, better: int, worse: int) -> bytes | None:
-        """The keys from `task_id` to `rejected_model` of a pair (None if either candidate
-        is not the task's), remembered: a task's pairs recur across its annotators."""
-        label, model = self.label, self.model
-        if better not in label or worse not in label:
-            return None
-        found = self.pairs[better, worse] = "".join((
-            self.task_id, ',"chosen_candidate":', label[better], ',"rejected_candidate":',
-            label[worse], ',"chosen_model":', model[better], ',"rejected_model":',
-            model[worse])).encode()
-        return found
+        self.prompt = b'{"prompt":' + _encode(task.prompt) + b',"chosen":'
+        self.task_id = b',"task_id":' + _encode(task.external_id)
+        self.rejected = {c: _encode(cand.completion) for c, cand in cands.items()}
+        self.chosen = {c: text + b',"rejected":' for c, text in self.rejected.items()}
+        self.names = {c: _names(cand.label, task.model_of(c)) for c, cand in cands.items()}
 
 
 def preference_lines(text: _TaskText, ranking: list[list[int]],
-                     provenance: dict[str, Any]) -> Iterator[bytes]:
+                     provenance: dict[str, Any]) -> list[bytes]:
     """The records of one ranking's pairs, as UTF-8 JSON text (without the newline)."""
-    tail = ("," + fast_dumps(provenance)[1:]).encode()
-    prompt, chosen, rejected, pairs = text.prompt, text.chosen, text.rejected, text.pairs
-    for better, worse, gap in ordered_pairs(ranking):
-        pair = pairs.get((better, worse)) or text.pair(better, worse)
-        if pair is None:  # a candidate not of the task
-            continue
-        yield b"".join((prompt, chosen[better], rejected[worse], _margin(gap), pair, tail))
+    tail = b"," + _encode(provenance)[1:]
+    prompt, task_id, chosen, rejected, names = (text.prompt, text.task_id, text.chosen,
+                                                text.rejected, text.names)
+    margins = _MARGINS
+    return [b"".join((prompt, chosen[better], rejected[worse], margins.get(gap) or _margin(gap),
+                      task_id, names[better][0], names[worse][1], names[better][2],
+                      names[worse][3], tail))
+            for better, worse, gap in ordered_pairs(ranking)
+            if better in chosen and worse in chosen]  # not a candidate of the task: no pair
 
 
 class Preferences(Exporter):
@@ -96,36 +105,39 @@ class Preferences(Exporter):
     with_details = False
 
     def encoded(self, session: Session, project: Project,
-                progress: Progress | None = None) -> Iterator[bytes]:
-        """The records as UTF-8 JSON text, one per line (without its newline)."""
+                progress: Progress | None = None) -> Iterator[list[bytes]]:
+        """The records as UTF-8 JSON text (without newlines), a ranking's at a time."""
         for found in self.batches(session, project, progress):
             texts = {tid: _TaskText(task) for tid, task in found.tasks.items()}
             for (aid, _, _, rubric_id, _, ranking, _, _, _, _, _, _, task_id, user_id,
                  simulated, _) in found.rows:
-                yield from preference_lines(texts[task_id], ranking, {
+                yield preference_lines(texts[task_id], ranking, {
                     "source": ANNOTATIONS, "annotation_id": aid,
                     "annotator": found.annotators[user_id], "adjudicator": None,
                     "simulated": simulated,
                     "rubric_version": found.rubrics.get(rubric_id, ("", ""))[1]})
         for final in self.finals(session, project, progress):
-            yield from preference_lines(_TaskText(final.task), final.ranking, {
+            yield preference_lines(_TaskText(final.task), final.ranking, {
                 "source": ADJUDICATED, "annotation_id": None, "annotator": None,
                 "adjudicator": final.adjudicator, "simulated": final.simulated,
                 "rubric_version": None})
 
     def lines(self, session: Session, project: Project,
               progress: Progress | None = None) -> Iterator[str]:
-        for line in self.encoded(session, project, progress):
-            yield line.decode()
+        for found in self.encoded(session, project, progress):
+            for line in found:
+                yield line.decode()
 
     def stream(self, session: Session, project: Project,
                progress: Progress | None = None) -> Iterator[bytes]:
         """Exporter.stream of the encoded lines: chunks of about CHUNK bytes."""
         buffer: list[bytes] = []
         size = 0
-        for line in self.encoded(session, project, progress):
-            buffer.append(line)
-            size += len(line)
+        for found in self.encoded(session, project, progress):
+            if not found:
+                continue
+            buffer += found
+            size += sum(map(len, found))
             if size >= CHUNK:
                 buffer.append(b"")
                 yield b"\n".join(buffer)
@@ -136,5 +148,6 @@ class Preferences(Exporter):
 
     def records(self, session: Session, project: Project,
                 progress: Progress | None = None) -> Iterator[dict[str, Any]]:
-        for line in self.encoded(session, project, progress):
-            yield json.loads(line)
+        for found in self.encoded(session, project, progress):
+            for line in found:
+                yield json.loads(line)
