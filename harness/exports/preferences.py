@@ -18,7 +18,6 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
 from sqlalchemy.orm import Session
 
 from harness.exports.adjudicated import ADJUDICATED, ANNOTATIONS
@@ -37,12 +36,9 @@ def ordered_pairs(ranking: list[list[int]]) -> Iterator[tuple[int, int, int]]:
 
 
 def _encode(value: Any) -> bytes:
-    """`fast_dumps` as UTF-8: orjson's bytes as they come (decoding them to `str` and
-    encoding them again was all the difference); what orjson refuses as fast_dumps has it."""
-    try:
-        return orjson.dumps(value)
-    except orjson.JSONEncodeError:
-        return fast_dumps(value).encode()
+    """`fast_dumps` as UTF-8. Not orjson's bytes as they come: kept for a batch, they took
+    more memory (peak RSS 91 -> 129 MB on the bench) for no time measurably saved."""
+    return fast_dumps(value).encode()
 
 
 _MARGINS: dict[int, bytes] = {}
