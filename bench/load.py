@@ -8,7 +8,8 @@ beside them; then the database is checked for what must hold under load.
                                    [--workers 2]
 
 Each annotator logs in and loops until the time is up: claim (POST /p/load/queue),
-open the review page, two autosaves, then submit (9 in 10) or skip (1 in 10). A second
+open the review page, --autosaves draft saves (2), then submit (9 in 10) or skip (1 in
+10). A second
 process imports another project's tasks meanwhile (`harness import`), contending for
 the database. With --abandon N and a short --lease-seconds, the first N annotators
 claim a task, save a draft once and walk away; once their lease has run out they come
@@ -210,9 +211,9 @@ class Clock:
 
 
 def annotator(name: str, port: int, clock: Clock, stats: Stats, seed: int,
-              abandon_after: float = 0) -> None:
+              abandon_after: float = 0, autosaves: int = 2) -> None:
     try:
-        _annotate(name, port, clock, stats, seed, abandon_after)
+        _annotate(name, port, clock, stats, seed, abandon_after, autosaves)
     except Exception as exc:  # counted as a problem, never lost in a thread's stderr
         with stats.lock:
             stats.errors.append(f"{name}: {type(exc).__name__}: {exc}")
@@ -220,7 +221,7 @@ def annotator(name: str, port: int, clock: Clock, stats: Stats, seed: int,
 
 
 def _annotate(name: str, port: int, clock: Clock, stats: Stats, seed: int,
-              abandon_after: float) -> None:
+              abandon_after: float, autosaves: int) -> None:
     rnd = random.Random(seed)
     client = Client(port, stats)
     _, _, html = client.request("login_page", "GET", "/login")
@@ -253,7 +254,7 @@ def _annotate(name: str, port: int, clock: Clock, stats: Stats, seed: int,
         if abandon_after:
             _abandon(client, page, page_path, draft, clock, stats, abandon_after)
             break
-        for _ in range(2):
+        for _ in range(autosaves):
             client.json("draft", page["urls"]["draft"], {"draft": draft, "active_seconds": 1})
         if rnd.random() < 0.1:
             client.form("skip", page_path + "/skip", {"reason": "load test"})
@@ -392,6 +393,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the server's processes (harness serve --workers)")
     parser.add_argument("--lease-seconds", type=float, default=0,
                         help="the server's lease (HARNESS_LEASE_MINUTES); 0: its default")
+    parser.add_argument("--autosaves", type=int, default=2,
+                        help="draft saves per task before its submit or skip (the page "
+                             "saves 1 s after each change: a real review makes dozens)")
     parser.add_argument("--abandon", type=int, default=0,
                         help="annotators who walk away from their first task")
     parser.add_argument("--database-url", default="", help="default: SQLite in a temp dir")
@@ -433,7 +437,8 @@ def main(argv: list[str] | None = None) -> int:
             stats = Stats()
             clock = Clock(args.annotators + 1, args.seconds, min(args.abandon, args.annotators))
             threads = [threading.Thread(target=annotator, args=(
-                f"ann{i}", port, clock, stats, i, args.lease_seconds if i < args.abandon else 0))
+                f"ann{i}", port, clock, stats, i, args.lease_seconds if i < args.abandon else 0,
+                args.autosaves))
                 for i in range(args.annotators)]
             for t in threads:
                 t.start()

@@ -168,7 +168,7 @@ def annotations_page(session: Session, project: Project, since: str | None,
     last = after
     with _collector_paused():
         for found in source.iter_batches(session, project, after_id=after, limit=size,
-                                         batch=size, with_files=False, findings_json=True):
+                                         batch=size, with_files=False, records=True):
             for aid, text in annotation_lines(found):
                 items.append(text)
                 last = aid

@@ -181,3 +181,33 @@ def test_0007_gives_existing_annotations_their_assignments_project(db, make_proj
     assert {mine for mine, _ in rows} == {1, 2} and findings
     assert "ix_annotations_project_id_id" in {
         i["name"] for i in inspect(engine).get_indexes("annotations")}
+
+
+def test_0012_versions_from_before_get_their_stored_records(db, make_project,
+                                                            import_file) -> None:
+    """Versions submitted before 0012 have no stored record body; `migrate` fills them
+    after the upgrade, and the jsonl export gives the same bytes as before."""
+    from helpers import DEMO_TASKS
+
+    from harness import exports, simulate
+    from harness.models import Project
+
+    project = make_project("m", overlap=2)
+    import_file(project, DEMO_TASKS)
+    simulate.simulate(db, project, 2, seed=3, versions=2)
+    db.commit()
+    before = b"".join(exports.get("jsonl").stream(db, project))
+    engine = db.get_bind()
+    db.close()
+    command.downgrade(alembic_config(engine), "0011")
+    assert "record" not in {c["name"] for c in inspect(engine).get_columns("annotations")}
+    told: list[str] = []
+    migrate(engine, say=told.append)
+    with engine.connect() as conn:
+        missing, versions = conn.execute(text(
+            "SELECT count(*) - count(record), count(*) FROM annotations")).one()
+    assert versions > 20 and missing == 0
+    assert f"storing the exported records of {versions:,} annotation versions" in told[0]
+    with Session(engine) as session:
+        again = session.get(Project, project.id)
+        assert b"".join(exports.get("jsonl").stream(session, again)) == before

@@ -39,6 +39,7 @@ from harness.models import (
     Project,
     utcnow,
 )
+from harness.records import record_body
 from harness.rubric import RubricBody
 
 # --- submit ---------------------------------------------------------------------------
@@ -68,7 +69,8 @@ def submit_annotation(
     """
     now = now or utcnow()
     draft = normalise_draft(payload)
-    shown = shown_candidates(assignment, task_candidates(session, assignment.task))
+    candidates = task_candidates(session, assignment.task)
+    shown = shown_candidates(assignment, candidates)
     hints = None
     if project.hints_visible:
         hints = known_hints(session, assignment.task, shown,
@@ -94,6 +96,7 @@ def submit_annotation(
         return SubmitResult(None, warnings=warnings)
     annotation = _new_version(assignment, project, clean, shown,
                               (latest.version if latest else 0) + 1, now)
+    annotation.record = _record_of(annotation, rubric, candidates)
     _mark_submitted(assignment, now)
     assignment.draft = draft
     hooked = webhooks.any_for(session, project.id)
@@ -163,6 +166,23 @@ def _new_version(
             verdict=verdict,
         ))
     return annotation
+
+
+def _record_of(annotation: Annotation, rubric: RubricBody,
+               candidates: list[Candidate]) -> str:
+    """The version's record body (harness/records.py), from what is stored with it; the
+    rubric body is the project's pinned row's, whose name and version it carries."""
+    return record_body(
+        labels={c.id: c.label for c in candidates}, rubric=rubric.name,
+        rubric_version=rubric.version, submitted_at=annotation.submitted_at,
+        active_seconds=annotation.active_seconds, display_order=annotation.display_order,
+        hints_visible=annotation.hints_visible, scores=annotation.scores,
+        ranking=annotation.ranking, rationale=annotation.rationale,
+        confidence=annotation.confidence,
+        findings=[(f.candidate_id, f.file_path, f.line_start, f.line_end, f.category,
+                   f.severity, f.cwe, f.comment, f.content_hash) for f in annotation.findings],
+        verdicts=[(v.candidate_id, v.hint_key, v.rule_id, v.verdict)
+                  for v in annotation.hint_verdicts])
 
 
 def json_copy(value: Any) -> Any:

@@ -34,9 +34,22 @@ def session_factory() -> sessionmaker[Session]:
     return make_sessionmaker(engine(), settings())
 
 
+@cache
+def current_schema() -> None:
+    """The database brought to this release's schema, once per process, as `harness serve`
+    does when it starts: a command run right after an upgrade works instead of failing on
+    a missing column. An unknown (newer) schema is refused with a one-line reason."""
+    from harness import setup
+
+    setup.ensure_schema(settings().database_url, engine,
+                        say=lambda line: click.echo(line, err=True))
+
+
 @contextmanager
 def session() -> Iterator[Session]:
-    """A unit of work for one command; commits once when the block ends."""
+    """A unit of work for one command, on the current schema; commits once when the
+    block ends."""
+    current_schema()
     with session_scope(session_factory()) as s:
         yield s
 

@@ -12,17 +12,16 @@ numeric arrays, not records).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, ClassVar, Literal
 
-import orjson
 from sqlalchemy.orm import Session
 
 from harness.exports import adjudicated, source
 from harness.models import Project
+from harness.records import dumps as dumps
+from harness.records import fast_dumps as fast_dumps
 
 Progress = Callable[[int], Any]
 CHUNK = 64 * 1024
@@ -34,31 +33,6 @@ class ExportOptions:
 
     table: str | None = None
     threshold: float | None = None
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_default)
-dumps: Callable[[Any], str] = _ENCODER.encode
-"""A record as one line of compact JSON (the encoder is made once, not per record)."""
-
-
-def fast_dumps(value: Any) -> str:
-    """`dumps` by orjson, five to six times faster, for values of JSON's own types whose
-    floats are finite: what the annotation and preference records hold (ids, flags, texts,
-    rubric-checked integer scores, rounded active seconds). The same text, but for how a
-    float's exponent is written (1e-05 is 0.00001): the same values when read. orjson
-    writes NaN and infinities as null, so values that may hold them (fits, test results)
-    go through `dumps`; so does what orjson refuses (an integer beyond 64 bits, a key that
-    is not text, a lone surrogate)."""
-    try:
-        return orjson.dumps(value).decode()
-    except orjson.JSONEncodeError:
-        return dumps(value)
 
 
 class Exporter:
@@ -74,8 +48,9 @@ class Exporter:
     with_details: ClassVar[bool] = True
     """Whether records need scores, display order, rationale, findings and hint verdicts
     (not those built from rankings alone)."""
-    findings_json: ClassVar[bool] = False
-    """Whether batches carry findings as the jsonl record's JSON text (source.iter_batches)."""
+    stored_records: ClassVar[bool] = False
+    """Whether batches carry each version's stored record body (source.iter_batches), for
+    the formats that write the annotation record (harness/records.py)."""
     adjudications: ClassVar[Literal["replace", "append", "ignore"]] = "replace"
     """What an adjudicated task gives (the rule is in exports/adjudicated.py): its final
     result instead of its annotations ("replace": formats built from rankings and
@@ -101,7 +76,7 @@ class Exporter:
         for found in source.iter_batches(session, project, latest_only=self.latest_only,
                                          with_runs=self.with_runs, with_files=self.with_files,
                                          with_details=self.with_details,
-                                         findings_json=self.findings_json,
+                                         records=self.stored_records,
                                          skip_adjudicated=self.adjudications == "replace"):
             yield found
             if progress is not None:

@@ -1,10 +1,10 @@
 """jsonl: every annotation version with its full provenance, then each adjudicated
 result (`"source": "adjudicated"`; the annotation versions carry `"source": "annotations"`).
 
-`annotation_lines` is the one definition of an annotation version's record, for this
-export and the lab API's annotation pages alike. It writes each record's JSON text from a
-batch's plain rows: one encoder call per version, with the task's candidates (the same
-for every version of a task) encoded once per task and spliced in.
+`annotation_lines` writes an annotation version's record, for this export and the lab
+API's annotation pages alike: its head, its body as stored at submit (harness/records.py
+defines both) and the task's candidates with their runs (the same for every version of a
+task), encoded once per task.
 """
 
 from __future__ import annotations
@@ -13,81 +13,92 @@ import json
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from harness.exports import source
 from harness.exports.adjudicated import ANNOTATIONS, adjudication_record
 from harness.exports.base import Exporter, Progress, dumps, fast_dumps
-from harness.exports.source import Batch
+from harness.exports.source import Batch, Row
 from harness.exports.tasks import TaskInfo
-from harness.models import Project
+from harness.models import Annotation, Project
+from harness.records import record_body
 
 
 class _TaskText:
-    """What every version of one task shares: candidate id -> label, and the encoded
-    `candidates` member."""
+    """What every version of one task shares: candidate id -> label, the head's task
+    members and the encoded `candidates` member that ends the record."""
 
-    __slots__ = ("labels", "candidates")
+    __slots__ = ("labels", "task", "candidates")
 
     def __init__(self, task: TaskInfo) -> None:
-        self.labels: dict[Any, str] = {}
-        for cid, cand in task.candidates.items():
-            self.labels[cid] = self.labels[str(cid)] = cand.label
-        self.candidates = ',"candidates":' + dumps([
+        self.labels: dict[Any, str] = {cid: cand.label for cid, cand in task.candidates.items()}
+        self.task = (',"task_id":' + fast_dumps(task.external_id) + ',"is_gold":'
+                     + ("true" if task.is_gold else "false") + ',"annotator":"')
+        # the run summaries hold texts only (exports/tasks.run_summary): no float to write
+        self.candidates = ',"candidates":' + fast_dumps([
             {"label": c.label, "model": c.model, "content_hash": c.content_hash, "run": c.run}
             for c in task.candidates.values()]) + "}"
 
 
-def _label(task: TaskInfo, cid: Any) -> str:
-    """A candidate's label from its id (int or text); the id itself if it is not one of
-    the task's candidates."""
-    cand = task.candidates.get(int(cid))
-    return cand.label if cand is not None else str(cid)
+_SOURCE = '{"source":' + dumps(ANNOTATIONS) + ',"id":'
 
 
 def annotation_lines(batch: Batch) -> Iterator[tuple[int, str]]:
     """(annotation id, the record's JSON text) for each version of a batch read with
-    `findings_json` (each finding's object is made by the database,
-    source._finding_json)."""
+    `records`: the head, the stored body (harness/records.py; built here from the
+    version's details when it has none) and the task's candidates."""
     shared = {tid: _TaskText(task) for tid, task in batch.tasks.items()}
-    findings, verdicts = batch.finding_texts, batch.verdicts
-    if findings is None:
-        raise ValueError("annotation_lines needs a batch read with findings_json")
-    for (aid, assignment_id, version, rubric_id, scores, ranking, rationale, confidence,
-         display_order, active_seconds, hints_visible, submitted_at, task_id, user_id,
-         simulated, latest) in batch.rows:
-        task = batch.tasks[task_id]
+    stored = batch.records
+    for row in batch.rows:
+        aid, assignment_id, version, _, _, _, _, _, _, _, _, _, task_id, user_id, simulated, \
+            latest = row
         text = shared[task_id]
-        lab = text.labels
-        cands = task.candidates
-        rubric, rubric_version = batch.rubrics.get(rubric_id, ("", ""))
-        head = fast_dumps({
-            "source": ANNOTATIONS,
-            "id": aid,
-            "assignment_id": assignment_id,
-            "version": version,
-            "latest": latest,
-            "task_id": task.external_id,
-            "is_gold": task.is_gold,
-            "annotator": batch.annotators[user_id],
-            "simulated": simulated,
-            "rubric": rubric,
-            "rubric_version": rubric_version,
-            "submitted_at": submitted_at.isoformat(),
-            "active_seconds": round(active_seconds, 3),
-            "display_order": [cands[c].label for c in display_order if c in cands],
-            "hints_visible": hints_visible,
-            "scores": {lab.get(c) or _label(task, c): s for c, s in scores.items()},
-            "ranking": [[lab.get(c) or _label(task, c) for c in group] for group in ranking],
-            "rationale": rationale,
-            "confidence": confidence,
-        })
-        marks = verdicts.get(aid)
-        yield aid, "".join((
-            head[:-1], ',"findings":', findings.get(aid, "[]"), ',"hint_verdicts":',
-            fast_dumps([{"candidate": lab.get(cid) or _label(task, cid), "hint_key": key,
-                         "rule_id": rule, "verdict": verdict}
-                        for cid, key, rule, verdict in marks])
-            if marks else "[]", text.candidates))
+        body = stored.get(aid)
+        if body is None:
+            body = _body(batch, row, text.labels)
+        yield aid, (
+            f'{_SOURCE}{aid},"assignment_id":{assignment_id},"version":{version},"latest":'
+            f'{"true" if latest else "false"}{text.task}{batch.annotators[user_id]}'
+            f'","simulated":{"true" if simulated else "false"},{body}{text.candidates}')
+
+
+def _body(batch: Batch, row: Row, labels: dict[Any, str]) -> str:
+    """The stored body's text, built from a version's details (one without a body)."""
+    (aid, _, _, rubric_id, scores, ranking, rationale, confidence, display_order,
+     active_seconds, hints_visible, submitted_at, *_) = row
+    rubric, rubric_version = batch.rubrics.get(rubric_id, ("", ""))
+    return record_body(
+        labels=labels, rubric=rubric, rubric_version=rubric_version,
+        submitted_at=submitted_at, active_seconds=active_seconds,
+        display_order=display_order, hints_visible=hints_visible, scores=scores,
+        ranking=ranking, rationale=rationale, confidence=confidence,
+        findings=batch.findings.get(aid, ()), verdicts=batch.verdicts.get(aid, ()))
+
+
+def count_missing_records(session: Session) -> int:
+    """How many annotation versions have no stored record body (`fill_missing_records`)."""
+    return int(session.scalar(select(func.count()).where(Annotation.record.is_(None))) or 0)
+
+
+def fill_missing_records(session: Session) -> int:
+    """Store the record body of every version that has none (versions submitted before
+    migration 0012, or written by something other than submit); how many were filled.
+    harness.setup.migrate runs it after an upgrade. Reads go on working without it."""
+    filled = 0
+    projects = select(Project).where(Project.id.in_(
+        select(Annotation.project_id).where(Annotation.record.is_(None))))
+    for project in session.scalars(projects).all():
+        for found in source.iter_batches(session, project, with_runs=False, with_files=False,
+                                         records=True):
+            labels = {tid: {cid: c.label for cid, c in task.candidates.items()}
+                      for tid, task in found.tasks.items()}
+            bodies = [{"id": row[0], "record": _body(found, row, labels[row[12]])}
+                      for row in found.rows if row[0] not in found.records]
+            if bodies:
+                session.execute(update(Annotation), bodies)
+                filled += len(bodies)
+    return filled
 
 
 class Jsonl(Exporter):
@@ -97,7 +108,7 @@ class Jsonl(Exporter):
     with_runs = True
     with_files = False
     adjudications = "append"
-    findings_json = True
+    stored_records = True
 
     def lines(self, session: Session, project: Project,
               progress: Progress | None = None) -> Iterator[str]:

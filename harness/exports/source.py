@@ -12,13 +12,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, bindparam, cast, exists, func, literal_column, select
-from sqlalchemy.engine import Connection
+from sqlalchemy import Text, bindparam, case, cast, exists, func, literal_column, select
 from sqlalchemy.orm import Session, aliased
 
 from harness import settings
@@ -27,7 +26,6 @@ from harness.models import (
     Adjudication,
     Annotation,
     Assignment,
-    Candidate,
     Finding,
     HintVerdict,
     Project,
@@ -106,7 +104,7 @@ scores, ranking, rationale, confidence, display_order, active_seconds, hints_vis
 submitted_at, task_id, user_id, simulated, latest). A plain tuple: building an object per
 version was a large part of an export's time."""
 
-FindingRow = tuple[int, str, int, int, str, str, "str | None", str, str]
+FindingRow = tuple[int, str, int, int, str, str, "int | None", str, str]
 """(candidate_id, file_path, line_start, line_end, category, severity, cwe, comment,
 content_hash), in the order of the finding ids."""
 
@@ -126,28 +124,10 @@ class Batch:
     """rubric id -> (name, version)"""
     findings: dict[int, list[FindingRow]]
     verdicts: dict[int, list[VerdictRow]]
-    finding_texts: dict[int, str] | None = None
-    """With `findings_json`: annotation id -> its findings as the JSON text of the jsonl
-    record's array (`findings` is then empty)."""
-
-
-def _finding_json(dialect: str) -> Any:
-    """A finding as the jsonl record's JSON object, built by the database: reading ten
-    columns a finding into Python and encoding them again was a third of an export.
-    The candidate is given by its label within the annotation's task (its id if it is
-    not one of them), as exports/jsonl.py labels candidates."""
-    make = func.json_object if dialect == "sqlite" else func.json_build_object
-    return cast(make(
-        literal_column("'file_path'"), Finding.file_path,
-        literal_column("'line_start'"), Finding.line_start,
-        literal_column("'line_end'"), Finding.line_end,
-        literal_column("'category'"), Finding.category,
-        literal_column("'severity'"), Finding.severity,
-        literal_column("'cwe'"), Finding.cwe,
-        literal_column("'comment'"), Finding.comment,
-        literal_column("'content_hash'"), Finding.content_hash,
-        literal_column("'candidate'"),
-        func.coalesce(Candidate.label, cast(Finding.candidate_id, Text))), Text)
+    records: dict[int, str] = field(default_factory=dict)
+    """With `records`: annotation id -> the version's stored record body
+    (harness/records.py). Such a row carries no details (empty scores, ranking, order;
+    no findings nor verdicts): its body holds them."""
 
 
 def _in_batch(column: Any, contiguous: bool) -> Any:
@@ -174,21 +154,30 @@ def _batch_params(ids: list[int], project: Project, contiguous: bool) -> dict[st
 
 @functools.cache
 def _versions_statement(latest_only: bool, with_details: bool, by_task: bool,
-                        skip_adjudicated: bool) -> Any:
+                        skip_adjudicated: bool, records: bool = False) -> Any:
     """A batch's annotation versions: parameters `project`, `after`, `size` (and the
-    expanding `task_ids` with by_task)."""
+    expanding `task_ids` with by_task). The stored record body last (NULL without
+    `records`); with `records`, the details (which the body holds) only for a version
+    without one: reading and converting them was a fifth of the jsonl export's time."""
+
+    def detail(column: Any) -> Any:
+        return case((Annotation.record.is_(None), column)) if records else column
+
     if with_details:
-        detail: tuple[Any, ...] = (cast(Annotation.scores, Text), Annotation.rationale,
-                                   Annotation.confidence, cast(Annotation.display_order, Text))
+        details: tuple[Any, ...] = (
+            detail(cast(Annotation.scores, Text)), detail(Annotation.rationale),
+            Annotation.confidence, detail(cast(Annotation.display_order, Text)))
     else:
-        detail = (literal_column("NULL"), literal_column("''"), literal_column("NULL"),
-                  literal_column("NULL"))
+        details = (literal_column("NULL"), literal_column("''"), literal_column("NULL"),
+                   literal_column("NULL"))
     query = (
         select(Annotation.id, Annotation.assignment_id, Annotation.version,
-               Annotation.rubric_id, cast(Annotation.ranking, Text), *detail,
-               Annotation.active_seconds, Annotation.hints_visible, Annotation.submitted_at,
+               Annotation.rubric_id, detail(cast(Annotation.ranking, Text)), *details,
+               Annotation.active_seconds, Annotation.hints_visible,
+               detail(Annotation.submitted_at),
                Assignment.task_id, Assignment.user_id, User.simulated,
-               literal_column("NULL") if latest_only else _latest_version())
+               literal_column("NULL") if latest_only else _latest_version(),
+               Annotation.record if records else literal_column("NULL"))
         .join(Assignment, Assignment.id == Annotation.assignment_id)
         .join(User, User.id == Assignment.user_id)
         .where(Annotation.project_id == bindparam("project"), Annotation.id > bindparam("after"))
@@ -205,15 +194,7 @@ def _versions_statement(latest_only: bool, with_details: bool, by_task: bool,
 
 
 @functools.cache
-def _findings_statement(dialect: str, contiguous: bool, as_json: bool) -> Any:
-    if as_json:
-        return (select(Finding.annotation_id, _finding_json(dialect))
-                .join(Annotation, Annotation.id == Finding.annotation_id)
-                .join(Assignment, Assignment.id == Annotation.assignment_id)
-                .outerjoin(Candidate, (Candidate.id == Finding.candidate_id)
-                           & (Candidate.task_id == Assignment.task_id))
-                .where(_in_batch(Finding.annotation_id, contiguous))
-                .order_by(Annotation.id, Finding.id))
+def _findings_statement(contiguous: bool) -> Any:
     return (select(Finding.annotation_id, Finding.candidate_id, Finding.file_path,
                    Finding.line_start, Finding.line_end, Finding.category, Finding.severity,
                    Finding.cwe, Finding.comment, Finding.content_hash)
@@ -234,20 +215,6 @@ def _verdicts_statement(contiguous: bool) -> Any:
 _RUBRICS = select(Rubric.id, Rubric.name, Rubric.version)
 
 
-def _finding_texts(conn: Connection, project: Project, ids: list[int],
-                   contiguous: bool) -> dict[int, str]:
-    """annotation id -> its findings as the JSON text of the record's array."""
-    found: dict[int, list[str]] = {}
-    for aid, text in conn.execute(_findings_statement(conn.dialect.name, contiguous, True),
-                                  _batch_params(ids, project, contiguous)).all():
-        texts = found.get(aid)
-        if texts is None:
-            found[aid] = [text]
-        else:
-            texts.append(text)
-    return {aid: "[" + ",".join(texts) + "]" for aid, texts in found.items()}
-
-
 def iter_batches(
     session: Session,
     project: Project,
@@ -259,7 +226,7 @@ def iter_batches(
     task_ids: Sequence[int] | None = None,
     with_files: bool = True,
     with_details: bool = True,
-    findings_json: bool = False,
+    records: bool = False,
     skip_adjudicated: bool = False,
     batch: int | None = None,
 ) -> Iterator[Batch]:
@@ -267,8 +234,9 @@ def iter_batches(
     (of `task_ids` only, when given; without the tasks a lead has adjudicated, with
     skip_adjudicated). Without `with_details` a batch has no scores, display order,
     rationale, findings nor hint verdicts (empty values), for the formats built from
-    rankings alone. With `findings_json` (and details) the findings come as JSON text
-    (Batch.finding_texts), for the jsonl record.
+    rankings alone. With `records`, each version's stored record body comes instead of
+    its details (Batch.records); a version without one comes with its details, as without
+    `records`, for its body to be built (harness/records.py).
 
     Read through the Core: the JSON columns come as their stored text and are decoded
     once per batch; the newest version of each assignment comes with each row (an index
@@ -283,7 +251,7 @@ def iter_batches(
     pseudonyms: dict[int, str] = {}
     contiguous = not latest_only and task_ids is None and not skip_adjudicated
     statement = _versions_statement(latest_only, with_details, task_ids is not None,
-                                    skip_adjudicated)
+                                    skip_adjudicated, records)
     params: dict[str, Any] = {"project": project.id}
     if task_ids is not None:
         params["task_ids"] = list(task_ids)
@@ -297,26 +265,35 @@ def iter_batches(
         ids = [r[0] for r in raw]
         for user_id in {r[13] for r in raw} - pseudonyms.keys():
             pseudonyms[user_id] = annotator_hash(session, project, user_id)
+        stored: dict[int, str] = (
+            {r[0]: r[16] for r in raw if r[16] is not None} if records else {})
+        # the versions whose details are read: all, or those without a stored body
+        detailed = [r for r in raw if r[0] not in stored] if stored else raw
+        n = len(detailed)
         findings: dict[int, list[FindingRow]] = {}
         verdicts: dict[int, list[VerdictRow]] = {}
-        finding_texts: dict[int, str] | None = None
         if with_details:
-            rankings = decode_all([r[4] for r in raw] + [r[5] for r in raw] + [r[8] for r in raw])
-            n = len(raw)
-            scores, orders = rankings[n:2 * n], rankings[2 * n:]
-            del rankings[n:]
-            in_batch = _batch_params(ids, project, contiguous)
-            if findings_json:
-                finding_texts = _finding_texts(conn, project, ids, contiguous)
-            else:
-                for f in conn.execute(_findings_statement(conn.dialect.name, contiguous, False),
+            decoded = decode_all([r[4] for r in detailed] + [r[5] for r in detailed]
+                                 + [r[8] for r in detailed])
+            rankings, scores, orders = decoded[:n], decoded[n:2 * n], decoded[2 * n:]
+            if n:
+                whole = n == len(raw)
+                in_batch = _batch_params(ids if whole else [r[0] for r in detailed], project,
+                                         contiguous and whole)
+                for f in conn.execute(_findings_statement(contiguous and whole),
                                       in_batch).all():
                     findings.setdefault(f[0], []).append(f[1:])
-            for v in conn.execute(_verdicts_statement(contiguous), in_batch).all():
-                verdicts.setdefault(v[0], []).append(v[1:])
+                for v in conn.execute(_verdicts_statement(contiguous and whole),
+                                      in_batch).all():
+                    verdicts.setdefault(v[0], []).append(v[1:])
         else:
-            rankings = decode_all([r[4] for r in raw])
-            scores = orders = [None] * len(raw)
+            rankings = decode_all([r[4] for r in detailed])
+            scores = orders = [None] * n
+        per: Iterable[tuple[Any, Any, Any]] = zip(scores, rankings, orders, strict=True)
+        if detailed is not raw:
+            found = dict(zip([r[0] for r in detailed], per, strict=True))
+            per = [found.get(aid, _NO_DETAILS) for aid in ids]
+        # Rows are unpacked by name: a starred target or a slice costs SQLAlchemy's Row 3 µs.
         rows: list[Row] = [
             (aid, assignment_id, version, rubric_id, score or {}, ranking or [],
              rationale or "", confidence, order or [], float(active_seconds or 0.0),
@@ -324,15 +301,18 @@ def iter_batches(
              latest_only or version == newest)
             for (aid, assignment_id, version, rubric_id, _, _, rationale, confidence, _,
                  active_seconds, hints_visible, submitted_at, task_id, user_id, simulated,
-                 newest),
-            score, ranking, order in zip(raw, scores, rankings, orders, strict=True)]
+                 newest, _),
+            (score, ranking, order) in zip(raw, per, strict=True)]
         yield Batch(rows, tasks.load(r[12] for r in raw), pseudonyms, rubrics, findings,
-                    verdicts, finding_texts)
+                    verdicts, stored)
         last = ids[-1]
         if left is not None:
             left -= len(raw)
         if len(raw) < size:
             return
+
+
+_NO_DETAILS: tuple[Any, Any, Any] = (None, None, None)
 
 
 def iter_annotations(

@@ -73,6 +73,9 @@ class Annotation(CreatedMixin, Base):
     active_seconds: Mapped[float] = mapped_column(default=0.0)
     hints_visible: Mapped[bool] = mapped_column(default=True)
     submitted_at: Mapped[datetime]
+    record: Mapped[str | None] = mapped_column(Text)
+    """The members of this version's exported record fixed at submit, as JSON text
+    (harness/records.py); NULL for a version from before migration 0012 until filled."""
 
     assignment: Mapped[Assignment] = relationship(back_populates="annotations")
     findings: Mapped[list[Finding]] = relationship(

@@ -8,7 +8,7 @@ import pytest
 from helpers import DEMO_TASKS
 from sqlalchemy.orm import Session
 
-from harness import simulate
+from harness import setup, simulate
 from harness.models import Project
 
 
@@ -28,6 +28,17 @@ def simulated(db: Session, make_project, import_file) -> Callable[..., Project]:
 
 
 @pytest.fixture
+def reviewed(db, make_project, import_file):
+    """The demo tasks with their test runs queued and hints analysed (as `harness import`
+    does), reviewed by 3 simulated annotators, 3 versions each: hint verdicts, runs."""
+    project = make_project("demo", overlap=2)
+    setup.after_import(db, project, import_file(project, DEMO_TASKS), progress=False)
+    simulate.simulate(db, project, 3, seed=0, versions=3)
+    db.commit()
+    return project
+
+
+@pytest.fixture
 def cli_env(settings, monkeypatch):  # type: ignore[no-untyped-def]
     """In-process `harness` commands on this test's database (the CLI caches its settings
     and engine per process, so they are cleared before and after)."""
@@ -36,6 +47,7 @@ def cli_env(settings, monkeypatch):  # type: ignore[no-untyped-def]
     def clear() -> None:
         common.settings.cache_clear()
         common.session_factory.cache_clear()
+        common.current_schema.cache_clear()
         if common.engine.cache_info().currsize:
             common.engine().dispose()
         common.engine.cache_clear()

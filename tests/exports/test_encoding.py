@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from harness import exports, labapi
 from harness.exports.base import dumps, fast_dumps
+from harness.exports.jsonl import fill_missing_records
 from harness.models import Annotation, Candidate, Finding, Task
 
 AWKWARD = 'Ünïcödé ✓ 😀 "quoted" back\\slash\nnew line\ttab \x01 \x7f \u2028 </script>'
@@ -53,13 +54,18 @@ def test_fast_dumps_writes_text_as_itself_and_falls_back() -> None:
 @pytest.fixture
 def awkward(db, simulated):
     """Simulated annotations with awkward text in every text a record carries (rationale,
-    finding comment, prompt, candidate model and code) and awkward active seconds."""
+    finding comment, prompt, candidate model and code) and awkward active seconds.
+    Versions are edited here, which the product never does, so their stored record
+    bodies (harness/records.py) are cleared: the records are built from the rows, and
+    `fill_missing_records` stores them again."""
     project = simulated(annotators=3, versions=2)
     annotations = list(db.scalars(select(Annotation).where(Annotation.project_id == project.id)
                                   .order_by(Annotation.id)))
     for a, seconds in zip(annotations, [1e-05, 0.0, 123456789.1234567, 7.0, 2.5e-4, 1e16],
                           strict=False):
         a.active_seconds = seconds
+    for a in annotations:
+        a.record = None
     for a in annotations[::3]:
         a.rationale = AWKWARD + str(a.id)
     finding = db.scalars(select(Finding).where(Finding.annotation_id.in_(
@@ -113,6 +119,12 @@ def test_awkward_records_are_what_the_definition_says(db, awkward) -> None:
     assert typed(_lines(prefs)) == typed(
         preference_records(db, awkward))
     assert "modèle-✓".encode() in prefs
+    # Stored, the bodies give the same bytes.
+    assert fill_missing_records(db) == len(want)
+    db.commit()
+    assert _export(db, awkward, "jsonl") == data
+    assert typed(_api(db, awkward)) == typed(want)
+    assert fill_missing_records(db) == 0
 
 
 def test_records_are_the_standard_library_builders(db, awkward, monkeypatch) -> None:

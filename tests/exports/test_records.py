@@ -9,12 +9,10 @@ import io
 import json
 
 import pyarrow.parquet as pq
-import pytest
-from helpers import DEMO_TASKS
 from helpers.exports import jsonl_records, preference_records
 from sqlalchemy import select
 
-from harness import exports, setup, simulate
+from harness import exports
 from harness.exports import source
 from harness.models import Annotation, HintVerdict
 
@@ -22,17 +20,6 @@ from harness.models import Annotation, HintVerdict
 def _lines(db, project, fmt: str) -> list[dict]:
     data = b"".join(exports.get(fmt).stream(db, project))
     return [json.loads(line) for line in data.decode().splitlines()]
-
-
-@pytest.fixture
-def reviewed(db, make_project, import_file):
-    """The demo tasks with their test runs queued and hints analysed (as `harness import`
-    does), reviewed by 3 simulated annotators, 3 versions each: hint verdicts, runs."""
-    project = make_project("demo", overlap=2)
-    setup.after_import(db, project, import_file(project, DEMO_TASKS), progress=False)
-    simulate.simulate(db, project, 3, seed=0, versions=3)
-    db.commit()
-    return project
 
 
 def test_jsonl_records_are_what_the_definition_says(db, reviewed) -> None:
