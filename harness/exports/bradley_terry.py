@@ -96,11 +96,12 @@ def bootstrap(point: NDArray[np.float64], tasks: int,
     return Intervals(low, high, ranks(point), rank_low, rank_high)
 
 
-class Runs:
-    """Rows that each stand for a run of entries kept once per kind of row (the pairs of a
-    ranking, the stages of a ranking: rankings repeat), built up as rows stream and
-    expanded with numpy at the end, in row order: a row costs three numbers to record,
-    not an extension of each column by its entries."""
+class RankingRows:
+    """Rankings as they are read, one row each (task, kind, weight), where a kind is a
+    distinct ranking of model names whose entries (its pairs, or its Plackett–Luce
+    stages) are kept once in the caller's columns: rankings repeat, and a row costs three
+    numbers to record instead of an extension of each column. Expanded with numpy, in
+    row order, before a fit."""
 
     def __init__(self) -> None:
         self.row_task = array("q")
@@ -110,7 +111,7 @@ class Runs:
         self.lengths: list[int] = []
 
     def add_kind(self, start: int, length: int) -> int:
-        """A new kind of row, whose entries are start .. start + length of the columns."""
+        """A new kind, whose entries are start .. start + length of the caller's columns."""
         self.starts.append(start)
         self.lengths.append(length)
         return len(self.starts) - 1

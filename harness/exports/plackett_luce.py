@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from harness.exports.bradley_terry import ALPHA, MAX_ITER, Runs, backtrack, bootstrap
+from harness.exports.bradley_terry import ALPHA, MAX_ITER, RankingRows, backtrack, bootstrap
 
 Shape = tuple[tuple[int, ...], tuple[int, ...]]
 
@@ -64,7 +64,7 @@ class StageBuilder:
         self.models: dict[str, int] = {}
         self.tasks: dict[int, int] = {}
         self.shapes: dict[Shape, int] = {}
-        self.rows = Runs()
+        self.rows = RankingRows()
         self.shape = array("q")
         """The stages' shapes of each distinct ranking, one run per ranking (`rows`)."""
         self.appearances: dict[int, float] = {}

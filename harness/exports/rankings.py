@@ -14,8 +14,10 @@ An adjudicated task counts with the lead's final ranking instead of its annotato
 rankings, weighted by how many annotators it replaces, so adjudication changes what a
 task says and not how much it weighs (`adjudicated_tasks` says how many there were).
 
-The annotation stream is reduced to compact numeric arrays (task, winner,
-loser, weight) as it is read; the records themselves are never kept.
+The annotation stream is reduced to compact numeric arrays as it is read: three numbers
+per ranking (task, which distinct ranking of model names, weight), and the pairs and
+stages of each distinct ranking once (bradley_terry.RankingRows); the records themselves
+are never kept.
 """
 
 from __future__ import annotations
@@ -49,12 +51,12 @@ def task_models(task: TaskInfo) -> dict[int, str]:
 
 class ComparisonBuilder:
     def __init__(self) -> None:
-        from harness.exports.bradley_terry import Runs
+        from harness.exports.bradley_terry import RankingRows
         from harness.exports.plackett_luce import StageBuilder
 
         self.models: dict[str, int] = {}
         self.tasks: dict[int, int] = {}
-        self.rows = Runs()
+        self.rows = RankingRows()
         self.winner = array("q")
         self.loser = array("q")
         self.share = array("d")
