@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/export.py [--versions 100000] [--data DIR] [--pairs 1000000]
                                      [--rankings 100000] [--formats jsonl,preferences,rankings]
-                                     [--compare OLD_TREE] [--no-fits]
+                                     [--compare OLD_TREE] [--repeat N] [--no-fits]
 
 Builds (or reuses, with --data) a project whose annotation versions come from
 `harness simulate`: the demo tasks repeated under new ids, overlap 2, several
@@ -16,8 +16,11 @@ annotators revise). Then, each in a fresh process so its peak RSS is its own:
   rankings    harness export --format rankings (Bradley–Terry + 200 bootstrap rounds)
 
 Prints annotation versions read per second, peak RSS and the ratio to the bare
-cost. Then Bradley–Terry with its bootstrap on --pairs synthetic comparisons, and
-Plackett–Luce with its bootstrap on --rankings synthetic rankings of 4 models.
+cost, in wall time and in CPU time (`time.process_time` of the export alone), and the
+records written per second of wall and of CPU time (for preferences, one record per
+ordered pair; for rankings, one per model and method). Then Bradley–Terry with its
+bootstrap on --pairs synthetic comparisons, and Plackett–Luce with its bootstrap on
+--rankings synthetic rankings of 4 models.
 """
 
 from __future__ import annotations
@@ -204,6 +207,9 @@ def main() -> None:
     parser.add_argument("--compare", type=Path, default=None,
                         help="another source tree (e.g. `git archive` of an older commit): "
                              "each format runs there too, right before this tree's run")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run each format (and each tree, alternately) this many times "
+                             "after its bare read: on a shared machine one run says little")
     parser.add_argument("--no-fits", action="store_true",
                         help="skip the synthetic Bradley–Terry and Plackett–Luce timings")
     args = parser.parse_args()
@@ -219,7 +225,7 @@ def main() -> None:
               f"{bare['seconds']:.2f} s (CPU {bare['cpu']:.2f} s) = {bare_rate:,.0f}/s, "
               f"peak RSS {bare['rss_mb']:.0f} MB")
         trees = [("before", args.compare), ("after", REPO)] if args.compare else [("", REPO)]
-        for name, tree in trees:
+        for name, tree in trees * args.repeat:
             ours = run(OURS, fmt, data=data, tree=tree)
             rate = ours["records"] / ours["seconds"]
             ours_us = ours["cpu"] / ours["records"] * 1e6
@@ -229,7 +235,8 @@ def main() -> None:
                   f"time; CPU {ours_us:.0f} µs a version, {ours_us / bare_us:.2f}x the bare "
                   f"read's {bare_us:.0f} µs), "
                   f"peak RSS {ours['rss_mb']:.0f} MB, {ours['lines']:,.0f} records "
-                  f"({ours['lines'] / ours['seconds']:,.0f}/s), "
+                  f"({ours['lines'] / ours['seconds']:,.0f}/s; "
+                  f"{ours['lines'] / ours['cpu']:,.0f} per CPU second), "
                   f"{ours['bytes'] / 1e6:.1f} MB written")
     if not args.no_fits:
         bt_pairs(args.pairs)

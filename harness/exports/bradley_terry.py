@@ -10,6 +10,7 @@ keeps models that never lost or never won finite.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -93,6 +94,45 @@ def bootstrap(point: NDArray[np.float64], tasks: int,
     rank_low, rank_high = np.percentile(np.apply_along_axis(ranks, 1, boots),
                                         [tail, 100 - tail], axis=0)
     return Intervals(low, high, ranks(point), rank_low, rank_high)
+
+
+class RankingRows:
+    """Rankings as they are read, one row each (task, kind, weight), where a kind is a
+    distinct ranking of model names whose entries (its pairs, or its Plackett–Luce
+    stages) are kept once in the caller's columns: rankings repeat, and a row costs three
+    numbers to record instead of an extension of each column. Expanded with numpy, in
+    row order, before a fit."""
+
+    def __init__(self) -> None:
+        self.row_task = array("q")
+        self.row_kind = array("q")
+        self.row_weight = array("d")
+        self.starts: list[int] = []
+        self.lengths: list[int] = []
+
+    def add_kind(self, start: int, length: int) -> int:
+        """A new kind, whose entries are start .. start + length of the caller's columns."""
+        self.starts.append(start)
+        self.lengths.append(length)
+        return len(self.starts) - 1
+
+    def add(self, task: int, kind: int, weight: float) -> None:
+        self.row_task.append(task)
+        self.row_kind.append(kind)
+        self.row_weight.append(weight)
+
+    def expand(self) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
+        """Per entry of every row in row order: the row's task, its weight, and the entry's
+        index in the columns."""
+        kind = np.frombuffer(self.row_kind, dtype=np.int64)
+        per_row = np.array(self.lengths, dtype=np.int64)[kind]
+        row = np.repeat(np.arange(len(kind)), per_row)
+        first = np.cumsum(per_row) - per_row  # each row's first entry in the expansion
+        index = (np.array(self.starts, dtype=np.int64)[kind][row]
+                 + np.arange(len(row), dtype=np.int64) - first[row])
+        task = np.frombuffer(self.row_task, dtype=np.int64)[row]
+        weight = np.frombuffer(self.row_weight, dtype=np.float64)[row]
+        return task, weight, index
 
 
 @dataclass(frozen=True)

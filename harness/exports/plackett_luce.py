@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from harness.exports.bradley_terry import ALPHA, MAX_ITER, backtrack, bootstrap
+from harness.exports.bradley_terry import ALPHA, MAX_ITER, RankingRows, backtrack, bootstrap
 
 Shape = tuple[tuple[int, ...], tuple[int, ...]]
 
@@ -64,31 +64,34 @@ class StageBuilder:
         self.models: dict[str, int] = {}
         self.tasks: dict[int, int] = {}
         self.shapes: dict[Shape, int] = {}
-        self.task = array("q")
+        self.rows = RankingRows()
         self.shape = array("q")
-        self.weight = array("d")
+        """The stages' shapes of each distinct ranking, one run per ranking (`rows`)."""
         self.appearances: dict[int, float] = {}
         self.firsts: dict[int, float] = {}
-        self.memo: dict[tuple[tuple[str, ...], ...],
-                        tuple[list[int], tuple[int, ...], list[int]]] = {}
+        self.memo: dict[tuple[tuple[str, ...], ...], tuple[int, list[int], tuple[int, ...]]] = {}
+        """ranking -> (its kind of row, the models in it, its first group)"""
 
-    def add(self, task_key: int, ranking: Sequence[Sequence[str]], weight: float = 1.0) -> None:
+    def add(self, task_key: int, ranking: Sequence[Sequence[str]], weight: float = 1.0,
+            key: tuple[tuple[str, ...], ...] | None = None) -> None:
+        """One ranking of the task, `weight` times (`key`: the ranking as tuples, when the
+        caller has made it)."""
         t = self.tasks.setdefault(task_key, len(self.tasks))
-        key = tuple(map(tuple, ranking))
+        if key is None:
+            key = tuple(map(tuple, ranking))
         found = self.memo.get(key)
         if found is None:
-            if len(self.memo) >= 100_000:
-                self.memo.clear()
-            found = self.memo[key] = self._stages(ranking)
-        seen, first, shapes = found
+            seen, first, shapes = self._stages(ranking)
+            kind = self.rows.add_kind(len(self.shape), len(shapes))
+            self.shape.extend(shapes)
+            found = self.memo[key] = (kind, seen, first)
+        kind, seen, first = found
+        appearances, firsts = self.appearances, self.firsts
         for m in seen:
-            self.appearances[m] = self.appearances.get(m, 0.0) + weight
+            appearances[m] = appearances.get(m, 0.0) + weight
         for m in first:
-            self.firsts[m] = self.firsts.get(m, 0.0) + weight
-        for shape in shapes:
-            self.task.append(t)
-            self.shape.append(shape)
-            self.weight.append(weight)
+            firsts[m] = firsts.get(m, 0.0) + weight
+        self.rows.add(t, kind, weight)
 
     def _stages(self, ranking: Sequence[Sequence[str]]
                 ) -> tuple[list[int], tuple[int, ...], list[int]]:
@@ -125,9 +128,8 @@ class StageBuilder:
         for (rest, group), s in self.shapes.items():
             remaining[s, list(rest)] = 1.0
             chosen[s, list(group)] = 1.0
-        task = np.frombuffer(self.task, dtype=np.int64)
-        shape = np.frombuffer(self.shape, dtype=np.int64)
-        weight = np.frombuffer(self.weight, dtype=np.float64)
+        task, weight, index = self.rows.expand()
+        shape = np.frombuffer(self.shape, dtype=np.int64)[index]
         key = task * max(u, 1) + shape
         unique, inverse = np.unique(key, return_inverse=True)
         summed = np.bincount(inverse, weights=weight).astype(np.float64)

@@ -89,7 +89,9 @@ def _candidates_statement(with_files: bool) -> Any:
     return (select(Candidate.id, Candidate.task_id, Candidate.label, Candidate.model, files,
                    Candidate.content_hash)
             .where(Candidate.task_id.in_(bindparam("ids", expanding=True)))
-            .order_by(Candidate.position, Candidate.id))
+            # By task first: the (task_id, label) index gives that order, so SQLite sorts
+            # only within a task instead of the whole batch with its files (half the time).
+            .order_by(Candidate.task_id, Candidate.position, Candidate.id))
 
 
 class TaskLoader:
@@ -116,21 +118,25 @@ class TaskLoader:
         return found
 
     def _read(self, ids: Sequence[int]) -> dict[int, TaskInfo]:
+        # Rows are unpacked as tuples: a Row's attributes by name cost about a microsecond
+        # each, which was most of this method's time.
         conn = self.session.connection()
         tasks = conn.execute(_TASKS, {"ids": list(ids)}).all()
         cands = conn.execute(_candidates_statement(self.with_files), {"ids": list(ids)}).all()
-        tests_hash = {t.id: t.tests_hash for t in tasks}
         keys: dict[int, str] = {}
         if self.with_runs:
-            for c in cands:
-                if tests_hash[c.task_id] != NO_TESTS_HASH:
-                    keys[c.id] = dedup_key(c.content_hash, tests_hash[c.task_id], self.image,
-                                           self.limits, self.project.execution_mode)
+            tests_hash = {t[0]: t[4] for t in tasks}
+            image, limits, mode = self.image, self.limits, self.project.execution_mode
+            for cid, task_id, _, _, _, content_hash in cands:
+                if tests_hash[task_id] != NO_TESTS_HASH:
+                    keys[cid] = dedup_key(content_hash, tests_hash[task_id], image, limits, mode)
         runs = newest_runs(self.session, keys.values()) if keys else {}
-        by_task: dict[int, dict[int, CandidateInfo]] = {t.id: {} for t in tasks}
-        for c, files_of in zip(cands, decode_all([c.files for c in cands]), strict=True):
-            run = runs.get(keys[c.id]) if c.id in keys else None
-            by_task[c.task_id][c.id] = CandidateInfo(c.id, c.label, c.model, files_of or {},
-                                                     c.content_hash, run_summary(run))
-        return {t.id: TaskInfo(t.id, t.external_id, t.prompt, t.is_gold, by_task[t.id])
-                for t in tasks}
+        by_task: dict[int, dict[int, CandidateInfo]] = {t[0]: {} for t in tasks}
+        files = decode_all([c[4] for c in cands]) if self.with_files else [None] * len(cands)
+        for (cid, task_id, label, model, _, content_hash), files_of in zip(cands, files,
+                                                                            strict=True):
+            run = runs.get(keys[cid]) if cid in keys else None
+            by_task[task_id][cid] = CandidateInfo(cid, label, model, files_of or {},
+                                                  content_hash, run_summary(run))
+        return {tid: TaskInfo(tid, external_id, prompt, is_gold, by_task[tid])
+                for tid, external_id, prompt, is_gold, _ in tasks}
