@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,13 +53,14 @@ def schema_revision(engine: Engine) -> str | None:
         return None
 
 
-def migrate(engine: Engine) -> None:
+def migrate(engine: Engine, say: Callable[[str], object] | None = None) -> None:
     """Bring the schema to the newest revision; a no-op when it is there already.
 
     A database at HEAD is recognised with one query, without loading Alembic (a
     third of `harness serve`'s start-up otherwise). After an upgrade, tasks with work
     but no kept figures (harness.stats) get them, and annotation versions without a
-    stored record body (harness.records) get it.
+    stored record body (harness.records) get it; `say` is told when that will take a
+    while (a line for the terminal of `harness init` or `serve`).
     """
     before = schema_revision(engine)
     if before == HEAD:
@@ -81,12 +83,19 @@ def migrate(engine: Engine) -> None:
         from sqlalchemy.orm import Session
 
         from harness import stats
-        from harness.exports.jsonl import fill_missing_records
+        from harness.exports.jsonl import count_missing_records, fill_missing_records
 
         with Session(engine) as session:
             stats.fill_all(session)
+            missing = count_missing_records(session)
+            if missing and say is not None:
+                say(f"upgraded the database from migration {before} to {HEAD}: storing the "
+                    f"exported records of {missing:,} annotation versions (once)...")
+            start = time.monotonic()
             fill_missing_records(session)
             session.commit()
+            if missing and say is not None:
+                say(f"stored in {time.monotonic() - start:.1f} s")
 
 
 SQLITE_FILE_URL = "sqlite:///"
@@ -121,14 +130,15 @@ def sqlite_file_revision(database_url: str) -> str | None:
     return str(row[0]) if row is not None else None
 
 
-def ensure_schema(database_url: str, engine: Callable[[], Engine]) -> None:
+def ensure_schema(database_url: str, engine: Callable[[], Engine],
+                  say: Callable[[str], object] | None = None) -> None:
     """`migrate`, as a server starts: a SQLite file already at HEAD is recognised without
     SQLAlchemy, which then loads with the first request that reads the database instead
     of before the first answer. Anything else (an older or unknown revision, a new file,
     PostgreSQL) goes through `migrate(engine())`: the same upgrade, the same refusals."""
     if sqlite_file_revision(database_url) == HEAD:
         return
-    migrate(engine())
+    migrate(engine(), say)
 
 
 def after_import(

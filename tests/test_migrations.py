@@ -201,11 +201,13 @@ def test_0012_versions_from_before_get_their_stored_records(db, make_project,
     db.close()
     command.downgrade(alembic_config(engine), "0011")
     assert "record" not in {c["name"] for c in inspect(engine).get_columns("annotations")}
-    migrate(engine)
+    told: list[str] = []
+    migrate(engine, say=told.append)
     with engine.connect() as conn:
         missing, versions = conn.execute(text(
             "SELECT count(*) - count(record), count(*) FROM annotations")).one()
     assert versions > 20 and missing == 0
+    assert f"storing the exported records of {versions:,} annotation versions" in told[0]
     with Session(engine) as session:
         again = session.get(Project, project.id)
         assert b"".join(exports.get("jsonl").stream(session, again)) == before

@@ -21,7 +21,7 @@ def run_server(host: str, port: int, threads: int, workers: int = 1) -> None:
     sharing the port (web/multiprocess.py); background jobs run in one process either way."""
     from harness import setup
 
-    setup.ensure_schema(settings().database_url, engine)
+    setup.ensure_schema(settings().database_url, engine, say=click.echo)
     if workers <= 1:
         click.echo(f"serving on http://{host}:{port}/ (Ctrl-C stops)")
         _serve(host, port, threads, jobs=True)

@@ -41,7 +41,8 @@ def current_schema() -> None:
     a missing column. An unknown (newer) schema is refused with a one-line reason."""
     from harness import setup
 
-    setup.ensure_schema(settings().database_url, engine)
+    setup.ensure_schema(settings().database_url, engine,
+                        say=lambda line: click.echo(line, err=True))
 
 
 @contextmanager

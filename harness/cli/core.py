@@ -21,7 +21,7 @@ from harness.models import Project, User, utcnow
 def init() -> None:
     """Create the data dir and database and run migrations (safe to run twice)."""
     cfg = settings()
-    setup.migrate(engine())
+    setup.migrate(engine(), say=click.echo)
     click.echo(f"data dir {cfg.data_dir}; database up to date")
 
 

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from harness.exports import source
@@ -74,6 +74,11 @@ def _body(batch: Batch, row: Row, labels: dict[Any, str]) -> str:
         display_order=display_order, hints_visible=hints_visible, scores=scores,
         ranking=ranking, rationale=rationale, confidence=confidence,
         findings=batch.findings.get(aid, ()), verdicts=batch.verdicts.get(aid, ()))
+
+
+def count_missing_records(session: Session) -> int:
+    """How many annotation versions have no stored record body (`fill_missing_records`)."""
+    return int(session.scalar(select(func.count()).where(Annotation.record.is_(None))) or 0)
 
 
 def fill_missing_records(session: Session) -> int:
