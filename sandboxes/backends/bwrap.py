@@ -7,8 +7,10 @@ clock starts when the job is sent, and CPU used before that is subtracted.
 bwrap itself runs as uid 65534 (unprivileged user namespaces), so the sandbox
 is nobody on the host too, not root in a user namespace. Before exec the child
 joins the run's cgroup and takes rlimits for open files, file size and core
-size. With the offline rootfs built, it is bound read-only as `/`; otherwise
-only the host's system dirs are (never /root, /home, /tmp or the data dir).
+size. What the sandbox sees and may do (bwrap's command line, its mounts, the
+seccomp program, the child's set-up before exec) is in bwrap_confinement.py;
+this module owns the processes: the cgroup, spawning, the pools of started
+sandboxes, the job's delivery, the wall clock, output capture and teardown.
 """
 
 from __future__ import annotations
@@ -16,19 +18,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import resource
 import secrets
 import shutil
 import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 from sandboxes import cgroups, image, owners, seccomp
+from sandboxes.backends.bwrap_confinement import child_setup, invocation, seccomp_program
+from sandboxes.backends.bwrap_confinement import command as bwrap_command
 from sandboxes.base import (
     DEFAULT_MODE,
     Limits,
@@ -40,12 +43,8 @@ from sandboxes.base import (
 from sandboxes.pool import Reaper, WarmPool, probe_run
 from sandboxes.staging import (
     BUILD_HINT,
-    CANDIDATE_ARGV,
     CANDIDATE_UID,
     READY_TIMEOUT_S,
-    RUNNER_ARGV,
-    SANDBOX_ENV,
-    SANDBOX_TMP,
     SANDBOX_UID,
     Capture,
     Pumped,
@@ -62,47 +61,6 @@ from sandboxes.staging import (
     pump,
     sweep_stages,
 )
-
-HOST_SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
-HOST_ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
-                  "/etc/alternatives", "/etc/localtime", "/etc/nsswitch.conf")
-
-
-def _child_setup(procs_files: list[str], limits: Limits,
-                 uid: int = SANDBOX_UID) -> Callable[[], None]:
-    """Runs in the child between fork and exec: join the cgroup, set limits, drop to nobody.
-
-    Only os/resource calls (no locks), so it is safe in a threaded parent.
-    Without a cgroup (degraded isolation) the address space is capped per process
-    and RLIMIT_NPROC stands in for the pids limit. The kernel counts RLIMIT_NPROC
-    per real uid, so every process and thread of uid 65534 on the host (other
-    sandboxes included) counts against it: a cap, not an exact per-run limit.
-    The CPU limit then does not apply, the wall time still does.
-    """
-    nofile = limits.nofile
-    fsize = limits.file_size_mb << 20
-    address_space = (limits.memory_mb << 20) + (256 << 20) if not procs_files else None
-    nproc = limits.pids if not procs_files else None
-
-    def setup() -> None:
-        pid = str(os.getpid()).encode()
-        for path in procs_files:
-            fd = os.open(path, os.O_WRONLY)
-            os.write(fd, pid)
-            os.close(fd)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if address_space is not None:
-            resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
-        if nproc is not None:
-            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-        if os.geteuid() == 0:
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-
-    return setup
 
 
 @dataclass
@@ -163,18 +121,6 @@ def _exit_status(rc: int) -> tuple[int | None, int | None]:
     return exit_code, sig
 
 
-def _memfd(name: str, data: bytes) -> int:
-    """A sealed-size in-memory file holding `data`, positioned at its start."""
-    fd = os.memfd_create(name, 0)
-    try:
-        os.write(fd, data)
-        os.lseek(fd, 0, os.SEEK_SET)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
 class BwrapSandbox(Sandbox):
     name: ClassVar[str] = "bwrap"
 
@@ -191,16 +137,8 @@ class BwrapSandbox(Sandbox):
         paths = image.paths_for(self.config.sandbox_dir)
         return paths.rootfs if paths.rootfs_ready() else None
 
-    @staticmethod
-    def _seccomp() -> bytes | None:
-        """The seccomp program, or None where it cannot be built (isolation degraded)."""
-        try:
-            return seccomp.filter_program()
-        except seccomp.SeccompUnavailable:
-            return None
-
     def _isolation(self, group: cgroups.RunCgroup | None) -> str:
-        return "full" if group is not None and self._seccomp() is not None else "degraded"
+        return "full" if group is not None and seccomp_program() is not None else "degraded"
 
     def missing_hint(self) -> str:
         """What to do when the runner cannot start (empty when the rootfs is built)."""
@@ -210,7 +148,7 @@ class BwrapSandbox(Sandbox):
                 f"the host's system dirs, whose Python cannot run the tests; {BUILD_HINT}")
 
     def isolation(self) -> str:
-        full = cgroups.version() is not None and self._seccomp() is not None
+        full = cgroups.version() is not None and seccomp_program() is not None
         return "full" if full else "degraded"
 
     def image_name(self) -> str:
@@ -230,48 +168,9 @@ class BwrapSandbox(Sandbox):
             return True, f"isolation degraded ({why}); {where}"
         return True, f"isolation full (cgroup v{cgroups.version()}, {filter_detail}); {where}"
 
-    def _mounts(self, stage: Stage, limits: Limits, report: bool = True) -> list[str]:
-        size = str(limits.disk_mb << 20)
-        args: list[str] = []
-        root = self.rootfs
-        if root is not None:
-            args += ["--ro-bind", str(root), "/"]
-        else:
-            for d in HOST_SYSTEM_DIRS:
-                if os.path.islink(d):
-                    args += ["--symlink", os.readlink(d), d]
-                elif os.path.isdir(d):
-                    args += ["--ro-bind", d, d]
-            for f in HOST_ETC_FILES:
-                if os.path.exists(f):
-                    args += ["--ro-bind", f, f]
-        # No /proc: its mountinfo would name every bind's source by its host path (the
-        # rootfs, the staging dir), which an unprivileged bwrap cannot rename, and
-        # neither the runner nor pytest needs it. bwrap's /dev is a tmpfs of its own:
-        # without a cap and read-only it would be writable storage outside disk_mb. Its
-        # device nodes are bind mounts of their own, so /dev/null etc. stay writable
-        # after the remount.
-        args += ["--dev", "/dev",
-                 "--size", size, "--tmpfs", "/dev/shm",  # noqa: S108 - inside the sandbox
-                 "--remount-ro", "/dev",
-                 "--size", size, "--tmpfs", SANDBOX_TMP,
-                 "--size", size, "--tmpfs", "/work",
-                 "--ro-bind", str(stage.in_dir), "/in"]
-        if report:
-            args += ["--bind", str(stage.report), "/results/report.json"]
-        if root is None:
-            args += ["--remount-ro", "/"]
-        return args
-
     def command(self, stage: Stage, limits: Limits, candidate: bool = False) -> list[str]:
-        env: list[str] = []
-        for k, v in SANDBOX_ENV.items():
-            env += ["--setenv", k, v]
-        return ["bwrap", "--unshare-all", "--die-with-parent", "--new-session",
-                "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
-                "--unshare-user", "--hostname", "sandbox", "--cap-drop", "ALL", "--disable-userns",
-                *self._mounts(stage, limits, report=not candidate), "--chdir", "/work",
-                "--clearenv", *env, *(CANDIDATE_ARGV if candidate else RUNNER_ARGV)]
+        """bwrap's command line for this backend's rootfs (bwrap_confinement.command)."""
+        return bwrap_command(self.rootfs, stage, limits, candidate)
 
     def _start(self, limits: Limits, link: socket.socket | None = None,
                candidate: bool = False) -> Started:
@@ -286,29 +185,14 @@ class BwrapSandbox(Sandbox):
             except OSError:
                 group = None
             fds = (link.fileno(),) if link is not None else ()
-            argv = self.command(stage, limits, candidate)
-            extra: list[int] = []
-            try:
-                program = self._seccomp()
-                if program is not None:
-                    extra.append(_memfd("harness-seccomp", program))
-                    argv[1:1] = ["--seccomp", str(extra[-1])]
-                # The arguments (host paths among them) reach bwrap on a descriptor, so
-                # the sandbox's /proc/1/cmdline shows none of them.
-                run = CANDIDATE_ARGV if candidate else RUNNER_ARGV
-                options = argv[1:len(argv) - len(run)]
-                extra.append(_memfd("harness-args", b"".join(
-                    a.encode() + b"\0" for a in options)))
-                proc = subprocess.Popen(  # noqa: S603 - fixed argument list
-                    ["bwrap", "--args", str(extra[-1]), *run], stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={}, close_fds=True,
+            with invocation(self.rootfs, stage, limits, candidate) as (argv, extra):
+                proc = subprocess.Popen(  # noqa: S603 - bwrap, a descriptor, the runner's argv
+                    argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE, env={}, close_fds=True,
                     pass_fds=(*fds, *extra),
-                    preexec_fn=_child_setup(group.procs_files if group else [],  # noqa: PLW1509
-                                            limits, CANDIDATE_UID if candidate else SANDBOX_UID),
+                    preexec_fn=child_setup(group.procs_files if group else [],  # noqa: PLW1509
+                                           limits, CANDIDATE_UID if candidate else SANDBOX_UID),
                 )
-            finally:
-                for fd in extra:
-                    os.close(fd)
         except BaseException:
             if group is not None:
                 group.remove()

@@ -8,6 +8,10 @@ caps and a deadline, and force-removes it; every container is used once. Contain
 a label with the owning process (`host:pid:start`, sandboxes.owners), so a new
 backend removes those of a dead harness (the orphan sweep) and never those of
 another live one.
+
+How a container is made (its create options, its labels, the removals they
+serve) is in docker_containers.py; this module owns the engine client, the
+pools of started containers, the runs and the attach stream.
 """
 
 from __future__ import annotations
@@ -16,8 +20,6 @@ import contextlib
 import functools
 import json
 import logging
-import os
-import secrets
 import selectors
 import socket
 import struct
@@ -27,7 +29,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from sandboxes import image, owners
+from sandboxes import image
+
+# LABEL and remove_created keep their import path here (tests use it).
+from sandboxes.backends.docker_containers import LABEL as LABEL
+from sandboxes.backends.docker_containers import Warm, start_container, sweep_orphan_containers
+from sandboxes.backends.docker_containers import remove_created as remove_created
 from sandboxes.base import (
     DEFAULT_MODE,
     Limits,
@@ -39,16 +46,9 @@ from sandboxes.base import (
 from sandboxes.pool import Reaper, WarmPool, probe_run
 from sandboxes.staging import (
     BUILD_HINT,
-    CANDIDATE_ARGV,
-    CANDIDATE_UID,
     READY,
     READY_TIMEOUT_S,
-    RUNNER_ARGV,
-    SANDBOX_ENV,
-    SANDBOX_TMP,
-    SANDBOX_UID,
     Capture,
-    LinkOffer,
     Pumped,
     RunnerNotStarted,
     Stage,
@@ -61,16 +61,8 @@ from sandboxes.staging import (
     sweep_stages,
 )
 
-LABEL = "review-harness.sandbox"
 log = logging.getLogger(__name__)
 _CLIENT_LOCK = threading.Lock()
-
-
-@dataclass
-class Warm:
-    container: Any
-    stage: Stage
-    sock: Any
 
 
 @dataclass
@@ -92,22 +84,6 @@ def _close_sock(sock: Any) -> None:
         with contextlib.suppress(Exception):
             if closer is not None:
                 closer.close()
-
-
-def remove_created(api: Any, run_id: str, container_id: str | None) -> None:
-    """Force-remove a container whose creation did not complete on our side.
-
-    By id when create_container answered; otherwise by its run label, since the
-    engine may have created it although the answer never arrived.
-    """
-    ids = [container_id] if container_id else []
-    if not ids:
-        with contextlib.suppress(Exception):
-            ids = [c["Id"] for c in api.containers(
-                all=True, filters={"label": f"{LABEL}.run={run_id}"})]
-    for cid in ids:
-        with contextlib.suppress(Exception):
-            api.remove_container(cid, force=True)
 
 
 def pump_frames(sock: socket.socket, out: Capture, err: Capture, deadline: float) -> Pumped:
@@ -241,25 +217,9 @@ class DockerSandbox(Sandbox):
         return True, f"isolation full (container, image {self.config.image_tag})"
 
     def sweep_orphans(self) -> int:
-        """Remove sandbox containers whose owning harness process is gone.
-
-        Only containers of this host whose owner (label `.owner`, `host:pid:start`;
-        older containers: `.host` and `.pid`) is dead are removed, never those of
-        another live harness process. The listing is one engine call that carries
-        the labels (no per-container inspect), so a container another process
-        removes meanwhile cannot make the sweep fail.
-        """
-        removed = 0
-        for c in self.client.api.containers(all=True, filters={"label": LABEL}):
-            labels = c.get("Labels") or {}
-            owner = labels.get(f"{LABEL}.owner") or \
-                f"{labels.get(f'{LABEL}.host', '')}:{labels.get(f'{LABEL}.pid', '')}"
-            if owners.owner_alive(owner):
-                continue
-            with contextlib.suppress(Exception):  # gone already, or being removed
-                self.client.api.remove_container(c["Id"], force=True)
-                removed += 1
-        return removed
+        """Remove the sandbox containers of dead harness processes
+        (docker_containers.sweep_orphan_containers)."""
+        return sweep_orphan_containers(self.client.api)
 
     def _sweep_once(self) -> None:
         """The first run's housekeeping; a failure here never fails that run."""
@@ -276,67 +236,8 @@ class DockerSandbox(Sandbox):
 
     def _create(self, limits: Limits, link: socket.socket | None = None,
                 candidate: bool = False) -> Warm:
-        api = self.client.api  # imports the SDK under its lock
-        from docker.types import LogConfig, Mount, Ulimit
-
-        stage = Stage.empty()
-        offer = LinkOffer(stage) if link is not None else None
-        uid = CANDIDATE_UID if candidate else SANDBOX_UID
-        mounts = [Mount("/in", str(stage.in_dir), type="bind", read_only=True)]
-        if not candidate:
-            mounts.append(Mount("/results/report.json", str(stage.report), type="bind"))
-        disk = limits.disk_mb
-        fsize = limits.file_size_mb << 20
-        run_id = secrets.token_hex(8)
-        container_id: str | None = None
-        try:
-            host_config = api.create_host_config(
-                network_mode="none", read_only=True,
-                tmpfs={SANDBOX_TMP: f"size={disk}m,mode=1777,nosuid,nodev",
-                       "/work": f"size={disk}m,uid={uid},gid={uid},"
-                                "mode=0700,nosuid,nodev"},
-                mounts=mounts,
-                cap_drop=["ALL"], security_opt=["no-new-privileges"],
-                pids_limit=limits.pids, mem_limit=f"{limits.memory_mb}m",
-                memswap_limit=f"{limits.memory_mb}m", mem_swappiness=0,
-                nano_cpus=int(limits.cpus * 1e9),
-                ulimits=[Ulimit(name="nofile", soft=limits.nofile, hard=limits.nofile),
-                         Ulimit(name="fsize", soft=fsize, hard=fsize),
-                         Ulimit(name="core", soft=0, hard=0)],
-                log_config=LogConfig(type="none"), ipc_mode="private", shm_size=f"{disk}m",
-            )
-            created = api.create_container(
-                self.config.image_tag, command=CANDIDATE_ARGV if candidate else RUNNER_ARGV,
-                user=f"{uid}:{uid}", working_dir="/work",
-                environment=dict(SANDBOX_ENV), hostname="sandbox", network_disabled=True,
-                labels={LABEL: "1", f"{LABEL}.owner": owners.owner_id(),
-                        f"{LABEL}.pid": str(os.getpid()), f"{LABEL}.host": owners.HOST,
-                        f"{LABEL}.run": run_id, f"{LABEL}.limits": limits.key()},
-                stdin_open=True, tty=False, detach=False,  # detach=False: StdinOnce
-                host_config=host_config,
-            )
-            container_id = str(created["Id"])
-            container = self.client.containers.get(container_id)
-        except BaseException:
-            remove_created(api, run_id, container_id)
-            if offer is not None:
-                offer.close()
-            stage.remove()
-            raise
-        try:
-            sock = self.client.api.attach_socket(
-                container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
-            container.start()
-            if offer is not None and link is not None:
-                offer.hand_over(link)
-        except BaseException:
-            if offer is not None:
-                offer.close()
-            with contextlib.suppress(Exception):
-                container.remove(force=True)
-            stage.remove()
-            raise
-        return Warm(container, stage, sock)
+        # the client property imports the SDK under its lock
+        return start_container(self.client, self.config.image_tag, limits, link, candidate)
 
     def _create_pair(self, limits: Limits) -> WarmPair:
         judge_end, candidate_end = socket.socketpair()
