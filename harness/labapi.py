@@ -15,17 +15,13 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import gc
 import json
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from harness import settings
+from harness import collector, settings
 from harness.analysis.store import analyses_for, task_context
 from harness.errors import InvalidInput, NotFound
 from harness.exports import adjudicated, source
@@ -127,34 +123,6 @@ def task_json(session: Session, project: Project, task: Task) -> dict[str, Any]:
     }
 
 
-_PAUSE_LOCK = threading.Lock()
-_pauses = 0
-_collector_was_on = False
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while a page is built (on again when the last
-    page being built in this process is done). A page of 500 holds some 20,000 small
-    containers while it is built; the collector's passes over them, and the full passes
-    over the app's own objects that they trigger, took 30-300 ms (every few pages: the
-    page's p95) and a sixth of the mean. The page's objects form no cycles: reference
-    counting frees them when it is done. Counted under a lock, as requests run in threads."""
-    global _pauses, _collector_was_on
-    with _PAUSE_LOCK:
-        _pauses += 1
-        if _pauses == 1:
-            _collector_was_on = gc.isenabled()
-            gc.disable()
-    try:
-        yield
-    finally:
-        with _PAUSE_LOCK:
-            _pauses -= 1
-            if _pauses == 0 and _collector_was_on:
-                gc.enable()
-
-
 def annotations_page(session: Session, project: Project, since: str | None,
                      limit: int | None) -> bytes:
     """Annotation versions after the cursor, oldest first, as the page's JSON text
@@ -166,7 +134,9 @@ def annotations_page(session: Session, project: Project, since: str | None,
     after = decode_cursor("a", since)
     items: list[str] = []
     last = after
-    with _collector_paused():
+    # the collector paused while the page is built (harness/collector.py says why): a page
+    # of 500 holds some 20,000 small containers, and the passes they set off were its p95
+    with collector.paused():
         for found in source.iter_batches(session, project, after_id=after, limit=size,
                                          batch=size, with_files=False, records=True):
             for aid, text in annotation_lines(found):

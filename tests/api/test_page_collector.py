@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from harness import labapi
+from harness import collector, labapi
 
 
 def test_the_collector_is_off_while_pages_are_built_and_on_after() -> None:
@@ -19,20 +19,20 @@ def test_the_collector_is_off_while_pages_are_built_and_on_after() -> None:
 
     def other_request() -> None:
         first_in.wait(10)
-        with labapi._collector_paused():
+        with collector.paused():
             seen.append(gc.isenabled())
         second_done.set()
 
     thread = threading.Thread(target=other_request)
     thread.start()
-    with labapi._collector_paused():
+    with collector.paused():
         first_in.set()
         assert second_done.wait(10)
         assert not gc.isenabled()  # the other page is done, this one is not
     thread.join(10)
     assert seen == [False]
     assert gc.isenabled()
-    with pytest.raises(RuntimeError), labapi._collector_paused():
+    with pytest.raises(RuntimeError), collector.paused():
         raise RuntimeError("a page that fails")
     assert gc.isenabled()
 
