@@ -124,9 +124,14 @@ class Exporter:
     def stream(self, session: Session, project: Project,
                progress: Progress | None = None) -> Iterator[bytes]:
         """JSON lines, in chunks of about CHUNK bytes."""
+        return self.stream_lines(self.lines(session, project, progress))
+
+    @staticmethod
+    def stream_lines(lines: Iterator[str]) -> Iterator[bytes]:
+        """Lines (without their newlines) in chunks of about CHUNK bytes."""
         buffer: list[str] = []
         size = 0
-        for line in self.lines(session, project, progress):
+        for line in lines:
             buffer.append(line)
             size += len(line)
             if size >= CHUNK:

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from harness import collector
 from harness.exports import source
 from harness.exports.adjudicated import ANNOTATIONS, adjudication_record
 from harness.exports.base import Exporter, Progress, dumps, fast_dumps
@@ -110,13 +111,36 @@ class Jsonl(Exporter):
     adjudications = "append"
     stored_records = True
 
+    def _batch_texts(self, session: Session, project: Project,
+                     progress: Progress | None) -> Iterator[list[str]]:
+        """Each batch's records, read and made with the collector paused
+        (harness/collector.py: it took a fifth of the export) and handed out with it on."""
+        batches = self.batches(session, project, progress)
+        while True:
+            with collector.paused():
+                found = next(batches, None)
+                texts = [text for _, text in annotation_lines(found)] if found else []
+            if found is None:
+                return
+            yield texts
+
     def lines(self, session: Session, project: Project,
               progress: Progress | None = None) -> Iterator[str]:
-        for found in self.batches(session, project, progress):
-            for _, text in annotation_lines(found):
-                yield text
+        for texts in self._batch_texts(session, project, progress):
+            yield from texts
         for final in self.finals(session, project, progress):
             yield dumps(adjudication_record(final))
+
+    def stream(self, session: Session, project: Project,
+               progress: Progress | None = None) -> Iterator[bytes]:
+        """A batch's records as one chunk (1,000 lines, ~2 MB): a line at a time through
+        Exporter.stream's buffer was a tenth of the export. Then the adjudicated results."""
+        for texts in self._batch_texts(session, project, progress):
+            if texts:
+                texts.append("")
+                yield "\n".join(texts).encode()
+        finals = self.finals(session, project, progress)
+        yield from Exporter.stream_lines(dumps(adjudication_record(final)) for final in finals)
 
     def records(self, session: Session, project: Project,
                 progress: Progress | None = None) -> Iterator[dict[str, Any]]:
