@@ -177,66 +177,70 @@ def test_concurrent_claims_never_exceed_k(session_factory, setup) -> None:
     assert max(per_user.values()) == 1
 
 
-def test_a_claim_under_way_does_not_hold_up_the_next(database, session_factory, setup) -> None:
+@pytest.fixture
+def rival_claims(database, session_factory, setup):  # type: ignore[no-untyped-def]
+    """PostgreSQL: `start(n_tasks)` makes a project of n tasks (k=2), leaves annotator a's
+    claim uncommitted in a first session (its task row stays locked) and gives a second
+    session for annotator b, whose lock waits end after 2 s: (project, b, a's claim, first
+    session, second session). Both sessions are closed after the test."""
+    if database == "sqlite":
+        pytest.skip("SQLite has one writer: a second claim waits for the first's commit")
+    opened = []
+
+    def start(n_tasks):  # type: ignore[no-untyped-def]
+        project, (a, b, *_) = setup(n_tasks=n_tasks, overlap=2)
+        first, second = session_factory(), session_factory()
+        opened.extend((first, second))
+        held = assignments.claim_next(first, a.id, first.get(type(project), project.id))
+        assert held.assignment is not None
+        second.execute(text("SET LOCAL lock_timeout = '2s'"))
+        return project, b, held, first, second
+
+    yield start
+    for opened_session in opened:
+        opened_session.close()
+
+
+def test_a_claim_under_way_does_not_hold_up_the_next(session_factory, rival_claims) -> None:
     """PostgreSQL: while one claim of the first open task is still uncommitted, another
     annotator's claim takes the next task at once instead of queueing behind its lock.
     (Queued claims each kept the first task's lock to their own commit: 50 annotators
     starting together waited seconds per claim in bench/load.py.)"""
-    if database == "sqlite":
-        pytest.skip("SQLite has one writer: a second claim waits for the first's commit")
-    project, (a, b, *_) = setup(n_tasks=3, overlap=2)
-    first, second = session_factory(), session_factory()
-    try:
-        held = assignments.claim_next(first, a.id, first.get(type(project), project.id))
-        assert held.assignment is not None  # not committed yet: its task row stays locked
-        second.execute(text("SET LOCAL lock_timeout = '2s'"))
-        other = assignments.claim_next(second, b.id, second.get(type(project), project.id))
-        assert other.assignment is not None
-        assert other.assignment.task_id != held.assignment.task_id
-        second.commit()
-        first.commit()
-    finally:
-        first.close()
-        second.close()
+    project, b, held, first, second = rival_claims(3)
+    other = assignments.claim_next(second, b.id, second.get(type(project), project.id))
+    assert other.assignment is not None
+    assert other.assignment.task_id != held.assignment.task_id
+    second.commit()
+    first.commit()
     # and the task passed over is still there for the next claim, up to k
     later = claim(session_factory(), b, project)
     assert later.assignment is not None and later.resumed  # b's own, not a third task
 
 
 def test_a_claim_never_waits_on_a_lock_and_retries_busy_tasks(
-        database, session_factory, setup, monkeypatch) -> None:
+        rival_claims, monkeypatch) -> None:
     """PostgreSQL: a task whose row another claim holds is never waited on (waiting, with
     a task found full already locked, could deadlock two claims); it is tried again
     until free, so its free slot is not reported taken while the other claim commits."""
-    if database == "sqlite":
-        pytest.skip("SQLite has one writer: a second claim waits for the first's commit")
-    project, (a, b, *_) = setup(n_tasks=1, overlap=2)
-    first, second = session_factory(), session_factory()
-    try:
-        held = assignments.claim_next(first, a.id, first.get(type(project), project.id))
-        assert held.assignment is not None  # uncommitted: the only task's row stays locked
-        monkeypatch.setattr(assignments, "BUSY_WAIT", 0.3)
-        second.execute(text("SET LOCAL lock_timeout = '2s'"))
-        started = time.monotonic()
-        gave_up = assignments.claim_next(second, b.id, second.get(type(project), project.id))
-        assert gave_up.assignment is None and gave_up.reason == "taken"
-        assert time.monotonic() - started < 2  # not a lock wait ended by lock_timeout
-        second.rollback()
+    project, b, held, first, second = rival_claims(1)
+    monkeypatch.setattr(assignments, "BUSY_WAIT", 0.3)
+    started = time.monotonic()
+    gave_up = assignments.claim_next(second, b.id, second.get(type(project), project.id))
+    assert gave_up.assignment is None and gave_up.reason == "taken"
+    assert time.monotonic() - started < 2  # not a lock wait ended by lock_timeout
+    second.rollback()
 
-        monkeypatch.setattr(assignments, "BUSY_WAIT", 10.0)
-        got: list[assignments.Claim] = []
-        waiter = threading.Thread(target=lambda: got.append(assignments.claim_next(
-            second, b.id, second.get(type(project), project.id))))
-        waiter.start()
-        time.sleep(0.5)
-        first.commit()  # the slot the waiter wants is still free after this commit
-        waiter.join(15)
-        assert got and got[0].assignment is not None
-        assert got[0].assignment.task_id == held.assignment.task_id
-        second.commit()
-    finally:
-        first.close()
-        second.close()
+    monkeypatch.setattr(assignments, "BUSY_WAIT", 10.0)
+    got: list[assignments.Claim] = []
+    waiter = threading.Thread(target=lambda: got.append(assignments.claim_next(
+        second, b.id, second.get(type(project), project.id))))
+    waiter.start()
+    time.sleep(0.5)
+    first.commit()  # the slot the waiter wants is still free after this commit
+    waiter.join(15)
+    assert got and got[0].assignment is not None
+    assert got[0].assignment.task_id == held.assignment.task_id
+    second.commit()
 
 
 # --- through the web -------------------------------------------------------------------
