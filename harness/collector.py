@@ -21,8 +21,12 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from itertools import islice
+from typing import TypeVar
+
+T = TypeVar("T")
 
 _LOCK = threading.Lock()
 _pauses = 0
@@ -44,3 +48,16 @@ def paused() -> Iterator[None]:
             _pauses -= 1
             if _pauses == 0 and _was_on:
                 gc.enable()
+
+
+def in_pauses(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`items` taken `size` at a time with the collector paused, each list handed out
+    with it on: the work of a lazy `items` (reading a batch, making its lines) runs
+    inside the pause, and the pause never spans a yield to the caller."""
+    found = iter(items)
+    while True:
+        with paused():
+            taken = list(islice(found, size))
+        if not taken:
+            return
+        yield taken

@@ -115,14 +115,10 @@ class Jsonl(Exporter):
                      progress: Progress | None) -> Iterator[list[str]]:
         """Each batch's records, read and made with the collector paused
         (harness/collector.py: it took a fifth of the export) and handed out with it on."""
-        batches = self.batches(session, project, progress)
-        while True:
-            with collector.paused():
-                found = next(batches, None)
-                texts = [text for _, text in annotation_lines(found)] if found else []
-            if found is None:
-                return
-            yield texts
+        made = ([text for _, text in annotation_lines(found)]
+                for found in self.batches(session, project, progress))
+        for taken in collector.in_pauses(made, 1):
+            yield from taken
 
     def lines(self, session: Session, project: Project,
               progress: Progress | None = None) -> Iterator[str]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from itertools import islice
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -134,14 +133,9 @@ class Preferences(Exporter):
         """Exporter.stream of the encoded lines: chunks of about CHUNK bytes. The lines
         are made PAUSED rankings at a time with the collector paused (harness/collector.py:
         it took a sixth of the time), and yielded with it on."""
-        rankings = self.encoded(session, project, progress)
         buffer: list[bytes] = []
         size = 0
-        while True:
-            with collector.paused():
-                made = list(islice(rankings, PAUSED))
-            if not made:
-                break
+        for made in collector.in_pauses(self.encoded(session, project, progress), PAUSED):
             for found in made:
                 if not found:
                     continue

@@ -40,7 +40,23 @@ def test_a_collector_that_was_off_stays_off() -> None:
     assert not gc.isenabled()
 
 
-@pytest.mark.parametrize("fmt", ["preferences", "rankings"])
+def test_lazy_items_are_made_paused_and_handed_out_with_the_collector_on() -> None:
+    made_while = []
+
+    def items():  # type: ignore[no-untyped-def]
+        for i in range(5):
+            made_while.append(gc.isenabled())
+            yield i
+
+    taken = []
+    for chunk in collector.in_pauses(items(), 2):
+        assert gc.isenabled()
+        taken.append(chunk)
+    assert taken == [[0, 1], [2, 3], [4]]
+    assert made_while == [False] * 5
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "preferences", "rankings"])
 def test_exports_hand_out_chunks_with_the_collector_on(db, simulated, fmt) -> None:
     project = simulated(annotators=3)
     chunks = 0
