@@ -5,7 +5,7 @@ beside them; then the database is checked for what must hold under load.
                                    [--overlap 2] [--import-tasks 2000]
                                    [--lease-seconds 6 --abandon 5]
                                    [--database-url postgresql+psycopg://...]
-                                   [--workers 2]
+                                   [--workers 2] [--rate 300 --autosaves 20]
 
 Each annotator logs in and loops until the time is up: claim (POST /p/load/queue),
 open the review page, --autosaves draft saves (2), then submit (9 in 10) or skip (1 in
@@ -17,6 +17,16 @@ back and try to save again (refused, or their lapsed task revived if its slot is
 still free), then stop. Bounded: the annotators stop at --seconds, the import gets the same time
 plus 60 s, the server is stopped at the end. Everything listens on 127.0.0.1.
 
+Closed loop by default: each annotator sends its next request as soon as the last is
+answered, so the server runs flat out and latency is queueing behind the 50 (Little's
+law: 50 clients at 300/s wait 167 ms on average, whatever the server). With --rate R the
+annotators pace their writes instead, like people on the review page (it saves a second
+after each change): together they schedule R draft saves and submits a second, each
+annotator's at random (Poisson) times, and a write's time is counted from when it was
+due, not from when it was sent, so a server that falls behind shows it in the
+percentiles (no coordinated omission). The schedule of an annotator starts again when
+its next task's page is shown (claims and pages are sent unpaced, between tasks).
+
 Afterwards (exit status 1 when one fails):
 - no response was a 5xx, and no request failed to connect;
 - every submit that got a success response is in the database (none lost), each
@@ -26,7 +36,8 @@ Afterwards (exit status 1 when one fails):
   late save while its slot was free), and its task was claimed by someone else after
   the lease ran out (lease expiry honoured under load);
 - the import finished and holds all its tasks (all or nothing).
-Printed: submits and draft saves per second, p50/p95 of each request kind.
+Printed: submits and draft saves per second, p50/p95 of each request kind; with --rate,
+whether the writes kept to the rate asked for.
 """
 
 from __future__ import annotations
@@ -122,13 +133,18 @@ class Client:
         self.stats = stats
 
     def request(self, kind: str, method: str, path: str, body: bytes | None = None,
-                content_type: str = "") -> tuple[int, dict[str, str], str]:
+                content_type: str = "", due: float = 0.0) -> tuple[int, dict[str, str], str]:
+        """One request; its time is counted from `due` (a perf_counter time) when given."""
         headers = {"Cookie": self.cookie} if self.cookie else {}
         if content_type:
             headers["Content-Type"] = content_type
         if method == "POST" and self.token:
             headers["X-CSRFToken"] = self.token
-        start = time.perf_counter()
+        start = due or time.perf_counter()
+        if start < self.stats.counted_from:
+            kind = "warm-up"
+        elif start >= self.stats.counted_until:
+            kind = "overtime"
         self.conn.request(method, path, body=body, headers=headers)
         resp = self.conn.getresponse()
         text = resp.read().decode("utf-8", "replace")
@@ -145,8 +161,36 @@ class Client:
         body = urllib.parse.urlencode(data | {"csrf_token": self.token}).encode()
         return self.request(kind, "POST", path, body, "application/x-www-form-urlencoded")
 
-    def json(self, kind: str, path: str, data: dict[str, Any]) -> tuple[int, dict[str, str], str]:
-        return self.request(kind, "POST", path, json.dumps(data).encode(), "application/json")
+    def json(self, kind: str, path: str, data: dict[str, Any], due: float = 0.0
+             ) -> tuple[int, dict[str, str], str]:
+        return self.request(kind, "POST", path, json.dumps(data).encode(), "application/json",
+                            due)
+
+
+class Pace:
+    """An annotator's schedule of writes at `rate` a second on average (Poisson), or none
+    (rate 0: each write as soon as the last is answered)."""
+
+    def __init__(self, rate: float, rnd: random.Random) -> None:
+        self.mean = 1.0 / rate if rate > 0 else 0.0
+        self.rnd = rnd
+        self.due = 0.0
+
+    def restart(self) -> None:
+        """A page was just shown: the next write is due a random wait from now."""
+        if self.mean:
+            self.due = time.perf_counter() + self.rnd.expovariate(1.0 / self.mean)
+
+    def wait(self) -> float:
+        """Sleep until the next write is due; its due time (0 when unpaced)."""
+        if not self.mean:
+            return 0.0
+        due = self.due
+        self.due += self.rnd.expovariate(1.0 / self.mean)
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        return due
 
 
 def payload(page: dict[str, Any]) -> dict[str, Any]:
@@ -190,9 +234,10 @@ class Clock:
 
 
 def annotator(name: str, port: int, clock: Clock, stats: Stats, seed: int,
-              abandon_after: float = 0, autosaves: int = 2) -> None:
+              abandon_after: float = 0, autosaves: int = 2, rate: float = 0.0) -> None:
+    """One annotator's run; `rate`: its own writes a second (0: unpaced)."""
     try:
-        _annotate(name, port, clock, stats, seed, abandon_after, autosaves)
+        _annotate(name, port, clock, stats, seed, abandon_after, autosaves, rate)
     except Exception as exc:  # counted as a problem, never lost in a thread's stderr
         with stats.lock:
             stats.errors.append(f"{name}: {type(exc).__name__}: {exc}")
@@ -200,8 +245,9 @@ def annotator(name: str, port: int, clock: Clock, stats: Stats, seed: int,
 
 
 def _annotate(name: str, port: int, clock: Clock, stats: Stats, seed: int,
-              abandon_after: float, autosaves: int) -> None:
+              abandon_after: float, autosaves: int, rate: float) -> None:
     rnd = random.Random(seed)
+    pace = Pace(rate, rnd)
     client = Client(port, stats)
     _, _, html = client.request("login_page", "GET", "/login")
     client.token = CSRF_RE.search(html).group(1)  # type: ignore[union-attr]
@@ -233,13 +279,23 @@ def _annotate(name: str, port: int, clock: Clock, stats: Stats, seed: int,
         if abandon_after:
             _abandon(client, page, page_path, draft, clock, stats, abandon_after)
             break
+        pace.restart()
         for _ in range(autosaves):
-            client.json("draft", page["urls"]["draft"], {"draft": draft, "active_seconds": 1})
+            due = pace.wait()
+            if time.monotonic() >= clock.end:
+                break
+            client.json("draft", page["urls"]["draft"], {"draft": draft, "active_seconds": 1},
+                        due)
+        if time.monotonic() >= clock.end:
+            break
         if rnd.random() < 0.1:
             client.form("skip", page_path + "/skip", {"reason": "load test"})
             continue
+        due = pace.wait()
+        if time.monotonic() >= clock.end:
+            break
         status, _, text = client.json("submit", page["urls"]["submit"],
-                                      {"draft": draft, "active_seconds": 1})
+                                      {"draft": draft, "active_seconds": 1}, due)
         if status == 200:
             body = json.loads(text)
             with stats.lock:
@@ -309,10 +365,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--autosaves", type=int, default=2,
                         help="draft saves per task before its submit or skip (the page "
                              "saves 1 s after each change: a real review makes dozens)")
+    parser.add_argument("--rate", type=float, default=0,
+                        help="draft saves and submits a second that the annotators schedule "
+                             "between them (open loop; 0: each annotator flat out)")
+    parser.add_argument("--warmup", type=float, default=0,
+                        help="seconds at the start not counted in the figures (the first "
+                             "claims of all the annotators at once)")
     parser.add_argument("--abandon", type=int, default=0,
                         help="annotators who walk away from their first task")
     parser.add_argument("--database-url", default="", help="default: SQLite in a temp dir")
     args = parser.parse_args(argv)
+    if not 0 <= args.warmup < args.seconds:
+        parser.error("--warmup must be under --seconds")
     if args.abandon and not 3 <= args.lease_seconds <= args.seconds - 6:
         parser.error("--abandon needs --lease-seconds between 3 and --seconds minus 6")
 
@@ -351,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
             clock = Clock(args.annotators + 1, args.seconds, min(args.abandon, args.annotators))
             threads = [threading.Thread(target=annotator, args=(
                 f"ann{i}", port, clock, stats, i, args.lease_seconds if i < args.abandon else 0,
-                args.autosaves))
+                args.autosaves, args.rate / args.annotators))
                 for i in range(args.annotators)]
             for t in threads:
                 t.start()
@@ -359,10 +423,9 @@ def main(argv: list[str] | None = None) -> int:
                 clock.ready.wait(timeout=300)
             except threading.BrokenBarrierError:
                 stats.errors.append("an annotator could not log in")
-            start = time.monotonic()
+            stats.counted_from = time.perf_counter() + args.warmup
             end = clock.end
-            server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
-            load_before = os.getloadavg()[0]
+            stats.counted_until = time.perf_counter() + end - time.monotonic()
             with stats.lock:
                 for kind in ("login_page", "login", "queue_page"):
                     stats.times.pop(kind, None)
@@ -370,9 +433,14 @@ def main(argv: list[str] | None = None) -> int:
                 [str(BIN / "harness"), "import", "side", str(side_file)]
                 if args.import_tasks else ["true"], env=env,
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            time.sleep(args.warmup)
+            start = time.monotonic()
+            server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
+            load_before = os.getloadavg()[0]
             for t in threads:
                 t.join(timeout=args.seconds + 120)
-            elapsed = time.monotonic() - start
+            # the figures are of the requests sent between the warm-up and the end
+            elapsed = min(time.monotonic(), end) - start
             server_cpu = cpu_seconds(server.pid) - server_cpu
             client_cpu = time.process_time() - client_cpu
             load_after = os.getloadavg()[0]
@@ -401,7 +469,9 @@ def main(argv: list[str] | None = None) -> int:
             elif log.strip():
                 print(f"server log (tail):\n{log[-3000:]}", file=sys.stderr)
         database = "postgresql" if url.startswith("postgresql") else "sqlite"
-        print(f"{args.annotators} annotators, {elapsed:.1f} s, {database}, "
+        print(f"{args.annotators} annotators, {elapsed:.1f} s"
+              + (f" after {args.warmup:g} s of warm-up" if args.warmup else "")
+              + f", {database}, "
               f"server {args.workers} process(es) x {args.threads} threads, "
               + (f"import of {args.import_tasks} tasks beside them" if args.import_tasks
                  else "no import beside them")
@@ -414,9 +484,11 @@ def main(argv: list[str] | None = None) -> int:
                       f"p50 {1000 * statistics.median(values):6.1f} ms  "
                       f"p95 {1000 * percentile(values, 95):6.1f} ms")
         writes = len(stats.times.get("draft", [])) + len(stats.times.get("submit", []))
-        print(f"  submits + draft saves: {writes / elapsed:.1f}/s; "
-              f"acknowledged submits: {len(stats.submitted)}")
-        requests = sum(len(v) for k, v in stats.times.items() if k != "late_draft")
+        print(f"  submits + draft saves: {writes / elapsed:.1f}/s"
+              + (f" (scheduled {args.rate:g}/s, times counted from when each was due)"
+                 if args.rate else "") + f"; acknowledged submits: {len(stats.submitted)}")
+        requests = sum(len(v) for k, v in stats.times.items()
+                       if k not in ("late_draft", "warm-up", "overtime"))
         print(f"  server CPU {server_cpu:.1f} s: {1000 * server_cpu / max(writes, 1):.2f} ms "
               f"per write ({1000 * server_cpu / max(requests, 1):.2f} ms per request of "
               f"{requests}, claims and pages included); load generator CPU {client_cpu:.1f} s "

@@ -30,6 +30,8 @@ class Stats:
     revived: list[int] = field(default_factory=list)  # ... whose late save was accepted
     late_refused: int = 0  # late saves refused (409): the task had been reclaimed
     notes: list[str] = field(default_factory=list)  # printed after the figures
+    counted_from: float = 0.0  # perf_counter times: requests started before are "warm-up",
+    counted_until: float = float("inf")  # ... after, "overtime" (sent as the run ended)
 
     def record(self, kind: str, seconds: float, status: int) -> None:
         with self.lock:

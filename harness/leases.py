@@ -58,14 +58,16 @@ _EXPIRE = (
 """expire_leases' statement, built once on the table (renew_lease's `_EXTEND` says why)."""
 
 
-_COLUMNS = {attr.key: attr.columns[0] for attr in inspect(Assignment).column_attrs}
+ASSIGNMENT_COLUMNS = {attr.key: attr.columns[0]
+                      for attr in inspect(Assignment).column_attrs}
+"""The assignment's columns by attribute name, for statements RETURNING the whole row."""
 _a = ASSIGNMENTS.c
 _EXTEND = (
     update(ASSIGNMENTS)
     .where(_a.id == bindparam("assignment_id"), _a.state == "active",
            _a.lease_expires_at.is_(None) | (_a.lease_expires_at >= bindparam("now")))
     .values(lease_expires_at=bindparam("until"))
-    .returning(*_COLUMNS.values())
+    .returning(*ASSIGNMENT_COLUMNS.values())
 )
 """Extend a lease still running, RETURNING every column of the assignment.
 
@@ -101,7 +103,7 @@ def renew_lease(
             _EXTEND, {"assignment_id": assignment.id, "now": now, "until": now + lease}
         ).first()
         if extended is not None:
-            for key, value in zip(_COLUMNS, extended, strict=True):
+            for key, value in zip(ASSIGNMENT_COLUMNS, extended, strict=True):
                 set_committed_value(assignment, key, value)
             return True
         session.refresh(assignment)

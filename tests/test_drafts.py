@@ -4,16 +4,17 @@ idempotent submits, and the warning that weighs findings against test results.""
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 from helpers import csrf_from
 from sqlalchemy import func, select
 from test_annotate import full_payload, submit
 
-from harness import annotate
+from harness import annotate, assignments, leases
 from harness.annotate.common import MAX_COMMENT
 from harness.errors import Conflict, InvalidInput
-from harness.models import Annotation, TestRun
+from harness.models import Annotation, Assignment, TestRun, User, utcnow
 from harness.runs import dedup_key, image_tag, limits_for
 
 pytest_plugins = ["test_annotate"]  # the `work` fixture: a 3-candidate task held by "ann"
@@ -72,6 +73,59 @@ def test_service_refuses_a_stale_revision(db, work) -> None:
     with pytest.raises(Conflict) as info:
         annotate.save_draft(db, assignment, project, {"rationale": "b"}, revision=0, page="p2")
     assert info.value.code == "stale_draft"
+
+
+def test_a_save_after_the_lease_ran_out_revives_it_while_its_slot_is_free(db, work) -> None:
+    """The one-statement save applies only to a running lease; a lease that ran out, not yet
+    expired by a claim, is revived by the slower path and the draft is stored with it."""
+    project, assignment, _ = work
+    later = utcnow() + timedelta(hours=2)  # past the lease; no claim has expired it
+    assert assignment.state == "active" and assignment.lease_expires_at < later
+    annotate.save_draft(db, assignment, project, {"rationale": "back"}, revision=0, page="p",
+                        now=later)
+    db.commit()
+    db.expire_all()
+    assert assignment.state == "active" and assignment.lease_expires_at > later
+    assert assignment.draft == {"rationale": "back"} and assignment.draft_revision == 1
+
+
+def test_a_save_from_a_stale_copy_of_a_lapsed_assignment_writes_nothing(
+        db, work, session_factory, make_user) -> None:  # type: ignore[no-untyped-def]
+    """The request read the assignment as active; meanwhile its lease was expired and the task
+    given to others up to k. The save must not extend it from the stale copy (the task would
+    be held by k + 1): it is refused and the row is as the others left it."""
+    project, assignment, _ = work
+    assert assignment.state == "active"  # the stale copy, read before the others' claims
+    later = utcnow() + timedelta(hours=2)
+    make_user("cy", projects=["w"])
+    with session_factory() as other:
+        leases.expire_leases(other, later)
+        for name in ("ben", "cy"):  # k = 2: the task is full again
+            user = other.scalars(select(User).where(User.name == name)).one()
+            assert assignments.claim_next(other, user.id, project, now=later).assignment
+        other.commit()
+    with pytest.raises(Conflict) as info:
+        annotate.save_draft(db, assignment, project, {"rationale": "late"}, revision=0,
+                            page="p", now=later)
+    assert info.value.field == "lease"
+    db.rollback()
+    db.expire_all()
+    assert assignment.state == "expired" and assignment.draft is None
+    holding = db.scalar(select(func.count(Assignment.id)).where(
+        Assignment.task_id == assignment.task_id, Assignment.state.in_(("active", "submitted"))))
+    assert holding == 2
+
+
+def test_a_draft_is_checked_and_its_warnings_read_before_anything_is_written(db, work) -> None:
+    """The page's checks refuse a bad draft with the lease and revision untouched."""
+    project, assignment, _ = work
+    lease = assignment.lease_expires_at
+    with pytest.raises(InvalidInput):
+        annotate.save_draft(db, assignment, project, {"confidence": 99}, revision=0, page="p",
+                            now=utcnow() + timedelta(minutes=5))
+    db.rollback()
+    db.expire_all()
+    assert assignment.lease_expires_at == lease and assignment.draft_revision == 0
 
 
 def test_drafts_are_held_to_the_submission_limits(client, login, db, work) -> None:

@@ -1,13 +1,15 @@
 """`harness serve --workers N` (web/multiprocess.py, gunicorn): N processes answer on one
 port, exactly one of them runs the background jobs (another takes over when it dies), a
 process that dies is replaced, one that keeps dying stops the server, SIGTERM lets the
-requests in flight finish, and no server process outlives the server (SIGTERM, or the
-parent killed outright).
+requests in flight finish, no server process outlives the server (SIGTERM, or the
+parent killed outright), and a kept-alive connection is closed after its share of
+requests so that connections spread over the processes again.
 
 The processes' database behaviour under load is tests/test_load.py's (workers=2)."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -27,6 +29,7 @@ from helpers.webhooks import Receiver
 from harness import projects, webhooks
 from harness.db import make_engine, make_sessionmaker
 from harness.settings import Settings
+from web.multiprocess import KEEPALIVE_REQUESTS
 
 HARNESS = str(Path(sys.executable).parent / "harness")
 
@@ -171,6 +174,24 @@ def test_processes_share_the_port_and_stop_with_the_server(serve) -> None:  # ty
     log = server.log.read_text()
     assert "Handling signal: term" in log and len(server.jobs_logged()) == 1, log
     assert "Traceback" not in log and "Exception" not in log, log  # the jobs stopped cleanly
+
+
+def test_a_kept_alive_connection_ends_after_its_share_of_requests(serve) -> None:  # type: ignore[no-untyped-def]
+    """A connection stays with the process that accepted it: a burst of clients connecting
+    at once left one process at a full core and the other idle (bench/README.md). The
+    KEEPALIVE_REQUESTS-th answer says "Connection: close" and the server closes it; the
+    client's next connection goes to whichever process accepts it."""
+    server = serve(2)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        for n in range(1, KEEPALIVE_REQUESTS + 1):
+            sock.sendall(b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            resp = http.client.HTTPResponse(sock)
+            resp.begin()
+            assert resp.status == 200 and b"</html>" in resp.read()
+            said = (resp.getheader("Connection") or "").lower()
+            assert said == ("close" if n == KEEPALIVE_REQUESTS else "keep-alive"), (n, said)
+        assert sock.recv(1) == b"", "the server closed the connection"
+    assert answers(server.port) == 200  # a new connection is served as before
 
 
 def test_a_request_in_flight_at_sigterm_is_answered_before_the_server_exits(serve) -> None:  # type: ignore[no-untyped-def]

@@ -21,6 +21,12 @@ What we add:
   slot numbering to keep in step with the arbiter's (restarts, TTIN/TTOU, reloads).
 - A worker replaced more than RESTARTS times within WINDOW seconds (a crash-looping
   app) stops the whole server with exit status 1 and says why.
+- A kept-alive connection is closed after KEEPALIVE_REQUESTS requests ("Connection:
+  close" on the last answer, as nginx's keepalive_requests), and the client's next
+  connection goes to whichever worker accepts it first, usually the less busy one.
+  A connection stays with the worker that accepted it, and a burst of clients
+  connecting at once (a team starting its shift, bench/load.py's 50 annotators) was
+  shared unevenly: one worker held by its GIL at one core while the other idled.
 - On a graceful stop the jobs' holder stops claiming runs and lets the delivery loop
   finish its round, so a delivery sent is also recorded as sent.
 
@@ -45,6 +51,7 @@ from gunicorn.errors import HaltServer
 if TYPE_CHECKING:
     from flask import Flask
     from gunicorn.arbiter import Arbiter
+    from gunicorn.http.message import Request
     from gunicorn.workers.base import Worker
 
 RESTARTS = 5
@@ -57,6 +64,10 @@ KEEPALIVE_SECONDS = 120
 2 s closes a connection under a client that pauses and then writes on it (a broken pipe
 for a POST it will not resend: bench/load.py's late saves); idle connections cost a
 gthread worker a poller entry, not a thread."""
+KEEPALIVE_REQUESTS = 20
+"""Requests a kept-alive connection serves before it is closed, so connections spread over
+the workers again (the module docstring says why). A browser opens the next one without a
+sign; the cost is a TCP handshake on every 20th request."""
 
 
 def say(message: str) -> None:
@@ -84,6 +95,7 @@ class Server(BaseApplication):
             # No control socket in the user's runtime dir: the server listens on its port only.
             "control_socket_disable": True,
             "pre_fork": _count_restarts,
+            "pre_request": _close_every_nth,
             "post_worker_init": _wait_for_jobs,
             "worker_exit": _stop_jobs,
         }
@@ -101,6 +113,12 @@ class Server(BaseApplication):
         from web import create_app
 
         return create_app(settings=settings())
+
+
+def _close_every_nth(worker: Worker, req: Request) -> None:
+    """pre_request: the KEEPALIVE_REQUESTS-th request of a connection is its last."""
+    if req.req_number >= KEEPALIVE_REQUESTS:
+        req.must_close = True
 
 
 def _count_restarts(arbiter: Arbiter, worker: Worker) -> None:

@@ -117,13 +117,15 @@ def save_draft(slug: str, assignment_id: int) -> ResponseReturnValue:
     project = project_or_404(slug)
     assignment = assignment_or_404(project, assignment_id)
     body = parse(DraftRequest)
-    added = annotate.save_draft(db.session, assignment, project, body.draft,
+    draft = None
+    warnings: list[dict[str, str]] = []
+    if body.draft is not None:  # checked and its warnings read before anything is written
+        draft = annotate.checked_draft(db.session, assignment, project, body.draft)
+        warnings = [w.to_dict() for w in annotate.draft_warnings(
+            db.session, assignment, _rubric(project), draft)]
+    added = annotate.save_draft(db.session, assignment, project, draft,
                                 active_seconds=body.active_seconds, revision=body.revision,
                                 page=body.page)
-    warnings: list[dict[str, str]] = []
-    if body.draft is not None:
-        warnings = [w.to_dict() for w in annotate.draft_warnings(
-            db.session, assignment, _rubric(project))]
     reply = _saved(assignment, added, warnings)
     reply["stale"] = body.draft is None and is_stale(assignment, body.revision, body.page)
     return reply

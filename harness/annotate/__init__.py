@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from harness.annotate.checks import (
     consistency_warnings,
-    draft_warnings,
     known_hints,
     run_outcomes,
     validate,
@@ -31,10 +30,18 @@ from harness.annotate.common import (
     letter,
     shown_candidates,
 )
-from harness.annotate.drafts import add_active_time, normalise_draft, save_draft
+from harness.annotate.drafts import (
+    CheckedDraft,
+    add_active_time,
+    checked_draft,
+    draft_warnings,
+    normalise_draft,
+    save_draft,
+)
 from harness.annotate.submit import submit_annotation
 
 __all__ = [
+    "CheckedDraft",
     "CLOCK_SLACK",
     "DRAFT_KEYS",
     "FAILING",
@@ -46,6 +53,7 @@ __all__ = [
     "SubmitResult",
     "VERDICTS",
     "add_active_time",
+    "checked_draft",
     "consistency_warnings",
     "draft_warnings",
     "known_hints",

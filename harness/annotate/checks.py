@@ -15,12 +15,10 @@ from harness.annotate.common import (
     VERDICTS,
     Problem,
     Shown,
-    shown_candidates,
 )
 from harness.cwe import MAX_CWE
 from harness.errors import InvalidInput
 from harness.models import (
-    Assignment,
     Candidate,
     Task,
 )
@@ -406,10 +404,3 @@ def check_draft(rubric: RubricBody, shown: list[Shown], draft: Mapping[str, Any]
             f"{first.field.split('.')[0]}: {first.message}"
         raise InvalidInput("invalid_draft", named, field=first.field,
                            errors=[f"{p.field}: {p.message}" for p in problems])
-
-
-def draft_warnings(session: Session, assignment: Assignment, rubric: RubricBody) -> list[Problem]:
-    """The consistency warnings of the assignment's saved draft (shown as it autosaves)."""
-    shown = shown_candidates(assignment, assignment.task.candidates)
-    outcomes = run_outcomes(session, assignment.task, [s.candidate for s in shown])
-    return consistency_warnings(rubric, shown, assignment.draft or {}, outcomes)

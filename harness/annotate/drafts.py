@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -11,23 +12,25 @@ from sqlalchemy import bindparam, or_, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from harness.annotate.checks import check_draft
+from harness.annotate.checks import check_draft, consistency_warnings, run_outcomes
 from harness.annotate.common import (
     CLOCK_SLACK,
     DRAFT_KEYS,
     MAX_DRAFT_BYTES,
     MAX_FINDINGS,
+    Problem,
+    Shown,
     shown_candidates,
     task_candidates,
 )
 from harness.errors import Conflict, InvalidInput
-from harness.leases import ASSIGNMENTS, lease_minutes, renew_lease
+from harness.leases import ASSIGNMENT_COLUMNS, ASSIGNMENTS, lease_minutes, renew_lease
 from harness.models import (
     Assignment,
     Project,
     utcnow,
 )
-from harness.rubric import project_rubric
+from harness.rubric import RubricBody, project_rubric
 
 STALE_MESSAGE = ("this task is open in another tab or window, which saved newer changes; "
                  "reload to see them (nothing of theirs was overwritten)")
@@ -230,6 +233,76 @@ def is_stale(assignment: Assignment, base: int | None, page: str) -> bool:
     return base != assignment.draft_revision and (not page or assignment.draft_writer != page)
 
 
+@dataclass(frozen=True)
+class CheckedDraft:
+    """A draft that passed its shape and rule checks against one assignment's candidates
+    (`checked_draft`): saving it needs no more reads, and the page's warnings
+    (`draft_warnings`) are taken from it before the save writes anything."""
+
+    body: dict[str, Any]
+    shown: list[Shown]
+
+
+def checked_draft(session: Session, assignment: Assignment, project: Project, draft: Any
+                  ) -> CheckedDraft:
+    """The draft normalised (`normalise_draft`) and held to the submission's rules but for
+    completeness (`checks.check_draft`). Reads only; raises InvalidInput (422)."""
+    clean = normalise_draft(draft)
+    shown = shown_candidates(assignment, task_candidates(session, assignment.task))
+    check_draft(project_rubric(session, project), shown, clean)
+    return CheckedDraft(clean, shown)
+
+
+def draft_warnings(session: Session, assignment: Assignment, rubric: RubricBody,
+                   draft: CheckedDraft) -> list[Problem]:
+    """The consistency warnings the page shows as the draft autosaves (reads only)."""
+    outcomes = run_outcomes(session, assignment.task, [s.candidate for s in draft.shown])
+    return consistency_warnings(rubric, draft.shown, draft.body, outcomes)
+
+
+def _save_active(*cond: Any) -> Any:
+    return (update(ASSIGNMENTS)
+            .where(_a.id == bindparam("assignment_id"), _a.state == "active",
+                   _a.lease_expires_at.is_(None) | (_a.lease_expires_at >= bindparam("now")),
+                   *cond)
+            .values(lease_expires_at=bindparam("until"), draft_revision=_a.draft_revision + 1,
+                    draft_writer=bindparam("page"), draft=bindparam("draft"),
+                    active_seconds=bindparam("active_seconds"),
+                    draft_saved_at=bindparam("now"))
+            .returning(*ASSIGNMENT_COLUMNS.values()))
+
+
+# The common save in one statement (an active assignment whose lease still runs, the
+# page's revision current): the lease renewal and the revision's compare-and-set with the
+# draft. Anything else (a lapsed lease to revive, a stale revision to refuse, a submitted
+# assignment) falls back to `writable` and `next_revision`, which say what is wrong.
+_SAVE_ANY = _save_active()
+_SAVE_BASED = _save_active(_a.draft_revision == bindparam("base"))
+_SAVE_OWN_PAGE = _save_active(or_(_a.draft_revision == bindparam("base"),
+                                  _a.draft_writer == bindparam("page")))
+
+
+def _save_in_one(session: Session, assignment: Assignment, project: Project,
+                 draft: dict[str, Any], base: int | None, page: str, seconds: Any,
+                 now: datetime) -> float | None:
+    """The seconds added, or None when the one statement did not apply (nothing written)."""
+    if assignment.state != "active":
+        return None
+    minutes = lease_minutes(session, project)
+    added = active_time_to_add(assignment, seconds, now, cap=60.0 * minutes)
+    statement = _SAVE_ANY if base is None else _SAVE_OWN_PAGE if page else _SAVE_BASED
+    row = session.execute(statement, {
+        "assignment_id": assignment.id, "now": now, "until": now + timedelta(minutes=minutes),
+        "base": base, "page": page or None, "draft": draft,
+        "active_seconds": float(assignment.active_seconds or 0.0) + added,
+    }).first()
+    if row is None:
+        return None
+    for key, value in zip(ASSIGNMENT_COLUMNS, row, strict=True):
+        set_committed_value(assignment, key, value)
+    return added
+
+
 def save_draft(
     session: Session,
     assignment: Assignment,
@@ -243,27 +316,34 @@ def save_draft(
 ) -> float:
     """Store the draft (None: a heartbeat only), add active time, renew the lease.
 
-    A draft is held to the submission's rules but for completeness
-    (`checks.check_draft`) and must be based on the current revision
-    (`next_revision`). Returns the seconds added. draft_saved_at doubles as the
-    time of last contact.
+    A draft is held to the submission's rules but for completeness (`checked_draft`; pass a
+    CheckedDraft to skip it) and must be based on the current revision
+    (`next_revision`). Returns the seconds added. draft_saved_at doubles as the time of
+    last contact.
+
+    Every read and check comes before the first write, and the common case writes once
+    (`_save_in_one`): on SQLite the database's write lock is held from a transaction's
+    first write to its commit, so a save holds it for one statement, not for its checks
+    (issue 13: 50 annotators saving at once).
     """
     now = now or utcnow()
-    writable(session, assignment, project, now)
-    clean = None
+    checked = None
     if draft is not None:
-        clean = normalise_draft(draft)
-        rubric = project_rubric(session, project)
-        shown = shown_candidates(assignment, task_candidates(session, assignment.task))
-        check_draft(rubric, shown, clean)
+        checked = draft if isinstance(draft, CheckedDraft) else \
+            checked_draft(session, assignment, project, draft)
+        added = _save_in_one(session, assignment, project, checked.body, revision, page,
+                             active_seconds, now)
+        if added is not None:
+            return added
+    writable(session, assignment, project, now)
     cap = 60.0 * lease_minutes(session, project)
-    if clean is None:
+    if checked is None:
         added = add_active_time(assignment, active_seconds, now, cap=cap)
         assignment.draft_saved_at = now
         session.flush()
         return added
     # one UPDATE: the revision's compare-and-set, with the draft and the time
     added = active_time_to_add(assignment, active_seconds, now, cap=cap)
-    next_revision(session, assignment, revision, page, clean, now,
+    next_revision(session, assignment, revision, page, checked.body, now,
                   active_seconds=float(assignment.active_seconds or 0.0) + added)
     return added
