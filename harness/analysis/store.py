@@ -17,7 +17,7 @@ from functools import cache, lru_cache
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, Text, bindparam, insert, select, type_coerce, update
+from sqlalchemy import Select, Text, bindparam, cast, insert, select, update
 from sqlalchemy.orm import Session
 
 from harness.analysis.hints import AnalysisResult, Hint
@@ -259,9 +259,11 @@ def _write(
 @cache
 def _analyses_statement() -> Select[str, str, dict[str, Any]]:
     """Built once (the review page runs it on every view): building a statement and its
-    cache key cost more than running this one."""
+    cache key cost more than running this one. The hints are read as text on both
+    databases (a CAST on PostgreSQL, whose driver would otherwise decode the jsonb on
+    every view), so `_hints_of_text` parses each distinct text once."""
     return (
-        select(Analysis.content_hash, type_coerce(Analysis.hints, Text), Analysis.summary)
+        select(Analysis.content_hash, cast(Analysis.hints, Text), Analysis.summary)
         .where(Analysis.content_hash.in_(bindparam("hashes", expanding=True)),
                Analysis.context_hash == bindparam("context"))
         .order_by(Analysis.created_at, Analysis.id)
@@ -287,7 +289,7 @@ def analyses_for(
     for digest, (hints, summary) in newest.items():
         if hints is None:
             continue
-        # the stored text where the driver gives it (SQLite): parsed once per distinct text
+        # the stored text (cast by the statement): parsed once per distinct text
         parsed = _hints_of_text(hints) if isinstance(hints, str) else _hints_of(hints)
         if parsed is None:
             continue

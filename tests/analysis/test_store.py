@@ -167,3 +167,17 @@ def test_analyze_many_uses_a_process_pool_and_stores_what_analyze_files_says(
         assert row.hints == expected["hints"]
         assert row.metrics == expected["metrics"]
         assert row.versions == expected["versions"]
+
+
+def test_stored_hints_are_parsed_once_on_either_database(db: Session) -> None:
+    """The review page reads a task's hints on every view: the stored text is read as text
+    on SQLite and on PostgreSQL (whose driver would decode the json itself each time) and
+    parsed once per distinct text, so two views share the same Hint objects."""
+    files = {"solution.py": CODE}
+    get_or_analyze(db, _hash(files), files)
+    db.commit()
+    context = context_hash("python", None, DEFAULT_MAX_BYTES)
+    first = hints_for(db, _hash(files), context=context)
+    second = hints_for(db, _hash(files), context=context)
+    assert [h.rule_id for h in first] == ["B403", "B301"]
+    assert all(a is b for a, b in zip(first, second, strict=True))
