@@ -24,8 +24,8 @@ annotators pace their writes instead, like people on the review page (it saves a
 after each change): together they schedule R draft saves and submits a second, each
 annotator's at random (Poisson) times, and a write's time is counted from when it was
 due, not from when it was sent, so a server that falls behind shows it in the
-percentiles (no coordinated omission). The schedule of an annotator starts again when
-its next task's page is shown (claims and pages are sent unpaced, between tasks).
+percentiles (no coordinated omission). Claims and pages are sent unpaced, between an
+annotator's writes; a write that falls due meanwhile is late, and counted so.
 
 Afterwards (exit status 1 when one fails):
 - no response was a 5xx, and no request failed to connect;
@@ -176,9 +176,11 @@ class Pace:
         self.rnd = rnd
         self.due = 0.0
 
-    def restart(self) -> None:
-        """A page was just shown: the next write is due a random wait from now."""
-        if self.mean:
+    def begin(self) -> None:
+        """The first page was just shown: the first write is due a random wait from now.
+        Later tasks keep to the same schedule: a write that falls due while its annotator
+        claims and opens the next task is sent late, and counted from when it was due."""
+        if self.mean and not self.due:
             self.due = time.perf_counter() + self.rnd.expovariate(1.0 / self.mean)
 
     def wait(self) -> float:
@@ -279,7 +281,7 @@ def _annotate(name: str, port: int, clock: Clock, stats: Stats, seed: int,
         if abandon_after:
             _abandon(client, page, page_path, draft, clock, stats, abandon_after)
             break
-        pace.restart()
+        pace.begin()
         for _ in range(autosaves):
             due = pace.wait()
             if time.monotonic() >= clock.end:
