@@ -116,6 +116,26 @@ def test_a_save_from_a_stale_copy_of_a_lapsed_assignment_writes_nothing(
     assert holding == 2
 
 
+def test_active_time_of_two_saves_from_one_page_adds_up(db, work, session_factory) -> None:  # type: ignore[no-untyped-def]
+    """A save reads the assignment without a lock; another save of the same page can commit
+    between that read and its write (its own earlier save still in flight). The time each
+    adds is added in the UPDATE, so neither is lost."""
+    project, assignment, _ = work
+    stale_copy_seconds = assignment.active_seconds  # read now, before the other save
+    t0 = utcnow() + timedelta(minutes=1)
+    with session_factory() as other:
+        mine = other.get(Assignment, assignment.id)
+        annotate.save_draft(other, mine, project, {"rationale": "first"}, active_seconds=5,
+                            page="p", now=t0)
+        other.commit()
+    annotate.save_draft(db, assignment, project, {"rationale": "second"}, active_seconds=7,
+                        page="p", now=t0 + timedelta(seconds=10))
+    db.commit()
+    db.expire_all()
+    assert assignment.active_seconds == pytest.approx(stale_copy_seconds + 5 + 7)
+    assert assignment.draft == {"rationale": "second"}
+
+
 def test_a_draft_is_checked_and_its_warnings_read_before_anything_is_written(db, work) -> None:
     """The page's checks refuse a bad draft with the lease and revision untouched."""
     project, assignment, _ = work

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import bindparam, or_, select, text, update
+from sqlalchemy import bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -267,7 +267,9 @@ def _save_active(*cond: Any) -> Any:
                    *cond)
             .values(lease_expires_at=bindparam("until"), draft_revision=_a.draft_revision + 1,
                     draft_writer=bindparam("page"), draft=bindparam("draft"),
-                    active_seconds=bindparam("active_seconds"),
+                    # added in SQL: the row read at the request's start may be older than
+                    # another save of this page that committed meanwhile (reads take no lock)
+                    active_seconds=func.coalesce(_a.active_seconds, 0.0) + bindparam("added"),
                     draft_saved_at=bindparam("now"))
             .returning(*ASSIGNMENT_COLUMNS.values()))
 
@@ -293,8 +295,7 @@ def _save_in_one(session: Session, assignment: Assignment, project: Project,
     statement = _SAVE_ANY if base is None else _SAVE_OWN_PAGE if page else _SAVE_BASED
     row = session.execute(statement, {
         "assignment_id": assignment.id, "now": now, "until": now + timedelta(minutes=minutes),
-        "base": base, "page": page or None, "draft": draft,
-        "active_seconds": float(assignment.active_seconds or 0.0) + added,
+        "base": base, "page": page or None, "draft": draft, "added": added,
     }).first()
     if row is None:
         return None
