@@ -425,7 +425,8 @@ def main(argv: list[str] | None = None) -> int:
                 clock.ready.wait(timeout=300)
             except threading.BrokenBarrierError:
                 stats.errors.append("an annotator could not log in")
-            stats.counted_from = time.perf_counter() + args.warmup
+            if args.warmup:  # else every request after the logins counts, from the first
+                stats.counted_from = time.perf_counter() + args.warmup
             end = clock.end
             stats.counted_until = time.perf_counter() + end - time.monotonic()
             with stats.lock:
