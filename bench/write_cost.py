@@ -25,7 +25,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import load  # noqa: E402 - bench/load.py: the same project, users and payload
+import annotators  # noqa: E402 - bench/annotators.py: the same login and payload
+import load  # noqa: E402 - bench/load.py: the same project and users
 from sqlalchemy import event  # noqa: E402
 
 KINDS = ("claim", "review_page", "draft", "submit")
@@ -71,11 +72,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(app: Any, cycles: int, profile: str) -> tuple[dict[str, float], dict[str, int]]:
     client = app.test_client()
-    token = load.CSRF_RE.search(client.get("/login").get_data(as_text=True)).group(1)
-    resp = client.post("/login", data={"name": "ann0", "password": load.PASSWORD,
+    token = annotators.CSRF_RE.search(client.get("/login").get_data(as_text=True)).group(1)
+    resp = client.post("/login", data={"name": "ann0", "password": annotators.PASSWORD,
                                        "csrf_token": token})
     assert resp.status_code == 302, resp.status_code
-    token = load.CSRF_RE.search(client.get("/p/load/queue").get_data(as_text=True)).group(1)
+    token = annotators.CSRF_RE.search(client.get("/p/load/queue").get_data(as_text=True)).group(1)
     headers = {"X-CSRFToken": token}
     counted: list[str] = []
     from web.extensions import app_engine
@@ -105,8 +106,8 @@ def run(app: Any, cycles: int, profile: str) -> tuple[dict[str, float], dict[str
             statements.clear()
         resp = timed("claim", client.post, "/p/load/queue", data={"csrf_token": token})
         html = timed("review_page", client.get, resp.headers["Location"]).get_data(as_text=True)
-        page = json.loads(load.PAGE_DATA_RE.search(html).group(1))  # type: ignore[union-attr]
-        body = {"draft": load.payload(page), "active_seconds": 1}
+        page = json.loads(annotators.PAGE_DATA_RE.search(html).group(1))  # type: ignore[union-attr]
+        body = {"draft": annotators.payload(page), "active_seconds": 1}
         for _ in range(2):
             timed("draft", client.post, page["urls"]["draft"], json=body, headers=headers)
         timed("submit", client.post, page["urls"]["submit"], json=body, headers=headers)

@@ -121,8 +121,7 @@ def save_draft(slug: str, assignment_id: int) -> ResponseReturnValue:
     warnings: list[dict[str, str]] = []
     if body.draft is not None:  # checked and its warnings read before anything is written
         draft = annotate.checked_draft(db.session, assignment, project, body.draft)
-        warnings = [w.to_dict() for w in annotate.draft_warnings(
-            db.session, assignment, _rubric(project), draft)]
+        warnings = [w.to_dict() for w in annotate.draft_warnings(db.session, assignment, draft)]
     added = annotate.save_draft(db.session, assignment, project, draft,
                                 active_seconds=body.active_seconds, revision=body.revision,
                                 page=body.page)

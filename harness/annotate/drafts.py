@@ -241,6 +241,7 @@ class CheckedDraft:
 
     body: dict[str, Any]
     shown: list[Shown]
+    rubric: RubricBody
 
 
 def checked_draft(session: Session, assignment: Assignment, project: Project, draft: Any
@@ -249,15 +250,16 @@ def checked_draft(session: Session, assignment: Assignment, project: Project, dr
     completeness (`checks.check_draft`). Reads only; raises InvalidInput (422)."""
     clean = normalise_draft(draft)
     shown = shown_candidates(assignment, task_candidates(session, assignment.task))
-    check_draft(project_rubric(session, project), shown, clean)
-    return CheckedDraft(clean, shown)
+    rubric = project_rubric(session, project)
+    check_draft(rubric, shown, clean)
+    return CheckedDraft(clean, shown, rubric)
 
 
-def draft_warnings(session: Session, assignment: Assignment, rubric: RubricBody,
-                   draft: CheckedDraft) -> list[Problem]:
+def draft_warnings(session: Session, assignment: Assignment, draft: CheckedDraft
+                   ) -> list[Problem]:
     """The consistency warnings the page shows as the draft autosaves (reads only)."""
     outcomes = run_outcomes(session, assignment.task, [s.candidate for s in draft.shown])
-    return consistency_warnings(rubric, draft.shown, draft.body, outcomes)
+    return consistency_warnings(draft.rubric, draft.shown, draft.body, outcomes)
 
 
 def _save_active(*cond: Any) -> Any:
