@@ -22,8 +22,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy import Select, bindparam, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, joinedload
 
@@ -40,6 +41,7 @@ from harness.models import (
     User,
     utcnow,
 )
+from harness.projects import is_member, project_for
 from harness.qualification import claim_assessment, work_scope
 
 MAX_SKIP_REASON = 2000
@@ -366,6 +368,33 @@ def own_assignment(session: Session, project: Project, user_id: int,
     if found is None:
         raise NotFound("not_found", "no such assignment of yours in this project")
     return found
+
+
+@cache
+def _own_in_project(admin: bool) -> Select[Project, Assignment]:
+    """Built once: the project (if the user may see it) and the user's assignment in it."""
+    query = (
+        select(Project, Assignment)
+        .join(Assignment, Assignment.project_id == Project.id)
+        .where(Project.slug == bindparam("slug"), Assignment.id == bindparam("assignment_id"),
+               Assignment.user_id == bindparam("user_id"))
+        .options(joinedload(Assignment.task))  # every caller reads the task
+    )
+    return query if admin else query.where(is_member(bindparam("user_id")))
+
+
+def own_in_project(session: Session, slug: str, assignment_id: int, *, user_id: int,
+                   admin: bool) -> tuple[Project, Assignment]:
+    """`project_for` and `own_assignment` in one statement (each statement's own work is
+    a good part of a draft save's): the project if the user may see it, and the user's
+    own assignment in it. When either is missing, those lookups say which (NotFound)."""
+    row = session.execute(_own_in_project(admin), {
+        "slug": slug, "assignment_id": assignment_id, "user_id": user_id}).one_or_none()
+    if row is None:
+        project = project_for(session, slug, user_id=user_id, admin=admin)
+        return project, own_assignment(session, project, user_id, assignment_id)
+    project, assignment = row
+    return project, assignment
 
 
 def has_assignment(session: Session, task: Task, user_id: int) -> bool:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from harness import settings
+from harness.db import execute_core
 from harness.models import Assignment, Project, Task, utcnow
 
 HOLDING = ("active", "submitted")
@@ -99,8 +100,8 @@ def renew_lease(
         # the stale copy would hold the task over k (seen under load with short leases).
         # RETURNING the row's columns refreshes the session's copy in the same statement
         # (a refresh would be a second one, and would unload the loaded task).
-        extended = session.execute(
-            _EXTEND, {"assignment_id": assignment.id, "now": now, "until": now + lease}
+        extended = execute_core(
+            session, _EXTEND, {"assignment_id": assignment.id, "now": now, "until": now + lease}
         ).first()
         if extended is not None:
             for key, value in zip(ASSIGNMENT_COLUMNS, extended, strict=True):

@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from harness import audit
+from harness.db import execute_core
 from harness.errors import Conflict, InvalidInput
 from harness.models import Project, Rubric
 
@@ -311,7 +312,8 @@ def project_rubric(session: Session, project: Project) -> RubricBody:
     known: dict[int, RubricBody] = session.info.setdefault("rubric_bodies", {})
     parsed = known.get(project.rubric_id)
     if parsed is None and "rubric" not in project.__dict__:
-        content_hash = session.scalar(_RUBRIC_HASH, {"rubric_id": project.rubric_id})
+        content_hash = execute_core(session, _RUBRIC_HASH,
+                                    {"rubric_id": project.rubric_id}).scalar()
         parsed = _BODIES.get(content_hash or "")
     if parsed is None:
         parsed = body_of(project.rubric.content_hash, project.rubric.body)

@@ -30,9 +30,11 @@ def task_or_404(project: Project, external_id: str) -> Task:
     return projects.task_in(db.session, project, external_id)
 
 
-def assignment_or_404(project: Project, assignment_id: int) -> Assignment:
-    """The user's own assignment in this project; anything else is a 404."""
-    return assignments.own_assignment(db.session, project, current_user.id, assignment_id)
+def own_assignment_or_404(slug: str, assignment_id: int) -> tuple[Project, Assignment]:
+    """The project (as `project_or_404`) and the user's own assignment in it, in one
+    statement; a 404 when either is missing or not the user's."""
+    return assignments.own_in_project(db.session, slug, assignment_id, user_id=current_user.id,
+                                      admin=is_admin())
 
 
 def sees_models(project: Project) -> bool:

@@ -20,6 +20,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from harness.db import execute_core
 from web.extensions import db
 from web.security import public
 
@@ -69,7 +70,7 @@ def load_user(session_id: str) -> CurrentUser | None:
     user_id, _, epoch = session_id.partition(":")
     if not user_id.isdigit() or not epoch.isdigit():
         return None  # a session from before epochs, or forged: log in again
-    row = db.session.execute(_session_user(), {"user_id": int(user_id)}).one_or_none()
+    row = execute_core(db.session, _session_user(), {"user_id": int(user_id)}).one_or_none()
     if row is None or not row.is_active or row.session_epoch != int(epoch):
         return None
     return CurrentUser(int(user_id), row.name, row.role, row.session_epoch)

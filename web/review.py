@@ -21,7 +21,11 @@ from harness.models import Assignment, Project
 from harness.probes import MAX_SOURCE_BYTES
 from harness.rubric import RubricBody, project_rubric
 from harness.text import line_diff
-from web.access import assignment_or_404, is_admin, project_or_404, sees_models
+from web.access import (
+    is_admin,
+    own_assignment_or_404,
+    sees_models,
+)
 from web.bodies import parse
 from web.columns import candidate_hints, hint_items, rows_renderer, summary_text
 from web.errors import json_view
@@ -55,7 +59,7 @@ def assignment_page(slug: str, assignment_id: int) -> ResponseReturnValue:
     found = page_objects(db.session, slug, assignment_id, user_id=current_user.id,
                          admin=is_admin())
     if found is None:  # the access lookups say what is missing
-        assignment_or_404(project_or_404(slug), assignment_id)
+        own_assignment_or_404(slug, assignment_id)
         raise NotFound("not_found", "no such assignment of yours in this project")
     project, assignment, task = found
     rubric = _rubric(project)
@@ -114,8 +118,7 @@ def _saved(assignment: Assignment, added: float, warnings: list[dict[str, str]]
 def save_draft(slug: str, assignment_id: int) -> ResponseReturnValue:
     """Autosave and heartbeat: {"draft": {...} | null, "active_seconds": n, "revision": r,
     "page": id}. A draft based on a revision another page has since replaced is a 409."""
-    project = project_or_404(slug)
-    assignment = assignment_or_404(project, assignment_id)
+    project, assignment = own_assignment_or_404(slug, assignment_id)
     body = parse(DraftRequest)
     draft = None
     warnings: list[dict[str, str]] = []
@@ -139,8 +142,7 @@ def submit(slug: str, assignment_id: int) -> ResponseReturnValue:
     The draft as sent is kept even when the submission is refused (errors or
     warnings): this request is also the page's save, heartbeat and lease renewal.
     """
-    project = project_or_404(slug)
-    assignment = assignment_or_404(project, assignment_id)
+    project, assignment = own_assignment_or_404(slug, assignment_id)
     body = parse(DraftRequest)
     annotate.save_draft(db.session, assignment, project, body.draft,
                         active_seconds=body.active_seconds, revision=body.revision,
@@ -167,8 +169,7 @@ def submit(slug: str, assignment_id: int) -> ResponseReturnValue:
 @bp.route("/p/<slug>/a/<int:assignment_id>/skip", methods=["POST"])
 @annotator_only()
 def skip(slug: str, assignment_id: int) -> ResponseReturnValue:
-    project = project_or_404(slug)
-    assignment = assignment_or_404(project, assignment_id)
+    project, assignment = own_assignment_or_404(slug, assignment_id)
     assignments.skip(db.session, assignment, request.form.get("reason", ""))
     flash("Task skipped. It will not come back to you.", "info")
     return redirect(url_for("queue.project_queue", slug=slug))
@@ -178,8 +179,7 @@ def skip(slug: str, assignment_id: int) -> ResponseReturnValue:
 @json_view
 def diff(slug: str, assignment_id: int) -> ResponseReturnValue:
     """Line diff of one file between two candidates of this assignment's task."""
-    project = project_or_404(slug)
-    assignment = assignment_or_404(project, assignment_id)
+    project, assignment = own_assignment_or_404(slug, assignment_id)
     by_id = {c.id: c for c in assignment.task.candidates}
     left = by_id.get(request.args.get("left", -1, type=int) or -1)
     right = by_id.get(request.args.get("right", -1, type=int) or -1)

@@ -24,7 +24,7 @@ from harness.errors import Conflict, NotFound
 from harness.models import Candidate, ProbeTest, TestRun
 from harness.runs import Executor, Worker, check_backend, sandbox_executor
 from harness.runs.hidden import hidden_note, visible_view
-from web.access import assignment_or_404, project_or_404, task_or_404
+from web.access import own_assignment_or_404, project_or_404, task_or_404
 from web.bodies import parse
 from web.extensions import app_settings, db, session_factory
 from web.security import roles_required
@@ -141,7 +141,7 @@ def probe_json(found: ProbeTest) -> dict[str, Any]:
 @bp.get("/p/<slug>/a/<int:assignment_id>/probes")
 def probe_list(slug: str, assignment_id: int) -> ResponseReturnValue:
     """The assignment's probes, newest first (at most PROBES_SHOWN)."""
-    assignment = assignment_or_404(project_or_404(slug), assignment_id)
+    _project, assignment = own_assignment_or_404(slug, assignment_id)
     found = probes.probes_of(db.session, assignment, PROBES_SHOWN)
     return {"probes": [probe_json(p) for p in found]}
 
@@ -155,8 +155,7 @@ class ProbeRequest(BaseModel):
 @bp.post("/p/<slug>/a/<int:assignment_id>/probe")
 def probe(slug: str, assignment_id: int) -> ResponseReturnValue:
     """Run the annotator's extra test file {"source": ...} against every candidate."""
-    project = project_or_404(slug)
-    assignment = assignment_or_404(project, assignment_id)
+    project, assignment = own_assignment_or_404(slug, assignment_id)
     if not project.tests_enabled:
         raise Conflict("tests_disabled", "tests are switched off for this project")
     source = parse(ProbeRequest).source

@@ -21,6 +21,7 @@ from sqlalchemy import Select, Text, bindparam, cast, insert, select, update
 from sqlalchemy.orm import Session
 
 from harness.analysis.hints import AnalysisResult, Hint
+from harness.db import execute_core
 from harness.models.analysis import Analysis
 from harness.settings import DEFAULT_MAX_FILE_BYTES as DEFAULT_MAX_BYTES
 
@@ -282,8 +283,8 @@ def analyses_for(
     hashes = set(content_hashes)
     if not hashes:
         return {}
-    rows = session.execute(_analyses_statement(), {"hashes": sorted(hashes),
-                                                   "context": context}).all()
+    rows = execute_core(session, _analyses_statement(), {"hashes": sorted(hashes),
+                                                         "context": context}).all()
     newest = {digest: (hints, summary) for digest, hints, summary in rows}
     out: dict[str, tuple[list[Hint], dict[str, Any]]] = {}
     for digest, (hints, summary) in newest.items():

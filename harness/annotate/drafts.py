@@ -23,6 +23,7 @@ from harness.annotate.common import (
     shown_candidates,
     task_candidates,
 )
+from harness.db import execute_core
 from harness.errors import Conflict, InvalidInput
 from harness.leases import ASSIGNMENT_COLUMNS, ASSIGNMENTS, lease_minutes, renew_lease
 from harness.models import (
@@ -161,8 +162,8 @@ def lock_annotation_ids(session: Session, project_id: int) -> None:
     assignment's lock (taken before) already is.
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"),
-                        {"ns": ANNOTATION_IDS, "key": project_id})
+        execute_core(session, text("SELECT pg_advisory_xact_lock(:ns, :key)"),
+                     {"ns": ANNOTATION_IDS, "key": project_id})
 
 
 def lock_assignment(session: Session, assignment: Assignment) -> None:
@@ -213,10 +214,9 @@ def next_revision(session: Session, assignment: Assignment, base: int | None, pa
     Conflict (409) otherwise, and nothing is stored.
     """
     statement = _NEXT_ANY if base is None else _NEXT_OWN_PAGE if page else _NEXT_BASED
-    new = session.execute(statement, {"assignment_id": assignment.id, "base": base,
-                                      "page": page or None, "draft": draft,
-                                      "active_seconds": active_seconds, "saved_at": now}
-                          ).scalar_one_or_none()
+    new = execute_core(session, statement, {
+        "assignment_id": assignment.id, "base": base, "page": page or None, "draft": draft,
+        "active_seconds": active_seconds, "saved_at": now}).scalar_one_or_none()
     if new is None:
         raise Conflict("stale_draft", STALE_MESSAGE, field="revision")
     for key, value in (("draft_revision", new), ("draft_writer", page or None),
@@ -295,7 +295,7 @@ def _save_in_one(session: Session, assignment: Assignment, project: Project,
     minutes = lease_minutes(session, project)
     added = active_time_to_add(assignment, seconds, now, cap=60.0 * minutes)
     statement = _SAVE_ANY if base is None else _SAVE_OWN_PAGE if page else _SAVE_BASED
-    row = session.execute(statement, {
+    row = execute_core(session, statement, {
         "assignment_id": assignment.id, "now": now, "until": now + timedelta(minutes=minutes),
         "base": base, "page": page or None, "draft": draft, "added": added,
     }).first()

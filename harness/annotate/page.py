@@ -12,6 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from harness.annotate.common import Shown
 from harness.cwe import COMMON_CWES
+from harness.db import execute_core
 from harness.models import Annotation, Assignment, Project, Rubric, Task, utcnow
 from harness.projects import is_member
 from harness.rubric import RubricBody
@@ -108,7 +109,7 @@ def progress(session: Session, user_id: int, project: Project) -> tuple[int, int
     """(tasks this annotator has submitted, tasks in the project): "3 of 14 done".
 
     The total is the project's kept count: counting the tasks grew with the project."""
-    done = session.scalar(select(_submitted_count(user_id, project.id)))
+    done = execute_core(session, select(_submitted_count(user_id, project.id))).scalar()
     return int(done or 0), int(project.task_count)
 
 
@@ -130,7 +131,7 @@ def versions_and_progress(
     """(version, submitted_at) of the assignment's annotations, oldest first, and its
     annotator's `progress`, in one statement: the assignment's row outer-joined to its
     annotations (one row without a version when it has none), each row carrying the count."""
-    rows = session.execute(_versions_statement(), {
+    rows = execute_core(session, _versions_statement(), {
         "user_id": assignment.user_id, "project_id": project.id, "assignment_id": assignment.id,
     }).all()
     # without annotations: one row whose version and time are NULL (the outer join)
