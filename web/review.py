@@ -27,7 +27,7 @@ from web.access import (
     sees_models,
 )
 from web.bodies import parse
-from web.columns import candidate_hints, hint_items, rows_renderer, summary_text
+from web.columns import CodeRows, candidate_hints, hint_items, summary_text
 from web.errors import json_view
 from web.extensions import db
 from web.render import highlighted_lines
@@ -70,9 +70,10 @@ def assignment_page(slug: str, assignment_id: int) -> ResponseReturnValue:
     page_data["urls"] = _urls(slug, assignment)
     can_probe = project.tests_enabled and assignment.state == "active"
     page_data["can_probe"] = can_probe
-    return render_template(
+    rows = CodeRows(task, hints)
+    return rows.response(render_template(
         "review.html",
-        code_rows=rows_renderer(task, hints),
+        code_rows=rows,
         hint_items=hint_items,
         project=project,
         assignment=assignment,
@@ -93,7 +94,7 @@ def assignment_page(slug: str, assignment_id: int) -> ResponseReturnValue:
         comment_max=annotate.MAX_COMMENT,
         done=done,
         total=total,
-    )
+    ))
 
 
 def _saved(assignment: Assignment, added: float, warnings: list[dict[str, str]]

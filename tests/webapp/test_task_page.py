@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from helpers import task_line, write_jsonl
+from helpers import csrf_from, task_line, write_jsonl
 
 XSS_CODE = 'html = "</script><script>alert(1)</script>"\n'
 XSS_PROMPT = 'Make it safe. <img src=x onerror="alert(1)"> <script>alert(2)</script>\n\n[click](javascript:alert(3))'
@@ -126,3 +126,52 @@ def test_lead_task_page_shows_hints_on_their_lines_runs_and_a_syntax_error(clien
     # the candidate that does not parse: exactly one hint, and the page still renders
     assert article_b.count('class="hint-marker') == 1
     assert "syntax error at line 1" in article_b
+
+
+# Code that imitates the pages' row placeholders (a NUL, a hex token, an index, a NUL; the
+# text around the code refuses NUL at import) and text the page's encoding must keep:
+# shown as written, every line in its row.
+LOOKALIKE = "\x000123456789abcdef:0\x00"
+LOOKALIKE_CODE = (
+    f'TOKEN = "{LOOKALIKE}"\n'
+    'NOTE = "naïve ≥ 😀 — ünïcödé"\n'
+    "def add(a, b):\n"
+    "    return a + b\n"
+)
+
+
+def _rows_of(html: str) -> list[str]:
+    return re.findall(r'<td class="ln">(\d+)</td>', html)
+
+
+def test_code_that_imitates_the_row_placeholders_is_shown_as_written(
+        client, make_project, make_user, import_file, login, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    project = make_project("p")
+    line = task_line("t1")
+    line["candidates"][0]["files"] = {"solution.py": LOOKALIKE_CODE}
+    line["candidates"][1]["files"] = {"solution.py": "def add(a, b):\n    return b + a\n"}
+    line["candidates"][1]["model"] = "modèle ünï"
+    import_file(project, write_jsonl(tmp_path / "t.jsonl", [line]))
+    make_user("lead1", role="lead", projects=["p"])
+    make_user("ann", projects=["p"])
+
+    pages = []
+    login("lead1")
+    pages.append(client.get("/p/p/t/t1"))
+    login("ann")
+    queue = client.get("/p/p/queue").get_data(as_text=True)
+    claimed = client.post("/p/p/queue", data={"csrf_token": csrf_from(queue)})
+    assert claimed.status_code == 302, claimed.get_data(as_text=True)
+    for _ in range(2):  # the second view is served from the cached rows
+        pages.append(client.get(claimed.headers["Location"]))
+    for resp in pages:
+        assert resp.status_code == 200
+        assert resp.headers["Content-Type"] == "text/html; charset=utf-8"
+        html = resp.data.decode("utf-8")  # one valid UTF-8 document
+        assert sorted(_rows_of(html)) == sorted(["1", "2", "3", "4", "1", "2"])
+        assert "naïve ≥ 😀 — ünïcödé" in html
+        # the look-alike is on the page as written, and no other NUL: nothing was taken
+        # for a placeholder, no placeholder was left
+        assert html.count(LOOKALIKE) == 1 and html.count("\x00") == 2
+        assert html.rstrip().endswith("</html>")
+    assert "modèle ünï" in pages[0].data.decode()  # the lead's page shows the models

@@ -9,7 +9,7 @@ from harness import annotate, assignments, progress, projects
 from harness.adjudication import adjudication_of
 from harness.runs import runs_for_task
 from web.access import project_or_404, sees_models, task_or_404
-from web.columns import candidate_hints, hint_items, rows_renderer, summary_text
+from web.columns import CodeRows, candidate_hints, hint_items, summary_text
 from web.extensions import db
 from web.lab import DOWNLOADS, TABULAR
 from web.lead import bp
@@ -49,9 +49,10 @@ def task_page(slug: str, external_id: str) -> ResponseReturnValue:
     hints = candidate_hints(task, shown)
     runs = {cid: run_json(run, reveal_hidden=True)
             for cid, run in runs_for_task(db.session, task).items()}
-    return render_template(
+    rows = CodeRows(task, hints)
+    return rows.response(render_template(
         "task.html",
-        code_rows=rows_renderer(task, hints),
+        code_rows=rows,
         hint_items=hint_items,
         project=project,
         task=task,
@@ -61,7 +62,7 @@ def task_page(slug: str, external_id: str) -> ResponseReturnValue:
         summary_text=summary_text,
         show_models=sees_models(project),
         adjudicated=adjudication_of(db.session, task) is not None,
-    )
+    ))
 
 
 @bp.route("/p/<slug>/assignments")
