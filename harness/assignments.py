@@ -378,7 +378,9 @@ def _own_in_project(admin: bool) -> Select[Project, Assignment]:
         .join(Assignment, Assignment.project_id == Project.id)
         .where(Project.slug == bindparam("slug"), Assignment.id == bindparam("assignment_id"),
                Assignment.user_id == bindparam("user_id"))
-        .options(joinedload(Assignment.task))  # every caller reads the task
+        # every caller reads the task; a draft save (most of the writes) not these
+        .options(joinedload(Assignment.task).defer(Task.prompt).defer(Task.meta)
+                 .defer(Task.gold_answer))
     )
     return query if admin else query.where(is_member(bindparam("user_id")))
 

@@ -315,8 +315,9 @@ def project_rubric(session: Session, project: Project) -> RubricBody:
         content_hash = execute_core(session, _RUBRIC_HASH,
                                     {"rubric_id": project.rubric_id}).scalar()
         parsed = _BODIES.get(content_hash or "")
-    if parsed is None:
-        parsed = body_of(project.rubric.content_hash, project.rubric.body)
+    if parsed is None:  # the body (deferred by the review page's statement) only on a miss
+        rubric = project.rubric
+        parsed = _BODIES.get(rubric.content_hash) or body_of(rubric.content_hash, rubric.body)
     known[project.rubric_id] = parsed
     return parsed
 

@@ -262,6 +262,11 @@ def draft_warnings(session: Session, assignment: Assignment, draft: CheckedDraft
     return consistency_warnings(draft.rubric, draft.shown, draft.body, outcomes)
 
 
+# the row but the draft, which is what the save wrote (decoding it back cost as much as
+# writing it: a draft may hold dozens of findings)
+_RETURNED = {key: column for key, column in ASSIGNMENT_COLUMNS.items() if key != "draft"}
+
+
 def _save_active(*cond: Any) -> Any:
     return (update(ASSIGNMENTS)
             .where(_a.id == bindparam("assignment_id"), _a.state == "active",
@@ -273,7 +278,8 @@ def _save_active(*cond: Any) -> Any:
                     # another save of this page that committed meanwhile (reads take no lock)
                     active_seconds=func.coalesce(_a.active_seconds, 0.0) + bindparam("added"),
                     draft_saved_at=bindparam("now"))
-            .returning(*ASSIGNMENT_COLUMNS.values()))
+            .returning(*_RETURNED.values()))
+
 
 
 # The common save in one statement (an active assignment whose lease still runs, the
@@ -301,8 +307,9 @@ def _save_in_one(session: Session, assignment: Assignment, project: Project,
     }).first()
     if row is None:
         return None
-    for key, value in zip(ASSIGNMENT_COLUMNS, row, strict=True):
+    for key, value in zip(_RETURNED, row, strict=True):
         set_committed_value(assignment, key, value)
+    set_committed_value(assignment, "draft", draft)
     return added
 
 

@@ -7,13 +7,13 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import BindParameter, ScalarSelect, Select, bindparam, func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, defer, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from harness.annotate.common import Shown
 from harness.cwe import COMMON_CWES
 from harness.db import execute_core
-from harness.models import Annotation, Assignment, Project, Rubric, Task, utcnow
+from harness.models import Annotation, Assignment, Candidate, Project, Rubric, Task, utcnow
 from harness.projects import is_member
 from harness.rubric import RubricBody
 
@@ -73,7 +73,10 @@ def _page_statement(admin: bool) -> Select[Project, Assignment, Task, Rubric]:
         .join(Rubric, Rubric.id == Project.rubric_id)
         .where(Project.slug == bindparam("slug"), Assignment.id == bindparam("assignment_id"),
                Assignment.user_id == user_id)
-        .options(joinedload(Task.candidates))
+        # each is repeated on the candidates' rows and decoded again on each (psycopg
+        # decodes json columns as it fetches): what the page does not read is left out
+        .options(joinedload(Task.candidates).defer(Candidate.meta), defer(Rubric.body),
+                 defer(Task.meta), defer(Task.gold_answer))
     )
     return query if admin else query.where(is_member(user_id))
 
