@@ -12,8 +12,9 @@ files and hints read with sqlite3, json-decoded and html-escaped line by line.
     .venv/bin/python bench/review_page.py --compare DIR  # another source tree beside this one
 
 With `--compare DIR` (an export of another commit: `git archive REV | tar -x -C DIR`)
-the page is served by a fresh process of each tree in turn, `--rounds` times, on the
-same database, so both see the same load; the figures pool the rounds.
+the page is served by a process of each tree, set up once, by turns, `--rounds` rounds,
+on the same database, so both see the same minutes of the machine; the figures pool
+the rounds.
 
 The client's own overhead is small (Werkzeug's test client, no sockets). The filler
 tasks are small (two short candidates): the figure to watch is how the page's cost grows
@@ -219,9 +220,9 @@ def timed(fn: Callable[[], Any], n: int) -> list[tuple[float, float]]:
     return times
 
 
-def measure(
-    settings: Settings, path: str, runs_path: str, requests: int
-) -> dict[str, list[tuple[float, float]]]:
+def fetchers(settings: Settings, path: str, runs_path: str) -> dict[str, Callable[[], None]]:
+    """The review page and its runs.json, each a call through the whole app (logged in,
+    warmed up: templates compiled, analyzers loaded, connections open)."""
     from web import create_app
 
     app = create_app(settings=settings)
@@ -243,31 +244,60 @@ def measure(
 
         return fetch
 
-    for _ in range(20):  # warm: templates compiled, analyzers loaded, connections open
-        get(path)()
-        get(runs_path)()
-    return {"review page": timed(get(path), requests), "runs.json": timed(get(runs_path), requests)}
+    found = {"review page": get(path), "runs.json": get(runs_path)}
+    for _ in range(20):
+        for fetch in found.values():
+            fetch()
+    return found
 
 
-def measure_in_process(tree: Path | None, data: Path, url: str, path: str, runs_path: str,
-                       requests: int) -> dict[str, list[tuple[float, float]]]:
-    """`measure` in a fresh process whose `harness` and `web` come from `tree` (this
-    checkout when None)."""
-    env = {**os.environ, "PYTHONPATH": str(tree.resolve())} if tree else dict(os.environ)
-    out = subprocess.run(
-        [sys.executable, __file__, "--serve", str(data), url, path, runs_path, str(requests)],
-        env=env, check=True, capture_output=True, text=True, cwd="/",
-    ).stdout
-    found: dict[str, list[tuple[float, float]]] = json.loads(out.strip().splitlines()[-1])
-    return {k: [tuple(t) for t in v] for k, v in found.items()}  # type: ignore[misc]
+def measure(
+    settings: Settings, path: str, runs_path: str, requests: int
+) -> dict[str, list[tuple[float, float]]]:
+    return {what: timed(fetch, requests)
+            for what, fetch in fetchers(settings, path, runs_path).items()}
+
+
+class Server:
+    """A process serving the page from `tree` (this checkout when None) in process, a
+    round of requests per `round` call. With --compare the trees' processes take turns,
+    so both see the same minutes of this machine (whose speed drifts), and each is set
+    up once (fresh processes, one a round, differed from each other by more than the
+    two trees' code did)."""
+
+    def __init__(self, tree: Path | None, data: Path, url: str, path: str,
+                 runs_path: str) -> None:
+        env = {**os.environ, "PYTHONPATH": str(tree.resolve())} if tree else dict(os.environ)
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--serve", str(data), url, path, runs_path],
+            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd="/",
+        )
+        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
+
+    def round(self, requests: int) -> dict[str, list[tuple[float, float]]]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"{requests}\n")
+        self.proc.stdin.flush()
+        found: dict[str, list[list[float]]] = json.loads(self.proc.stdout.readline())
+        return {k: [(wall, cpu) for wall, cpu in v] for k, v in found.items()}
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
 
 
 def serve_main(argv: list[str]) -> None:
-    """The child of measure_in_process: one tree's figures as JSON on stdout."""
-    data, url, path, runs_path, requests = argv
+    """The child of Server: "ready", then each line N on stdin answered with N timed
+    requests of each kind, as JSON."""
+    data, url, path, runs_path = argv
     settings = Settings.from_env({"HARNESS_DATA_DIR": data, "DATABASE_URL": url,
                                   "HARNESS_INPROCESS_WORKER": "0"})
-    print(json.dumps(measure(settings, path, runs_path, int(requests))))
+    found = fetchers(settings, path, runs_path)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        print(json.dumps({what: timed(fetch, int(line)) for what, fetch in found.items()}),
+              flush=True)
 
 
 def bare(db: Path, requests: int) -> list[tuple[float, float]]:
@@ -321,7 +351,7 @@ def main() -> None:
     )
     parser.add_argument("--compare", type=Path, metavar="DIR",
                         help="also serve the page from this source tree, round by round")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.2f}", file=sys.stderr)
     figures: dict[tuple[str, int], tuple[float, float, float]] = {}
@@ -335,12 +365,14 @@ def main() -> None:
             print(f"built {n:,} tasks in {time.perf_counter() - start:.1f} s", file=sys.stderr)
             if args.compare:
                 pooled: dict[str, list[tuple[float, float]]] = {}
-                for _ in range(args.rounds):
-                    for tree, label in ((None, ""), (args.compare, "compared: ")):
-                        found = measure_in_process(tree, data, url, path, runs_path,
-                                                   args.requests // args.rounds)
-                        for what, times in found.items():
+                servers = [(Server(tree, data, url, path, runs_path), label)
+                           for tree, label in ((None, ""), (args.compare, "compared: "))]
+                for r in range(args.rounds):
+                    for server, label in servers if r % 2 == 0 else servers[::-1]:
+                        for what, times in server.round(args.requests // args.rounds).items():
                             pooled.setdefault(label + what, []).extend(times)
+                for server, _ in servers:
+                    server.close()
                 for what, times in pooled.items():
                     figures[what, n] = summary(times)
             else:

@@ -3,11 +3,18 @@ review page, two draft saves, submit), in process through Flask's test client: w
 server process can do, whatever the load generator and the machine's load cost.
 
     .venv/bin/python bench/write_cost.py [--cycles 200] [--database-url ...] [--profile FILE]
+    .venv/bin/python bench/write_cost.py --compare DIR [--rounds 20] [--cycles 6]
 
 Figures are process CPU time (time.process_time), so other processes on the machine
 change them less than wall time; the test client's own cost (building the WSGI environ)
-is in them, waitress's HTTP parsing is not. A side-by-side with another checkout's code:
-run it again with PYTHONPATH=that checkout (from outside this directory).
+is in them, gunicorn's HTTP parsing is not.
+
+`--compare DIR` (an export of another commit: `git archive REV | tar -x -C DIR`) sets up
+this tree and DIR's, each in a process of its own with its own SQLite database, and
+runs them by turns, --cycles cycles (of four draft saves) a round: this machine's speed
+drifts by a third within minutes, so two runs one after the other compare the minutes as
+much as the code. It prints each tree's median per round and the median of the
+round-by-round ratios.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ import argparse
 import cProfile
 import json
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -37,7 +46,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cycles", type=int, default=200)
     parser.add_argument("--database-url", default="", help="default: SQLite in a temp dir")
     parser.add_argument("--profile", default="", help="write a cProfile of the writes here")
+    parser.add_argument("--compare", type=Path, metavar="DIR",
+                        help="another source tree, run by turns with this one")
+    parser.add_argument("--rounds", type=int, default=20, help="with --compare")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.compare:
+        return compare(args.compare, args.rounds, args.cycles)
+    if args.worker:
+        return worker(args.cycles)
     with tempfile.TemporaryDirectory(prefix="harness-writes-") as tmp:
         work = Path(tmp)
         (work / "data").mkdir(mode=0o700)
@@ -71,18 +88,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(app: Any, cycles: int, profile: str) -> tuple[dict[str, float], dict[str, int]]:
-    client = app.test_client()
-    token = annotators.CSRF_RE.search(client.get("/login").get_data(as_text=True)).group(1)
-    resp = client.post("/login", data={"name": "ann0", "password": annotators.PASSWORD,
-                                       "csrf_token": token})
-    assert resp.status_code == 302, resp.status_code
-    token = annotators.CSRF_RE.search(client.get("/p/load/queue").get_data(as_text=True)).group(1)
-    headers = {"X-CSRFToken": token}
     counted: list[str] = []
     from web.extensions import app_engine
 
-    event.listen(app_engine(app), "before_cursor_execute",
-                 lambda *_: counted.append(""))
     cpu: dict[str, float] = defaultdict(float)
     statements: dict[str, int] = defaultdict(int)
     profiler = cProfile.Profile() if profile else None
@@ -100,20 +108,120 @@ def run(app: Any, cycles: int, profile: str) -> tuple[dict[str, float], dict[str
         assert resp.status_code in (200, 302), (kind, resp.status_code)
         return resp
 
+    cycle = cycler(app, timed, drafts=2)
+    event.listen(app_engine(app), "before_cursor_execute",
+                 lambda *_: counted.append(""))
     for i in range(cycles + 5):  # 5 to warm up: caches, the first connection
         if i == 5:
             cpu.clear()
             statements.clear()
+        cycle()
+    if profiler is not None:
+        profiler.dump_stats(profile)
+    return cpu, statements
+
+
+ROUND_KINDS = ("claim", "review_page", "draft", "submit")
+ROUND_DRAFTS = 4
+
+
+def worker(tasks: int) -> int:
+    """--compare's side: set up, then answer each line "N" on stdin with the CPU (ms) a
+    request of each kind took over N cycles (claim, page, ROUND_DRAFTS draft saves, submit)."""
+    with tempfile.TemporaryDirectory(prefix="harness-writes-") as tmp:
+        work = Path(tmp)
+        (work / "data").mkdir(mode=0o700)
+        os.environ["HARNESS_DATA_DIR"] = str(work / "data")
+        os.environ.pop("DATABASE_URL", None)
+        load.set_up(f"sqlite:///{work / 'data' / 'harness.db'}", work,
+                    argparse.Namespace(overlap=2, tasks=tasks, annotators=1))
+        from harness.settings import Settings
+        from web import create_app
+        from web.extensions import dispose_engine
+
+        app = create_app(settings=Settings.from_env())
+        cpu: dict[str, float] = defaultdict(float)
+
+        def timed(kind: str, call: Any, *args: Any, **kwargs: Any) -> Any:
+            start = time.process_time()
+            resp = call(*args, **kwargs)
+            cpu[kind] += time.process_time() - start
+            assert resp.status_code in (200, 302), (kind, resp.status_code)
+            return resp
+
+        cycle = cycler(app, timed, drafts=ROUND_DRAFTS)
+        for _ in range(3):
+            cycle()  # warm: caches, the first connection
+        print("ready", flush=True)
+        for line in sys.stdin:
+            n = int(line)
+            cpu.clear()
+            for _ in range(n):
+                cycle()
+            print(json.dumps({k: 1000 * v / n / (ROUND_DRAFTS if k == "draft" else 1)
+                              for k, v in cpu.items()}), flush=True)
+        dispose_engine(app)
+    return 0
+
+
+def cycler(app: Any, timed: Any, drafts: int) -> Any:
+    """One annotator's cycle through Flask's test client, each request through `timed`:
+    claim, review page, `drafts` draft saves, submit."""
+    client = app.test_client()
+    token = annotators.CSRF_RE.search(client.get("/login").get_data(as_text=True)).group(1)
+    resp = client.post("/login", data={"name": "ann0", "password": annotators.PASSWORD,
+                                       "csrf_token": token})
+    assert resp.status_code == 302, resp.status_code
+    token = annotators.CSRF_RE.search(client.get("/p/load/queue").get_data(as_text=True)).group(1)
+    headers = {"X-CSRFToken": token}
+
+    def cycle() -> None:
         resp = timed("claim", client.post, "/p/load/queue", data={"csrf_token": token})
         html = timed("review_page", client.get, resp.headers["Location"]).get_data(as_text=True)
         page = json.loads(annotators.PAGE_DATA_RE.search(html).group(1))  # type: ignore[union-attr]
         body = {"draft": annotators.payload(page), "active_seconds": 1}
-        for _ in range(2):
+        for _ in range(drafts):
             timed("draft", client.post, page["urls"]["draft"], json=body, headers=headers)
         timed("submit", client.post, page["urls"]["submit"], json=body, headers=headers)
-    if profiler is not None:
-        profiler.dump_stats(profile)
-    return cpu, statements
+
+    return cycle
+
+
+def compare(other: Path, rounds: int, cycles: int) -> int:
+    here = Path(__file__).resolve().parent.parent
+    trees = {"this tree": here, f"compared ({other})": other.resolve()}
+    procs = {}
+    for label, tree in trees.items():
+        procs[label] = subprocess.Popen(
+            [sys.executable, __file__, "--worker", "--cycles", str(rounds * cycles + 10)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONPATH": str(tree)}, cwd=tempfile.gettempdir())
+    for label, proc in procs.items():
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready", label
+    results: dict[str, list[dict[str, float]]] = {label: [] for label in procs}
+    order = list(procs)
+    for r in range(rounds):
+        for label in order if r % 2 == 0 else order[::-1]:
+            proc = procs[label]
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write(f"{cycles}\n")
+            proc.stdin.flush()
+            results[label].append(json.loads(proc.stdout.readline()))
+    for proc in procs.values():
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait()
+    print(f"{rounds} rounds of {cycles} cycles each (claim, page, {ROUND_DRAFTS} draft saves, "
+          f"submit), by turns, CPU ms a request; load average {os.getloadavg()[0]:.1f}")
+    print(f"  {'':<40}" + "".join(f"{k:>12}" for k in ROUND_KINDS))
+    for label, rows in results.items():
+        print(f"  {label[:40]:<40}" + "".join(
+            f"{statistics.median(row[k] for row in rows):12.3f}" for k in ROUND_KINDS))
+    mine, theirs = results.values()
+    print(f"  {'this tree / compared, median of rounds':<40}" + "".join(
+        f"{statistics.median(a[k] / b[k] for a, b in zip(mine, theirs, strict=True)):12.3f}"
+        for k in ROUND_KINDS))
+    return 0
 
 
 if __name__ == "__main__":
