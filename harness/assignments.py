@@ -353,23 +353,6 @@ def skip(session: Session, assignment: Assignment, reason: str) -> None:
 # --- reads the pages use ----------------------------------------------------------------
 
 
-_OWN = select(Assignment).where(
-    Assignment.id == bindparam("assignment_id"),
-    Assignment.project_id == bindparam("project_id"),
-    Assignment.user_id == bindparam("user_id"),
-).options(joinedload(Assignment.task))  # every caller reads the task
-
-
-def own_assignment(session: Session, project: Project, user_id: int,
-                   assignment_id: int) -> Assignment:
-    """The user's own assignment in this project; anything else is NotFound."""
-    found = session.scalars(_OWN, {"assignment_id": assignment_id, "project_id": project.id,
-                                   "user_id": user_id}).one_or_none()
-    if found is None:
-        raise NotFound("not_found", "no such assignment of yours in this project")
-    return found
-
-
 @cache
 def _own_in_project(admin: bool) -> Select[Project, Assignment]:
     """Built once: the project (if the user may see it) and the user's assignment in it."""
@@ -387,16 +370,15 @@ def _own_in_project(admin: bool) -> Select[Project, Assignment]:
 
 def own_in_project(session: Session, slug: str, assignment_id: int, *, user_id: int,
                    admin: bool) -> tuple[Project, Assignment]:
-    """`project_for` and `own_assignment` in one statement (each statement's own work is
-    a good part of a draft save's): the project if the user may see it, and the user's
-    own assignment in it. When either is missing, those lookups say which (NotFound)."""
+    """The project if the user may see it (`project_for`) and the user's own assignment
+    in it, in one statement (each statement's own work is a good part of a draft save's).
+    NotFound when either is missing, saying which."""
     row = session.execute(_own_in_project(admin), {
         "slug": slug, "assignment_id": assignment_id, "user_id": user_id}).one_or_none()
     if row is None:
-        project = project_for(session, slug, user_id=user_id, admin=admin)
-        return project, own_assignment(session, project, user_id, assignment_id)
-    project, assignment = row
-    return project, assignment
+        project_for(session, slug, user_id=user_id, admin=admin)  # NotFound: the project
+        raise NotFound("not_found", "no such assignment of yours in this project")
+    return row[0], row[1]
 
 
 def has_assignment(session: Session, task: Task, user_id: int) -> bool:

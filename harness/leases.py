@@ -72,7 +72,7 @@ _EXTEND = (
 )
 """Extend a lease still running, RETURNING every column of the assignment.
 
-Built once, like the other statements of every write request (`own_assignment`,
+Built once, like the other statements of every write request (`own_in_project`,
 `harness.projects.project_for`, web/auth.py's user, `annotate.drafts.next_revision`):
 building a statement costs more CPU than SQLite takes to run it, and a statement
 built once also keeps its cache key. On the table, not the entity: an ORM UPDATE

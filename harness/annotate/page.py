@@ -86,7 +86,7 @@ def page_objects(session: Session, slug: str, assignment_id: int, *, user_id: in
     """The project (if the user may see it), the user's own assignment in it, and its task
     with the candidates and the project's rubric (set as `assignment.task` and
     `project.rubric`): one statement for what the access lookups
-    (harness.projects.project_for, harness.assignments.own_assignment) and three lazy
+    (harness.projects.project_for, harness.assignments.own_in_project) and three lazy
     loads asked in six. None when anything is missing or not the user's; the caller's
     lookups then say what (NotFound)."""
     row = session.execute(
