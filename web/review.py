@@ -21,11 +21,7 @@ from harness.models import Assignment, Project
 from harness.probes import MAX_SOURCE_BYTES
 from harness.rubric import RubricBody, project_rubric
 from harness.text import line_diff
-from web.access import (
-    is_admin,
-    own_assignment_or_404,
-    sees_models,
-)
+from web.access import is_admin, own_assignment_or_404, sees_models
 from web.bodies import parse
 from web.columns import CodeRows, candidate_hints, hint_items, summary_text
 from web.errors import json_view
@@ -170,7 +166,7 @@ def submit(slug: str, assignment_id: int) -> ResponseReturnValue:
 @bp.route("/p/<slug>/a/<int:assignment_id>/skip", methods=["POST"])
 @annotator_only()
 def skip(slug: str, assignment_id: int) -> ResponseReturnValue:
-    project, assignment = own_assignment_or_404(slug, assignment_id)
+    _project, assignment = own_assignment_or_404(slug, assignment_id)
     assignments.skip(db.session, assignment, request.form.get("reason", ""))
     flash("Task skipped. It will not come back to you.", "info")
     return redirect(url_for("queue.project_queue", slug=slug))
@@ -180,7 +176,7 @@ def skip(slug: str, assignment_id: int) -> ResponseReturnValue:
 @json_view
 def diff(slug: str, assignment_id: int) -> ResponseReturnValue:
     """Line diff of one file between two candidates of this assignment's task."""
-    project, assignment = own_assignment_or_404(slug, assignment_id)
+    _project, assignment = own_assignment_or_404(slug, assignment_id)
     by_id = {c.id: c for c in assignment.task.candidates}
     left = by_id.get(request.args.get("left", -1, type=int) or -1)
     right = by_id.get(request.args.get("right", -1, type=int) or -1)

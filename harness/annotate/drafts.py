@@ -281,7 +281,6 @@ def _save_active(*cond: Any) -> Any:
             .returning(*_RETURNED.values()))
 
 
-
 # The common save in one statement (an active assignment whose lease still runs, the
 # page's revision current): the lease renewal and the revision's compare-and-set with the
 # draft. Anything else (a lapsed lease to revive, a stale revision to refuse, a submitted
