@@ -37,12 +37,14 @@ from harness.models import (
     Candidate,
     Project,
     ProjectMember,
+    Rubric,
     Task,
     User,
     utcnow,
 )
 from harness.projects import is_member, project_for
 from harness.qualification import claim_assessment, work_scope
+from harness.rubric import remember_hash
 
 MAX_SKIP_REASON = 2000
 SCAN = 50
@@ -354,11 +356,13 @@ def skip(session: Session, assignment: Assignment, reason: str) -> None:
 
 
 @cache
-def _own_in_project(admin: bool) -> Select[Project, Assignment]:
-    """Built once: the project (if the user may see it) and the user's assignment in it."""
+def _own_in_project(admin: bool) -> Select[Project, Assignment, str]:
+    """Built once: the project (if the user may see it), the user's assignment in it and
+    the hash of the project's rubric."""
     query = (
-        select(Project, Assignment)
+        select(Project, Assignment, Rubric.content_hash)
         .join(Assignment, Assignment.project_id == Project.id)
+        .join(Rubric, Rubric.id == Project.rubric_id)
         .where(Project.slug == bindparam("slug"), Assignment.id == bindparam("assignment_id"),
                Assignment.user_id == bindparam("user_id"))
         # every caller reads the task; a draft save (most of the writes) not these
@@ -378,7 +382,9 @@ def own_in_project(session: Session, slug: str, assignment_id: int, *, user_id: 
     if row is None:
         project_for(session, slug, user_id=user_id, admin=admin)  # NotFound: the project
         raise NotFound("not_found", "no such assignment of yours in this project")
-    return row[0], row[1]
+    project, assignment, rubric_hash = row
+    remember_hash(session, project.rubric_id, rubric_hash)
+    return project, assignment
 
 
 def has_assignment(session: Session, task: Task, user_id: int) -> bool:

@@ -306,14 +306,24 @@ _BODIES: dict[str, RubricBody] = {}
 _RUBRIC_HASH = select(Rubric.content_hash).where(Rubric.id == bindparam("rubric_id"))
 
 
+def remember_hash(session: Session, rubric_id: int, content_hash: str) -> None:
+    """A rubric's content hash read along with its project (a write's lookup,
+    harness.assignments.own_in_project): `project_rubric` then runs no statement of its
+    own while the parse is cached."""
+    session.info.setdefault("rubric_hashes", {})[rubric_id] = content_hash
+
+
 def project_rubric(session: Session, project: Project) -> RubricBody:
     """The project's parsed rubric, read once per session (rubric rows never change):
-    its body only when the parse is not cached yet, else one short column."""
+    its body only when the parse is not cached yet, else one short column (none when the
+    hash came with the project: `remember_hash`)."""
     known: dict[int, RubricBody] = session.info.setdefault("rubric_bodies", {})
     parsed = known.get(project.rubric_id)
     if parsed is None and "rubric" not in project.__dict__:
-        content_hash = execute_core(session, _RUBRIC_HASH,
-                                    {"rubric_id": project.rubric_id}).scalar()
+        content_hash = session.info.get("rubric_hashes", {}).get(project.rubric_id)
+        if content_hash is None:
+            content_hash = execute_core(session, _RUBRIC_HASH,
+                                        {"rubric_id": project.rubric_id}).scalar()
         parsed = _BODIES.get(content_hash or "")
     if parsed is None:  # the body (deferred by the review page's statement) only on a miss
         rubric = project.rubric
