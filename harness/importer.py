@@ -10,7 +10,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from harness.errors import InvalidInput
@@ -94,7 +94,23 @@ def import_tasks(
         if progress is not None:
             progress(len(chunk))
     session.flush()
+    refresh_statistics(session, report.created)
     return report
+
+
+def refresh_statistics(session: Session, added: int) -> None:
+    """PostgreSQL: after an import that grew the task table by what its autovacuum waits
+    for (50 rows and a tenth of the table), ANALYZE tasks and candidates now, in the
+    import's transaction, rather than at autovacuum's next visit a minute or more later.
+    Until then the planner holds the old figures (a new table: a few rows), and a claim's
+    search for an open task read and sorted every task of the project instead of walking
+    its position index: 16 ms a claim at 3,000 tasks against 0.4 ms after ANALYZE, and
+    in proportion at 100,000. SQLite's planner keeps no such figures."""
+    if added == 0 or session.get_bind().dialect.name != "postgresql":
+        return
+    known = session.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'tasks'::regclass"))
+    if added >= 50 + 0.1 * max(float(known or 0), 0.0):
+        session.execute(text("ANALYZE tasks, candidates"))
 
 
 def _insert_new(session: Session, project: Project, new: list[Line], position: int,
