@@ -356,29 +356,35 @@ def skip(session: Session, assignment: Assignment, reason: str) -> None:
 
 
 @cache
-def _own_in_project(admin: bool) -> Select[Project, Assignment, str]:
+def _own_in_project(admin: bool, candidates: bool) -> Select[Project, Assignment, str]:
     """Built once: the project (if the user may see it), the user's assignment in it and
-    the hash of the project's rubric."""
+    the hash of the project's rubric; with `candidates`, the task's candidates too (one
+    row each)."""
+    # every caller reads the task; a draft save (most of the writes) not these
+    task = joinedload(Assignment.task).defer(Task.prompt).defer(Task.meta).defer(
+        Task.gold_answer)
     query = (
         select(Project, Assignment, Rubric.content_hash)
         .join(Assignment, Assignment.project_id == Project.id)
         .join(Rubric, Rubric.id == Project.rubric_id)
         .where(Project.slug == bindparam("slug"), Assignment.id == bindparam("assignment_id"),
                Assignment.user_id == bindparam("user_id"))
-        # every caller reads the task; a draft save (most of the writes) not these
-        .options(joinedload(Assignment.task).defer(Task.prompt).defer(Task.meta)
-                 .defer(Task.gold_answer))
+        .options(task.joinedload(Task.candidates).defer(Candidate.meta) if candidates
+                 else task)
     )
     return query if admin else query.where(is_member(bindparam("user_id")))
 
 
 def own_in_project(session: Session, slug: str, assignment_id: int, *, user_id: int,
-                   admin: bool) -> tuple[Project, Assignment]:
+                   admin: bool, candidates: bool = False) -> tuple[Project, Assignment]:
     """The project if the user may see it (`project_for`) and the user's own assignment
-    in it, in one statement (each statement's own work is a good part of a draft save's).
-    NotFound when either is missing, saying which."""
-    row = session.execute(_own_in_project(admin), {
-        "slug": slug, "assignment_id": assignment_id, "user_id": user_id}).one_or_none()
+    in it, in one statement (each statement's own work is a good part of a draft save's);
+    with `candidates`, its task's candidates loaded in the same statement (a draft save
+    and a submit check the draft against them). NotFound when the project or the
+    assignment is missing, saying which."""
+    row = session.execute(_own_in_project(admin, candidates), {
+        "slug": slug, "assignment_id": assignment_id, "user_id": user_id,
+    }).unique().one_or_none()
     if row is None:
         project_for(session, slug, user_id=user_id, admin=admin)  # NotFound: the project
         raise NotFound("not_found", "no such assignment of yours in this project")

@@ -23,21 +23,22 @@ QUEUE_CLAIM = {"sqlite": 15, "postgresql": 15}  # expire leases, member scope, r
 # the user; the project (membership) with the assignment, task, candidates and rubric; the
 # hints; the versions with the progress count. Runs come from runs.json, not here.
 REVIEW_PAGE = {"sqlite": 4, "postgresql": 4}
-# user, project (membership) with the assignment, its task and the rubric's hash,
-# candidates, runs (its warnings), then one UPDATE: the lease renewed with the revision's
+# user, project (membership) with the assignment, its task and candidates and the rubric's
+# hash, runs (its warnings), then one UPDATE: the lease renewed with the revision's
 # compare-and-set and the draft, RETURNING the row. (9 before the compare-and-set carried
 # the draft, 8 before the lease renewal joined it, 7 before the project and the assignment
-# came in one, 6 before the rubric's hash came with them.)
-DRAFT_SAVE = {"sqlite": 5, "postgresql": 5}
-# the draft save's 4 (its one UPDATE renews the lease, which also holds the assignment for
+# came in one, 6 before the rubric's hash came with them, 5 before the candidates did.)
+DRAFT_SAVE = {"sqlite": 4, "postgresql": 4}
+# the draft save's 3 (its one UPDATE renews the lease, which also holds the assignment for
 # the submit: no second lock), hints, latest version, runs, the assignment's state, webhooks?,
 # task stats (3: latest annotations with their findings, skips with adjudication, the row
 # upserted; PostgreSQL locks the row first), then the id-order lock (PostgreSQL), the
 # version, audit. (Before the write path was trimmed: 11 and 31; before the stats refresh
 # became Core statements and the id-order lock moved to the end: 24 and 25; before the
 # draft save wrote once: 17 and 19; before the project and the assignment came in one: 16
-# and 18; before the rubric's hash came with them: 15 and 17.)
-SUBMIT = {"sqlite": 14, "postgresql": 16}
+# and 18; before the rubric's hash came with them: 15 and 17; before the candidates came
+# with the assignment: 14 and 16.)
+SUBMIT = {"sqlite": 13, "postgresql": 15}
 
 
 @pytest.fixture
