@@ -23,7 +23,7 @@ from harness.models import (
     Task,
 )
 from harness.rubric import RubricBody
-from harness.runs import runs_for_task
+from harness.runs import run_briefs
 from harness.runs.hidden import visible_view
 from harness.text import NUL_MESSAGE, has_nul
 
@@ -313,14 +313,19 @@ def _check_verdicts(
 def run_outcomes(session: Session, task: Task, candidates: Sequence[Candidate]) -> dict[int, str]:
     """passed or failed per candidate, from its current finished run (same image and limits),
     by the visible tests only: the warnings reach annotators before they submit."""
-    runs = runs_for_task(session, task)
+    # a current run's key holds the task's tests hash, hidden tests included: its hidden
+    # files are the task's
+    hidden = list(task.hidden_tests or {})
+    runs = run_briefs(session, task, results=bool(hidden))
     out: dict[int, str] = {}
     for c in candidates:
         run = runs.get(c.id)
         if run is None or run.state != "done":
             continue
-        seen = visible_view(run.result, list(run.hidden_tests or {})) or {}
-        status = seen.get("status", run.status)
+        status = run.status  # the result's own status (complete_run writes both)
+        if hidden:
+            seen = visible_view(run.result, hidden) or {}
+            status = seen.get("status", run.status)
         if status == "passed":
             out[c.id] = "passed"
         elif status in FAILING:

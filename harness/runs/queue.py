@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Table, exists, func, select, update
+from sqlalchemy import ColumnElement, CursorResult, Table, exists, func, null, select, update
 from sqlalchemy.orm import Session
 
+from harness.db import execute_core
 from harness.errors import Conflict
 from harness.models import Candidate, Project, Task, TestRun, utcnow
 from harness.runs.keys import dedup_key, image_tag, limits_for, run_mode
@@ -328,6 +329,32 @@ def runs_for_task(session: Session, task: Task) -> dict[int, TestRun | None]:
     keys = task_keys(task, task.project)
     runs = newest_runs(session, [k for k in keys.values() if k is not None])
     return {cid: runs.get(key) if key is not None else None for cid, key in keys.items()}
+
+
+class RunBrief(NamedTuple):
+    """What a draft's warnings read of a run: its state and status, and its result when
+    asked for."""
+
+    state: str
+    status: str | None
+    result: dict[str, Any] | None
+
+
+def run_briefs(session: Session, task: Task, *, results: bool) -> dict[int, RunBrief]:
+    """candidate id -> its current run (newest generation) as a RunBrief, for the
+    candidates that have one; the result only with `results`. A draft save reads this:
+    the whole runs (files, tests and output, json that psycopg decodes) cost 1.0 ms a save
+    on PostgreSQL and 0.7 on SQLite for four candidates, their states 0.16 and 0.08."""
+    keys = {cid: key for cid, key in task_keys(task, task.project).items() if key is not None}
+    result = TestRun.result if results else null()
+    newest: dict[str, tuple[int, RunBrief]] = {}
+    for chunk in _chunks(sorted(set(keys.values()))):
+        query = select(TestRun.dedup_key, TestRun.generation, TestRun.state, TestRun.status,
+                       result).where(TestRun.dedup_key.in_(chunk))
+        for key, generation, state, status, found in execute_core(session, query):
+            if key not in newest or generation > newest[key][0]:
+                newest[key] = (generation, RunBrief(state, status, found))
+    return {cid: newest[key][1] for cid, key in keys.items() if key in newest}
 
 
 def project_keys(session: Session, project: Project) -> set[str]:
