@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import Select, bindparam, exists, func, select
+from sqlalchemy import Select, bindparam, exists, false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, joinedload
 
@@ -114,14 +114,13 @@ def _holding_count(session: Session, task_id: int) -> int:
 
 def _open_task_ids(session: Session, project: Project, user_id: int, limit: int,
                    exclude: Sequence[int] = (), prefer_gold: bool | None = None) -> list[int]:
-    holding = (
-        select(func.count(Assignment.id))
-        .where(Assignment.task_id == Task.id, Assignment.state.in_(HOLDING))
-        .correlate(Task)
-        .scalar_subquery()
-    )
+    """The first tasks (in the project's order) that fewer than k assignments hold and the
+    user never had. Walks ix_tasks_project_open: the full tasks before them are not read
+    (tasks.is_full, kept by the database; migration 0013). _try_claim counts again under
+    the task's lock, so the flag only guides the search."""
     mine = exists().where(Assignment.task_id == Task.id, Assignment.user_id == user_id)
-    query = select(Task.id).where(Task.project_id == project.id, ~mine, holding < project.overlap)
+    query = select(Task.id).where(Task.project_id == project.id, Task.is_full == false(),
+                                  ~mine)
     if exclude:
         query = query.where(Task.id.not_in(list(exclude)))
     if prefer_gold is not None:  # gold at the project's rate (harness.qualification)

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -160,6 +161,7 @@ class Task(CreatedMixin, Base):
     __table_args__ = (
         UniqueConstraint("project_id", "external_id"),
         Index("ix_tasks_project_position", "project_id", "position"),
+        Index("ix_tasks_project_open", "project_id", "is_full", "position"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -177,6 +179,11 @@ class Task(CreatedMixin, Base):
     is_gold: Mapped[bool] = mapped_column(default=False)
     gold_answer: Mapped[dict[str, Any] | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Kept by the database, never written here (migration 0013's triggers): how many
+    # assignments hold the task (active or submitted), and whether that is the project's
+    # k. A claim walks the open tasks by ix_tasks_project_open.
+    holding: Mapped[int] = mapped_column(default=0, server_default="0")
+    is_full: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     project: Mapped[Project] = relationship()
     candidates: Mapped[list[Candidate]] = relationship(

@@ -22,6 +22,8 @@ class Assignment(CreatedMixin, Base):
             "state IN ('active', 'submitted', 'skipped', 'expired')", name="state"
         ),
         Index("ix_assignments_project_state", "project_id", "state"),
+        # every claim first expires the lapsed leases (harness.leases.expire_leases)
+        Index("ix_assignments_state_lease", "state", "lease_expires_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
