@@ -4,6 +4,7 @@ server process can do, whatever the load generator and the machine's load cost.
 
     .venv/bin/python bench/write_cost.py [--cycles 200] [--database-url ...] [--profile FILE]
     .venv/bin/python bench/write_cost.py --compare DIR [--rounds 20] [--cycles 6]
+                                         [--database-url URL --database-url URL2]
 
 Figures are process CPU time (time.process_time), so other processes on the machine
 change them less than wall time; the test client's own cost (building the WSGI environ)
@@ -14,7 +15,8 @@ this tree and DIR's, each in a process of its own with its own SQLite database, 
 runs them by turns, --cycles cycles (of four draft saves) a round: this machine's speed
 drifts by a third within minutes, so two runs one after the other compare the minutes as
 much as the code. It prints each tree's median per round and the median of the
-round-by-round ratios.
+round-by-round ratios. With --database-url twice (two empty databases, PostgreSQL for
+example), this tree uses the first and DIR's the second.
 """
 
 from __future__ import annotations
@@ -44,7 +46,9 @@ KINDS = ("claim", "review_page", "draft", "submit")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cycles", type=int, default=200)
-    parser.add_argument("--database-url", default="", help="default: SQLite in a temp dir")
+    parser.add_argument("--database-url", action="append", default=[],
+                        help="default: SQLite in a temp dir (with --compare: twice, this "
+                             "tree's and DIR's)")
     parser.add_argument("--profile", default="", help="write a cProfile of the writes here")
     parser.add_argument("--compare", type=Path, metavar="DIR",
                         help="another source tree, run by turns with this one")
@@ -52,7 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.compare:
-        return compare(args.compare, args.rounds, args.cycles)
+        if len(args.database_url) not in (0, 2):
+            parser.error("--compare takes --database-url twice (this tree's, DIR's) or not at all")
+        return compare(args.compare, args.rounds, args.cycles, args.database_url)
+    if len(args.database_url) > 1:
+        parser.error("--database-url once, but with --compare")
+    args.database_url = args.database_url[0] if args.database_url else ""
     if args.worker:
         return worker(args.cycles)
     with tempfile.TemporaryDirectory(prefix="harness-writes-") as tmp:
@@ -126,14 +135,15 @@ ROUND_DRAFTS = 4
 
 
 def worker(tasks: int) -> int:
-    """--compare's side: set up, then answer each line "N" on stdin with the CPU (ms) a
-    request of each kind took over N cycles (claim, page, ROUND_DRAFTS draft saves, submit)."""
+    """--compare's side: set up (on DATABASE_URL when set, else SQLite in a temp dir), then
+    answer each line "N" on stdin with the CPU (ms) a request of each kind took over N
+    cycles (claim, page, ROUND_DRAFTS draft saves, submit)."""
     with tempfile.TemporaryDirectory(prefix="harness-writes-") as tmp:
         work = Path(tmp)
         (work / "data").mkdir(mode=0o700)
         os.environ["HARNESS_DATA_DIR"] = str(work / "data")
-        os.environ.pop("DATABASE_URL", None)
-        load.set_up(f"sqlite:///{work / 'data' / 'harness.db'}", work,
+        url = os.environ.get("DATABASE_URL") or f"sqlite:///{work / 'data' / 'harness.db'}"
+        load.set_up(url, work,
                     argparse.Namespace(overlap=2, tasks=tasks, annotators=1))
         from harness.settings import Settings
         from web import create_app
@@ -187,15 +197,19 @@ def cycler(app: Any, timed: Any, drafts: int) -> Any:
     return cycle
 
 
-def compare(other: Path, rounds: int, cycles: int) -> int:
+def compare(other: Path, rounds: int, cycles: int, urls: list[str]) -> int:
     here = Path(__file__).resolve().parent.parent
     trees = {"this tree": here, f"compared ({other})": other.resolve()}
     procs = {}
-    for label, tree in trees.items():
+    for i, (label, tree) in enumerate(trees.items()):
+        env = {**os.environ, "PYTHONPATH": str(tree)}
+        env.pop("DATABASE_URL", None)
+        if urls:
+            env["DATABASE_URL"] = urls[i]
         procs[label] = subprocess.Popen(
             [sys.executable, __file__, "--worker", "--cycles", str(rounds * cycles + 10)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-            env={**os.environ, "PYTHONPATH": str(tree)}, cwd=tempfile.gettempdir())
+            env=env, cwd=tempfile.gettempdir())
     for label, proc in procs.items():
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready", label
     results: dict[str, list[dict[str, float]]] = {label: [] for label in procs}
