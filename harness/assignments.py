@@ -12,6 +12,7 @@ UPDATE, which takes the database's write lock for the rest of the transaction,
 so the count check and the insert that follow cannot interleave with another
 claim. On PostgreSQL the task row is locked (SELECT ... FOR UPDATE) before its
 count is checked. The count is checked again after the insert in both cases.
+tasks.holding and tasks.is_full (kept by triggers, migration 0013) only guide the search.
 """
 
 from __future__ import annotations
@@ -114,10 +115,9 @@ def _holding_count(session: Session, task_id: int) -> int:
 
 def _open_task_ids(session: Session, project: Project, user_id: int, limit: int,
                    exclude: Sequence[int] = (), prefer_gold: bool | None = None) -> list[int]:
-    """The first tasks (in the project's order) that fewer than k assignments hold and the
-    user never had. Walks ix_tasks_project_open: the full tasks before them are not read
-    (tasks.is_full, kept by the database; migration 0013). _try_claim counts again under
-    the task's lock, so the flag only guides the search."""
+    """The first tasks (project order) fewer than k hold and the user never had, by
+    ix_tasks_project_open (tasks.is_full, kept by the database: migration 0013); the full
+    ones are not read. _try_claim counts again under the task's lock."""
     mine = exists().where(Assignment.task_id == Task.id, Assignment.user_id == user_id)
     query = select(Task.id).where(Task.project_id == project.id, Task.is_full == false(),
                                   ~mine)
@@ -129,20 +129,22 @@ def _open_task_ids(session: Session, project: Project, user_id: int, limit: int,
 
 
 def _why_empty(session: Session, project: Project, user_id: int) -> str:
-    """all_done, or taken when some task still needs annotators but is leased by others."""
-    mine = exists().where(Assignment.task_id == Task.id, Assignment.user_id == user_id)
-    submitted = (
-        select(func.count(Assignment.id))
-        .where(Assignment.task_id == Task.id, Assignment.state == "submitted")
-        .correlate(Task)
-        .scalar_subquery()
-    )
-    waiting = session.scalar(
-        select(Task.id)
-        .where(Task.project_id == project.id, ~mine, submitted < project.overlap)
-        .limit(1)
-    )
-    return "taken" if waiting is not None else "all_done"
+    """all_done, or taken when a task the user never had has fewer than k submitted but
+    is leased by others: such a task is open, or has an active assignment; both found by
+    index (counting every task's submissions read the whole project on every claim)."""
+    if _open_task_ids(session, project, user_id, 1):
+        return "taken"
+    submitted = (select(func.count(Assignment.id)).correlate(Task)
+                 .where(Assignment.task_id == Task.id, Assignment.state == "submitted")
+                 .scalar_subquery())
+    held = aliased(Assignment)
+    leased = session.scalar(
+        select(Task.id).join(held, held.task_id == Task.id)
+        .where(held.project_id == project.id, held.state == "active",
+               ~exists().where(Assignment.task_id == Task.id, Assignment.user_id == user_id),
+               submitted < project.overlap)
+        .limit(1))
+    return "taken" if leased is not None else "all_done"
 
 
 def active_assignment(

@@ -144,6 +144,57 @@ def test_a_claim_skips_the_full_tasks_without_reading_them(
         assert "ix_tasks_project_open" in plan, plan
 
 
+def test_a_claim_on_a_finished_project_says_so_without_reading_every_task(
+        database, db, engine, make_project, make_user, import_file, tmp_path) -> None:
+    """Once every task is full, each claim says why there is nothing (all done, or taken
+    by others' leases); it counted every task's submissions to know (the whole project on
+    every visit to the queue at the end of one). Its work no longer grows with the tasks:
+    PostgreSQL's plans read a bounded number of task rows, and SQLite runs about as many
+    instructions for 600 tasks as for 60."""
+    work: dict[str, int] = {}
+    sizes = {"small": 60, "large": 600}
+    made = {slug: make_project(slug, overlap=2) for slug in sizes}
+    people = [make_user(f"done{i}", projects=list(sizes)) for i in range(2)]
+    user = make_user("ann", projects=list(sizes))
+    for slug, n in sizes.items():
+        project = made[slug]
+        import_file(project, write_jsonl(tmp_path / f"{slug}.jsonl",
+                                         [task_line(f"t{i}") for i in range(n)]))
+        _fill(db, project, people, n)
+        if database == "postgresql":
+            db.execute(text("ANALYZE tasks, assignments"))
+            db.commit()
+        searches: list[tuple[str, Any]] = []
+
+        def keep(_conn, _cursor, statement, parameters, _context, _many):  # type: ignore[no-untyped-def]
+            if "FROM tasks" in statement:
+                searches.append((statement, parameters))
+
+        steps = [0]
+        raw = db.connection().connection.driver_connection
+        if database == "sqlite":
+            raw.set_progress_handler(lambda: steps.__setitem__(0, steps[0] + 1), 100)
+        event.listen(engine, "before_cursor_execute", keep)
+        try:
+            assert assignments.claim_next(db, user.id, project).reason == "all_done"
+        finally:
+            event.remove(engine, "before_cursor_execute", keep)
+            if database == "sqlite":
+                raw.set_progress_handler(None, 100)
+        db.rollback()
+        if database == "postgresql":
+            read = 0
+            for statement, parameters in searches:
+                plan = db.connection().exec_driver_sql(
+                    "EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters).scalar_one()
+                read += _rows_read(plan[0]["Plan"], "tasks")
+            db.rollback()
+            assert read <= 2 * assignments.SCAN, (slug, read)
+        work[slug] = steps[0]
+    if database == "sqlite":
+        assert work["large"] <= 1.5 * work["small"] + 10, work
+
+
 def test_expiring_the_lapsed_leases_reads_only_the_active_ones(
         database, db, make_project, make_user, import_file, tmp_path) -> None:
     """Every claim expires the lapsed leases first (on SQLite with the write lock held);
