@@ -1,6 +1,7 @@
 """What a claim costs as a project fills: `harness.assignments.claim_next` for a fresh
-annotator of a project of --tasks tasks (k = 2) when none, half and all but a few of
-them are already full, against the same claim on the fresh project in the same run.
+annotator of a project of --tasks tasks (k = 2) when none, half, all but 50 and all of
+them are already full (the last answers "all done"), against the same claim on the
+fresh project in the same run.
 
     .venv/bin/python bench/claims.py [--tasks 20000] [--database-url postgresql+psycopg://...]
 
@@ -39,7 +40,7 @@ def task_lines(n: int) -> str:
                        for label in "ab"]}) + "\n" for i in range(n))
 
 
-def median_claim(factory: Any, user_id: int) -> float:
+def median_claim(factory: Any, user_id: int, *, nothing_left: bool) -> float:
     times = []
     for _ in range(10):
         with factory() as session:
@@ -47,7 +48,8 @@ def median_claim(factory: Any, user_id: int) -> float:
             start = time.perf_counter()
             claim = assignments.claim_next(session, user_id, project)
             times.append(time.perf_counter() - start)
-            assert claim.assignment is not None, claim.reason
+            assert (claim.reason == "all_done") if nothing_left else (
+                claim.assignment is not None), claim.reason
             session.rollback()
     return statistics.median(times[1:])
 
@@ -67,7 +69,7 @@ def run(url: str, tasks: int, work: Path) -> list[tuple[int, float]]:
                                     projects=["claims"]).id for i in range(3)]
     figures = []
     done = 0
-    for full in (0, tasks // 2, tasks - 50):
+    for full in (0, tasks // 2, tasks - 50, tasks):
         with session_scope(factory) as s:
             ids = list(s.scalars(select(Task.id).order_by(Task.position)
                                  .offset(done).limit(full - done)))
@@ -81,7 +83,7 @@ def run(url: str, tasks: int, work: Path) -> list[tuple[int, float]]:
         if url.startswith("postgresql"):
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.execute(text("VACUUM ANALYZE"))
-        figures.append((full, median_claim(factory, people[2])))
+        figures.append((full, median_claim(factory, people[2], nothing_left=full == tasks)))
     engine.dispose()
     return figures
 
