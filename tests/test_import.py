@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 from helpers import DEMO_TASKS, REALDATA, task_line, write_jsonl
-from sqlalchemy import event, func, select
+from helpers.queries import rows_read, statements_on
+from sqlalchemy import func, select
 
 from harness.importer import TaskFileError
 from harness.models import Candidate, Task
@@ -271,25 +272,8 @@ def test_a_claim_right_after_a_large_import_reads_only_the_tasks_it_needs(
     import_file(project, write_jsonl(tmp_path / "t.jsonl",
                                      [task_line(f"t{i}") for i in range(2000)]))
     user = make_user("ann", projects=["big"])
-    searches: list[tuple[str, Any]] = []
-
-    def keep(_conn, _cursor, statement, parameters, _context, _many):  # type: ignore[no-untyped-def]
-        if "FROM tasks" in statement and "LIMIT" in statement:
-            searches.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", keep)
-    try:
+    with statements_on(engine, "FROM tasks", "LIMIT") as searches:
         assert assignments.claim_next(db, user.id, project).assignment is not None
-    finally:
-        event.remove(engine, "before_cursor_execute", keep)
     db.rollback()
-    statement, parameters = searches[0]
-    plan = db.connection().exec_driver_sql(
-        "EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters).scalar_one()
-
-    def tasks_read(node: dict[str, Any]) -> int:
-        own = (node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)
-               if node.get("Relation Name") == "tasks" else 0)
-        return own + sum(tasks_read(child) for child in node.get("Plans", []))
-
-    assert tasks_read(plan[0]["Plan"]) <= 2 * assignments.SCAN  # not the project's 2,000
+    # not the project's 2,000
+    assert rows_read(db.connection(), *searches[0], "tasks") <= 2 * assignments.SCAN

@@ -11,7 +11,8 @@ from typing import Any
 
 from alembic import command
 from helpers import task_line, write_jsonl
-from sqlalchemy import delete, event, func, insert, select, text, update
+from helpers.queries import rows_read, statements_on
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from harness import accounts, assignments, leases, projects
@@ -119,25 +120,14 @@ def test_a_claim_skips_the_full_tasks_without_reading_them(
         db.execute(text("ANALYZE tasks, assignments"))  # autovacuum's figures, as a day later
         db.commit()
 
-    searches: list[tuple[str, Any]] = []
-
-    def keep(_conn, _cursor, statement, parameters, _context, _many):  # type: ignore[no-untyped-def]
-        if "FROM tasks" in statement and "LIMIT" in statement:
-            searches.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", keep)
-    try:
+    with statements_on(engine, "FROM tasks", "LIMIT") as searches:
         got = assignments.claim_next(db, user.id, project).assignment
-    finally:
-        event.remove(engine, "before_cursor_execute", keep)
     assert got is not None and db.get(Task, got.task_id).position == 601  # type: ignore[union-attr]
     db.rollback()
     statement, parameters = searches[0]
     connection = db.connection()
     if database == "postgresql":
-        plan = connection.exec_driver_sql(
-            "EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters).scalar_one()
-        assert _rows_read(plan[0]["Plan"], "tasks") <= 2 * assignments.SCAN
+        assert rows_read(connection, statement, parameters, "tasks") <= 2 * assignments.SCAN
     else:
         plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql(
             "EXPLAIN QUERY PLAN " + statement, parameters))
@@ -164,30 +154,20 @@ def test_a_claim_on_a_finished_project_says_so_without_reading_every_task(
         if database == "postgresql":
             db.execute(text("ANALYZE tasks, assignments"))
             db.commit()
-        searches: list[tuple[str, Any]] = []
-
-        def keep(_conn, _cursor, statement, parameters, _context, _many):  # type: ignore[no-untyped-def]
-            if "FROM tasks" in statement:
-                searches.append((statement, parameters))
-
         steps = [0]
         raw = db.connection().connection.driver_connection
-        if database == "sqlite":
+        if database == "sqlite":  # the instructions SQLite runs, by hundreds
             raw.set_progress_handler(lambda: steps.__setitem__(0, steps[0] + 1), 100)
-        event.listen(engine, "before_cursor_execute", keep)
         try:
-            assert assignments.claim_next(db, user.id, project).reason == "all_done"
+            with statements_on(engine, "FROM tasks") as searches:
+                assert assignments.claim_next(db, user.id, project).reason == "all_done"
         finally:
-            event.remove(engine, "before_cursor_execute", keep)
             if database == "sqlite":
                 raw.set_progress_handler(None, 100)
         db.rollback()
         if database == "postgresql":
-            read = 0
-            for statement, parameters in searches:
-                plan = db.connection().exec_driver_sql(
-                    "EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters).scalar_one()
-                read += _rows_read(plan[0]["Plan"], "tasks")
+            read = sum(rows_read(db.connection(), statement, parameters, "tasks")
+                       for statement, parameters in searches)
             db.rollback()
             assert read <= 2 * assignments.SCAN, (slug, read)
         work[slug] = steps[0]
@@ -221,14 +201,6 @@ def test_expiring_the_lapsed_leases_reads_only_the_active_ones(
             "EXPLAIN QUERY PLAN " + sql, tuple(params[k] for k in statement.positiontup or ())))
         assert "ix_assignments_state_lease" in plan, plan
     db.rollback()
-
-
-def _rows_read(node: dict[str, Any], table: str) -> int:
-    """Rows a PostgreSQL plan (EXPLAIN ANALYZE, JSON) read from the table: kept or
-    filtered out, in every node on it."""
-    own = (node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)
-           if node.get("Relation Name") == table else 0)
-    return own + sum(_rows_read(child, table) for child in node.get("Plans", []))
 
 
 def test_0013_counts_the_assignments_made_before_it(empty_database_url: str,
