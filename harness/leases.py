@@ -24,6 +24,7 @@ HOLDING = ("active", "submitted")
 
 ASSIGNMENTS: Table = Assignment.__table__  # type: ignore[assignment]
 """The table, for the Core statements of the hot paths (renew_lease's `_EXTEND` says why)."""
+TASKS: Table = Task.__table__  # type: ignore[assignment]
 
 def lease_minutes(session: Session, project: Project) -> float:
     """The project's lease, else the settings' (HARNESS_LEASE_MINUTES)."""
@@ -36,27 +37,43 @@ def lease_minutes(session: Session, project: Project) -> float:
 def expire_leases(session: Session, now: datetime | None = None) -> int:
     """Active assignments past their lease become expired; their tasks return to the pool."""
     now = now or utcnow()
-    # PostgreSQL: rows locked by another transaction (another claim expiring them, their
-    # annotator's save renewing them) are skipped, never waited for; concurrent claims
-    # that each locked every lapsed row in their own order deadlocked under load with
-    # short leases. A skipped row still counts as holding its slot until its own
-    # transaction ends, which errs on the side of fewer than k. SQLite ignores FOR UPDATE;
-    # its UPDATE takes the write lock as before.
-    result = session.execute(_EXPIRE, {"now": now})
-    return int(getattr(result, "rowcount", 0) or 0)
+    if session.get_bind().dialect.name != "postgresql":
+        # SQLite: this UPDATE takes the write lock, which serialises every writer
+        result = session.execute(_EXPIRE, {"now": now})
+        return int(getattr(result, "rowcount", 0) or 0)
+    # PostgreSQL: the lapsed rows that another transaction holds (another claim expiring
+    # them, their annotator's save renewing them) are skipped, never waited for;
+    # concurrent claims that each locked every lapsed row in their own order deadlocked
+    # under load with short leases. A skipped row still counts as holding its slot until
+    # its own transaction ends, which errs on the side of fewer than k. Expiring a row
+    # updates its task's figures (migration 0013's trigger), so the tasks are locked
+    # first, in id order: two claims expiring leases of the same tasks, each its share,
+    # would otherwise lock those tasks in crossing orders.
+    lapsed = execute_core(session, _LAPSED, {"now": now}).all()
+    if not lapsed:
+        return 0
+    execute_core(session, _LOCK_TASKS, {"task_ids": sorted({task for _, task in lapsed})})
+    result = execute_core(session, _EXPIRE_THESE, {"ids": [row_id for row_id, _ in lapsed]})
+    return int(result.rowcount or 0)
 
 
+_LAPSED_WHERE = (ASSIGNMENTS.c.state == "active",
+                 ASSIGNMENTS.c.lease_expires_at < bindparam("now"))
 _EXPIRE = (
     update(ASSIGNMENTS)
-    .where(ASSIGNMENTS.c.id.in_(
-        select(ASSIGNMENTS.c.id)
-        .where(ASSIGNMENTS.c.state == "active",
-               ASSIGNMENTS.c.lease_expires_at < bindparam("now"))
-        .order_by(ASSIGNMENTS.c.id)
-        .with_for_update(skip_locked=True)))
+    .where(ASSIGNMENTS.c.id.in_(select(ASSIGNMENTS.c.id).where(*_LAPSED_WHERE)))
     .values(state="expired")
 )
-"""expire_leases' statement, built once on the table (renew_lease's `_EXTEND` says why)."""
+"""expire_leases' statements, built once on the tables (renew_lease's `_EXTEND` says why):
+SQLite's, then PostgreSQL's three."""
+_LAPSED = (select(ASSIGNMENTS.c.id, ASSIGNMENTS.c.task_id).where(*_LAPSED_WHERE)
+           .order_by(ASSIGNMENTS.c.id).with_for_update(skip_locked=True))
+_LOCK_TASKS = (select(TASKS.c.id).where(TASKS.c.id.in_(bindparam("task_ids", expanding=True)))
+               .order_by(TASKS.c.id).with_for_update(key_share=True))
+_EXPIRE_THESE = (update(ASSIGNMENTS)
+                 .where(ASSIGNMENTS.c.id.in_(bindparam("ids", expanding=True)),
+                        ASSIGNMENTS.c.state == "active")
+                 .values(state="expired"))
 
 
 ASSIGNMENT_COLUMNS = {attr.key: attr.columns[0]
