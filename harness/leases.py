@@ -26,6 +26,7 @@ ASSIGNMENTS: Table = Assignment.__table__  # type: ignore[assignment]
 """The table, for the Core statements of the hot paths (renew_lease's `_EXTEND` says why)."""
 TASKS: Table = Task.__table__  # type: ignore[assignment]
 
+
 def lease_minutes(session: Session, project: Project) -> float:
     """The project's lease, else the settings' (HARNESS_LEASE_MINUTES)."""
     value = (project.settings or {}).get("lease_minutes")
