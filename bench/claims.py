@@ -14,7 +14,6 @@ PostgreSQL's tables are analysed after the fill, as autovacuum would have.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -29,15 +28,8 @@ from harness.db import make_engine, make_sessionmaker, session_scope
 from harness.models import Assignment, Project, Task, utcnow
 from harness.setup import migrate
 
-RUBRIC = Path(__file__).resolve().parents[1] / "rubrics" / "code-review.yaml"
-
-
-def task_lines(n: int) -> str:
-    return "".join(json.dumps({
-        "id": f"t{i}", "prompt": f"Write `add(a, b)` ({i}).", "language": "python",
-        "tests": {}, "metadata": {},
-        "candidates": [{"id": label, "model": label, "files": {"s.py": f"# {i}{label}\n"}}
-                       for label in "ab"]}) + "\n" for i in range(n))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import load  # noqa: E402 - bench/load.py: the same project file and tasks
 
 
 def median_claim(factory: Any, user_id: int, *, nothing_left: bool) -> float:
@@ -58,12 +50,10 @@ def run(url: str, tasks: int, work: Path) -> list[tuple[int, float]]:
     engine = make_engine(url)
     migrate(engine)
     factory = make_sessionmaker(engine)
-    (work / "t.jsonl").write_text(task_lines(tasks), encoding="utf-8")
-    (work / "p.yaml").write_text(json.dumps({"name": "claims", "slug": "claims",
-                                             "rubric": str(RUBRIC), "overlap": 2}))
-    with session_scope(factory) as s:
-        project, _ = projects.create_project(s, work / "p.yaml")
-        importer.import_tasks(s, project, work / "t.jsonl")
+    with session_scope(factory) as s:  # bench/load.py's project and tasks
+        project, _ = projects.create_project(s, load.project_file(work, "claims", 2))
+        importer.import_tasks(s, project, load.write_jsonl(work / "t.jsonl",
+                                                           load.task_lines(tasks, "t")))
         project_id = project.id
         people = [accounts.add_user(s, f"u{i}", "annotator", password=None,
                                     projects=["claims"]).id for i in range(3)]
