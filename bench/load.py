@@ -58,7 +58,7 @@ from typing import Any
 
 from harness import accounts, importer, projects
 from harness.db import make_engine, make_sessionmaker, session_scope
-from harness.setup import migrate
+from harness.setup import after_import, migrate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from annotators import PASSWORD, Clock, annotator  # noqa: E402 - bench/annotators.py, beside this file
@@ -95,15 +95,20 @@ def project_file(directory: Path, slug: str, overlap: int) -> Path:
     return path
 
 
-def set_up(url: str, work: Path, args: argparse.Namespace) -> None:
+def set_up(url: str, work: Path, args: argparse.Namespace,
+           lines: list[dict[str, Any]] | None = None) -> None:
+    """The "load" project of `args.tasks` tasks (`task_lines`), or of `lines` with their
+    runs queued and hints computed as `harness import` does; "side"; the annotators."""
     engine = make_engine(url)
     migrate(engine)
     factory = make_sessionmaker(engine)
     digest = accounts.hash_password(PASSWORD)  # once: scrypt costs ~0.3 s a hash
     with session_scope(factory) as s:
         project, _ = projects.create_project(s, project_file(work, "load", args.overlap))
-        importer.import_tasks(s, project, write_jsonl(work / "load.jsonl",
-                                                      task_lines(args.tasks, "t")))
+        report = importer.import_tasks(s, project, write_jsonl(
+            work / "load.jsonl", task_lines(args.tasks, "t") if lines is None else lines))
+        if lines is not None:
+            after_import(s, project, report, progress=False)
         projects.create_project(s, project_file(work, "side", 1))
         for i in range(args.annotators):
             user = accounts.add_user(s, f"ann{i}", "annotator", password=None,

@@ -5,6 +5,11 @@ server process can do, whatever the load generator and the machine's load cost.
     .venv/bin/python bench/write_cost.py [--cycles 200] [--database-url ...] [--profile FILE]
     .venv/bin/python bench/write_cost.py --compare DIR [--rounds 20] [--cycles 6]
                                          [--database-url URL --database-url URL2]
+    ... [--big]
+
+`--big`: tasks as a real project's (bench/review_page.py's: 4 candidates of 200 lines,
+5 tests and 5 hidden ones) and drafts of 20 findings with a sentence of comment each,
+instead of load.py's (3 candidates of 2 lines, no tests, no findings).
 
 Figures are process CPU time (time.process_time), so other processes on the machine
 change them less than wall time; the test client's own cost (building the WSGI environ)
@@ -38,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import annotators  # noqa: E402 - bench/annotators.py: the same login and payload
 import load  # noqa: E402 - bench/load.py: the same project and users
+import review_page  # noqa: E402 - bench/review_page.py: a real-sized task
 from sqlalchemy import event  # noqa: E402
 
 KINDS = ("claim", "review_page", "draft", "submit")
@@ -53,17 +59,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare", type=Path, metavar="DIR",
                         help="another source tree, run by turns with this one")
     parser.add_argument("--rounds", type=int, default=20, help="with --compare")
+    parser.add_argument("--big", action="store_true",
+                        help="review_page.py's tasks and drafts of 20 findings")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.compare:
         if len(args.database_url) not in (0, 2):
             parser.error("--compare takes --database-url twice (this tree's, DIR's) or not at all")
-        return compare(args.compare, args.rounds, args.cycles, args.database_url)
+        return compare(args.compare, args.rounds, args.cycles, args.database_url, args.big)
     if len(args.database_url) > 1:
         parser.error("--database-url once, but with --compare")
     args.database_url = args.database_url[0] if args.database_url else ""
     if args.worker:
-        return worker(args.cycles)
+        return worker(args.cycles, args.big)
     with tempfile.TemporaryDirectory(prefix="harness-writes-") as tmp:
         work = Path(tmp)
         (work / "data").mkdir(mode=0o700)
@@ -72,17 +80,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.database_url:
             os.environ["DATABASE_URL"] = args.database_url
         url = args.database_url or f"sqlite:///{work / 'data' / 'harness.db'}"
-        load.set_up(url, work, argparse.Namespace(overlap=2, tasks=args.cycles + 20,
-                                                  annotators=1))
+        set_up(url, work, args.cycles + 20, args.big)
         from harness.settings import Settings
         from web import create_app
         from web.extensions import dispose_engine
 
         app = create_app(settings=Settings.from_env())
-        cpu, statements = run(app, args.cycles, args.profile)
+        cpu, statements = run(app, args.cycles, args.profile, args.big)
         dispose_engine(app)
     database = "postgresql" if url.startswith("postgresql") else "sqlite"
-    print(f"{args.cycles} cycles in process, {database}, load average "
+    print(f"{args.cycles} cycles in process, {database}, "
+          f"{'review_page.py' if args.big else 'load.py'}'s tasks, load average "
           f"{os.getloadavg()[0]:.1f}")
     for kind in KINDS:
         n = args.cycles * (2 if kind == "draft" else 1)
@@ -96,7 +104,38 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run(app: Any, cycles: int, profile: str) -> tuple[dict[str, float], dict[str, int]]:
+def set_up(url: str, work: Path, tasks: int, big: bool) -> None:
+    """load.py's project of `tasks` tasks, or with `big` as many of review_page.py's task
+    (each with its own candidates, and hidden tests), hints computed and runs queued."""
+    lines = None
+    if big:
+        lines = []
+        for i in range(tasks):
+            line = review_page.big_task()
+            line["id"] = f"big-{i}"
+            line["hidden_tests"] = {"test_hidden.py": line["tests"]["test_solution.py"]}
+            for j, cand in enumerate(line["candidates"]):
+                cand["files"] = {"solution.py": review_page.candidate_source(i * 4 + j)}
+            lines.append(line)
+    load.set_up(url, work, argparse.Namespace(overlap=2, tasks=tasks, annotators=1), lines)
+
+
+def draft_body(page: dict[str, Any], big: bool) -> dict[str, Any]:
+    """What the page saves: load.py's payload, with `big` 20 findings spread over the
+    candidates."""
+    draft = annotators.payload(page)
+    if big:
+        ids = [c["id"] for c in page["candidates"]]
+        draft["findings"] = [
+            {"candidate_id": ids[i % len(ids)], "file_path": "solution.py",
+             "line_start": 10 + i, "line_end": 12 + i, "category": "bug", "severity": "low",
+             "comment": f"Finding {i}: the loop reads one item past the end of the list."}
+            for i in range(20)]
+    return {"draft": draft, "active_seconds": 1}
+
+
+def run(app: Any, cycles: int, profile: str, big: bool = False
+        ) -> tuple[dict[str, float], dict[str, int]]:
     counted: list[str] = []
     from web.extensions import app_engine
 
@@ -117,7 +156,7 @@ def run(app: Any, cycles: int, profile: str) -> tuple[dict[str, float], dict[str
         assert resp.status_code in (200, 302), (kind, resp.status_code)
         return resp
 
-    cycle = cycler(app, timed, drafts=2)
+    cycle = cycler(app, timed, drafts=2, big=big)
     event.listen(app_engine(app), "before_cursor_execute",
                  lambda *_: counted.append(""))
     for i in range(cycles + 5):  # 5 to warm up: caches, the first connection
@@ -134,7 +173,7 @@ ROUND_KINDS = ("claim", "review_page", "draft", "submit")
 ROUND_DRAFTS = 4
 
 
-def worker(tasks: int) -> int:
+def worker(tasks: int, big: bool) -> int:
     """--compare's side: set up (on DATABASE_URL when set, else SQLite in a temp dir), then
     answer each line "N" on stdin with the CPU (ms) a request of each kind took over N
     cycles (claim, page, ROUND_DRAFTS draft saves, submit)."""
@@ -143,8 +182,7 @@ def worker(tasks: int) -> int:
         (work / "data").mkdir(mode=0o700)
         os.environ["HARNESS_DATA_DIR"] = str(work / "data")
         url = os.environ.get("DATABASE_URL") or f"sqlite:///{work / 'data' / 'harness.db'}"
-        load.set_up(url, work,
-                    argparse.Namespace(overlap=2, tasks=tasks, annotators=1))
+        set_up(url, work, tasks, big)
         from harness.settings import Settings
         from web import create_app
         from web.extensions import dispose_engine
@@ -159,7 +197,7 @@ def worker(tasks: int) -> int:
             assert resp.status_code in (200, 302), (kind, resp.status_code)
             return resp
 
-        cycle = cycler(app, timed, drafts=ROUND_DRAFTS)
+        cycle = cycler(app, timed, drafts=ROUND_DRAFTS, big=big)
         for _ in range(3):
             cycle()  # warm: caches, the first connection
         print("ready", flush=True)
@@ -174,7 +212,7 @@ def worker(tasks: int) -> int:
     return 0
 
 
-def cycler(app: Any, timed: Any, drafts: int) -> Any:
+def cycler(app: Any, timed: Any, drafts: int, big: bool = False) -> Any:
     """One annotator's cycle through Flask's test client, each request through `timed`:
     claim, review page, `drafts` draft saves, submit."""
     client = app.test_client()
@@ -189,7 +227,7 @@ def cycler(app: Any, timed: Any, drafts: int) -> Any:
         resp = timed("claim", client.post, "/p/load/queue", data={"csrf_token": token})
         html = timed("review_page", client.get, resp.headers["Location"]).get_data(as_text=True)
         page = json.loads(annotators.PAGE_DATA_RE.search(html).group(1))  # type: ignore[union-attr]
-        body = {"draft": annotators.payload(page), "active_seconds": 1}
+        body = draft_body(page, big)
         for _ in range(drafts):
             timed("draft", client.post, page["urls"]["draft"], json=body, headers=headers)
         timed("submit", client.post, page["urls"]["submit"], json=body, headers=headers)
@@ -197,7 +235,7 @@ def cycler(app: Any, timed: Any, drafts: int) -> Any:
     return cycle
 
 
-def compare(other: Path, rounds: int, cycles: int, urls: list[str]) -> int:
+def compare(other: Path, rounds: int, cycles: int, urls: list[str], big: bool) -> int:
     here = Path(__file__).resolve().parent.parent
     trees = {"this tree": here, f"compared ({other})": other.resolve()}
     procs = {}
@@ -207,7 +245,8 @@ def compare(other: Path, rounds: int, cycles: int, urls: list[str]) -> int:
         if urls:
             env["DATABASE_URL"] = urls[i]
         procs[label] = subprocess.Popen(
-            [sys.executable, __file__, "--worker", "--cycles", str(rounds * cycles + 10)],
+            [sys.executable, __file__, "--worker", "--cycles", str(rounds * cycles + 10),
+             *(["--big"] if big else [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
             env=env, cwd=tempfile.gettempdir())
     for label, proc in procs.items():

@@ -7,18 +7,20 @@ safe. Nothing else from a task, candidate or user is ever marked safe.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 from flask import Flask
 from markupsafe import Markup
 
-from harness.text import line_count, normalise_newlines
-
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
-    from pygments.formatters import HtmlFormatter
-    from pygments.lexer import Lexer
+    from sqlalchemy.orm import Session
+
+    from harness.models import Candidate
 
 # markdown-it, nh3 and pygments load on the first page that renders a prompt or code,
 # not when the server starts (a tenth of a second of its cold start).
@@ -54,46 +56,59 @@ def markdown(text: str) -> Markup:
     return Markup(_markdown(text))  # noqa: S704 - sanitised by markdown-it (html off) and nh3
 
 
-def _lexer(path: str, language: str) -> Lexer:
-    from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
-    from pygments.util import ClassNotFound
+LINES_CACHED = 2048
+"""Files whose highlighted lines a server process keeps (~25 KB each for 200 lines)."""
 
-    try:
-        return get_lexer_for_filename(path, stripnl=False, ensurenl=False)
-    except ClassNotFound:
-        pass
-    try:
-        return get_lexer_by_name(language, stripnl=False, ensurenl=False)
-    except ClassNotFound:
-        return get_lexer_by_name("text", stripnl=False, ensurenl=False)
+_lines: OrderedDict[tuple[str, str, str], tuple[str, ...]] = OrderedDict()
+_lines_lock = threading.Lock()
 
 
-@cache
-def _formatter() -> HtmlFormatter:
-    from pygments.formatters import HtmlFormatter
-
-    return HtmlFormatter(nowrap=True)
-
-
-@lru_cache(maxsize=2048)
-def _highlight(path: str, language: str, text: str) -> tuple[str, ...]:
-    from pygments import highlight
-
-    text = normalise_newlines(text)
-    html = highlight(text, _lexer(path, language), _formatter())
-    lines = html.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    # one row per line as harness.text counts them, whatever the lexer did at the end
-    want = line_count(text)
-    lines = lines[:want] + [""] * (want - len(lines))
-    return tuple(lines)
+def _remember(key: tuple[str, str, str], lines: tuple[str, ...]) -> None:
+    with _lines_lock:
+        _lines[key] = lines
+        _lines.move_to_end(key)
+        while len(_lines) > LINES_CACHED:
+            _lines.popitem(last=False)
 
 
 def highlighted_lines(path: str, language: str, text: str) -> list[Markup]:
-    """One escaped, highlighted HTML fragment per source line (cached by content)."""
+    """One escaped, highlighted HTML fragment per source line: kept by content in this
+    process, else the stored lines `preload` put here, else pygments now."""
+    key = (path, language, text)
+    with _lines_lock:
+        lines = _lines.get(key)
+        if lines is not None:
+            _lines.move_to_end(key)
+    if lines is None:
+        from harness.highlight import highlight
+
+        lines = highlight(path, language, text)
+        _remember(key, lines)
     # pygments' HtmlFormatter escapes every token and closes spans at each newline
-    return [Markup(line) for line in _highlight(path, language, text)]  # noqa: S704
+    return [Markup(line) for line in lines]  # noqa: S704
+
+
+def preload(session: Session, candidates: Iterable[Candidate], language: str) -> None:
+    """Before a page highlights these candidates' files: the stored lines of those this
+    process does not keep yet, read in one statement (none when it keeps them all)."""
+    missing = [c for c in candidates
+               if any((path, language, str(text)) not in _lines for path, text in c.files.items())]
+    if not missing:
+        return
+    from harness.highlight import stored, unpack
+
+    bodies = stored(session, (c.content_hash for c in missing), language)
+    for cand in missing:
+        body = bodies.get(cand.content_hash)
+        if body is not None:
+            for path, lines in unpack(body, cand.files).items():
+                _remember((path, language, str(cand.files[path])), lines)
+
+
+def forget_lines() -> None:
+    """Empty this process's highlighted lines (a first view's cost, bench/review_page.py)."""
+    with _lines_lock:
+        _lines.clear()
 
 
 def init_app(app: Flask) -> None:

@@ -26,7 +26,7 @@ from web.bodies import parse
 from web.columns import CodeRows, candidate_hints, hint_items, summary_text
 from web.errors import json_view
 from web.extensions import db
-from web.render import highlighted_lines
+from web.render import highlighted_lines, preload
 from web.review_parts import cwe_options, score_table
 from web.security import annotator_only
 
@@ -66,6 +66,7 @@ def assignment_page(slug: str, assignment_id: int) -> ResponseReturnValue:
     page_data["urls"] = _urls(slug, assignment)
     can_probe = project.tests_enabled and assignment.state == "active"
     page_data["can_probe"] = can_probe
+    preload(db.session, task.candidates, task.language)
     rows = CodeRows(task, hints)
     return rows.response(render_template(
         "review.html",
@@ -190,6 +191,7 @@ def diff(slug: str, assignment_id: int) -> ResponseReturnValue:
     left_text, right_text = str(left.files[left_path]), str(right.files[right_path])
     rows = line_diff(left_text, right_text)
     language = assignment.task.language
+    preload(db.session, {left.id: left, right.id: right}.values(), language)
     left_html = highlighted_lines(left_path, language, left_text)
     right_html = highlighted_lines(right_path, language, right_text)
     for row in rows:  # pygments' escaped HTML per line, for the page to highlight the diff

@@ -3,6 +3,9 @@
 The context (`context_hash`) is what a result depends on besides the files: the
 language, the task's tests and the size cap. The same content in two tasks with
 different tests gets two rows, and a reader passes the context of its task.
+
+The same pass highlights each content once per language (harness.highlight): the task
+pages read those lines instead of running pygments on a task's first view.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Select, Text, bindparam, cast, insert, select, update
 from sqlalchemy.orm import Session
 
+from harness import highlight
 from harness.analysis.hints import AnalysisResult, Hint
 from harness.db import execute_core
-from harness.models.analysis import Analysis
+from harness.models.analysis import Analysis, Highlight
 from harness.settings import DEFAULT_MAX_FILE_BYTES as DEFAULT_MAX_BYTES
 
 # harness.analysis.core (bandit, radon: a tenth of a second to import) is loaded by the
@@ -105,14 +109,19 @@ def get_or_analyze(
 
 
 def _analyze_item(
-    args: tuple[str, dict[str, str], str, dict[str, str], int, str],
+    args: tuple[str, dict[str, str], str, dict[str, str], int, str, bool, bool],
 ) -> dict[str, Any]:
-    """Runs in a worker process: plain data in, plain data out."""
-    from harness.analysis.core import analyze_files
+    """Runs in a worker process: plain data in, plain data out. The analysis's columns
+    (None when only the highlighting was missing) and the highlighted body (None when
+    it is stored)."""
+    content_hash, files, language, tests, max_bytes, ctx, analyse, lines = args
+    row = None
+    if analyse:
+        from harness.analysis.core import analyze_files
 
-    content_hash, files, language, tests, max_bytes, ctx = args
-    result = analyze_files(files, language=language, tests=tests, max_bytes=max_bytes)
-    return {"content_hash": content_hash, "context_hash": ctx, **_columns(result)}
+        result = analyze_files(files, language=language, tests=tests, max_bytes=max_bytes)
+        row = {"content_hash": content_hash, "context_hash": ctx, **_columns(result)}
+    return {"analysis": row, "highlight": highlight.pack(files, language) if lines else None}
 
 
 def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
@@ -125,7 +134,7 @@ def _pool(workers: int) -> Executor:
     # forkserver: workers start from a clean process that has imported bandit and radon
     # once, never from a fork of a caller that may hold threads or database connections.
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["harness.analysis.core"])
+    ctx.set_forkserver_preload(["harness.analysis.core", "pygments.lexers.python"])
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
 
 
@@ -140,12 +149,14 @@ def analyze_many(
     total: int | None = None,
     on_batch: Callable[[], None] | None = None,
 ) -> int:
-    """Analyse every (content hash, context) that has no current analysis, over all cores.
+    """Analyse every (content hash, context) that has no current analysis, and highlight
+    every (content hash, language) that has no current highlighting, over all cores.
 
     The context of an item is context_hash(language, tests, max_bytes). Items whose
     hash and context were seen earlier in `items` are skipped (first one wins); the
     same hash under other tests is analysed again, into its own row. `force` recomputes
-    stored rows in place. Returns how many (hash, context) pairs were analysed. `total`
+    stored analyses in place (a highlighting is the same for the same format key).
+    Returns how many (hash, context) pairs were analysed or highlighted. `total`
     (number of items) sizes the progress bar when items is a generator. Flushes; the
     caller commits. A caller that must not hold a write transaction for the whole run
     (a large import beside a live server) passes `on_batch=session.commit`: results are
@@ -159,7 +170,7 @@ def analyze_many(
     workers = workers or os.cpu_count() or 1
     if total is None and isinstance(items, Sized):
         total = len(items)
-    seen: set[tuple[str, str]] = set()
+    seen = _Seen()
     analysed = 0
     pool: Executor | None = None
     pending: _Batch | None = None
@@ -192,6 +203,15 @@ def analyze_many(
     return analysed
 
 
+class _Seen:
+    """What earlier chunks of one `analyze_many` planned: (hash, context) pairs analysed
+    and (hash, language) pairs highlighted."""
+
+    def __init__(self) -> None:
+        self.analyses: set[tuple[str, str]] = set()
+        self.highlights: set[tuple[str, str]] = set()
+
+
 class _Batch:
     def __init__(self, todo: list[tuple[Any, ...]], stored: set[tuple[str, str]]) -> None:
         self.todo = todo
@@ -201,11 +221,19 @@ class _Batch:
     def write(self, session: Session, key: str, bar: tqdm[Any]) -> int:
         new_rows: list[dict[str, Any]] = []
         changed_rows: list[dict[str, Any]] = []
-        for args, row in zip(self.todo, self.results, strict=True):
-            row["versions_key"] = key
-            (changed_rows if (args[0], args[5]) in self.stored else new_rows).append(row)
+        highlights: list[dict[str, Any]] = []
+        for args, result in zip(self.todo, self.results, strict=True):
+            row = result["analysis"]
+            if row is not None:
+                row["versions_key"] = key
+                (changed_rows if (args[0], args[5]) in self.stored else new_rows).append(row)
+            if result["highlight"] is not None:
+                highlights.append({"content_hash": args[0], "language": args[2],
+                                   "format_key": highlight.format_key(),
+                                   "body": result["highlight"]})
             bar.update(1)
         _write(session, key, new_rows, changed_rows)
+        _write_highlights(session, highlights)
         return len(self.todo)
 
 
@@ -213,29 +241,51 @@ def _plan(
     session: Session,
     key: str,
     chunk: list[Item],
-    seen: set[tuple[str, str]],
+    seen: _Seen,
     *,
     max_bytes: int,
     force: bool,
 ) -> _Batch:
-    """The items of a chunk that need analysing: (hash, context) pairs not stored (or force)."""
+    """The items of a chunk that need work: (hash, context) pairs not analysed (or force),
+    (hash, language) pairs not highlighted."""
     fresh = []
     for content_hash, files, language, tests in chunk:
         ctx = context_hash(language, tests, max_bytes)
-        if (content_hash, ctx) not in seen:
-            seen.add((content_hash, ctx))
-            fresh.append((content_hash, files, language, tests, ctx))
+        analyse = (content_hash, ctx) not in seen.analyses
+        lines = (content_hash, language) not in seen.highlights
+        if analyse or lines:
+            seen.analyses.add((content_hash, ctx))
+            seen.highlights.add((content_hash, language))
+            fresh.append((content_hash, files, language, tests, ctx, analyse, lines))
+    hashes = {item[0] for item in fresh}
     query = select(Analysis.content_hash, Analysis.context_hash).where(
         Analysis.versions_key == key,
-        Analysis.content_hash.in_({item[0] for item in fresh}),
+        Analysis.content_hash.in_(hashes),
     )
     stored = {(h, c) for h, c in session.execute(query)}
-    todo = [
-        (content_hash, dict(files), language, dict(tests or {}), max_bytes, ctx)
-        for content_hash, files, language, tests, ctx in fresh
-        if force or (content_hash, ctx) not in stored
-    ]
+    highlighted = {(h, lang) for h, lang in session.execute(
+        select(Highlight.content_hash, Highlight.language).where(
+            Highlight.format_key == highlight.format_key(), Highlight.content_hash.in_(hashes)))}
+    todo = []
+    for content_hash, files, language, tests, ctx, analyse, lines in fresh:
+        analyse = analyse and (force or (content_hash, ctx) not in stored)
+        lines = lines and (content_hash, language) not in highlighted
+        if analyse or lines:
+            todo.append((content_hash, dict(files), language, dict(tests or {}), max_bytes, ctx,
+                         analyse, lines))
     return _Batch(todo, stored)
+
+
+def _write_highlights(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert, leaving alone a row that another import stored meanwhile (the same lines)."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+    session.execute(upsert(Highlight).on_conflict_do_nothing(), rows)
 
 
 def _write(

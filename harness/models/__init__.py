@@ -1,6 +1,6 @@
 """All tables, imported here so Alembic and the services see one metadata."""
 
-from harness.models.analysis import Analysis
+from harness.models.analysis import Analysis, Highlight
 from harness.models.base import Base, utcnow
 from harness.models.core import (
     ApiToken,
@@ -38,6 +38,7 @@ __all__ = [
     "Base",
     "Candidate",
     "Finding",
+    "Highlight",
     "HintVerdict",
     "ImportJob",
     "LoginFailure",

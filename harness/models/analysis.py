@@ -1,10 +1,11 @@
-"""Static-analysis results, stored once per candidate content, analyzer versions and context."""
+"""Static-analysis results, stored once per candidate content, analyzer versions and context;
+highlighted source, once per content and language."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from harness.models.base import Base, CreatedMixin
@@ -32,3 +33,18 @@ class Analysis(CreatedMixin, Base):
     hints: Mapped[list[Any]] = mapped_column(default=list)
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Highlight(CreatedMixin, Base):
+    """A candidate's files highlighted (harness.highlight: compressed JSON of one escaped
+    HTML fragment per line), keyed by content hash, the task's language and the format
+    (pygments' version). Written by the analysis pass at import, read by the task pages."""
+
+    __tablename__ = "highlights"
+    __table_args__ = (UniqueConstraint("content_hash", "language", "format_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(32))
+    format_key: Mapped[str] = mapped_column(String(64))
+    body: Mapped[bytes] = mapped_column(LargeBinary)

@@ -11,13 +11,13 @@ from helpers.realdata import Cand, all_real, load_candidates
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from harness.models.analysis import Analysis
+from harness.models.analysis import Analysis, Highlight
 
 
 @pytest.fixture
 def analysis_db(tmp_path: Path) -> Iterator[Session]:
     engine = create_engine(f"sqlite:///{tmp_path / 'analysis.db'}")
-    Analysis.metadata.create_all(engine, tables=[Analysis.__table__])  # type: ignore[list-item]
+    Analysis.metadata.create_all(engine, tables=[Analysis.__table__, Highlight.__table__])  # type: ignore[list-item]
     with Session(engine) as session:
         yield session
     engine.dispose()

@@ -13,6 +13,7 @@ from web.columns import CodeRows, candidate_hints, hint_items, summary_text
 from web.extensions import db
 from web.lab import DOWNLOADS, TABULAR
 from web.lead import bp
+from web.render import preload
 from web.runs import run_json
 from web.security import roles_required
 
@@ -49,6 +50,7 @@ def task_page(slug: str, external_id: str) -> ResponseReturnValue:
     hints = candidate_hints(task, shown)
     runs = {cid: run_json(run, reveal_hidden=True)
             for cid, run in runs_for_task(db.session, task).items()}
+    preload(db.session, task.candidates, task.language)
     rows = CodeRows(task, hints)
     return rows.response(render_template(
         "task.html",
