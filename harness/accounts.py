@@ -118,6 +118,10 @@ def add_member(session: Session, project: Project, user: User) -> ProjectMember:
     return member
 
 
+TOKEN_ROLES = (Role.lab, Role.admin, Role.lead)
+"""Who may hold API tokens; a token of a user whose role changed since stops working."""
+
+
 def is_member(session: Session, project: Project, user: User) -> bool:
     if user.role == Role.admin:
         return True
@@ -145,7 +149,7 @@ def create_token(
 ) -> tuple[ApiToken, str]:
     """A token scoped to `projects`; returns it and its secret, which is shown once and
     never stored (only its SHA-256 is). The user must be a member of every project."""
-    if user.role not in (Role.lab, Role.admin, Role.lead):
+    if user.role not in TOKEN_ROLES:
         raise InvalidInput("invalid_role",
                            f"user {user.name!r} has role {user.role}; tokens are for lab users")
     if not projects:
@@ -206,6 +210,8 @@ def user_for_token(
     if token is None or not hmac.compare_digest(token.token_hash, digest):
         return None
     if token.revoked_at is not None or not token.user.is_active:
+        return None
+    if token.user.role not in TOKEN_ROLES:  # made a lab user once, an annotator since
         return None
     if token.expires_at is not None and token.expires_at <= now:
         return None

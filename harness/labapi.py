@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from harness import collector, settings
+from harness.accounts import is_member
 from harness.analysis.store import analyses_for, task_context
 from harness.errors import InvalidInput, NotFound
 from harness.exports import adjudicated, source
@@ -63,14 +64,18 @@ def page_size(limit: int | None) -> int:
     return min(limit, MAX_PAGE)
 
 
-def scoped_projects(token: ApiToken) -> list[Project]:
-    return sorted(token.projects, key=lambda p: p.slug)
+def scoped_projects(session: Session, token: ApiToken) -> list[Project]:
+    """The token's projects that its user is still a member of: a user taken off a
+    project (or made an annotator) loses it through every token made before."""
+    return sorted((p for p in token.projects if is_member(session, p, token.user)),
+                  key=lambda p: p.slug)
 
 
-def scoped_project(token: ApiToken, slug: str) -> Project:
-    """The project if the token is scoped to it; NotFound otherwise (no hint it exists)."""
+def scoped_project(session: Session, token: ApiToken, slug: str) -> Project:
+    """The project if the token is scoped to it and its user still a member; NotFound
+    otherwise (no hint it exists)."""
     for project in token.projects:
-        if project.slug == slug:
+        if project.slug == slug and is_member(session, project, token.user):
             return project
     raise NotFound("not_found", "no such project in this token's scope")
 

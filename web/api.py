@@ -63,7 +63,7 @@ def _authenticate() -> None:
 
 
 def _project(slug: str) -> Project:
-    return labapi.scoped_project(_token(), slug)
+    return labapi.scoped_project(db.session, _token(), slug)
 
 
 def _page(body: dict[str, Any]) -> Response:
@@ -88,7 +88,7 @@ def _limit() -> int | None:
 @token_api
 def projects() -> ResponseReturnValue:
     return {"items": [labapi.project_json(db.session, p)
-                      for p in labapi.scoped_projects(_token())]}
+                      for p in labapi.scoped_projects(db.session, _token())]}
 
 
 @bp.get("/projects/<slug>")

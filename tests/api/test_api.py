@@ -77,6 +77,29 @@ def test_no_token_revoked_or_expired_is_401(client, lab, db) -> None:
     assert client.get(url, headers=lab.auth(secret)).status_code == 401
 
 
+def test_a_token_follows_its_users_membership_and_role(client, lab, db) -> None:
+    """A lab user taken off a project loses it through every token made before (the
+    lead's "remove member" is the only revocation a lead has); a user who is no longer
+    a lab user loses every token."""
+    from harness import projects
+
+    url = "/api/v1/projects/alpha"
+    assert client.get(url, headers=lab.auth()).status_code == 200
+    user = db.scalars(select(User).where(User.name == "lab1")).one()
+    projects.remove_member(db, lab.a, user.id, by=None)
+    db.commit()
+    assert client.get(url, headers=lab.auth()).status_code == 404
+    assert client.get(url + "/exports/jsonl", headers=lab.auth()).status_code == 404
+    assert client.get("/api/v1/projects", headers=lab.auth()).get_json()["items"] == []
+
+    accounts.add_member(db, lab.a, user)
+    db.commit()
+    assert client.get(url, headers=lab.auth()).status_code == 200
+    user.role = "annotator"
+    db.commit()
+    assert client.get(url, headers=lab.auth()).status_code == 401
+
+
 def test_api_is_csrf_exempt_and_needs_no_login(client, lab) -> None:
     resp = client.get("/api/v1/projects/alpha", headers=lab.auth())
     assert resp.status_code == 200 and resp.get_json()["counts"]["annotations"] > 0
