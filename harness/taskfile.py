@@ -174,6 +174,9 @@ def parse_line(raw: bytes, number: int, name: str, errors: list[str]) -> TaskIn 
     except json.JSONDecodeError as exc:
         errors.append(f"{name}:{number}: (line): invalid JSON: {exc.msg} at column {exc.colno}")
         return None
+    except RecursionError:
+        errors.append(f"{name}:{number}: (line): JSON nested too deep")
+        return None
     if not isinstance(data, dict):
         errors.append(f"{name}:{number}: (line): expected a JSON object, got {type(data).__name__}")
         return None

@@ -78,11 +78,18 @@ def resolve(host: str, port: int) -> list[str]:
 
 
 def _internal(address: str) -> bool:
+    """Anything but a globally reachable unicast address: loopback, private, link-local,
+    shared (100.64/10, carrier NAT and cloud metadata), reserved; an IPv6 address that
+    embeds an IPv4 one (mapped, 6to4, Teredo) is judged by that one as well."""
     ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return (ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_multicast
-            or ip.is_reserved or ip.is_unspecified)
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
+        if any(v4 is not None and _internal(str(v4)) for v4 in embedded):
+            return True
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+    return (not ip.is_global or ip.is_loopback or ip.is_private or ip.is_link_local
+            or ip.is_multicast or ip.is_reserved or ip.is_unspecified)
 
 
 def check_url(url: str, allow: Iterable[str], resolver: Resolver = resolve

@@ -67,6 +67,21 @@ def test_a_stale_revision_is_refused_with_409_and_changes_nothing(client, login,
     assert db.scalar(select(func.count(Annotation.id))) == 0
 
 
+def test_a_body_nested_thousands_deep_is_a_400_and_changes_nothing(client, login, db,
+                                                                    work) -> None:
+    _, assignment, _ = work
+    url, headers = _page(client, login, assignment)
+    deep = '{"draft": ' + '{"a": ' * 5000 + "1" + "}" * 5001
+    resp = client.post(f"{url}/draft", data=deep, content_type="application/json",
+                       headers=headers)
+    assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "bad_request"
+    beacon = client.post(f"{url}/draft", data={"csrf_token": headers["X-CSRFToken"],
+                                               "payload": deep})
+    assert beacon.status_code == 400
+    db.refresh(assignment)
+    assert assignment.draft_revision == 0
+
+
 def test_service_refuses_a_stale_revision(db, work) -> None:
     project, assignment, _ = work
     annotate.save_draft(db, assignment, project, {"rationale": "a"}, revision=0, page="p1")

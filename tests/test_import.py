@@ -44,6 +44,11 @@ def test_invalid_json(db, make_project, tmp_path) -> None:
     assert "invalid JSON" in err
 
 
+def test_json_nested_too_deep_is_a_line_error(db, make_project, tmp_path) -> None:
+    deep = '{"id": "x", "prompt": "p", "metadata": ' + '{"a": ' * 5000 + "1" + "}" * 5001
+    assert "nested too deep" in one_bad_line(db, make_project, tmp_path, deep)
+
+
 def test_not_an_object(db, make_project, tmp_path) -> None:
     assert "expected a JSON object" in one_bad_line(db, make_project, tmp_path, "[1, 2]")
 

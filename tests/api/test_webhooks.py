@@ -26,6 +26,11 @@ def _factory(db, settings, allow=("127.0.0.1",)):
 @pytest.mark.parametrize("url", [
     "http://127.0.0.1:9/x", "http://localhost/x", "http://10.1.2.3/x", "http://[::1]/x",
     "http://169.254.169.254/latest/meta-data", "http://192.168.0.1/", "ftp://example.org/",
+    # shared address space (carrier NAT; Alibaba Cloud's metadata at 100.100.100.200),
+    # and IPv6 forms that carry loopback or metadata inside (6to4, Teredo, mapped)
+    "http://100.64.0.1:8080/x", "http://100.100.100.200/", "http://[2002:7f00:1::]/",
+    "http://[2002:a9fe:a9fe::]/", "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",
+    "http://[::ffff:127.0.0.1]/", "http://198.18.0.1/",
 ])
 def test_internal_or_odd_urls_are_refused(db, make_project, url) -> None:
     project = make_project("p")
