@@ -219,8 +219,8 @@ def load_demo(session: Session, *, progress: bool) -> list[tuple[str, str, str]]
         user = session.scalars(select(User).where(User.name == name)).one_or_none()
         if user is None:
             user = accounts.add_user(session, name, role, password=password, projects=["demo"])
-        else:
-            user.password_hash = accounts.hash_password(password)
+        else:  # a new password ends the sessions made with the old one
+            accounts.set_password(session, user, password)
             accounts.add_member(session, project, user)
         logins.append((name, role, password))
     session.flush()

@@ -175,6 +175,32 @@ def test_serve_runs_a_production_server_on_loopback(env) -> None:
         proc.communicate(timeout=10)
 
 
+def test_serve_refuses_a_body_beyond_the_upload_limit_before_reading_it(env) -> None:
+    """waitress would keep up to 1 GiB of any anonymous request in a temp file before the
+    app's own limit answered; the limit is the largest upload the app takes."""
+    port = free_port()
+    proc = subprocess.Popen([HARNESS, "serve", "--port", str(port)],
+                            env={**env, "HARNESS_MAX_UPLOAD_MB": "1"},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                sock = socket.create_connection(("127.0.0.1", port), timeout=2)
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        with sock:
+            sock.settimeout(10)  # no body follows: an answer must come from the header
+            sock.sendall(b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+                         b"Content-Length: 500000000\r\n\r\n")
+            assert sock.recv(100).startswith(b"HTTP/1.1 413")
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+
+
 def test_sandbox_limits_outside_the_sandbox_bounds_are_refused(env, tmp_path) -> None:
     path = project_file(tmp_path, sandbox={"memory_mb": 16})
     result = run(env, "project", "create", str(path))

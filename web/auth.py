@@ -13,7 +13,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -106,6 +106,7 @@ def login() -> ResponseReturnValue:
         user = db.session.scalars(select(User).where(User.name == name)).one_or_none()
         if user is not None and verify_password(user, form.password.data or ""):
             logins.clear_account(db.session, name)
+            session.clear()  # nothing of the anonymous session (its CSRF token) carries over
             login_user(current(user))
             audit.record(db.session, "auth.login", user_id=user.id)
             return redirect(_safe_next(request.args.get("next")))
@@ -121,6 +122,14 @@ def login() -> ResponseReturnValue:
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout() -> ResponseReturnValue:
+    """Ends the session, and with it every copy of its cookie: the sessions are in signed
+    cookies, so the user's session epoch moves on (their other sessions end too)."""
+    from sqlalchemy import update
+
+    from harness.models import User
+
+    db.session.execute(update(User).where(User.id == current_user.id)
+                       .values(session_epoch=User.session_epoch + 1))
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))

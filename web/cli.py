@@ -88,7 +88,10 @@ def _serve(host: str, port: int, threads: int, *, jobs: bool) -> None:
     app = create_app(settings=settings())
     if jobs:
         start_background(app)
-    waitress_serve(app, host=host, port=port, threads=threads, ident="review-harness")
+    # waitress keeps a body up to 1 GiB (in a temp file) before the app sees it: a body
+    # beyond the largest the app takes (a task file) is refused from its Content-Length
+    waitress_serve(app, host=host, port=port, threads=threads, ident="review-harness",
+                   max_request_body_size=(settings().max_upload_mb + 1) * 1024 * 1024)
 
 
 @click.command()

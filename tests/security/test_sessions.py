@@ -149,6 +149,36 @@ def test_browser_password_change_keeps_this_session_and_ends_the_others(
     assert try_login(app.test_client(), "ann", "another password 1").status_code == 302
 
 
+def test_logging_out_ends_every_copy_of_the_session(app, make_user) -> None:
+    """The session lives in a signed cookie: a copy taken before the logout (a shared
+    machine, a stolen cookie) is refused after it, and so are the user's other sessions."""
+    make_user("ann")
+    here, elsewhere = logged_in(app, "ann"), logged_in(app, "ann")
+    copy = app.test_client()
+    cookie = here.get_cookie("session")
+    assert cookie is not None
+    copy.set_cookie("session", cookie.value)
+    assert still_in(copy)
+    token = csrf_from(here.get("/queue").get_data(as_text=True))
+    assert here.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert not still_in(copy) and not still_in(elsewhere) and not still_in(here)
+    assert still_in(logged_in(app, "ann"))
+
+
+def test_the_anonymous_csrf_token_does_not_outlive_the_login(app, make_user) -> None:
+    """Login CSRF fixation: a token planted with a pre-login cookie is not accepted
+    for the user's writes after they log in."""
+    make_user("ann")
+    client = app.test_client()
+    planted = csrf_from(client.get("/login").get_data(as_text=True))
+    assert client.post("/login", data={"name": "ann", "password": PASSWORD,
+                                       "csrf_token": planted}).status_code == 302
+    fresh = csrf_from(client.get("/queue").get_data(as_text=True))
+    assert fresh != planted
+    assert client.post("/logout", data={"csrf_token": planted}).status_code == 400
+    assert still_in(client)
+
+
 def test_wrong_current_passwords_count_as_failed_logins(app, make_user) -> None:
     make_user("ann")
     client = logged_in(app, "ann")
