@@ -54,7 +54,29 @@ def init_extensions(app: Flask) -> None:
     db.init_app(app)
     login_manager.init_app(app)
     login_manager.user_loader(load_user)
+    app.before_request(_upload_limit)  # before the CSRF check, which reads the form
     csrf.init_app(app)
+
+
+UPLOADS = frozenset({"lead.import_page", "lead.new_project"})
+"""The forms that take a task file: up to HARNESS_MAX_UPLOAD_MB, for leads."""
+
+
+def _upload_limit() -> None:
+    """A lead's task upload may be up to HARNESS_MAX_UPLOAD_MB; every other body stays
+    under MAX_CONTENT_LENGTH. Set before the CSRF check reads the form (under the app's
+    limit then), and only for a signed-in lead or admin: an anonymous or annotator's
+    body is refused at 4 MB whatever the route."""
+    from flask import request
+    from flask_login import current_user
+
+    if request.method != "POST" or request.endpoint not in UPLOADS:
+        return
+    if not current_user.is_authenticated or current_user.role not in ("lead", "admin"):
+        return
+    from web.extensions import app_settings
+
+    request.max_content_length = app_settings().max_upload_mb * 1024 * 1024
 
 
 def load_user(session_id: str) -> Any:

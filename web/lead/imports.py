@@ -72,6 +72,7 @@ def import_page(slug: str) -> ResponseReturnValue:
     folder.mkdir(parents=True, mode=0o700)
     path = folder / name
     upload.save(path)
+    upload.close()  # a large upload is spooled to a temp file: closed now, not at gc
     with path.open("rb") as fh:
         lines = sum(1 for _ in fh)
     project_id, user_id = project.id, current_user.id
