@@ -37,6 +37,22 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/+-]{0,199}$"
 RelativePath = Annotated[str, AfterValidator(check_relative_path)]
 
 
+def folders_apart(files: dict[str, str]) -> dict[str, str]:
+    """No name is also the folder of another ("a" and "a/b.py"): written into one work
+    dir, one of them could not be made."""
+    names = set(files)
+    clashes = sorted({f"{folder} and {name}" for name in names
+                      for folder in _folders(name) if folder in names})
+    if clashes:
+        raise ValueError(f"a file is also the folder of another: {', '.join(clashes)}")
+    return files
+
+
+def _folders(name: str) -> list[str]:
+    parts = name.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
@@ -46,6 +62,11 @@ class CandidateIn(_Model):
     model: str = Field(default="", max_length=200)
     files: dict[RelativePath, str] = Field(min_length=1)
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("files")
+    @classmethod
+    def _files_apart(cls, files: dict[str, str]) -> dict[str, str]:
+        return folders_apart(files)
 
     @field_validator("model")
     @classmethod
@@ -83,7 +104,13 @@ class TaskIn(_Model):
         if both:
             raise ValueError(f"{', '.join(both)} also in tests; a file is visible or hidden, "
                              "not both")
+        folders_apart({**visible, **hidden})
         return hidden
+
+    @field_validator("tests")
+    @classmethod
+    def _tests_apart(cls, tests: dict[str, str]) -> dict[str, str]:
+        return folders_apart(tests)
 
     @field_validator("candidates")
     @classmethod

@@ -95,14 +95,17 @@ def _internal(address: str) -> bool:
 def check_url(url: str, allow: Iterable[str], resolver: Resolver = resolve
               ) -> tuple[str, int, str]:
     """(host, port, address to connect to), or InvalidInput saying why the URL is refused."""
-    parts = urlsplit(url)
+    try:  # a port out of range, an unclosed [IPv6 literal
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise InvalidInput("invalid", f"not a URL: {exc}", field="url") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput("invalid", "a webhook URL is http:// or https:// with a host",
                            field="url")
     if parts.username or parts.password:
         raise InvalidInput("invalid", "no credentials in the URL", field="url")
     host = parts.hostname.lower()
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         addresses = resolver(host, port)
     except OSError as exc:

@@ -49,6 +49,23 @@ def test_json_nested_too_deep_is_a_line_error(db, make_project, tmp_path) -> Non
     assert "nested too deep" in one_bad_line(db, make_project, tmp_path, deep)
 
 
+@pytest.mark.parametrize("where", ["candidate", "tests", "hidden"])
+def test_a_file_that_is_also_a_folder_is_a_line_error(db, make_project, tmp_path,
+                                                      where: str) -> None:
+    """"a" and "a/b.py" cannot both be written into one work dir (the run would fail in
+    the sandbox): refused at import, with the line and the names."""
+    line = task_line("t2")
+    clash = {"pkg": "x = 1\n", "pkg/mod.py": "y = 2\n"}
+    if where == "candidate":
+        line["candidates"][0]["files"] = clash
+    elif where == "tests":
+        line["tests"] = {**line["tests"], "pkg": "", "pkg/test_x.py": ""}
+    else:  # visible and hidden tests share the judge's dir
+        line["hidden_tests"] = {"test_solution.py/extra.py": "def test_x():\n    pass\n"}
+    err = one_bad_line(db, make_project, tmp_path, line)
+    assert "a file is also the folder of another" in err, err
+
+
 def test_not_an_object(db, make_project, tmp_path) -> None:
     assert "expected a JSON object" in one_bad_line(db, make_project, tmp_path, "[1, 2]")
 

@@ -31,6 +31,8 @@ def _factory(db, settings, allow=("127.0.0.1",)):
     "http://100.64.0.1:8080/x", "http://100.100.100.200/", "http://[2002:7f00:1::]/",
     "http://[2002:a9fe:a9fe::]/", "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",
     "http://[::ffff:127.0.0.1]/", "http://198.18.0.1/",
+    # not URLs at all: a port out of range, an unclosed IPv6 literal
+    "http://127.0.0.1:99999/", "http://[::1/", "https://example.org:0x50/",
 ])
 def test_internal_or_odd_urls_are_refused(db, make_project, url) -> None:
     project = make_project("p")
