@@ -74,6 +74,35 @@ def test_failures_from_one_address_lock_that_address_across_names(app, make_user
     assert try_login(client_from(app, "10.0.0.10"), "bob", PASSWORD).status_code == 302
 
 
+def test_attempts_at_once_get_no_more_password_checks_than_the_limit(session_factory) -> None:
+    """40 attempts at the same moment (every server thread and process checking a
+    password for ~0.3 s): each counts itself before its check, so at most MAX_FAILURES go
+    ahead, not every attempt that started before the first failure was recorded."""
+    import threading
+
+    barrier = threading.Barrier(40)
+    through: list[list[int]] = []
+    refused: list[RateLimited] = []
+
+    def attempt() -> None:
+        barrier.wait()
+        try:
+            through.append(logins.begin_attempt(session_factory, "ann", "10.9.9.9"))
+        except RateLimited as exc:
+            refused.append(exc)
+
+    threads = [threading.Thread(target=attempt) for _ in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert 1 <= len(through) <= logins.MAX_FAILURES, len(through)
+    assert len(through) + len(refused) == 40
+    with session_factory() as s:  # the ones that went ahead are the failures on record
+        keys = s.scalars(select(LoginFailure.key)).all()
+    assert keys.count("user:ann") == len(through) == keys.count("addr:10.9.9.9")
+
+
 def test_failures_age_out_of_the_window_and_a_success_clears_the_account(db, make_user) -> None:
     make_user("ann")
     long_ago = utcnow() - logins.WINDOW - timedelta(seconds=5)
