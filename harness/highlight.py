@@ -15,6 +15,7 @@ page whose content has no current row highlights it live as before.
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from collections.abc import Iterable, Mapping
 from functools import cache
@@ -89,9 +90,21 @@ def pack(files: Mapping[str, Any], language: str) -> bytes:
     return zlib.compress(json.dumps(body, ensure_ascii=False).encode(), 6)
 
 
+# pygments' HtmlFormatter(nowrap=True) writes only these tags; everything else is escaped
+_SPAN = re.compile(r'<span class="[A-Za-z0-9 _-]*">|</span>')
+
+
+def _only_spans(line: str) -> bool:
+    rest = _SPAN.sub("", line)
+    return "<" not in rest and ">" not in rest
+
+
 def unpack(body: bytes, files: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
     """The stored lines of each of `files` whose stored entry has one line per line of
-    its text; a body that does not decompress or parse gives nothing (highlighted live)."""
+    its text, each only pygments' escaped text and spans (the pages mark them safe: a row
+    written by anything else, a restored backup or a shared database, is not trusted
+    further than that); a body that does not decompress or parse gives nothing. What
+    is left out is highlighted live."""
     try:
         stored = json.loads(zlib.decompress(body))
     except (zlib.error, ValueError, TypeError):
@@ -101,7 +114,8 @@ def unpack(body: bytes, files: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
     out = {}
     for path, text in files.items():
         lines = stored.get(path)
-        if (isinstance(lines, list) and all(isinstance(line, str) for line in lines)
+        if (isinstance(lines, list)
+                and all(isinstance(line, str) and _only_spans(line) for line in lines)
                 and len(lines) == line_count(str(text))):
             out[path] = tuple(lines)
     return out

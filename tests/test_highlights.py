@@ -130,6 +130,9 @@ def _mark_stored(db: Session, *, how: str = "marked") -> None:
                     for path, lines in body.items()}
         elif how == "short":
             body = {path: lines[:-1] for path, lines in body.items()}
+        elif how == "markup":  # not pygments' output: a row written by something else
+            body = {path: [f'{line}<img src=x data-stored="1">' for line in lines]
+                    for path, lines in body.items()}
         db.execute(update(Highlight).where(Highlight.id == row.id).values(
             body=b"not zlib" if how == "corrupt" else zlib.compress(json.dumps(body).encode())))
     db.commit()
@@ -176,11 +179,12 @@ def test_first_view_of_a_task_shows_the_stored_lines(db, make_project, make_user
     assert task_html.count(MARK) >= 2
 
 
-@pytest.mark.parametrize("how", ["short", "corrupt"])
+@pytest.mark.parametrize("how", ["short", "corrupt", "markup"])
 def test_stored_lines_that_do_not_fit_are_not_shown(db, make_project, make_user, import_file,
                                                     tmp_path, login, how) -> None:  # type: ignore[no-untyped-def]
-    """Lines that do not match the file (one missing, a body that does not decompress) are
-    left aside and the file is highlighted now, every line in its place."""
+    """Lines that do not match the file (one missing, a body that does not decompress,
+    markup pygments does not write) are left aside and the file is highlighted now, every
+    line in its place."""
     project = _imported(db, make_project, import_file, tmp_path)
     make_user("ann", projects=[project.slug])
     _mark_stored(db, how=how)
@@ -188,7 +192,7 @@ def test_stored_lines_that_do_not_fit_are_not_shown(db, make_project, make_user,
     _, html = _review_page(login("ann"), project.slug)
     rows = re.findall(r'<tr data-line="(\d+)"[^>]*>.*?<td class="src"><code>(.*?)</code>', html,
                       re.S)
-    assert rows and MARK not in html
+    assert rows and MARK not in html and 'data-stored="1"' not in html
     assert any("return" in code for _, code in rows)
     # every file's rows numbered 1..n without a gap
     numbers = [int(n) for n, _ in rows]
