@@ -5,8 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter, Map
 
 from harness.settings import Settings
+
+
+class DatabaseInt(IntegerConverter):
+    """`<int:...>` in a route: a whole number a database id can be (the ids are INTEGER
+    columns: 32-bit on PostgreSQL). A larger one (a URL typed or forged with 30 digits)
+    is a 404, not the driver's overflow error (a 500)."""
+
+    def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = None,  # noqa: A002
+                 max: int | None = None, signed: bool = False) -> None:  # noqa: A002
+        super().__init__(map, fixed_digits, min, 2**31 - 1 if max is None else max, signed)
 
 
 def create_app(
@@ -32,6 +43,7 @@ def create_app(
 
 
 def configure(app: Flask, settings: Settings, test_config: dict[str, Any] | None) -> None:
+    app.url_map.converters["int"] = DatabaseInt  # before any route is added
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,

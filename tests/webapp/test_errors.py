@@ -56,6 +56,28 @@ def test_json_post_to_a_missing_assignment_gets_json_not_html(client, login, pro
     assert unknown.status_code == 404 and unknown.get_json()["error"]["code"] == "not_found"
 
 
+def test_an_id_no_database_can_hold_is_a_404_not_a_500(client, login, project) -> None:
+    """30 digits in an id, or one past PostgreSQL's integer: the drivers refuse them with
+    an overflow error."""
+    login("ann")
+    token = csrf_from(client.get("/queue").get_data(as_text=True))
+    huge = "9" * 30
+    assert client.get(f"/p/e/a/{huge}").status_code == 404
+    assert client.get(f"/p/e/a/{2**63}").status_code == 404
+    assert client.get(f"/p/e/a/{2**31}").status_code == 404
+    resp = client.post(f"/p/e/a/{huge}/draft", json={"draft": {}},
+                       headers={"X-CSRFToken": token})
+    assert resp.status_code == 404 and resp.get_json()["error"]["code"] == "not_found"
+    assert client.get(f"/p/e/a/{2**31 - 1}").status_code == 404  # the largest: no such one
+    lead = login("boss")
+    assert lead.get(f"/p/e/?page={huge}").status_code == 200  # past the last page: empty
+    token = csrf_from(lead.get("/projects/new").get_data(as_text=True))
+    for chosen in (huge, "\u00b2"):
+        resp = lead.post("/projects/new", data={"csrf_token": token, "name": "N", "slug": "n",
+                                                "rubric_id": chosen})
+        assert resp.status_code == 422, (chosen, resp.status_code)
+
+
 def test_wrong_role_page_says_why(client, login, project) -> None:
     login("ann")
     resp = client.get("/p/e/")

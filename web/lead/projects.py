@@ -139,7 +139,9 @@ def _rubric_for_new(uploaded: Path | None) -> Rubric:
                                field="rubric_file") from None
         return store_rubric_text(db.session, text, uploaded.name)
     chosen = request.form.get("rubric_id", "")
-    rubric = db.session.get(Rubric, int(chosen)) if chosen.isdigit() else None
+    # ASCII digits within an id's range ("²" is a digit to str.isdigit, 30 digits overflow)
+    rubric = (db.session.get(Rubric, int(chosen))
+              if chosen.isascii() and chosen.isdigit() and int(chosen) < 2**31 else None)
     if rubric is None:
         raise InvalidInput("invalid", "form: rubric: choose a rubric or upload a rubric file",
                            field="rubric")

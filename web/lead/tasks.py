@@ -20,8 +20,12 @@ from web.security import roles_required
 PAGE_SIZE = 50
 
 
+MAX_PAGE = 10_000_000
+"""Far past any project's last page; a larger number would overflow the OFFSET."""
+
+
 def page_number() -> int:
-    return max(request.args.get("page", 1, type=int) or 1, 1)
+    return min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
 
 
 @bp.route("/p/<slug>/")
