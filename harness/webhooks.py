@@ -28,6 +28,7 @@ the delivery id and event in their own headers so a receiver can drop duplicates
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import http.client
@@ -63,8 +64,13 @@ BACKOFF_S = 30.0
 """First retry after 30 s, then doubling: 30 s, 1 min, 2 min ... about an hour in all."""
 TIMEOUT_S = 10.0
 BATCH = 100
+SEND_DEADLINE_S = 20.0
+"""A send's whole time, however slowly the receiver connects or answers: its socket is shut
+down then. TIMEOUT_S alone bounds each read, and a receiver that drips a byte a second
+would hold the (one) delivery thread of a process for as long as it liked."""
 LEASE_S = 60.0
-"""How long a claimed delivery is not due for anyone else (a send takes at most ~2 x TIMEOUT_S)."""
+"""How long a claimed delivery is not due for anyone else: longer than a send can take
+(SEND_DEADLINE_S), so no second sender takes a delivery still in flight."""
 SIGNATURE = "X-Harness-Signature"
 
 Resolver = Callable[[str, int], list[str]]
@@ -233,12 +239,31 @@ def _post(url: str, address: str, port: int, host: str, body: bytes,
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     pinned = _PinnedHTTPS if parts.scheme == "https" else _PinnedHTTP
     conn = pinned(host, port, address)
+    cut = threading.Event()
+
+    def deadline() -> None:  # a blocked connect, read or write returns at once
+        cut.set()
+        sock = conn.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(SEND_DEADLINE_S, deadline)
+    timer.daemon = True
+    timer.start()
     try:
         conn.request("POST", path, body=body, headers=headers)
         response = conn.getresponse()
         response.read(64 * 1024)
+        if cut.is_set():
+            raise TimeoutError(f"no whole answer within {SEND_DEADLINE_S:g} s")
         return response.status
+    except (OSError, http.client.HTTPException):
+        if cut.is_set():
+            raise TimeoutError(f"no whole answer within {SEND_DEADLINE_S:g} s") from None
+        raise
     finally:
+        timer.cancel()
         conn.close()
 
 

@@ -31,6 +31,50 @@ HARNESS = str(Path(sys.executable).parent / "harness")
 CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 
 
+def test_a_receiver_that_answers_a_byte_at_a_time_is_cut_off_at_the_deadline(
+        db, make_project, settings, monkeypatch) -> None:
+    """Each read's timeout alone let a receiver that drips its answer (a byte every half
+    second here) hold the delivery thread as long as it liked, past the claim's lease
+    (then a second sender took the delivery and sent it again). The whole send has a
+    deadline; the delivery is retried later, with the reason."""
+    monkeypatch.setattr(webhooks, "SEND_DEADLINE_S", 2.0)
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    stop = threading.Event()
+
+    def drip() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"y" * 60:  # 30 s if let run
+                if stop.is_set():
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+                time.sleep(0.5)
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    factory = make_sessionmaker(db.get_bind(), replace(settings, webhook_allow=("127.0.0.1",)))
+    with factory() as s:
+        project = s.merge(make_project("p"))
+        webhooks.add_webhook(s, project, f"http://127.0.0.1:{port}/hook",
+                             ["annotation.submitted"])
+        webhooks.emit(s, project.id, "annotation.submitted", {"n": 1})
+        s.commit()
+    started = time.monotonic()
+    counts = webhooks.deliver_due(factory)
+    took = time.monotonic() - started
+    stop.set()
+    server.close()
+    assert counts == {"sent": 0, "retry": 1, "failed": 0} and took < 10, (counts, took)
+    with factory() as s:
+        delivery = s.scalars(select(WebhookDelivery)).one()
+        assert delivery.state == "queued" and "within 2 s" in (delivery.last_error or "")
+
+
 def test_concurrent_senders_send_each_delivery_once(db, make_project, settings,
                                                      receiver) -> None:
     recv = receiver(delay=0.02)  # a slow receiver widens the window between check and send
