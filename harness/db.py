@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVarTuple, overload
@@ -23,12 +24,28 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
     from sqlalchemy import create_engine, event
 
     if database_url.startswith("sqlite"):
+        _create_private(database_url)
         kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
         engine = create_engine(database_url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(database_url, **kwargs)
+
+
+def _create_private(database_url: str) -> None:
+    """A new SQLite file is made readable by its owner only (password and token hashes,
+    every annotation), whatever the umask or the data dir's mode; SQLite gives its -wal
+    and -shm files the same mode. An existing file is left as its owner set it."""
+    from sqlalchemy.engine import make_url
+
+    name = make_url(database_url).database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return
+    try:
+        os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except (FileExistsError, FileNotFoundError):
+        pass  # there already, or its folder is not (SQLite will say so)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

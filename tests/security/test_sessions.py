@@ -256,6 +256,27 @@ def test_session_cookie_flags(tmp_path, database_url, make_user, https) -> None:
         dispose_engine(app)
 
 
+@pytest.mark.sqlite_only
+def test_a_new_database_file_is_its_owners_alone(tmp_path) -> None:
+    """Password and token hashes and every annotation: a new SQLite file (and its WAL) is
+    0600 even in a data dir someone made 0755 under a umask of 022."""
+    data = tmp_path / "shared"
+    data.mkdir(mode=0o755)
+    old = os.umask(0o022)
+    try:
+        env = {**os.environ, "HARNESS_DATA_DIR": str(data)}
+        env.pop("DATABASE_URL", None)
+        done = subprocess.run([HARNESS, "init"], env=env, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr
+    finally:
+        os.umask(old)
+    files = sorted(p.name for p in data.iterdir() if p.name.startswith("harness.db"))
+    assert "harness.db" in files
+    for name in files:
+        assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
+
+
 def test_no_default_secret_key(tmp_path) -> None:
     # refused without one when nothing may be created
     with pytest.raises(SettingsError, match="SECRET_KEY is unset"):
