@@ -112,6 +112,11 @@ class Settings:
     # Served over HTTPS (directly or behind a TLS proxy): the session cookie is Secure
     # and pages send Strict-Transport-Security (HARNESS_HTTPS=1).
     https: bool = False
+    # Reverse proxies in front of the app that each append the client's address to
+    # X-Forwarded-For (HARNESS_PROXY_HOPS): 0 trusts no such header. Behind a proxy with
+    # 0 every client has the proxy's address, and the login limit per address is one
+    # limit for everyone.
+    proxy_hops: int = 0
     # Where the offline-built sandbox root filesystem and its tar are kept;
     # shared between data dirs (tests point it at one cache).
     sandbox_dir: Path = Path("instance/sandbox")
@@ -155,6 +160,7 @@ class Settings:
             webhook_poll_ms=_int_env(env, "HARNESS_WEBHOOK_POLL_MS", 2000),
             max_upload_mb=_int_env(env, "HARNESS_MAX_UPLOAD_MB", 256, minimum=1),
             https=_bool_env(env, "HARNESS_HTTPS", False),
+            proxy_hops=_int_env(env, "HARNESS_PROXY_HOPS", 0),
         )
 
 

@@ -58,6 +58,11 @@ def configure(app: Flask, settings: Settings, test_config: dict[str, Any] | None
     if test_config:
         app.config.update(test_config)
     app.extensions["harness.settings"] = settings
+    if settings.proxy_hops:  # the client's address from the proxies' X-Forwarded-For
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops,  # type: ignore[method-assign]
+                                x_proto=0, x_host=0, x_port=0, x_prefix=0)
 
 
 def init_extensions(app: Flask) -> None:

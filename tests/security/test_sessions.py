@@ -74,6 +74,51 @@ def test_failures_from_one_address_lock_that_address_across_names(app, make_user
     assert try_login(client_from(app, "10.0.0.10"), "bob", PASSWORD).status_code == 302
 
 
+def test_behind_a_proxy_each_client_is_limited_by_its_own_address(
+        settings, session_factory, make_user) -> None:  # type: ignore[no-untyped-def]
+    """HARNESS_PROXY_HOPS=1: every request comes from the proxy (127.0.0.1), the client's
+    address is the last X-Forwarded-For hop. One client's spraying locks that client,
+    not everyone behind the proxy; a client cannot pick its address by adding hops of
+    its own in front."""
+    from dataclasses import replace
+
+    from web import create_app
+    from web.extensions import dispose_engine
+
+    make_user("bob")
+    app = create_app({"TESTING": True}, settings=replace(settings, proxy_hops=1))
+    plain = create_app({"TESTING": True}, settings=settings)
+    try:
+        _limits_behind_a_proxy(app, plain)
+    finally:
+        dispose_engine(app)
+        dispose_engine(plain)
+
+
+def _limits_behind_a_proxy(app: Flask, plain: Flask) -> None:
+
+    def via_proxy(client_address: str, claimed: str = "") -> FlaskClient:
+        client = client_from(app, "127.0.0.1")
+        forwarded = f"{claimed}, {client_address}" if claimed else client_address
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = forwarded
+        return client
+
+    sprayer = via_proxy("203.0.113.9")
+    for i in range(logins.MAX_FAILURES):
+        assert try_login(sprayer, f"user{i}", "guess").status_code == 401
+    assert try_login(sprayer, "bob", PASSWORD).status_code == 429
+    # the same client claiming another address in front of the proxy's hop: still itself
+    assert try_login(via_proxy("203.0.113.9", claimed="198.51.100.1"), "bob",
+                     PASSWORD).status_code == 429
+    assert try_login(via_proxy("203.0.113.10"), "bob", PASSWORD).status_code == 302
+    # without the setting the header is not trusted: all one address (the proxy's)
+    for i in range(logins.MAX_FAILURES):
+        client = client_from(plain, "127.0.0.1")
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = f"192.0.2.{i}"
+        assert try_login(client, f"other{i}", "guess").status_code == 401
+    assert try_login(client_from(plain, "127.0.0.1"), "bob", PASSWORD).status_code == 429
+
+
 def test_attempts_at_once_get_no_more_password_checks_than_the_limit(session_factory) -> None:
     """40 attempts at the same moment (every server thread and process checking a
     password for ~0.3 s): each counts itself before its check, so at most MAX_FAILURES go
