@@ -298,10 +298,32 @@ def external_ids(session: Session, task_ids: list[int]) -> dict[int, str]:
     return out
 
 
-def rubric_choices(session: Session) -> list[Rubric]:
-    """The newest stored version of each rubric name (what a new project can start from)."""
-    newest = select(func.max(Rubric.id)).group_by(Rubric.name)
-    return list(session.scalars(select(Rubric).where(Rubric.id.in_(newest))
+SHIPPED_RUBRICS = Path(__file__).resolve().parent.parent / "rubrics"
+
+
+def shipped_rubric_hashes() -> set[str]:
+    """Content hashes of the rubric files that come with the product (rubrics/*.yaml)."""
+    from harness.rubric import content_hash
+
+    return {content_hash(path.read_text(encoding="utf-8"))
+            for path in sorted(SHIPPED_RUBRICS.glob("*.yaml"))}
+
+
+def rubric_choices(session: Session, user_id: int | None = None) -> list[Rubric]:
+    """The newest stored version of each rubric name a new project can start from: for a
+    lead (`user_id`), among the rubrics their own projects pin and the ones that came
+    with the product, so another lead's edited copy of a rubric never stands in for it;
+    for an admin (None), among every stored one."""
+    query = select(Rubric.id, Rubric.name)
+    if user_id is not None:
+        theirs = (select(Project.rubric_id).join(ProjectMember)
+                  .where(ProjectMember.user_id == user_id))
+        query = query.where(Rubric.id.in_(theirs)
+                            | Rubric.content_hash.in_(shipped_rubric_hashes()))
+    newest: dict[str, int] = {}
+    for rubric_id, name in session.execute(query):
+        newest[name] = max(newest.get(name, 0), rubric_id)
+    return list(session.scalars(select(Rubric).where(Rubric.id.in_(newest.values()))
                                 .order_by(Rubric.name)))
 
 

@@ -110,3 +110,35 @@ def test_replacing_refuses_another_rubric_the_same_content_and_errors(db, make_p
         replace_rubric(db, project, BROKEN, name="b.yaml", user_id=None)
     assert any(e.startswith("b.yaml:6:") for e in bad.value.errors)
     assert db.scalar(select(Rubric.id).where(Rubric.name == "r")) is None
+
+
+def test_a_leads_edited_rubric_is_not_offered_to_other_leads(
+        db, make_project, make_user, login, tmp_path: Path) -> None:
+    """Rubrics are stored by name and content: lead A's edit of the shipped code-review
+    (same name, same version line) must not stand in for it on lead B's new-project form,
+    nor be taken by id from B's form."""
+    import re
+
+    from helpers import csrf_from
+
+    a, b = make_project("ra"), make_project("rb")
+    make_user("lead_a", role="lead", projects=["ra"])
+    make_user("lead_b", role="lead", projects=["rb"])
+    shipped = db.get(Rubric, b.rubric_id)
+    edited = replace_rubric(db, a, RUBRIC.read_text().replace(
+        "rationale_min_chars: 20", "rationale_min_chars: 0"), name="mine.yaml", user_id=None)
+    db.commit()
+    assert edited.name == shipped.name and edited.id > shipped.id
+
+    def offered(name: str) -> set[int]:
+        html = login(name).get("/projects/new").get_data(as_text=True)
+        return {int(v) for v in re.findall(r'<option value="(\d+)"', html)}
+
+    assert edited.id in offered("lead_a") and shipped.id not in offered("lead_a")
+    assert offered("lead_b") == {shipped.id}
+    client = login("lead_b")
+    token = csrf_from(client.get("/projects/new").get_data(as_text=True))
+    resp = client.post("/projects/new", data={"csrf_token": token, "name": "N", "slug": "n",
+                                              "rubric_id": str(edited.id)})
+    assert resp.status_code == 422
+    assert "choose a rubric" in resp.get_data(as_text=True)

@@ -28,7 +28,7 @@ from harness.errors import InvalidInput
 from harness.models import Project, Rubric, User
 from harness.rubric import replace_rubric, store_rubric_text, version_label
 from harness.settings import Settings
-from web.access import project_or_404
+from web.access import is_admin, project_or_404
 from web.bodies import parse
 from web.extensions import app_settings, db
 from web.lead import bp
@@ -97,7 +97,7 @@ def _import(project: Project, path: Path, *, update: bool) -> importer.ImportRep
 @bp.route("/projects/new", methods=["GET", "POST"])
 @roles_required("lead")
 def new_project() -> ResponseReturnValue:
-    rubrics = projects.rubric_choices(db.session)
+    rubrics = projects.rubric_choices(db.session, None if is_admin() else current_user.id)
     if request.method == "GET":
         return render_template("lead/new_project.html", rubrics=rubrics, form={}, errors=[])
     form = request.form
@@ -114,7 +114,7 @@ def new_project() -> ResponseReturnValue:
                 **({"lease_minutes": form["lease_minutes"]} if form.get("lease_minutes")
                    else {}),
             }, "form")
-            rubric = _rubric_for_new(rubric_path)
+            rubric = _rubric_for_new(rubric_path, rubrics)
             project = projects.create_from_spec(db.session, spec, rubric, source="form",
                                                 user_id=current_user.id)
             accounts.add_member(db.session, project, db.session.get(User, current_user.id))
@@ -130,7 +130,9 @@ def new_project() -> ResponseReturnValue:
     return redirect(url_for("lead.project_tasks", slug=created.slug))
 
 
-def _rubric_for_new(uploaded: Path | None) -> Rubric:
+def _rubric_for_new(uploaded: Path | None, choices: list[Rubric]) -> Rubric:
+    """The uploaded rubric, else the chosen one, which must be one of `choices` (a lead's
+    own projects' and the shipped ones: not any id in the database)."""
     if uploaded is not None:
         try:
             text = uploaded.read_text(encoding="utf-8")
@@ -139,9 +141,7 @@ def _rubric_for_new(uploaded: Path | None) -> Rubric:
                                field="rubric_file") from None
         return store_rubric_text(db.session, text, uploaded.name)
     chosen = request.form.get("rubric_id", "")
-    # ASCII digits within an id's range ("²" is a digit to str.isdigit, 30 digits overflow)
-    rubric = (db.session.get(Rubric, int(chosen))
-              if chosen.isascii() and chosen.isdigit() and int(chosen) < 2**31 else None)
+    rubric = next((r for r in choices if str(r.id) == chosen), None)
     if rubric is None:
         raise InvalidInput("invalid", "form: rubric: choose a rubric or upload a rubric file",
                            field="rubric")
