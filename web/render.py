@@ -48,8 +48,18 @@ def _markdown(text: str) -> str:
         tags=_ALLOWED_TAGS,
         attributes={"a": {"href", "title"}, "code": {"class"}},
         url_schemes={"http", "https", "mailto"},
+        attribute_filter=_absolute_links,
         link_rel="noopener noreferrer nofollow",
     )
+
+
+def _absolute_links(tag: str, attribute: str, value: str) -> str | None:
+    """A link in a prompt or a rubric goes to an absolute http(s) or mailto address only:
+    url_schemes lets relative ones through, and a task file's "[Save](/logout)" or
+    "[docs](//elsewhere.example)" would act on this site or leave it in disguise."""
+    if tag == "a" and attribute == "href":
+        return value if value.lower().startswith(("http://", "https://", "mailto:")) else None
+    return value
 
 
 def markdown(text: str) -> Markup:

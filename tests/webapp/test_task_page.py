@@ -36,6 +36,22 @@ def test_hostile_strings_render_as_text(client, make_project, make_user, import_
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
 
 
+def test_links_in_a_prompt_go_to_absolute_addresses_only(client, make_project, make_user,
+                                                          import_file, login, tmp_path) -> None:
+    """A task file's markdown may link out (https, mailto) but not to this site's own
+    routes or to a protocol-relative address dressed as one of them."""
+    project = make_project("links")
+    prompt = ("[Save your work](/logout) [docs](//evil.example/x) [ok](https://docs.python.org/)"
+              " [mail](mailto:a@example.org) [ref][r]\n\n[r]: /p/links/settings")
+    import_file(project, write_jsonl(tmp_path / "t.jsonl", [task_line("t1", prompt=prompt)]))
+    make_user("lead1", role="lead", projects=["links"])
+    login("lead1")
+    html = client.get("/p/links/t/t1").get_data(as_text=True)
+    hrefs = set(re.findall(r'<a href="([^"]*)" rel="noopener', html))
+    assert hrefs == {"https://docs.python.org/", "mailto:a@example.org"}, hrefs
+    assert "Save your work" in html and "docs" in html  # the text stays, unlinked
+
+
 def test_candidates_side_by_side_with_line_numbers_and_highlighting(client, make_project, make_user, import_file, login, tmp_path) -> None:
     hostile_project(make_project, make_user, import_file, tmp_path)
     login("lead1")
