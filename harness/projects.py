@@ -88,6 +88,17 @@ class ProjectFile(_Strict):
     execution: Literal["split", "in_process"] = "split"
     lease_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
 
+    @field_validator("name", "description")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        """YAML decodes "\ud83d" to a lone surrogate, which no database stores as text."""
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("contains a lone UTF-16 surrogate escape (\\ud800-\\udfff), "
+                             "which is not text") from None
+        return value
+
 
 def load_project_file(path: Path) -> ProjectFile:
     try:

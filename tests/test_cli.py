@@ -201,6 +201,19 @@ def test_serve_refuses_a_body_beyond_the_upload_limit_before_reading_it(env) -> 
         proc.communicate(timeout=10)
 
 
+def test_a_project_file_with_a_lone_surrogate_is_a_line_error(env, tmp_path) -> None:
+    """json.dumps writes an emoji as "\\ud83d\\ude00"; YAML (a project file is YAML)
+    decodes that to two lone surrogates, which no database stores: the CLI said so with
+    a traceback."""
+    path = tmp_path / "project.yaml"
+    path.write_text(f'name: "P"\nslug: "p"\nrubric: "{RUBRIC}"\n'
+                    'description: "smile \\ud83d\\ude00"\n')
+    result = run(env, "project", "create", str(path))
+    assert result.returncode == 1, result.stderr
+    assert f"{path}:4: description:" in result.stderr and "surrogate" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_sandbox_limits_outside_the_sandbox_bounds_are_refused(env, tmp_path) -> None:
     path = project_file(tmp_path, sandbox={"memory_mb": 16})
     result = run(env, "project", "create", str(path))
