@@ -106,8 +106,10 @@ def engine(settings: Settings) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return make_sessionmaker(engine)
+def session_factory(engine: Engine, settings: Settings) -> sessionmaker[Session]:
+    """Sessions that carry the settings, as the app's and the CLI's do (the secret key
+    keys the exports' annotator pseudonyms)."""
+    return make_sessionmaker(engine, settings)
 
 
 @pytest.fixture

@@ -91,7 +91,7 @@ def fill_missing_records(session: Session) -> int:
         select(Annotation.project_id).where(Annotation.record.is_(None))))
     for project in session.scalars(projects).all():
         for found in source.iter_batches(session, project, with_runs=False, with_files=False,
-                                         records=True):
+                                         records=True, pseudonyms=False):
             labels = {tid: {cid: c.label for cid, c in task.candidates.items()}
                       for tid, task in found.tasks.items()}
             bodies = [{"id": row[0], "record": _body(found, row, labels[row[12]])}

@@ -69,7 +69,10 @@ class AnnotationRow:
 def annotator_hash(session: Session, project: Project, user_id: int) -> str:
     """A stable pseudonym of an annotator within a project (HMAC with the secret key)."""
     found = settings.of(session)
-    key = (found.secret_key if found is not None else "review-harness").encode()
+    if found is None:  # no fixed fallback: pseudonyms anyone could reverse by trying ids
+        raise RuntimeError("annotator pseudonyms need the secret key: open the session with "
+                           "harness.db.make_sessionmaker(engine, settings)")
+    key = found.secret_key.encode()
     return hmac.new(key, f"annotator:{project.id}:{user_id}".encode(),
                     hashlib.sha256).hexdigest()[:16]
 
@@ -229,6 +232,7 @@ def iter_batches(
     records: bool = False,
     skip_adjudicated: bool = False,
     batch: int | None = None,
+    pseudonyms: bool = True,
 ) -> Iterator[Batch]:
     """The project's annotation versions with id > after_id, in id order, a batch at a time
     (of `task_ids` only, when given; without the tasks a lead has adjudicated, with
@@ -241,14 +245,16 @@ def iter_batches(
     Read through the Core: the JSON columns come as their stored text and are decoded
     once per batch; the newest version of each assignment comes with each row (an index
     lookup in the same statement); the findings and hint verdicts of a batch read without
-    filters are one range of annotation ids (`_in_batch`)."""
+    filters are one range of annotation ids (`_in_batch`). Without `pseudonyms` a batch
+    names no annotator (Batch.annotators is empty): for a reader that writes the record
+    bodies, which hold none, in a session that may have no secret key."""
     size_cap = batch or BATCH
     tasks = TaskLoader(session, project, with_runs, with_files)
     # The Core connection: session.execute adds the ORM's per-row work to plain selects.
     conn = session.connection()
     rubrics: dict[int, tuple[str, str]] = {
         rid: (name, version) for rid, name, version in conn.execute(_RUBRICS)}
-    pseudonyms: dict[int, str] = {}
+    named: dict[int, str] = {}
     contiguous = not latest_only and task_ids is None and not skip_adjudicated
     statement = _versions_statement(latest_only, with_details, task_ids is not None,
                                     skip_adjudicated, records)
@@ -263,8 +269,8 @@ def iter_batches(
         if not raw:
             return
         ids = [r[0] for r in raw]
-        for user_id in {r[13] for r in raw} - pseudonyms.keys():
-            pseudonyms[user_id] = annotator_hash(session, project, user_id)
+        for user_id in {r[13] for r in raw} - named.keys() if pseudonyms else ():
+            named[user_id] = annotator_hash(session, project, user_id)
         stored: dict[int, str] = (
             {r[0]: r[16] for r in raw if r[16] is not None} if records else {})
         # the versions whose details are read: all, or those without a stored body
@@ -303,7 +309,7 @@ def iter_batches(
                  active_seconds, hints_visible, submitted_at, task_id, user_id, simulated,
                  newest, _),
             (score, ranking, order) in zip(raw, per, strict=True)]
-        yield Batch(rows, tasks.load(r[12] for r in raw), pseudonyms, rubrics, findings,
+        yield Batch(rows, tasks.load(r[12] for r in raw), named, rubrics, findings,
                     verdicts, stored)
         last = ids[-1]
         if left is not None:
