@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from harness.analysis import analyze_files
 from harness.analysis.store import analyze_many
-from harness.models.analysis import Analysis
+from harness.models.analysis import Analysis, Highlight
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -143,7 +143,7 @@ def run_ours_inline(cands: list[tuple[dict[str, str], dict[str, str]]]) -> float
 def run_ours_pool(cands: list[tuple[dict[str, str], dict[str, str]]], workers: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         engine = create_engine(f"sqlite:///{tmp}/bench.db")
-        Analysis.metadata.create_all(engine, tables=[Analysis.__table__])  # type: ignore[list-item]
+        Analysis.metadata.create_all(engine, tables=[Analysis.__table__, Highlight.__table__])  # type: ignore[list-item]
         items = [
             (hashlib.sha256(f["solution.py"].encode()).hexdigest(), f, "python", t)
             for f, t in cands
