@@ -230,7 +230,11 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
 
     def connect(self) -> None:
         sock = socket.create_connection((self.address, self.port), TIMEOUT_S)
-        self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+        # the TLS socket owns the connection before its handshake, so the send's deadline
+        # (which shuts down self.sock) cuts a handshake that drips too
+        self.sock = self.tls.wrap_socket(sock, server_hostname=self.host,
+                                         do_handshake_on_connect=False)
+        self.sock.do_handshake()
 
 
 def _post(url: str, address: str, port: int, host: str, body: bytes,

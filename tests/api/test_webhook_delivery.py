@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 import requests
 from helpers import PASSWORD, task_line, write_jsonl
 from sqlalchemy import select
@@ -31,13 +32,15 @@ HARNESS = str(Path(sys.executable).parent / "harness")
 CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 
 
+@pytest.mark.parametrize("scheme", ["http", "https"])
 def test_a_receiver_that_answers_a_byte_at_a_time_is_cut_off_at_the_deadline(
-        db, make_project, settings, monkeypatch) -> None:
+        db, make_project, settings, monkeypatch, scheme) -> None:
     """Each read's timeout alone let a receiver that drips its answer (a byte every half
     second here) hold the delivery thread as long as it liked, past the claim's lease
     (then a second sender took the delivery and sent it again). The whole send has a
     deadline; the delivery is retried later, with the reason."""
     monkeypatch.setattr(webhooks, "SEND_DEADLINE_S", 2.0)
+    tls = scheme == "https"
     server = socket.create_server(("127.0.0.1", 0))
     port = server.getsockname()[1]
     stop = threading.Event()
@@ -46,7 +49,10 @@ def test_a_receiver_that_answers_a_byte_at_a_time_is_cut_off_at_the_deadline(
         conn, _ = server.accept()
         with conn:
             conn.recv(65536)
-            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"y" * 60:  # 30 s if let run
+            # plain: an answer's head; TLS: a handshake record's header and body
+            drip = (b"\x16\x03\x03\x00\x40" + b"\x02" * 60 if tls
+                    else b"HTTP/1.1 200 OK\r\nX-Slow: " + b"y" * 60)
+            for byte in drip:  # 30 s if let run
                 if stop.is_set():
                     return
                 try:
@@ -60,7 +66,7 @@ def test_a_receiver_that_answers_a_byte_at_a_time_is_cut_off_at_the_deadline(
     factory = make_sessionmaker(db.get_bind(), replace(settings, webhook_allow=("127.0.0.1",)))
     with factory() as s:
         project = s.merge(make_project("p"))
-        webhooks.add_webhook(s, project, f"http://127.0.0.1:{port}/hook",
+        webhooks.add_webhook(s, project, f"{scheme}://127.0.0.1:{port}/hook",
                              ["annotation.submitted"])
         webhooks.emit(s, project.id, "annotation.submitted", {"n": 1})
         s.commit()
