@@ -36,6 +36,10 @@ MAX_PAGE = 500
 DEFAULT_PAGE = 100
 
 
+MAX_ID = 2**31 - 1
+"""The largest id a row has (INTEGER ids: 32-bit on PostgreSQL)."""
+
+
 def encode_cursor(kind: str, last_id: int) -> str:
     return base64.urlsafe_b64encode(f"{kind}:{last_id}".encode()).decode().rstrip("=")
 
@@ -50,7 +54,7 @@ def decode_cursor(kind: str, cursor: str | None) -> int:
         last = int(value)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidInput("invalid", "not a cursor this API gave out", field="cursor") from None
-    if found != kind or last < 0:
+    if found != kind or not 0 <= last <= MAX_ID:  # 30 digits overflow the driver: a 500
         raise InvalidInput("invalid", "not a cursor this API gave out", field="cursor")
     return last
 

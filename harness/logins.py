@@ -9,11 +9,15 @@ account's count, not the address's (one valid account must not unlock guessing a
 others from the same address). Unknown names are counted like known ones, so the
 answer does not tell which names exist.
 
-A login (`begin_attempt`) counts itself before its password is checked: its rows are
-committed first, then it goes ahead only while no more than MAX_FAILURES rows (its own
-among them) are in the window. Of many attempts at once (a password's check takes ~0.3 s
-of scrypt, and every server thread and process runs one), at most MAX_FAILURES get their
-password checked: the last of them to commit sees all the others' rows.
+A login (`begin_attempt`) counts itself against its account before its password is
+checked: its account row is committed first, and it goes ahead only while the account has
+fewer than MAX_FAILURES other rows in the window (failures, and attempts still being
+checked). Of many guesses at one account at once (a password's check takes ~0.3 s of
+scrypt, and every server thread and process runs one), at most MAX_FAILURES get their
+password checked. The address counts finished failures only (checked before, recorded
+after): a burst of people logging in from one address (an office behind NAT, a team
+starting its shift) is never refused for being at once, and guessing spread over many
+names from one address may overshoot the address's limit by the attempts in flight.
 """
 
 from __future__ import annotations
@@ -69,38 +73,47 @@ def _limited(what: str, times: list[datetime], now: datetime) -> RateLimited:
 
 
 def begin_attempt(factory: sessionmaker[Session], name: str, address: str,
-                  *, now: datetime | None = None) -> list[int]:
-    """Count this attempt as a failure before its password is checked, in transactions of
-    its own (committed, so every concurrent attempt counts it): RateLimited when, with it,
-    the account or the address has more than MAX_FAILURES in the window (its rows taken
-    back). Returns its rows' ids: left as the failure when the password is wrong,
-    `forget_attempt` when it is right."""
+                  *, now: datetime | None = None) -> int:
+    """Before a password is checked: RateLimited when the address has MAX_FAILURES
+    failures in the window, or the account has MAX_FAILURES rows (failures and attempts in
+    flight) besides this attempt's own, which is committed first so that every concurrent
+    attempt counts it (and taken back when refused). Returns that row's id: `failed` or
+    `succeeded` says how the check went."""
     now = now or utcnow()
-    keys = _keys(name, address)
+    (account, account_what), (addr, addr_what) = _keys(name, address)
     with session_scope(factory) as s:
+        times = _recent(s, addr, now)
+        if len(times) >= MAX_FAILURES:
+            raise _limited(addr_what, times, now)
         s.execute(delete(LoginFailure).where(LoginFailure.at <= now - WINDOW))
-        rows = [LoginFailure(key=key, at=now) for key, _ in keys]
-        s.add_all(rows)
+        row = LoginFailure(key=account, at=now)
+        s.add(row)
         s.flush()
-        ids = [row.id for row in rows]
-    refused: RateLimited | None = None
+        row_id = row.id
     with session_scope(factory) as s:
-        for (key, what), row_id in zip(keys, ids, strict=True):
-            times = _recent(s, key, now, but=row_id)
-            if len(times) >= MAX_FAILURES:
-                refused = _limited(what, times, now)
-                s.execute(delete(LoginFailure).where(LoginFailure.id.in_(ids)))
-                break
-    if refused is not None:
-        raise refused
-    return ids
+        times = _recent(s, account, now, but=row_id)
+        if len(times) >= MAX_FAILURES:
+            s.execute(delete(LoginFailure).where(LoginFailure.id == row_id))
+            refused = _limited(account_what, times, now)
+        else:
+            return row_id
+    raise refused
 
 
-def forget_attempt(session: Session, ids: list[int], name: str) -> None:
-    """The attempt's password was right: its rows go, and the account's failures with
-    them (`clear_account`)."""
-    session.execute(delete(LoginFailure).where(LoginFailure.id.in_(ids)))
-    clear_account(session, name)
+def failed(factory: sessionmaker[Session], address: str, *, now: datetime | None = None) -> None:
+    """The attempt's password was wrong: its account row (`begin_attempt`) stays as the
+    failure, and the address gets one, committed now whatever becomes of the request's
+    transaction."""
+    with session_scope(factory) as s:
+        s.add(LoginFailure(key=_keys("", address)[1][0], at=now or utcnow()))
+
+
+def succeeded(factory: sessionmaker[Session], attempt: int, name: str) -> None:
+    """The attempt's password was right: its row goes, and the account's failures with it
+    (`clear_account`), committed now."""
+    with session_scope(factory) as s:
+        s.execute(delete(LoginFailure).where(LoginFailure.id == attempt))
+        clear_account(s, name)
 
 
 def record_failure(session: Session, name: str, address: str,

@@ -39,6 +39,7 @@ import secrets
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -255,16 +256,18 @@ def _post(url: str, address: str, port: int, host: str, body: bytes,
     timer = threading.Timer(SEND_DEADLINE_S, deadline)
     timer.daemon = True
     timer.start()
+    status = None
     try:
         conn.request("POST", path, body=body, headers=headers)
         response = conn.getresponse()
-        response.read(64 * 1024)
-        if cut.is_set():
-            raise TimeoutError(f"no whole answer within {SEND_DEADLINE_S:g} s")
-        return response.status
-    except (OSError, http.client.HTTPException):
-        if cut.is_set():
-            raise TimeoutError(f"no whole answer within {SEND_DEADLINE_S:g} s") from None
+        status = response.status  # the receiver's answer: what the deadline may cut is
+        response.read(64 * 1024)  # the rest of its body, read only to end the exchange
+        return status
+    except Exception:
+        if status is not None and cut.is_set():
+            return status  # answered; sending it again would deliver it twice
+        if cut.is_set():  # whatever the cut socket raised (the TLS layer: not only OSError)
+            raise TimeoutError(f"no answer within {SEND_DEADLINE_S:g} s") from None
         raise
     finally:
         timer.cancel()
@@ -290,6 +293,15 @@ def deliver_due(factory: sessionmaker[Session], *, now: datetime | None = None, 
     Counts by outcome."""
     counts = {"sent": 0, "retry": 0, "failed": 0}
     now = now or utcnow()
+    started = time.monotonic()
+
+    def current() -> datetime:
+        """The round's `now` moved on by the time its sends took: a claim's lease and a
+        retry's backoff count from when they are made, not from the round's start (a
+        round of slow receivers outlasts a lease, and another sender would take the
+        delivery still in flight)."""
+        return now + timedelta(seconds=time.monotonic() - started)
+
     with factory() as session:
         due = list(session.scalars(
             select(WebhookDelivery.id).where(WebhookDelivery.state == "queued",
@@ -297,7 +309,7 @@ def deliver_due(factory: sessionmaker[Session], *, now: datetime | None = None, 
             .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(limit)))
     for delivery_id in due:
         with factory() as session:
-            if not claim(session, delivery_id, now):
+            if not claim(session, delivery_id, current()):
                 session.rollback()
                 continue  # another sender has it
             session.commit()
@@ -337,7 +349,7 @@ def deliver_due(factory: sessionmaker[Session], *, now: datetime | None = None, 
                 counts["failed"] += 1
             else:
                 delivery.last_error = error[:2000]
-                delivery.next_attempt_at = now + timedelta(
+                delivery.next_attempt_at = current() + timedelta(
                     seconds=BACKOFF_S * 2 ** (delivery.attempts - 1))
                 counts["retry"] += 1
             session.commit()

@@ -91,6 +91,10 @@ def _upload_limit() -> None:
         return
     if not current_user.is_authenticated or current_user.role not in ("lead", "admin"):
         return
+    if request.endpoint == "lead.import_page":  # another project's: 404 before the body
+        from web.access import project_or_404
+
+        project_or_404((request.view_args or {}).get("slug", ""))
     from web.extensions import app_settings
 
     request.max_content_length = app_settings().max_upload_mb * 1024 * 1024

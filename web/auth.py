@@ -105,13 +105,14 @@ def login() -> ResponseReturnValue:
         attempt = logins.begin_attempt(db.factory, name, address)  # counted as a failure
         user = db.session.scalars(select(User).where(User.name == name)).one_or_none()
         if user is not None and verify_password(user, form.password.data or ""):
-            logins.forget_attempt(db.session, attempt, name)
+            logins.succeeded(db.factory, attempt, name)
             session.clear()  # nothing of the anonymous session (its CSRF token) carries over
             login_user(current(user))
             audit.record(db.session, "auth.login", user_id=user.id)
             return redirect(_safe_next(request.args.get("next")))
         if user is None:
             verify_password(User(name="", role="annotator"), form.password.data or "")
+        logins.failed(db.factory, address)
         flash("Unknown user name or wrong password.", "error")
         return render_template("login.html", form=form), 401
     status = 400 if request.method == "POST" else 200
@@ -157,9 +158,10 @@ def change_password() -> ResponseReturnValue:
         address = request.remote_addr or ""
         attempt = logins.begin_attempt(db.factory, user.name, address)
         if not verify_password(user, form.current.data or ""):
-            flash("The current password is wrong.", "error")  # the attempt stays a failure
+            logins.failed(db.factory, address)
+            flash("The current password is wrong.", "error")
             return render_template("password.html", form=form), 403
-        logins.forget_attempt(db.session, attempt, user.name)
+        logins.succeeded(db.factory, attempt, user.name)
         set_password(db.session, user, form.password.data or "", by_user_id=user.id)
         login_user(current(user))
         flash("Password changed; your other sessions are logged out.", "info")

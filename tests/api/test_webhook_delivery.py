@@ -78,7 +78,57 @@ def test_a_receiver_that_answers_a_byte_at_a_time_is_cut_off_at_the_deadline(
     assert counts == {"sent": 0, "retry": 1, "failed": 0} and took < 10, (counts, took)
     with factory() as s:
         delivery = s.scalars(select(WebhookDelivery)).one()
-        assert delivery.state == "queued" and "within 2 s" in (delivery.last_error or "")
+        assert delivery.state == "queued" and "no answer within 2 s" in (delivery.last_error or "")
+
+
+def test_a_round_of_slow_sends_keeps_each_delivery_to_one_sender(
+        db, make_project, settings, monkeypatch) -> None:
+    """A round that sends to a slow receiver outlasts a lease: each claim's lease must
+    count from when it is taken, not from the round's start, or another process's loop
+    takes a delivery the round has not sent yet and both send it."""
+    monkeypatch.setattr(webhooks, "SEND_DEADLINE_S", 1.0)
+    monkeypatch.setattr(webhooks, "LEASE_S", 2.0)
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    received: list[str] = []
+    stop = threading.Event()
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            head = conn.recv(65536).decode("latin-1")
+            found = re.search(r"X-Harness-Delivery: (\d+)", head)
+            received.append(found.group(1) if found else "?")
+            stop.wait(1.5)  # no answer before the sender's deadline
+
+    def serve() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    allowed = replace(settings, webhook_allow=("127.0.0.1",))
+    factory = make_sessionmaker(db.get_bind(), allowed)
+    with factory() as s:
+        project = s.merge(make_project("p"))
+        webhooks.add_webhook(s, project, f"http://127.0.0.1:{port}/slow",
+                             ["annotation.submitted"])
+        for i in range(3):
+            webhooks.emit(s, project.id, "annotation.submitted", {"n": i})
+        s.commit()
+    first = threading.Thread(target=webhooks.deliver_due,
+                             args=(make_sessionmaker(db.get_bind(), allowed),))
+    first.start()
+    time.sleep(2.5)  # the first round is on its third send (1 s each), 2.5 s into it
+    webhooks.deliver_due(make_sessionmaker(db.get_bind(), allowed))  # another process
+    first.join()
+    stop.set()
+    server.close()
+    counts = Counter(received)
+    assert len(counts) == 3 and set(counts.values()) == {1}, counts
 
 
 def test_concurrent_senders_send_each_delivery_once(db, make_project, settings,

@@ -331,6 +331,9 @@ def test_a_task_file_over_4_mb_is_taken_from_a_lead_and_from_no_one_else(
     anonymous = app.test_client()
     resp = post(anonymous)
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+    # a lead of another project: no such project (answered before the body is read)
+    make_user("other", role="lead")
+    assert post(login("other")).status_code == 404
     resp = post(login("boss"))
     assert resp.status_code == 302, resp.status_code
     assert "Imported 1100 new" in _finished(login("boss"), resp.headers["Location"])

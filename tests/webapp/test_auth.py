@@ -7,6 +7,7 @@ import re
 import pytest
 from flask import Flask
 from helpers import csrf_from
+from werkzeug.routing import IntegerConverter
 
 from web.extensions import app_engine
 
@@ -15,7 +16,7 @@ PUBLIC = {"auth.login", "static", "api.openapi"}
 
 def sample_url(rule) -> str:  # type: ignore[no-untyped-def]
     """A concrete URL for a rule, with a placeholder for each argument."""
-    values = {arg: ("1" if conv.__class__.__name__ == "IntegerConverter" else "x")
+    values = {arg: ("1" if isinstance(conv, IntegerConverter) else "x")
               for arg, conv in rule._converters.items()}
     return re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: values.get(m.group(1), "x"), rule.rule)
 

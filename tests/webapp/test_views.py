@@ -8,7 +8,7 @@ import sys
 
 import pytest
 from flask import Flask, url_for
-from werkzeug.routing import Rule
+from werkzeug.routing import IntegerConverter, Rule
 
 from web import create_app
 from web.routes import ROUTES
@@ -100,7 +100,7 @@ def test_the_lazy_apps_urls_are_the_eager_apps_urls(settings) -> None:  # type: 
     assert "_compile_builder" in vars(Rule), "werkzeug renamed it: DeferredBuildRule defers nothing"
     built = 0
     for rule in eager.url_map.iter_rules():
-        values = {arg: 7 if type(rule._converters[arg]).__name__ == "IntegerConverter" else "x-1"
+        values = {arg: 7 if isinstance(rule._converters[arg], IntegerConverter) else "x-1"
                   for arg in rule.arguments}
         for extra in ({}, {"rule": "r", "self": "s", "next": "/a b"}):
             with eager.test_request_context():
