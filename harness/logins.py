@@ -26,9 +26,8 @@ import math
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from harness.db import session_scope
 from harness.errors import RateLimited
 from harness.models import LoginFailure, utcnow
 
@@ -72,48 +71,47 @@ def _limited(what: str, times: list[datetime], now: datetime) -> RateLimited:
         field="name", retry_after=wait)
 
 
-def begin_attempt(factory: sessionmaker[Session], name: str, address: str,
+def begin_attempt(session: Session, name: str, address: str,
                   *, now: datetime | None = None) -> int:
     """Before a password is checked: RateLimited when the address has MAX_FAILURES
     failures in the window, or the account has MAX_FAILURES rows (failures and attempts in
-    flight) besides this attempt's own, which is committed first so that every concurrent
-    attempt counts it (and taken back when refused). Returns that row's id: `failed` or
-    `succeeded` says how the check went."""
+    flight) besides this attempt's own, which is committed first (the session's
+    transaction is: a login's request has written nothing before) so that every
+    concurrent attempt counts it, and taken back when refused. Returns that row's id:
+    `failed` or `succeeded` says how the check went. The request's own session, not one
+    of its own: a request holding two pooled connections at once can exhaust the pool
+    under a burst of logins, every request waiting for its second."""
     now = now or utcnow()
     (account, account_what), (addr, addr_what) = _keys(name, address)
-    with session_scope(factory) as s:
-        times = _recent(s, addr, now)
-        if len(times) >= MAX_FAILURES:
-            raise _limited(addr_what, times, now)
-        s.execute(delete(LoginFailure).where(LoginFailure.at <= now - WINDOW))
-        row = LoginFailure(key=account, at=now)
-        s.add(row)
-        s.flush()
-        row_id = row.id
-    with session_scope(factory) as s:
-        times = _recent(s, account, now, but=row_id)
-        if len(times) >= MAX_FAILURES:
-            s.execute(delete(LoginFailure).where(LoginFailure.id == row_id))
-            refused = _limited(account_what, times, now)
-        else:
-            return row_id
-    raise refused
+    times = _recent(session, addr, now)
+    if len(times) >= MAX_FAILURES:
+        raise _limited(addr_what, times, now)
+    session.execute(delete(LoginFailure).where(LoginFailure.at <= now - WINDOW))
+    row = LoginFailure(key=account, at=now)
+    session.add(row)
+    session.flush()
+    row_id = row.id
+    session.commit()
+    times = _recent(session, account, now, but=row_id)
+    if len(times) >= MAX_FAILURES:
+        session.execute(delete(LoginFailure).where(LoginFailure.id == row_id))
+        session.commit()
+        raise _limited(account_what, times, now)
+    return row_id
 
 
-def failed(factory: sessionmaker[Session], address: str, *, now: datetime | None = None) -> None:
+def failed(session: Session, address: str, *, now: datetime | None = None) -> None:
     """The attempt's password was wrong: its account row (`begin_attempt`) stays as the
-    failure, and the address gets one, committed now whatever becomes of the request's
-    transaction."""
-    with session_scope(factory) as s:
-        s.add(LoginFailure(key=_keys("", address)[1][0], at=now or utcnow()))
+    failure, and the address gets one (committed with the answer)."""
+    session.add(LoginFailure(key=_keys("", address)[1][0], at=now or utcnow()))
+    session.flush()
 
 
-def succeeded(factory: sessionmaker[Session], attempt: int, name: str) -> None:
+def succeeded(session: Session, attempt: int, name: str) -> None:
     """The attempt's password was right: its row goes, and the account's failures with it
-    (`clear_account`), committed now."""
-    with session_scope(factory) as s:
-        s.execute(delete(LoginFailure).where(LoginFailure.id == attempt))
-        clear_account(s, name)
+    (`clear_account`)."""
+    session.execute(delete(LoginFailure).where(LoginFailure.id == attempt))
+    clear_account(session, name)
 
 
 def record_failure(session: Session, name: str, address: str,

@@ -102,17 +102,17 @@ def login() -> ResponseReturnValue:
         from harness.models import User
 
         name, address = form.name.data or "", request.remote_addr or ""
-        attempt = logins.begin_attempt(db.factory, name, address)  # counted as a failure
+        attempt = logins.begin_attempt(db.session, name, address)  # counted as a failure
         user = db.session.scalars(select(User).where(User.name == name)).one_or_none()
         if user is not None and verify_password(user, form.password.data or ""):
-            logins.succeeded(db.factory, attempt, name)
+            logins.succeeded(db.session, attempt, name)
             session.clear()  # nothing of the anonymous session (its CSRF token) carries over
             login_user(current(user))
             audit.record(db.session, "auth.login", user_id=user.id)
             return redirect(_safe_next(request.args.get("next")))
         if user is None:
             verify_password(User(name="", role="annotator"), form.password.data or "")
-        logins.failed(db.factory, address)
+        logins.failed(db.session, address)
         flash("Unknown user name or wrong password.", "error")
         return render_template("login.html", form=form), 401
     status = 400 if request.method == "POST" else 200
@@ -156,12 +156,12 @@ def change_password() -> ResponseReturnValue:
         user = db.session.get(User, current_user.id)
         assert user is not None  # load_user found it for this request
         address = request.remote_addr or ""
-        attempt = logins.begin_attempt(db.factory, user.name, address)
+        attempt = logins.begin_attempt(db.session, user.name, address)
         if not verify_password(user, form.current.data or ""):
-            logins.failed(db.factory, address)
+            logins.failed(db.session, address)
             flash("The current password is wrong.", "error")
             return render_template("password.html", form=form), 403
-        logins.succeeded(db.factory, attempt, user.name)
+        logins.succeeded(db.session, attempt, user.name)
         set_password(db.session, user, form.password.data or "", by_user_id=user.id)
         login_user(current(user))
         flash("Password changed; your other sessions are logged out.", "info")

@@ -130,10 +130,11 @@ def _at_once(session_factory, names: list[str], address: str
 
     def attempt(name: str) -> None:
         barrier.wait()
-        try:
-            through.append(logins.begin_attempt(session_factory, name, address))
-        except RateLimited as exc:
-            refused.append(exc)
+        with session_factory() as s:
+            try:
+                through.append(logins.begin_attempt(s, name, address))
+            except RateLimited as exc:
+                refused.append(exc)
 
     threads = [threading.Thread(target=attempt, args=(name,)) for name in names]
     for t in threads:
@@ -161,12 +162,14 @@ def test_many_people_logging_in_at_once_from_one_address_are_not_refused(
     accounts at the same moment are all checked; the address counts failures only."""
     through, refused = _at_once(session_factory, [f"ann{i}" for i in range(30)], "10.8.8.8")
     assert refused == [] and len(through) == 30
-    for i, attempt in enumerate(through):
-        logins.succeeded(session_factory, attempt, f"ann{i}")
-    for _ in range(logins.MAX_FAILURES):  # failures from the address still lock it
-        logins.failed(session_factory, "10.8.8.8")
-    with pytest.raises(RateLimited, match="this address"):
-        logins.begin_attempt(session_factory, "someone", "10.8.8.8")
+    with session_factory() as s:
+        for i, attempt in enumerate(through):
+            logins.succeeded(s, attempt, f"ann{i}")
+        for _ in range(logins.MAX_FAILURES):  # failures from the address still lock it
+            logins.failed(s, "10.8.8.8")
+        s.commit()
+        with pytest.raises(RateLimited, match="this address"):
+            logins.begin_attempt(s, "someone", "10.8.8.8")
 
 
 def test_failures_age_out_of_the_window_and_a_success_clears_the_account(db, make_user) -> None:
