@@ -40,16 +40,6 @@ def _keys(name: str, address: str) -> list[tuple[str, str]]:
             (f"addr:{address[:150]}", "this address")]
 
 
-def check_allowed(session: Session, name: str, address: str,
-                  *, now: datetime | None = None) -> None:
-    """Raise RateLimited when the account or the address has too many recent failures."""
-    now = now or utcnow()
-    for key, what in _keys(name, address):
-        times = _recent(session, key, now)
-        if len(times) >= MAX_FAILURES:
-            raise _limited(what, times, now)
-
-
 def _recent(session: Session, key: str, now: datetime, *, but: int | None = None
             ) -> list[datetime]:
     """The times of the key's last MAX_FAILURES rows in the window (but row `but`)."""
@@ -112,15 +102,6 @@ def succeeded(session: Session, attempt: int, name: str) -> None:
     (`clear_account`)."""
     session.execute(delete(LoginFailure).where(LoginFailure.id == attempt))
     clear_account(session, name)
-
-
-def record_failure(session: Session, name: str, address: str,
-                   *, now: datetime | None = None) -> None:
-    """Count one failed attempt against the account and the address; drop expired rows."""
-    now = now or utcnow()
-    session.execute(delete(LoginFailure).where(LoginFailure.at <= now - WINDOW))
-    session.add_all(LoginFailure(key=key, at=now) for key, _ in _keys(name, address))
-    session.flush()
 
 
 def clear_account(session: Session, name: str) -> None:

@@ -172,21 +172,28 @@ def test_many_people_logging_in_at_once_from_one_address_are_not_refused(
             logins.begin_attempt(s, "someone", "10.8.8.8")
 
 
+def fail_login(db, name: str, address: str, *, now=None) -> None:
+    """One login whose password was wrong, as the login view records it."""
+    logins.begin_attempt(db, name, address, now=now)
+    logins.failed(db, address, now=now)
+    db.commit()
+
+
 def test_failures_age_out_of_the_window_and_a_success_clears_the_account(db, make_user) -> None:
     make_user("ann")
     long_ago = utcnow() - logins.WINDOW - timedelta(seconds=5)
     for _ in range(logins.MAX_FAILURES):
-        logins.record_failure(db, "ann", "10.0.0.1", now=long_ago)
-    logins.check_allowed(db, "ann", "10.0.0.1")  # old failures do not count
-    for _ in range(logins.MAX_FAILURES - 1):
-        logins.record_failure(db, "ann", "10.0.0.1")
-    logins.check_allowed(db, "ann", "10.0.0.1")  # 9 is still allowed
-    logins.clear_account(db, "ann")
-    logins.record_failure(db, "ann", "10.0.0.2")
-    logins.check_allowed(db, "ann", "10.0.0.2")  # the account's count restarted ...
-    logins.record_failure(db, "ann", "10.0.0.1")
+        fail_login(db, "ann", "10.0.0.1", now=long_ago)
+    for _ in range(logins.MAX_FAILURES - 1):  # old failures do not count
+        fail_login(db, "ann", "10.0.0.1")
+    attempt = logins.begin_attempt(db, "ann", "10.0.0.1")  # 9 is still allowed
+    logins.succeeded(db, attempt, "ann")
+    db.commit()
+    fail_login(db, "ann", "10.0.0.2")
+    fail_login(db, "ann", "10.0.0.1")  # the account's count restarted at the success ...
     with pytest.raises(RateLimited, match="this address"):  # ... the address's did not
-        logins.check_allowed(db, "ann", "10.0.0.1")
+        logins.begin_attempt(db, "ann", "10.0.0.1")
+    logins.succeeded(db, logins.begin_attempt(db, "ann", "10.0.0.3"), "ann")
     assert db.scalar(select(func.count()).select_from(LoginFailure)
                      .where(LoginFailure.at < utcnow() - logins.WINDOW)) == 0  # swept
 
