@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from harness import audit, qualification, settings, stats, webhooks
 from harness.agreement import rated_of
-from harness.analysis.hints import Hint
 from harness.annotate.checks import (
     consistency_warnings,
     known_hints,
@@ -94,9 +94,9 @@ def submit_annotation(
     warnings = consistency_warnings(rubric, shown, draft, outcomes)
     if warnings and not acknowledge_warnings:
         return SubmitResult(None, warnings=warnings)
-    annotation = _new_version(assignment, project, clean, shown,
-                              (latest.version if latest else 0) + 1, now)
-    annotation.record = _record_of(annotation, rubric, candidates)
+    annotation, parts = _new_version(assignment, project, clean, shown,
+                                     (latest.version if latest else 0) + 1, now)
+    annotation.record = _record_of(annotation, parts, rubric, candidates)
     _mark_submitted(assignment, now)
     assignment.draft = draft
     hooked = webhooks.any_for(session, project.id)
@@ -104,12 +104,13 @@ def submit_annotation(
     # the task's figures count it as pending (stats.refresh_task flushes the assignment).
     stats.refresh_task(session, project, assignment.task_id, pending=rated_of(
         assignment.user_id, json_copy(annotation.scores), annotation.ranking,
-        annotation.display_order, annotation.findings))
+        annotation.display_order, parts.findings))
     # The tail, from the id lock to the commit, is serialised per project on PostgreSQL
     # (lock_annotation_ids): keep it to the inserts that need the id.
     lock_annotation_ids(session, project.id)  # held to the commit: ids commit in order
     session.add(annotation)
     session.flush()
+    parts.insert(session, annotation)
     audit.record(session, "annotation.submit", user_id=assignment.user_id,
                  project_id=assignment.project_id, object_type="annotation",
                  object_id=annotation.id, assignment=assignment.id,
@@ -133,11 +134,34 @@ def _mark_submitted(assignment: Assignment, now: datetime | None) -> None:
         assignment.draft_saved_at = now
 
 
+@dataclass
+class _Parts:
+    """A new version's findings and hint verdicts, inserted once its id is drawn: one
+    executemany each (`insert`), not the unit of work's INSERT a row, which fetches every
+    row's id back (on SQLite one statement a finding: 20 findings, 20 statements)."""
+
+    findings: list[Finding]
+    verdicts: list[HintVerdict]
+
+    def insert(self, session: Session, annotation: Annotation) -> None:
+        for table, rows in ((Finding.__table__, self.findings),
+                            (HintVerdict.__table__, self.verdicts)):
+            if rows:
+                assert isinstance(table, Table)
+                columns = [c.key for c in table.columns if c.key not in ("id", "annotation_id")]
+                session.execute(insert(table), [
+                    {"annotation_id": annotation.id, **{k: getattr(row, k) for k in columns}}
+                    for row in rows])
+        # read from the database if asked for again in this session (never an empty list)
+        session.expire(annotation, ["findings", "hint_verdicts"])
+
+
 def _new_version(
     assignment: Assignment, project: Project, clean: dict[str, Any], shown: list[Shown],
     version: int, now: datetime,
-) -> Annotation:
-    """The checked review as Annotation `version`, with its findings and hint verdicts."""
+) -> tuple[Annotation, _Parts]:
+    """The checked review as Annotation `version`, and its findings and hint verdicts
+    (not yet in the session: `_Parts.insert`)."""
     annotation = Annotation(
         assignment_id=assignment.id,
         project_id=assignment.project_id,
@@ -152,23 +176,21 @@ def _new_version(
         hints_visible=project.hints_visible,
         submitted_at=now,
     )
+    findings = []
     for f in clean["findings"]:
         cand: Candidate = f["candidate"]
-        annotation.findings.append(Finding(
+        findings.append(Finding(
             candidate_id=cand.id, content_hash=cand.content_hash, file_path=f["file_path"],
             line_start=f["line_start"], line_end=f["line_end"], category=f["category"],
             severity=f["severity"], cwe=f["cwe"], comment=f["comment"],
         ))
-    hint: Hint
-    for cid, hint, verdict in clean["hint_verdicts"]:
-        annotation.hint_verdicts.append(HintVerdict(
-            candidate_id=cid, hint_key=hint.key[:300], rule_id=hint.rule_id[:80],
-            verdict=verdict,
-        ))
-    return annotation
+    verdicts = [HintVerdict(candidate_id=cid, hint_key=hint.key[:300], rule_id=hint.rule_id[:80],
+                            verdict=verdict)
+                for cid, hint, verdict in clean["hint_verdicts"]]
+    return annotation, _Parts(findings, verdicts)
 
 
-def _record_of(annotation: Annotation, rubric: RubricBody,
+def _record_of(annotation: Annotation, parts: _Parts, rubric: RubricBody,
                candidates: list[Candidate]) -> str:
     """The version's record body (harness/records.py), from what is stored with it; the
     rubric body is the project's pinned row's, whose name and version it carries."""
@@ -180,9 +202,8 @@ def _record_of(annotation: Annotation, rubric: RubricBody,
         ranking=annotation.ranking, rationale=annotation.rationale,
         confidence=annotation.confidence,
         findings=[(f.candidate_id, f.file_path, f.line_start, f.line_end, f.category,
-                   f.severity, f.cwe, f.comment, f.content_hash) for f in annotation.findings],
-        verdicts=[(v.candidate_id, v.hint_key, v.rule_id, v.verdict)
-                  for v in annotation.hint_verdicts])
+                   f.severity, f.cwe, f.comment, f.content_hash) for f in parts.findings],
+        verdicts=[(v.candidate_id, v.hint_key, v.rule_id, v.verdict) for v in parts.verdicts])
 
 
 def json_copy(value: Any) -> Any:

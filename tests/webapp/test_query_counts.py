@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 from helpers import csrf_from, task_line, write_jsonl
+from sqlalchemy import select
 
 from harness import runs
+from harness.models import Annotation
 
 # statements per request (the same on SQLite and PostgreSQL; a dialect that needs another
 # number gets its own entry)
@@ -151,3 +153,39 @@ def test_draft_save_and_submit_queries(site, login, count_queries, database, tas
     assert resp.status_code == 200, resp.get_data(as_text=True)
     assert resp.get_json()["version"] == 1
     assert len(queries) == SUBMIT[database], str(queries)
+
+
+@pytest.mark.parametrize("findings", [1, 12])
+def test_a_submits_findings_are_one_insert_and_stored_as_sent(site, login, count_queries, db,  # type: ignore[no-untyped-def]
+                                                               database, findings) -> None:
+    """A version's findings go in as one executemany, not an INSERT (and an id fetched
+    back) a finding: 12 findings cost the same statements as one, and every one is stored
+    with its fields, in the database and in the version's record."""
+    site(3)
+    client = login("ann")
+    page = _page_data(client, _claim(client))
+    headers = {"X-CSRFToken": csrf_from(client.get("/p/a/queue").get_data(as_text=True))}
+    ids = [c["id"] for c in page["candidates"]]
+    sent = [{"candidate_id": ids[i % len(ids)], "file_path": "solution.py",
+             "line_start": 1 + i % 2, "line_end": 2, "category": ["bug", "security"][i % 2],
+             "severity": ["low", "high"][i % 2], "cwe": [None, 89][i % 2],
+             "comment": f"finding {i}: <b>'quoted'</b> \u00e9"} for i in range(findings)]
+    body = {"draft": {**_review(page), "findings": sent}, "active_seconds": 1,
+            "acknowledge_warnings": True}
+    with count_queries() as queries:
+        resp = client.post(page["urls"]["submit"], json=body, headers=headers)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert resp.get_json()["version"] == 1
+    inserts = [q for q in queries if q.startswith("INSERT INTO findings")]
+    assert len(inserts) == 1, str(queries)
+    assert len(queries) == SUBMIT[database] + 1, str(queries)  # + the findings' INSERT
+    fields = ("candidate_id", "file_path", "line_start", "line_end", "category", "severity",
+              "cwe", "comment")
+    annotation = db.scalars(select(Annotation)).one()
+    stored = sorted((tuple(getattr(f, k) for k in fields) for f in annotation.findings),
+                    key=repr)
+    assert stored == sorted((tuple(f[k] for k in fields) for f in sent), key=repr)
+    assert all(f.content_hash for f in annotation.findings)
+    record = json.loads("{" + annotation.record + "}")  # stored without its braces
+    assert len(record["findings"]) == findings
+    assert {f["comment"] for f in record["findings"]} == {f["comment"] for f in sent}
