@@ -7,16 +7,16 @@ import hmac
 import re
 import secrets
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from harness import audit
+from harness import audit, leases
 from harness.errors import Conflict, InvalidInput, NotFound
-from harness.models import ApiToken, Project, ProjectMember, Role, User, utcnow
+from harness.models import ApiToken, Assignment, Project, ProjectMember, Role, User, utcnow
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,79}$")
 TOKEN_PREFIX = "rh_"  # noqa: S105 - a public marker, not a secret
@@ -57,6 +57,60 @@ def set_password(session: Session, user: User, password: str, *,
     audit.record(session, "user.password", user_id=by_user_id, object_type="user",
                  object_id=user.id)
     session.flush()
+
+
+def set_active(session: Session, user: User, active: bool, *,
+               by_user_id: int | None = None, now: datetime | None = None) -> int:
+    """Deactivate (or activate again) an account. A deactivated user's sessions end
+    (the epoch moves on, so they stay ended after activation), their API tokens and
+    password are refused while deactivated, and the tasks they hold go back to the pool
+    at once (their leases expire; a draft stays with its assignment). Returns how many
+    tasks were released. Conflict when the account is already so."""
+    if user.is_active == active:
+        raise Conflict("unchanged", f"user {user.name!r} is already "
+                       f"{'active' if active else 'deactivated'}", )
+    user.is_active = active
+    released = 0
+    if not active:
+        user.session_epoch = (user.session_epoch or 0) + 1
+        now = now or utcnow()
+        lapsed = session.execute(  # their leases run out now: expire_leases' path hands
+            update(Assignment)     # the tasks back, in its lock order
+            .where(Assignment.user_id == user.id, Assignment.state == "active")
+            .values(lease_expires_at=now - timedelta(seconds=1)))
+        released = int(getattr(lapsed, "rowcount", 0) or 0)
+        if released:
+            leases.expire_leases(session, now)
+    audit.record(session, "user.activate" if active else "user.deactivate",
+                 user_id=by_user_id, object_type="user", object_id=user.id,
+                 released=released)
+    session.flush()
+    return released
+
+
+def set_role(session: Session, user: User, role: str, *, by_user_id: int | None = None) -> None:
+    """Change an account's role; it applies from the user's next request (web.auth reads
+    the role each time), and their API tokens follow it (`user_for_token`)."""
+    if role not in Role.__members__:
+        raise InvalidInput("invalid",
+                           f"role {role!r}: expected one of {', '.join(Role.__members__)}",
+                           field="role")
+    if user.role == role:
+        raise Conflict("unchanged", f"the role of {user.name!r} is already {role}")
+    before, user.role = user.role, role
+    audit.record(session, "user.role", user_id=by_user_id, object_type="user",
+                 object_id=user.id, before=str(before), after=role)
+    session.flush()
+
+
+def users_with_projects(session: Session) -> list[tuple[User, list[str]]]:
+    """Every user by name, with the slugs of the projects they are a member of."""
+    slugs: dict[int, list[str]] = {}
+    for user_id, slug in session.execute(
+            select(ProjectMember.user_id, Project.slug)
+            .join(Project, Project.id == ProjectMember.project_id).order_by(Project.slug)):
+        slugs.setdefault(user_id, []).append(slug)
+    return [(u, slugs.get(u.id, [])) for u in session.scalars(select(User).order_by(User.name))]
 
 
 def user_by_name(session: Session, name: str) -> User:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from harness import accounts, importer, projects, setup, status
 from harness.cli.common import engine, fail, session, settings
-from harness.models import Project, User, utcnow
+from harness.models import Project, Role, User, utcnow
 
 
 @click.command()
@@ -58,6 +58,55 @@ def user_passwd(name: str, password_stdin: bool) -> None:
         accounts.set_password(s, accounts.user_by_name(s, name), password)
     shown = "" if password_stdin else f"; password: {password}"
     click.echo(f"password of {name} changed; their sessions are logged out{shown}")
+
+
+@user.command("deactivate")
+@click.argument("name")
+def user_deactivate(name: str) -> None:
+    """Deactivate a user: their sessions end, their password and API tokens are refused,
+    and the tasks they hold go back to the queue. Their submitted work stays."""
+    with session() as s:
+        target = accounts.user_by_name(s, name)
+        released = accounts.set_active(s, target, False)
+    click.echo(f"user {name} deactivated; their sessions are logged out"
+               + (f"; {released} task(s) they held are back in the queue" if released else ""))
+
+
+@user.command("activate")
+@click.argument("name")
+def user_activate(name: str) -> None:
+    """Let a deactivated user log in again (and use their API tokens)."""
+    with session() as s:
+        accounts.set_active(s, accounts.user_by_name(s, name), True)
+    click.echo(f"user {name} is active again")
+
+
+@user.command("role")
+@click.argument("name")
+@click.argument("role", type=click.Choice([r.value for r in Role]), metavar="ROLE")
+def user_role(name: str, role: str) -> None:
+    """Change a user's role (from their next request on)."""
+    with session() as s:
+        accounts.set_role(s, accounts.user_by_name(s, name), role)
+    click.echo(f"the role of {name} is now {role}")
+
+
+@user.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a user, a line each.")
+def user_list(as_json: bool) -> None:
+    """Every user: name, role, whether active, and the projects they are a member of."""
+    with session() as s:
+        rows = [(u.name, str(u.role), u.is_active, projects)
+                for u, projects in accounts.users_with_projects(s)]
+    if not rows:
+        click.echo("no users yet: add one with `harness user add NAME --role ROLE`", err=True)
+    for name, role, active, slugs in rows:
+        if as_json:
+            click.echo(json.dumps({"name": name, "role": role, "active": active,
+                                   "projects": slugs}))
+        else:
+            click.echo(f"{name}\t{role}\t{'active' if active else 'deactivated'}\t"
+                       f"{','.join(slugs) or '-'}")
 
 
 @click.group()
