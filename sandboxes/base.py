@@ -272,7 +272,9 @@ def check_relative_path(path: str) -> str:
         raise ValueError(f"file path {path!r} is empty or has surrounding spaces")
     if "\\" in path or "\x00" in path:
         raise ValueError(f"file path {path!r} may not contain backslashes or NUL")
-    if any(unicodedata.category(ch) in UNPRINTABLE for ch in path):
+    # isprintable() holds for none of UNPRINTABLE's categories: the test per character
+    # is for the rest (a no-break space, say), not for the common name
+    if not path.isprintable() and any(unicodedata.category(ch) in UNPRINTABLE for ch in path):
         raise ValueError(f"file path {path!r} may not contain control or invisible "
                          "formatting characters")
     if len(path) > MAX_PATH_CHARS or any(len(p.encode()) > 255 for p in path.split("/")):

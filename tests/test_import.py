@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from helpers import DEMO_TASKS, REALDATA, task_line, write_jsonl
 from helpers.queries import rows_read, statements_on
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from harness.importer import TaskFileError
 from harness.models import Candidate, Task
@@ -185,6 +185,41 @@ def test_valid_file_imports_every_task_and_candidate_with_hashes(db, make_projec
         assert tests_hash == files_hash(tests)
     positions = list(db.scalars(select(Task.position).where(Task.project_id == project.id).order_by(Task.position)))
     assert positions == list(range(1, 8))
+
+
+AWKWARD = ("quote \" backslash \\ slash / tab\t control \x01\x1f del \x7f "
+           "</script><!-- é ñ 日本語 \u2028\u2029 \u202e rtl 🙂 \U0010fffd\n" + "x" * 5000 + "\n")
+
+
+def test_contents_and_names_are_stored_exactly_and_as_json(db, make_project, import_file,
+                                                            tmp_path) -> None:
+    """The bulk insert writes files and tests as JSON text of its own (orjson): every
+    character comes back the same, through the ORM and as the column's JSON text, and
+    names of any printable script are kept."""
+    project = make_project()
+    line = task_line("t1")
+    line["candidates"][0]["files"] = {"répertoire/naïve.py": AWKWARD, "日本語.py": "",
+                                      "a\u00a0b.py": "x = '\u00a0'\n"}
+    line["tests"] = {"test_ünï.py": AWKWARD}
+    line["hidden_tests"] = {"test_hidden.py": "\\" * 3}
+    line["metadata"] = {"float": 0.1, "big": 2**70, "nested": [{"a": None}]}
+    import_file(project, write_jsonl(tmp_path / "tasks.jsonl", [line]))
+    db.expire_all()
+    task = db.scalars(select(Task).where(Task.project_id == project.id)).one()
+    assert (task.tests, task.hidden_tests, task.meta) == (
+        line["tests"], line["hidden_tests"], line["metadata"])
+    by_label = {c.label: c for c in task.candidates}
+    for sent in line["candidates"]:
+        assert by_label[sent["id"]].files == sent["files"]
+        assert by_label[sent["id"]].content_hash == files_hash(sent["files"])
+    cast = "::text" if db.get_bind().dialect.name == "postgresql" else ""
+    stored = db.execute(text(f"SELECT files{cast} FROM candidates WHERE task_id = :t"),
+                        {"t": task.id}).scalars().all()
+    def canonical(value: Any) -> str:
+        return json.dumps(value, sort_keys=True)
+
+    assert sorted(canonical(json.loads(s)) for s in stored) == sorted(
+        canonical(c["files"]) for c in line["candidates"])
 
 
 def test_content_hash_depends_on_names_and_contents_not_order() -> None:

@@ -49,6 +49,11 @@ BAD_NAMES = [
     "tests/test_ok.py\nPASSED everything",  # a newline would forge report lines
     "solution\x1b[2K.py",
     "evil\u202eyp.py",  # shows as evilpy.py reversed on the review page
+    "solu\u200btion.py",  # zero-width space: two names that look the same
+    "\ufeffsolution.py",  # a byte order mark
+    "a\u2028b.py",  # a line separator
+    "priv\ue000.py",  # private use
+    "tag\U000e0041.py",  # a tag character, invisible
     "x" * 300 + ".py",
 ]
 
