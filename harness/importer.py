@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import random
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,7 +28,6 @@ from harness.taskfile import (
 )
 
 BATCH = 500
-_shuffle = random.SystemRandom().shuffle
 # Core tables: bulk inserts without the ORM's per-row bookkeeping
 TASKS: Table = Task.__table__  # type: ignore[assignment]
 CANDIDATES: Table = Candidate.__table__  # type: ignore[assignment]
@@ -74,7 +74,8 @@ def import_tasks(
     Flushes; the caller commits once.
     """
     known = existing_ids(session, project)
-    checked = validate_file(path, existing_ids=known, update=update_existing, max_bytes=max_bytes)
+    checked = validate_file(path, existing_ids=known, update=update_existing, max_bytes=max_bytes,
+                            keep=True)
     if checked.errors:
         raise TaskFileError(checked.errors)
     if update_existing:
@@ -84,7 +85,8 @@ def import_tasks(
     position = session.scalar(
         select(func.coalesce(func.max(Task.position), 0)).where(Task.project_id == project.id)
     ) or 0
-    for chunk in _batches(iter_tasks(path, checked.digest), BATCH):
+    lines = checked.lines if checked.lines is not None else iter_tasks(path, checked.digest)
+    for chunk in _batches(lines, BATCH):
         new = [line for line in chunk if line.task["id"] not in known]
         old = [line for line in chunk if line.task["id"] in known]
         if new:
@@ -133,16 +135,20 @@ def _insert_new(session: Session, project: Project, new: list[Line], position: i
         )
     ).all()
     by_ext = {ext: tid for tid, ext in ids}
-    cand_rows = []
+    cand_rows: list[dict[str, Any]] = []
+    # Ids in random order, so on a blind project an id never tells where a candidate
+    # stood in the file (the file's order is kept in position): each task's rows sorted by
+    # random 64-bit keys from the OS, drawn in one call for the batch (SystemRandom's
+    # shuffle asked for them one at a time: 6% of an import).
+    noise = iter(memoryview(os.urandom(8 * sum(len(line.task["candidates"]) for line in new)))
+                 .cast("Q"))
     for line in new:
         rows_of_task = [
-            _candidate_row(by_ext[line.task["id"]], i, c, now)
+            (next(noise), _candidate_row(by_ext[line.task["id"]], i, c, now))
             for i, c in enumerate(line.task["candidates"])
         ]
-        # Ids in random order, so on a blind project an id never tells where a
-        # candidate stood in the file (the file's order is kept in position).
-        _shuffle(rows_of_task)
-        cand_rows.extend(rows_of_task)
+        rows_of_task.sort(key=itemgetter(0))
+        cand_rows.extend(row for _, row in rows_of_task)
     session.execute(insert(CANDIDATES), [_raw_json(row, "files") for row in cand_rows])
     session.execute(update(Project).where(Project.id == project.id)
                     .values(task_count=Project.task_count + len(new)))

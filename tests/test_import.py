@@ -334,3 +334,45 @@ def test_a_claim_right_after_a_large_import_reads_only_the_tasks_it_needs(
     db.rollback()
     # not the project's 2,000
     assert rows_read(db.connection(), *searches[0], "tasks") <= 2 * assignments.SCAN
+
+
+def _imported(db, project) -> list[tuple[Any, ...]]:  # type: ignore[no-untyped-def]
+    return [tuple(row) for row in db.execute(
+        select(Task.external_id, Task.position, Task.prompt, Task.tests, Task.meta,
+               Candidate.label, Candidate.position, Candidate.files, Candidate.content_hash)
+        .join(Candidate).where(Task.project_id == project.id)
+        .order_by(Task.position, Candidate.position))]
+
+
+def test_a_large_file_is_read_again_and_must_not_change_meanwhile(
+        db, make_project, import_file, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Up to KEEP_PARSED_BYTES a file's tasks are kept from the validation for the insert;
+    above it the file is read again in batches, and a file changed between the two reads
+    imports nothing. Both ways store the same rows."""
+    from harness import importer, taskfile
+
+    lines = [task_line(f"t{i}") for i in range(5)]
+    lines[2]["metadata"] = {"note": "é \u2028 ok"}
+    kept = make_project("kept")
+    import_file(kept, write_jsonl(tmp_path / "kept.jsonl", lines))
+    monkeypatch.setattr(taskfile, "KEEP_PARSED_BYTES", 10)
+    again = make_project("again")
+    import_file(again, write_jsonl(tmp_path / "again.jsonl", lines))
+    strip = [row[1:] for row in _imported(db, kept)]
+    assert strip == [row[1:] for row in _imported(db, again)] and len(strip) == 10
+
+    path = write_jsonl(tmp_path / "changing.jsonl", [task_line(f"u{i}") for i in range(3)])
+    validate = importer.validate_file
+
+    def validate_then_change(*args: Any, **kwargs: Any) -> Any:
+        checked = validate(*args, **kwargs)
+        with path.open("a") as fh:
+            fh.write(json.dumps(task_line("sneaked-in")) + "\n")
+        return checked
+
+    monkeypatch.setattr(importer, "validate_file", validate_then_change)
+    changing = make_project("changing")
+    with pytest.raises(taskfile.FileChangedError, match="changed while it was being imported"):
+        importer.import_tasks(db, changing, path)
+    db.rollback()
+    assert count_tasks(db, changing) == 0
