@@ -1,0 +1,87 @@
+"""Forged requests and data: each is refused with a 4xx that names its field, and
+nothing of it is stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from helpers import csrf_from, task_line, write_jsonl
+
+from harness import assignments
+from harness.models import Annotation, Assignment
+
+
+@pytest.fixture
+def held(db, make_project, make_user, import_file, tmp_path):  # type: ignore[no-untyped-def]
+    """A project with one task, an annotator holding it, and the CSRF header of the
+    annotator's logged-in client."""
+    project = make_project("w")
+    import_file(project, write_jsonl(tmp_path / "t.jsonl", [task_line("t1")]))
+    user = make_user("ann", projects=["w"])
+    assignment = assignments.claim_next(db, user.id, project).assignment
+    db.commit()
+    return assignment
+
+
+def page_token(client: Any, url: str) -> dict[str, str]:
+    html = client.get(url).get_data(as_text=True)
+    return {"X-CSRFToken": csrf_from(html.replace('name="csrf-token" content=',
+                                                  'name="csrf_token" value='))}
+
+
+def payload(ids: list[int], **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "findings": [{"candidate_id": ids[0], "file_path": "solution.py", "line_start": 1,
+                      "line_end": 2, "category": "bug", "severity": "medium",
+                      "comment": "off by one"}],
+        "scores": {str(c): {"correctness": 4, "security": 3, "efficiency": 4,
+                            "readability": 4} for c in ids},
+        "ranking": [[c] for c in ids],
+        "rationale": "The first one is clearly better than the other one.",
+        "confidence": 4,
+    }
+    return body | overrides
+
+
+SUPERSCRIPT_THREE = "\u00b3"  # str.isdigit() says yes; int() raises
+ARABIC_THREE = "\u0663"  # int() reads it as 3
+HUGE = "9" * 5000  # more digits than int() converts from a string
+
+
+def forged(ids: list[int]) -> dict[str, dict[str, Any]]:
+    """Numbers sent as text that no page sends, in each place a number is read."""
+    first = payload(ids)["findings"][0]
+    return {
+        f"scores.{ids[0]}.correctness": payload(ids, scores={
+            str(ids[0]): {"correctness": SUPERSCRIPT_THREE}}),
+        f"scores.{ids[1]}.correctness": payload(ids, scores={
+            str(ids[1]): {"correctness": ARABIC_THREE}}),
+        "findings.0.line_start": payload(ids, findings=[{**first, "line_start": HUGE}]),
+        "findings.0.candidate_id": payload(ids, findings=[
+            {**first, "candidate_id": SUPERSCRIPT_THREE}]),
+        "ranking": payload(ids, ranking=[[SUPERSCRIPT_THREE], ids]),
+        f"hint_verdicts.{SUPERSCRIPT_THREE}": payload(ids, hint_verdicts={
+            SUPERSCRIPT_THREE: {"k": "confirmed"}}),
+    }
+
+
+@pytest.mark.parametrize("endpoint", ["draft", "submit"])
+def test_numbers_forged_as_unicode_or_huge_text_are_named_errors(
+        client, login, db, held, endpoint) -> None:
+    """A score, line, candidate id or rank sent as "³", "٣" or 5000 digits: a 4xx naming
+    the field (it was a 500), and the saved draft and annotations stay as they were."""
+    login("ann")
+    url = f"/p/w/a/{held.id}"
+    headers = page_token(client, url)
+    saved = {"rationale": "what I had"}
+    assert client.post(f"{url}/draft", json={"draft": saved}, headers=headers).status_code == 200
+    for field, draft in forged(held.display_order).items():
+        resp = client.post(f"{url}/{endpoint}", json={"draft": draft}, headers=headers)
+        assert resp.status_code in (400, 422), (field, resp.status_code)
+        body = resp.get_json()
+        named = body["error"]["field"] if "error" in body else body["errors"][0]["field"]
+        assert named == field
+    db.expire_all()
+    assert db.get(Assignment, held.id).draft == saved
+    assert db.query(Annotation).count() == 0
