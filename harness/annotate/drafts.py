@@ -27,6 +27,7 @@ from harness.db import execute_core
 from harness.errors import Conflict, InvalidInput
 from harness.leases import ASSIGNMENT_COLUMNS, ASSIGNMENTS, lease_minutes, renew_lease
 from harness.models import (
+    MAX_ID,
     Assignment,
     Project,
     utcnow,
@@ -64,7 +65,7 @@ class DraftRequest(BaseModel):
     draft: dict[str, Any] | None = None
     active_seconds: float = 0.0
     acknowledge_warnings: bool = False
-    revision: int | None = None
+    revision: int | None = Field(default=None, ge=0, le=MAX_ID)
     """The draft revision the page's state is based on; None: overwrite unchecked
     (scripts). The review page always sends it."""
     page: str = Field(default="", max_length=64)

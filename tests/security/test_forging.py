@@ -85,3 +85,18 @@ def test_numbers_forged_as_unicode_or_huge_text_are_named_errors(
     db.expire_all()
     assert db.get(Assignment, held.id).draft == saved
     assert db.query(Annotation).count() == 0
+
+
+@pytest.mark.parametrize("revision", [10**23, 2**31, -1])
+def test_a_forged_revision_is_a_named_error(client, login, db, held, revision) -> None:
+    """The page sends the draft revision its state is based on; a number no INTEGER
+    column holds was the driver's overflow (a 500)."""
+    login("ann")
+    url = f"/p/w/a/{held.id}"
+    headers = page_token(client, url)
+    resp = client.post(f"{url}/draft", json={"draft": {"rationale": "forged"},
+                                             "revision": revision}, headers=headers)
+    assert resp.status_code == 400
+    assert resp.get_json()["error"]["field"] == "revision"
+    db.expire_all()
+    assert db.get(Assignment, held.id).draft_revision == 0
