@@ -272,6 +272,9 @@ def _save_active(*cond: Any) -> Any:
     return (update(ASSIGNMENTS)
             .where(_a.id == bindparam("assignment_id"), _a.state == "active",
                    _a.lease_expires_at.is_(None) | (_a.lease_expires_at >= bindparam("now")),
+                   # the last contact the added time was bounded by is still the row's:
+                   # saves racing from one stale read would each add the same idle time
+                   _a.draft_saved_at.is_not_distinct_from(bindparam("last")),
                    *cond)
             .values(lease_expires_at=bindparam("until"), draft_revision=_a.draft_revision + 1,
                     draft_writer=bindparam("page"), draft=bindparam("draft"),
@@ -285,7 +288,8 @@ def _save_active(*cond: Any) -> Any:
 # The common save in one statement (an active assignment whose lease still runs, the
 # page's revision current): the lease renewal and the revision's compare-and-set with the
 # draft. Anything else (a lapsed lease to revive, a stale revision to refuse, a submitted
-# assignment) falls back to `writable` and `next_revision`, which say what is wrong.
+# assignment, another save since this one read the row) falls back to `writable` and
+# `next_revision`, which say what is wrong, or bound the time by the fresh row.
 _SAVE_ANY = _save_active()
 _SAVE_BASED = _save_active(_a.draft_revision == bindparam("base"))
 _SAVE_OWN_PAGE = _save_active(or_(_a.draft_revision == bindparam("base"),
@@ -304,6 +308,7 @@ def _save_in_one(session: Session, assignment: Assignment, project: Project,
     row = execute_core(session, statement, {
         "assignment_id": assignment.id, "now": now, "until": now + timedelta(minutes=minutes),
         "base": base, "page": page or None, "draft": draft, "added": added,
+        "last": assignment.draft_saved_at,
     }).first()
     if row is None:
         return None

@@ -3,12 +3,14 @@ nothing of it is stored."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from helpers import csrf_from, task_line, write_jsonl
 
-from harness import assignments
+from harness import annotate, assignments
+from harness.annotate.common import CLOCK_SLACK
 from harness.models import Annotation, Assignment
 
 
@@ -100,3 +102,25 @@ def test_a_forged_revision_is_a_named_error(client, login, db, held, revision) -
     assert resp.get_json()["error"]["field"] == "revision"
     db.expire_all()
     assert db.get(Assignment, held.id).draft_revision == 0
+
+
+def test_saves_racing_cannot_each_claim_the_same_idle_time(db, held, session_factory) -> None:
+    """Active time is bounded by the time since the last contact. A forged client that
+    sends several saves at once, each claiming all of ten idle minutes, had each read
+    the same last contact before any committed, and each was added: paid time twice
+    the wall time. The second save here read the assignment before the first committed."""
+    project = held.project
+    before = held.active_seconds or 0.0
+    idle = (held.draft_saved_at or held.created_at) + timedelta(minutes=10)
+    with session_factory() as other:
+        first = other.get(Assignment, held.id)
+        annotate.save_draft(other, first, project, {"rationale": "one"}, active_seconds=600,
+                            page="p", now=idle)
+        other.commit()
+    annotate.save_draft(db, held, project, {"rationale": "two"}, active_seconds=600,
+                        page="p", now=idle + timedelta(seconds=1))
+    db.commit()
+    db.expire_all()
+    added = db.get(Assignment, held.id).active_seconds - before
+    assert added <= 600 + 1 + CLOCK_SLACK, added
+    assert db.get(Assignment, held.id).draft == {"rationale": "two"}
