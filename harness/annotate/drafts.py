@@ -91,7 +91,15 @@ def normalise_draft(raw: Any) -> dict[str, Any]:
     except ValidationError as exc:
         field, message = first_problem(exc, "draft")
         raise InvalidInput("invalid", message, field=field) from None
-    if len(json.dumps(draft)) > MAX_DRAFT_BYTES:
+    # Stored as it is, unknown parts and all: NaN or Infinity is no JSON a PostgreSQL
+    # column takes (a 500) nor the review page parses, and a lone surrogate ("\ud800",
+    # which JSON escapes allow) no UTF-8 a version's record or an export can be written in.
+    try:
+        size = len(json.dumps(draft, ensure_ascii=False, allow_nan=False).encode())
+    except ValueError:  # UnicodeEncodeError is one
+        raise InvalidInput("invalid", "numbers must be finite and text valid Unicode "
+                           "(no NaN, Infinity or lone surrogates)", field="draft") from None
+    if size > MAX_DRAFT_BYTES:
         raise InvalidInput("invalid", f"larger than {MAX_DRAFT_BYTES // 1024} KiB", field="draft")
     return draft
 

@@ -3,6 +3,7 @@ nothing of it is stored."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -124,3 +125,44 @@ def test_saves_racing_cannot_each_claim_the_same_idle_time(db, held, session_fac
     added = db.get(Assignment, held.id).active_seconds - before
     assert added <= 600 + 1 + CLOCK_SLACK, added
     assert db.get(Assignment, held.id).draft == {"rationale": "two"}
+
+
+@pytest.mark.parametrize("endpoint", ["draft", "submit"])
+def test_non_finite_numbers_and_lone_surrogates_are_refused_and_nothing_is_stored(
+        client, login, db, held, endpoint) -> None:
+    """JSON escapes and Python's parser let a forged body carry NaN, Infinity and lone
+    surrogates where no check looks (a score of a candidate not shown, a finding's extra
+    key) or in the rationale: PostgreSQL refused the draft's NaN (a 500) and a version's
+    record could not be encoded (a 500 at submit, after the draft was saved)."""
+    login("ann")
+    url = f"/p/w/a/{held.id}"
+    headers = page_token(client, url) | {"Content-Type": "application/json"}
+    saved = {"rationale": "ünïcödé is fine 🙂"}
+    assert client.post(f"{url}/draft", json={"draft": saved},
+                       headers=headers).status_code == 200
+    ids = held.display_order
+    finding = payload(ids)["findings"][0]
+
+    def raw(draft: dict[str, Any]) -> str:
+        """The body as JSON, with each "@name" string as the bare token or escape."""
+        text = json.dumps({"draft": draft})
+        for name, token in (("NaN", "NaN"), ("Inf", "Infinity"), ("-Inf", "-Infinity"),
+                            ("surrogate", '"\\ud800"'), ("low", '"x \\udfff y"')):
+            text = text.replace(f'"@{name}"', token)
+        return text
+
+    bodies = [
+        raw({"scores": {"999999": "@NaN"}}),
+        raw({"scores": {str(ids[0]): {"unknown": "@Inf"}}}),
+        raw({"findings": [{**finding, "x": "@-Inf"}]}),
+        raw({"findings": [{**finding, "comment": "@surrogate"}]}),
+        raw(payload(ids, rationale="@low")),
+    ]
+    for body in bodies:
+        resp = client.post(f"{url}/{endpoint}", data=body, headers=headers)
+        assert resp.status_code == 400, (body, resp.status_code)
+        assert resp.get_json()["error"]["field"] == "draft"
+        assert "finite" in resp.get_json()["error"]["message"]
+    db.expire_all()
+    assert db.get(Assignment, held.id).draft == saved
+    assert db.query(Annotation).count() == 0
