@@ -23,6 +23,7 @@ from harness.annotate.common import (
     shown_candidates,
     task_candidates,
 )
+from harness.assignments import Claim
 from harness.db import execute_core
 from harness.errors import Conflict, InvalidInput
 from harness.leases import ASSIGNMENT_COLUMNS, ASSIGNMENTS, lease_minutes, renew_lease
@@ -32,6 +33,7 @@ from harness.models import (
     Project,
     utcnow,
 )
+from harness.qualification import work_blocked
 from harness.rubric import RubricBody, project_rubric
 
 STALE_MESSAGE = ("this task is open in another tab or window, which saved newer changes; "
@@ -142,6 +144,10 @@ def writable(session: Session, assignment: Assignment, project: Project, now: da
     if assignment.state == "skipped":
         raise Conflict("skipped", "this task was skipped; it can no longer be edited",
                        field="assignment")
+    # A pause expires the member's active leases (qualification.check_gold_pause); a
+    # save would revive them, or add a version to a submitted one, as if it had not.
+    if work_blocked(session, project, assignment.user_id):
+        raise Conflict("member_paused", Claim.MESSAGES["member_paused"], field="assignment")
     if assignment.state == "submitted":
         return
     if not renew_lease(session, assignment, project, now=now):
