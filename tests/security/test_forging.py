@@ -166,3 +166,28 @@ def test_non_finite_numbers_and_lone_surrogates_are_refused_and_nothing_is_store
     db.expire_all()
     assert db.get(Assignment, held.id).draft == saved
     assert db.query(Annotation).count() == 0
+
+
+def test_a_nul_in_an_address_query_or_form_is_a_400_and_changes_nothing(
+        app, client, db, held, make_user) -> None:
+    """PostgreSQL takes no NUL in text, not even as a query's parameter: a login name,
+    a skip reason, a member's name or a slug carrying one was a 500 there."""
+    from helpers import logged_in
+
+    make_user("lead1", role="lead", projects=["w"])
+    page = client.get("/login").get_data(as_text=True)
+    resp = client.post("/login", data={"name": "an\x00n", "password": "x" * 12,
+                                       "csrf_token": csrf_from(page)})
+    assert resp.status_code == 400 and "NUL" in resp.get_data(as_text=True)
+    assert client.get("/login?next=/\x00").status_code == 400
+    ann, headers = logged_in(app, "ann")
+    resp = ann.post(f"/p/w/a/{held.id}/skip", data={"reason": "bo\x00red",
+                                                    "csrf_token": headers["X-CSRFToken"]})
+    assert resp.status_code == 400
+    lead, headers = logged_in(app, "lead1")
+    resp = lead.post("/p/w/members", data={"name": "x\x00y",
+                                           "csrf_token": headers["X-CSRFToken"]})
+    assert resp.status_code == 400 and "name: may not contain NUL" in resp.get_data(as_text=True)
+    assert lead.get("/p/w\x00x/").status_code == 400
+    db.expire_all()
+    assert db.get(Assignment, held.id).state == "active"
