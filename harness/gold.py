@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import secrets
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,6 +151,14 @@ def plant(files: dict[str, str], kind: str) -> Planted:
     raise InvalidInput("no_site", f"no place for a {kind} bug in this candidate", field="kind")
 
 
+def new_task_id(task: Task) -> str:
+    """The default id of a gold task planted from `task`: the source's id and a random
+    suffix. Annotators see task ids (the review page's title, the queue), and the id
+    used to end in the kind of bug planted ("t1.off_by_one"): which task was gold, and
+    what to look for in it."""
+    return f"{task.external_id}.{secrets.token_hex(3)}"
+
+
 def planted_task(task: Task, candidate: Candidate, kind: str, new_id: str) -> dict[str, Any]:
     """A task-file line: the original candidate and its planted copy, with the gold answer."""
     planted = plant({k: str(v) for k, v in candidate.files.items()}, kind)
@@ -181,7 +190,7 @@ def plant_gold_task(session: Session, project: Project, task: Task, candidate_la
         if run is None or run.state != "done" or run.status != "passed":
             raise Conflict("not_passing", f"candidate {candidate_label} has no passing test "
                            "run; plant bugs only into code known to pass", field="candidate")
-    line = planted_task(task, candidate, kind, new_id or f"{task.external_id}.{kind}")
+    line = planted_task(task, candidate, kind, new_id or new_task_id(task))
     with tempfile.TemporaryDirectory(prefix="gold-") as tmp:
         path = Path(tmp) / "planted.jsonl"
         path.write_text(json.dumps(line) + "\n", encoding="utf-8")
@@ -253,4 +262,4 @@ def preview(task: Task, candidate_label: str, kind: str) -> Preview:
     files = {k: str(v) for k, v in candidate.files.items()}
     planted = plant(files, kind)
     diff = line_diff(files[planted.file_path], planted.files[planted.file_path])
-    return Preview(planted, f"{task.external_id}.{kind}", diff)
+    return Preview(planted, new_task_id(task), diff)

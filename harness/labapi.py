@@ -28,16 +28,12 @@ from harness.errors import InvalidInput, NotFound
 from harness.exports import adjudicated, source
 from harness.exports.jsonl import annotation_lines
 from harness.exports.tasks import run_summary
-from harness.models import ApiToken, Project, Task
+from harness.models import MAX_ID, ApiToken, Project, Task
 from harness.runs import runs_for_task
 from harness.status import project_overview
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 100
-
-
-MAX_ID = 2**31 - 1
-"""The largest id a row has (INTEGER ids: 32-bit on PostgreSQL)."""
 
 
 def encode_cursor(kind: str, last_id: int) -> str:

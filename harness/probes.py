@@ -67,7 +67,11 @@ def check_source(source: str) -> None:
     """A probe must be a small, valid Python file with at least one test function."""
     if not isinstance(source, str) or not source.strip():
         raise InvalidInput("invalid_source", "the probe is empty; write a pytest test function")
-    size = len(source.encode("utf-8", errors="surrogatepass"))
+    try:
+        size = len(source.encode("utf-8"))
+    except UnicodeEncodeError:  # "\ud800" in the JSON: a 500 from ast.parse below
+        raise InvalidInput("invalid_source", "the probe has a lone surrogate character (U+D800 "
+                           "to U+DFFF); it must be valid Unicode text") from None
     if size > MAX_SOURCE_BYTES:
         raise TooLarge("too_large",
                        f"the probe is {size} bytes; at most {MAX_SOURCE_BYTES} are allowed")

@@ -228,11 +228,21 @@ _MEMBER_TIER = (
 says why the hot statements are)."""
 
 
+BLOCKED = (Qualification.paused, Qualification.failed)
+"""Member states whose work on the project stops: no claims, no saves or submits."""
+
+
+def work_blocked(session: Session, project: Project, user_id: int) -> bool:
+    """Is the member's work on the project stopped (`BLOCKED`)?"""
+    return session.scalar(select(ProjectMember.qualification).where(
+        ProjectMember.project_id == project.id, ProjectMember.user_id == user_id)) in BLOCKED
+
+
 def work_scope(session: Session, project: Project, user_id: int) -> Scope:
     """One query for the member and user, one for the assessment's task ids when set."""
     row = session.execute(_MEMBER_TIER, {"project_id": project.id, "user_id": user_id}).first()
     state, tier = (row[0], row[1]) if row is not None else (None, None)
-    if state in (Qualification.paused, Qualification.failed):
+    if state in BLOCKED:
         return Scope(blocked="member_paused")
     settings = project.settings or {}
     needed = settings.get("tier_required")

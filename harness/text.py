@@ -7,6 +7,8 @@ pygments and the browser. str.splitlines() would also split on form feeds,
 
 from __future__ import annotations
 
+import re
+
 
 def normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
@@ -61,3 +63,17 @@ def has_nul(text: str) -> bool:
     column, and no prompt, comment or rationale needs one (code files are JSON, where it
     is escaped, and stay as they are)."""
     return "\x00" in text
+
+
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")
+
+
+def whole_number(text: str) -> int | None:
+    """A whole number typed or sent as text (surrounding spaces allowed), else None.
+
+    ASCII digits only, and at most 18 of them: str.isdigit() also accepts "³" and other
+    Unicode digits, on which int() raises, and int() refuses a string of more than 4300
+    digits; either way a forged score, line or rank was a 500 rather than a named error.
+    """
+    match = _WHOLE_NUMBER.fullmatch(text.strip())
+    return int(match.group()) if match else None

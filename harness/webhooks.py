@@ -23,7 +23,9 @@ the connection then goes to the address that was checked, never to a second look
 Only hosts named in HARNESS_WEBHOOK_ALLOW (the admin's allow-list) are exempt.
 
 The body is signed: X-Harness-Signature: sha256=HEX(HMAC-SHA256(secret, body)), with
-the delivery id and event in their own headers so a receiver can drop duplicates.
+the delivery id and event in their own headers so a receiver can drop duplicates. The
+body carries the delivery id and the attempt's time too (`delivery`, `sent_at`), under
+the signature, so a receiver can also refuse a replayed capture (`signed_body`).
 """
 
 from __future__ import annotations
@@ -210,6 +212,15 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def signed_body(payload: dict[str, Any], delivery_id: int, sent_at: datetime) -> bytes:
+    """The bytes sent and signed: the event's payload with the delivery's id and the time
+    of this attempt. Inside the signature, they let a receiver refuse a captured delivery
+    replayed later (an old `sent_at`) or again under another X-Harness-Delivery (the
+    header is not signed; the body's `delivery` is)."""
+    return json.dumps({**payload, "delivery": delivery_id, "sent_at": sent_at.isoformat()},
+                      separators=(",", ":"), sort_keys=True).encode()
+
+
 class _PinnedHTTP(http.client.HTTPConnection):
     """Connects to the address that was checked, not to a fresh lookup of the host."""
 
@@ -318,7 +329,7 @@ def deliver_due(factory: sessionmaker[Session], *, now: datetime | None = None, 
             hook = session.get(Webhook, delivery.webhook_id)
             assert hook is not None
             url, secret, event = hook.url, hook.secret, delivery.event
-            body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
+            body = signed_body(delivery.payload, delivery_id, current())
             allow = _allow(session)
             session.rollback()  # no transaction stays open while we wait on the receiver
             error = None

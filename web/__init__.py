@@ -67,11 +67,13 @@ def configure(app: Flask, settings: Settings, test_config: dict[str, Any] | None
 
 def init_extensions(app: Flask) -> None:
     from web.extensions import csrf, db, login_manager
+    from web.security import refuse_nul
 
     db.init_app(app)
     login_manager.init_app(app)
     login_manager.user_loader(load_user)
     app.before_request(_upload_limit)  # before the CSRF check, which reads the form
+    app.before_request(refuse_nul)  # reads the form too: after the upload limit is set
     csrf.init_app(app)
 
 

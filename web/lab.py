@@ -13,6 +13,7 @@ from harness import accounts, exports
 from harness.errors import InvalidInput
 from harness.models import Project, Role, User, utcnow
 from harness.status import project_overview
+from harness.text import whole_number
 from web.access import project_or_404, visible_projects
 from web.downloads import download, options_from
 from web.extensions import db
@@ -67,12 +68,13 @@ def admin_tokens() -> ResponseReturnValue:
         days = request.form.get("expires_days", "").strip()
         expires = None
         if days:
-            if not days.isdigit() or not 1 <= int(days) <= 3650:
+            count = whole_number(days)
+            if count is None or not 1 <= count <= 3650:
                 raise InvalidInput("invalid", "expiry: 1 to 3650 days, or empty for never",
                                    field="expires_days")
             from datetime import timedelta
 
-            expires = utcnow() + timedelta(days=int(days))
+            expires = utcnow() + timedelta(days=count)
         token, secret = accounts.create_token(db.session, user, scoped, expires_at=expires,
                                               by_user_id=current_user.id)
         flash(f"Token {token.id} created for {user.name}. Copy it now: it is not shown again.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from itertools import chain
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, redirect, request, url_for
@@ -11,6 +12,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from harness.errors import Forbidden
+from harness.text import NUL_MESSAGE, has_nul
 from web.errors import error_response, wants_json
 from web.extensions import app_settings
 
@@ -101,6 +103,24 @@ def _require_login() -> ResponseReturnValue | None:
     if wants_json():
         return error_response(401, "unauthorized", "login required")
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def refuse_nul() -> ResponseReturnValue | None:
+    """A NUL character in the address, a query or a form field is a 400 before any view
+    reads it: PostgreSQL takes no NUL in text, not even as a query's parameter, so a
+    login name, skip reason, member name or slug carrying one was a 500 there (JSON
+    bodies' text is checked where it is read). Registered after the upload limit is
+    set (web.create_app), since it reads the form."""
+    if has_nul(request.path):
+        return error_response(400, "bad_request", f"the address {NUL_MESSAGE}")
+    fields = request.args.items(multi=True)
+    if request.method == "POST":
+        fields = chain(fields, request.form.items(multi=True))
+    for name, value in fields:
+        if has_nul(name) or has_nul(value):
+            name = name.replace("\x00", "")
+            return error_response(400, "bad_request", f"{name}: {NUL_MESSAGE}", field=name)
+    return None
 
 
 HSTS = "max-age=31536000; includeSubDomains"

@@ -25,7 +25,7 @@ from harness.models import (
 from harness.rubric import RubricBody
 from harness.runs import run_briefs
 from harness.runs.hidden import visible_view
-from harness.text import NUL_MESSAGE, has_nul
+from harness.text import NUL_MESSAGE, has_nul, whole_number
 
 # --- validation -----------------------------------------------------------------------
 
@@ -35,8 +35,8 @@ def _int(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
+    if isinstance(value, str):
+        return whole_number(value)
     return None
 
 

@@ -23,14 +23,17 @@ from harness.annotate.common import (
     shown_candidates,
     task_candidates,
 )
+from harness.assignments import Claim
 from harness.db import execute_core
 from harness.errors import Conflict, InvalidInput
 from harness.leases import ASSIGNMENT_COLUMNS, ASSIGNMENTS, lease_minutes, renew_lease
 from harness.models import (
+    MAX_ID,
     Assignment,
     Project,
     utcnow,
 )
+from harness.qualification import work_blocked
 from harness.rubric import RubricBody, project_rubric
 
 STALE_MESSAGE = ("this task is open in another tab or window, which saved newer changes; "
@@ -64,7 +67,7 @@ class DraftRequest(BaseModel):
     draft: dict[str, Any] | None = None
     active_seconds: float = 0.0
     acknowledge_warnings: bool = False
-    revision: int | None = None
+    revision: int | None = Field(default=None, ge=0, le=MAX_ID)
     """The draft revision the page's state is based on; None: overwrite unchecked
     (scripts). The review page always sends it."""
     page: str = Field(default="", max_length=64)
@@ -90,7 +93,15 @@ def normalise_draft(raw: Any) -> dict[str, Any]:
     except ValidationError as exc:
         field, message = first_problem(exc, "draft")
         raise InvalidInput("invalid", message, field=field) from None
-    if len(json.dumps(draft)) > MAX_DRAFT_BYTES:
+    # Stored as it is, unknown parts and all: NaN or Infinity is no JSON a PostgreSQL
+    # column takes (a 500) nor the review page parses, and a lone surrogate ("\ud800",
+    # which JSON escapes allow) no UTF-8 a version's record or an export can be written in.
+    try:
+        size = len(json.dumps(draft, ensure_ascii=False, allow_nan=False).encode())
+    except ValueError:  # UnicodeEncodeError is one
+        raise InvalidInput("invalid", "numbers must be finite and text valid Unicode "
+                           "(no NaN, Infinity or lone surrogates)", field="draft") from None
+    if size > MAX_DRAFT_BYTES:
         raise InvalidInput("invalid", f"larger than {MAX_DRAFT_BYTES // 1024} KiB", field="draft")
     return draft
 
@@ -133,6 +144,10 @@ def writable(session: Session, assignment: Assignment, project: Project, now: da
     if assignment.state == "skipped":
         raise Conflict("skipped", "this task was skipped; it can no longer be edited",
                        field="assignment")
+    # A pause expires the member's active leases (qualification.check_gold_pause); a
+    # save would revive them, or add a version to a submitted one, as if it had not.
+    if work_blocked(session, project, assignment.user_id):
+        raise Conflict("member_paused", Claim.MESSAGES["member_paused"], field="assignment")
     if assignment.state == "submitted":
         return
     if not renew_lease(session, assignment, project, now=now):
@@ -271,6 +286,9 @@ def _save_active(*cond: Any) -> Any:
     return (update(ASSIGNMENTS)
             .where(_a.id == bindparam("assignment_id"), _a.state == "active",
                    _a.lease_expires_at.is_(None) | (_a.lease_expires_at >= bindparam("now")),
+                   # the last contact the added time was bounded by is still the row's:
+                   # saves racing from one stale read would each add the same idle time
+                   _a.draft_saved_at.is_not_distinct_from(bindparam("last")),
                    *cond)
             .values(lease_expires_at=bindparam("until"), draft_revision=_a.draft_revision + 1,
                     draft_writer=bindparam("page"), draft=bindparam("draft"),
@@ -284,7 +302,8 @@ def _save_active(*cond: Any) -> Any:
 # The common save in one statement (an active assignment whose lease still runs, the
 # page's revision current): the lease renewal and the revision's compare-and-set with the
 # draft. Anything else (a lapsed lease to revive, a stale revision to refuse, a submitted
-# assignment) falls back to `writable` and `next_revision`, which say what is wrong.
+# assignment, another save since this one read the row) falls back to `writable` and
+# `next_revision`, which say what is wrong, or bound the time by the fresh row.
 _SAVE_ANY = _save_active()
 _SAVE_BASED = _save_active(_a.draft_revision == bindparam("base"))
 _SAVE_OWN_PAGE = _save_active(or_(_a.draft_revision == bindparam("base"),
@@ -303,6 +322,7 @@ def _save_in_one(session: Session, assignment: Assignment, project: Project,
     row = execute_core(session, statement, {
         "assignment_id": assignment.id, "now": now, "until": now + timedelta(minutes=minutes),
         "base": base, "page": page or None, "draft": draft, "added": added,
+        "last": assignment.draft_saved_at,
     }).first()
     if row is None:
         return None

@@ -1,7 +1,7 @@
 """All tables, imported here so Alembic and the services see one metadata."""
 
 from harness.models.analysis import Analysis, Highlight
-from harness.models.base import Base, utcnow
+from harness.models.base import MAX_ID, Base, utcnow
 from harness.models.core import (
     ApiToken,
     AuditEvent,
@@ -29,6 +29,7 @@ from harness.models.review import (
 from harness.models.runs import TestRun
 
 __all__ = [
+    "MAX_ID",
     "Adjudication",
     "Analysis",
     "Annotation",

@@ -16,6 +16,10 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
+MAX_ID = 2**31 - 1
+"""The largest whole number an INTEGER column holds (32-bit on PostgreSQL): ids, and
+counters such as a draft's revision. A larger one overflows the driver (a 500)."""
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

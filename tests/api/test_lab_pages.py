@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from helpers import csrf_from
 from sqlalchemy import select
 
@@ -73,3 +74,18 @@ def test_lab_user_cannot_reach_admin_page_or_revoke_others(client, login, lab, m
     assert resp.status_code == 404
     db.expire_all()
     assert db.get(ApiToken, lab.token_id).revoked_at is None
+
+
+@pytest.mark.parametrize("days", ["\u00b3", "9" * 5000, "-5", "0"])
+def test_a_forged_expiry_is_a_named_error_and_makes_no_token(client, login, lab, make_user,
+                                                             db, days) -> None:
+    make_user("root", role="admin")
+    login("root")
+    before = db.query(ApiToken).count()
+    page = client.get("/admin/tokens").get_data(as_text=True)
+    resp = client.post("/admin/tokens", data={"csrf_token": csrf_from(page), "user": "lab1",
+                                              "project": ["alpha"], "expires_days": days})
+    assert resp.status_code == 400
+    assert "expiry: 1 to 3650 days" in resp.get_data(as_text=True)
+    db.expire_all()
+    assert db.query(ApiToken).count() == before

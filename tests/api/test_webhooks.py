@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from helpers import DEMO_TASKS
@@ -99,3 +99,47 @@ def test_failures_back_off_and_retry(db, make_project, settings, receiver) -> No
     delivery = db.scalars(select(WebhookDelivery)).one()
     db.refresh(delivery)
     assert delivery.state == "sent" and delivery.attempts == 3 and len(recv.received) == 3
+
+
+def test_a_receiver_can_refuse_a_replayed_delivery(db, make_project, settings,
+                                                   receiver) -> None:
+    """A receiver that checks the signature, drops ids it has seen and refuses a stale
+    time: both attempts of one delivery pass (the same signed id, a fresh time each),
+    and a capture sent again under a new X-Harness-Delivery header, or days later,
+    is refused. Before, the body held neither the id nor a time: a capture verified
+    for ever, and a changed header made it a new delivery."""
+    recv = receiver(statuses=[500])
+    factory = _factory(db, settings)
+    with factory() as s:
+        project = s.merge(make_project("p"))
+        _, secret = webhooks.add_webhook(s, project, recv.url, ["annotation.submitted"])
+        webhooks.emit(s, project.id, "annotation.submitted", {"project": "p"})
+        s.commit()
+    now = utcnow()
+    assert webhooks.deliver_due(factory, now=now)["retry"] == 1
+    assert webhooks.deliver_due(factory, now=now + timedelta(seconds=31))["sent"] == 1
+    seen: set[int] = set()
+
+    def accepts(headers, body: bytes, at) -> bool:  # type: ignore[no-untyped-def]
+        expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(headers["X-Harness-Signature"], expected):
+            return False
+        event = json.loads(body)
+        if "sent_at" not in event or "delivery" not in event:
+            return False
+        sent = datetime.fromisoformat(event["sent_at"])
+        if abs((at - sent).total_seconds()) > 300 or event["delivery"] in seen:
+            return False
+        seen.add(event["delivery"])
+        return True
+
+    (first_headers, first), (retry_headers, retry) = recv.received
+    assert first != retry  # each attempt says when it was sent
+    assert json.loads(first)["delivery"] == int(first_headers["X-Harness-Delivery"])
+    assert accepts(first_headers, first, now)
+    seen.clear()  # the receiver answered 500: it did not keep the first attempt
+    assert accepts(retry_headers, retry, now + timedelta(seconds=31))
+    replayed = {**retry_headers, "X-Harness-Delivery": "999"}
+    assert not accepts(replayed, retry, now + timedelta(seconds=40))
+    seen.clear()
+    assert not accepts(retry_headers, retry, now + timedelta(days=3))

@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import task_line, write_jsonl
+from helpers import csrf_from, task_line, write_jsonl
 from sqlalchemy import select
 
+from harness.assignments import claim_next
 from harness.errors import Conflict, InvalidInput
 from harness.gold import plant, plant_gold_task
-from harness.models import Task
+from harness.models import Assignment, Task
 from harness.qualification import gold_of, score_against_gold
 
 TOTAL = "def total(xs):\n    s = 0\n    for i in range(len(xs)):\n        s += xs[i]\n    return s\n"
@@ -90,7 +91,7 @@ def test_a_planted_gold_task_scores_the_planted_lines(db, make_project, import_f
     report = plant_gold_task(db, project, task, "a", "off_by_one", require_passing=False)
     db.commit()
     assert report.created == 1
-    gold = db.scalars(select(Task).where(Task.external_id == "t1.off_by_one")).one()
+    gold = db.scalars(select(Task).where(Task.is_gold.is_(True))).one()
     assert gold.is_gold and {c.label for c in gold.candidates} == {"a", "a-planted"}
     findings, ranking = gold_of(gold)
     planted_id = next(c.id for c in gold.candidates if c.label == "a-planted")
@@ -104,6 +105,43 @@ def test_a_planted_gold_task_scores_the_planted_lines(db, make_project, import_f
 
     scored = score_against_gold(gold, [F()], ranking)
     assert (scored.recall, scored.precision, scored.tau) == (1.0, 1.0, 1.0)
+
+
+def test_an_annotator_given_a_planted_task_sees_nothing_of_gold_or_the_bug(
+        db, client, login, make_project, make_user, import_file, tmp_path: Path) -> None:
+    """The review page and the queue show the task's id: the default one named the kind
+    of bug planted ("t1.off_by_one"), telling the annotator it was gold and what to find."""
+    project = make_project("pg", overlap=1)
+    source = task_line("t1", candidates=[
+        {"id": "a", "model": "m", "files": {"solution.py": TOTAL}},
+        {"id": "b", "model": "m", "files": {"solution.py": SQL}}])
+    import_file(project, write_jsonl(tmp_path / "t.jsonl", [source]))
+    task = db.scalars(select(Task).where(Task.external_id == "t1")).one()
+    for kind in ("off_by_one", "string_sql"):
+        plant_gold_task(db, project, task, "a" if kind == "off_by_one" else "b", kind,
+                        require_passing=False)
+    other = make_user("ben", projects=["pg"])
+    make_user("ann", projects=["pg"])
+    assert claim_next(db, other.id, project).assignment.task_id == task.id  # t1 is full
+    db.commit()
+    login("ann")
+    seen = ""
+    for _ in range(2):
+        page = client.post("/queue", data={"csrf_token": csrf_from(client.get("/queue")
+                                                                    .get_data(as_text=True))})
+        review = client.get(page.headers["Location"]).get_data(as_text=True)
+        assert "Skip" in review or "skip" in review
+        seen += review + client.get("/queue").get_data(as_text=True)
+        client.post(page.headers["Location"] + "/skip",
+                    data={"csrf_token": csrf_from(review.replace(
+                        'name="csrf-token" content=', 'name="csrf_token" value=')),
+                          "reason": "next one"})
+    db.expire_all()
+    given = db.scalars(select(Task.is_gold).join(Assignment, Assignment.task_id == Task.id)
+                       .where(Assignment.user_id != other.id)).all()
+    assert given == [True, True]
+    for word in ("off_by_one", "string_sql", "planted", "gold"):
+        assert word not in seen.lower(), word
 
 
 def test_cli_plants_a_gold_task(tmp_path: Path) -> None:

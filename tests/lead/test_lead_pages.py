@@ -140,6 +140,26 @@ def test_adjudication_is_stored_apart_and_read_by_final_results(two_reviews, log
         assert [f.line_start for f in ann.findings] == [2]
 
 
+@pytest.mark.parametrize("field", ["rank", "f0_start", "f0_candidate"])
+def test_adjudication_with_a_forged_number_is_a_named_error(two_reviews, login, db,
+                                                             field) -> None:
+    """"³" passes str.isdigit() but not int(); 5000 digits pass neither: a 400 naming
+    the field, not a 500."""
+    project, task, bad, made = two_reviews
+    client = login("boss")
+    page = client.get("/p/lp/t/t1/adjudicate").get_data(as_text=True)
+    good = next(c for c in task.candidates if c.label == "a")
+    form = {"csrf_token": csrf_from(page), f"rank_{good.id}": "1", f"rank_{bad.id}": "2",
+            "f0_keep": "1", "f0_candidate": str(bad.id), "f0_file": "solution.py",
+            "f0_start": "1", "f0_end": "2", "f0_category": "bug", "f0_severity": "high",
+            "f0_cwe": "", "f0_comment": "subtracts"}
+    name = f"rank_{good.id}" if field == "rank" else field
+    for forged in ("\u00b3", "9" * 5000):
+        resp = client.post("/p/lp/t/t1/adjudicate", data={**form, name: forged})
+        assert resp.status_code == 400, (forged[:5], resp.status_code)
+    assert db.scalar(select(func.count(Adjudication.id))) == 0
+
+
 def test_adjudication_with_errors_records_nothing(two_reviews, login, db) -> None:
     project, task, bad, made = two_reviews
     client = login("boss")

@@ -267,3 +267,46 @@ def test_the_queue_links_to_the_assessment_until_taken_then_shows_the_result(
     assert 'data-assessment="taken"' in item
     assert "Starter assessment not passed (0%)" in item and 'href="/p/g/qualification"' in item
     assert "Not passed: 0%" in client.get("/p/g/qualification").get_data(as_text=True)
+
+
+def test_a_paused_member_cannot_go_on_changing_annotations(db, gold_project, login) -> None:
+    """The pause stops claims and expires the member's leases; a save or submit from the
+    review page (or forged) revived an expired lease or added a version to a submitted
+    review as if there were no pause. Both are a 409 that says why, and nothing changes."""
+    from helpers import csrf_from
+
+    from harness.models import Annotation, Assignment
+
+    project, user = gold_project
+    project.settings = {"gold_pause_below": 0.6, "gold_min": 2}
+    db.commit()
+    client = login("ann")
+    first = _answer(db, project, user, right=False)
+    _answer(db, project, user, right=False)  # the second wrong answer pauses
+    member = db.scalars(select(ProjectMember).where(ProjectMember.user_id == user.id)).one()
+    assert member.qualification == "paused"
+    assignment = db.get(Assignment, first.assignment_id)
+    url = f"/p/g/a/{assignment.id}"
+    page = client.get(url).get_data(as_text=True)
+    headers = {"X-CSRFToken": csrf_from(page.replace('name="csrf-token" content=',
+                                                      'name="csrf_token" value='))}
+    by = {c.label: c.id for c in assignment.task.candidates}
+    revised = {"findings": [], "ranking": [[by["a"]], [by["b"]]], "confidence": 3,
+               "scores": first.scores, "rationale": "On second thoughts a is the better one."}
+    expired = Assignment(project_id=project.id, user_id=user.id, state="expired",
+                         task_id=db.scalars(select(Task.id).where(
+                             Task.external_id == "live1")).one(),
+                         display_order=[], lease_expires_at=None)
+    db.add(expired)  # as a pause leaves a lease it expired
+    db.commit()
+    for target, draft in ((assignment, revised), (expired, {"rationale": "still at it"})):
+        for endpoint in ("draft", "submit"):
+            resp = client.post(f"/p/g/a/{target.id}/{endpoint}", headers=headers,
+                               json={"draft": draft, "acknowledge_warnings": True})
+            assert resp.status_code == 409, (target.state, endpoint, resp.status_code)
+            assert resp.get_json()["error"]["code"] == "member_paused"
+            assert "paused" in resp.get_json()["error"]["message"]
+    db.expire_all()
+    assert db.get(Assignment, expired.id).state == "expired"
+    assert db.scalars(select(Annotation.version).where(
+        Annotation.assignment_id == assignment.id)).all() == [1]

@@ -235,6 +235,21 @@ def test_probe_errors(app, client, login, site, db) -> None:
     assert db.scalar(select(func.count(ProbeTest.id))) == 0
 
 
+def test_a_probe_with_a_lone_surrogate_is_a_named_error(app, login, site, db) -> None:
+    """JSON's "\\ud800" escape gives a str no UTF-8 holds: ast.parse raised on it (a 500)."""
+    project, task = site
+    use_executor(app, echo_runner)
+    mine = assign(db, project, task, "ann")
+    c, headers = login_with_token(login, "ann")
+    body = '{"source": "def test_x():\\n    assert \\"\\ud800\\"\\n"}'
+    resp = c.post(f"/p/w/a/{mine.id}/probe", data=body,
+                  headers=headers | {"Content-Type": "application/json"})
+    assert resp.status_code == 400
+    assert resp.get_json()["error"]["code"] == "invalid_source"
+    assert "surrogate" in resp.get_json()["error"]["message"]
+    assert db.scalar(select(func.count(ProbeTest.id))) == 0
+
+
 def test_probe_rate_limit_per_user(app, client, login, site, db) -> None:
     project, task = site
     use_executor(app, echo_runner)

@@ -66,7 +66,7 @@ def plant_gold(slug: str, external_id: str) -> ResponseReturnValue:
     candidate, kind = form.get("candidate", "").strip(), form.get("kind", "").strip()
     if request.method == "GET":
         return _page(project, task, sources, candidate, kind, [])
-    new_id = form.get("new_id", "").strip() or f"{task.external_id}.{kind}"
+    new_id = form.get("new_id", "").strip() or gold.new_task_id(task)
     max_bytes = app_settings().max_file_bytes
     savepoint = db.session.begin_nested()
     try:

@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 from harness import adjudication, agreement, projects, reviews, stats
 from harness.errors import InvalidInput
 from harness.rubric import body_of, version_label
+from harness.text import whole_number
 from web.access import project_or_404, sees_models, task_or_404
 from web.bodies import parse
 from web.extensions import db
@@ -73,11 +74,11 @@ def _form_to_body(form: MultiDict[str, str], candidate_ids: list[int]) -> dict[s
     tie), and finding rows f<i>_* of which only those with keep checked count."""
     ranks: dict[int, list[int]] = {}
     for cid in candidate_ids:
-        raw = form.get(f"rank_{cid}", "").strip()
-        if not raw.isdigit():
+        rank = whole_number(form.get(f"rank_{cid}", ""))
+        if rank is None or rank < 0:
             raise InvalidInput("invalid", "give every candidate a rank (1 = best)",
                                field=f"rank_{cid}")
-        ranks.setdefault(int(raw), []).append(cid)
+        ranks.setdefault(rank, []).append(cid)
     findings = []
     rows = sorted({key.split("_", 1)[0] for key in form if key.startswith("f") and "_" in key})
     for row in rows:
@@ -88,11 +89,11 @@ def _form_to_body(form: MultiDict[str, str], candidate_ids: list[int]) -> dict[s
             return form.get(f"{row}_{name}", "").strip()
 
         def number(name: str, row: str = row) -> int:
-            value = form.get(f"{row}_{name}", "").strip()
-            if not value.lstrip("-").isdigit():
+            value = whole_number(form.get(f"{row}_{name}", ""))
+            if value is None:
                 raise InvalidInput("invalid", f"finding {row[1:]}: {name} must be a number",
                                    field=f"{row}_{name}")
-            return int(value)
+            return value
 
         findings.append({
             "candidate_id": number("candidate"),
@@ -103,7 +104,8 @@ def _form_to_body(form: MultiDict[str, str], candidate_ids: list[int]) -> dict[s
             "severity": get("severity"),
             "cwe": number("cwe") if get("cwe") else None,
             "comment": form.get(f"{row}_comment", ""),
-            "merged_from": [int(x) for x in get("merged").split(",") if x.strip().isdigit()],
+            "merged_from": [n for x in get("merged").split(",")
+                            if (n := whole_number(x)) is not None and n >= 0],
         })
     return {"ranking": [ranks[k] for k in sorted(ranks)], "findings": findings,
             "notes": form.get("notes", "")}
