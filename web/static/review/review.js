@@ -19,22 +19,29 @@ store.onSaved = (reply) => {
 };
 document.getElementById("stale-reload").addEventListener("click", () => window.location.assign(data.urls.reload));
 
-// Changes a stale view of this task could not save (kept in this tab): offer to add them.
+// Changes an earlier view of this task in this tab could not save: offer to add them.
 const leftover = store.stashed();
 if (leftover) {
   const box = document.getElementById("restore");
   const findingsCount = (leftover.state.findings || []).length;
+  // based on the draft shown now, and nothing changed here yet: they are simply the newer state
+  const newer = leftover.reason === "refused" && leftover.revision === store.revision;
+  const why = leftover.reason === "refused"
+    ? "because the server refused them or did not answer"
+    : "because the task was open elsewhere";
   document.getElementById("restore-text").textContent =
     `This tab holds changes from ${new Date(leftover.at).toLocaleTimeString()} that were not saved ` +
-    `because the task was open elsewhere (${findingsCount} finding${findingsCount === 1 ? "" : "s"}, ` +
-    "scores, ranking and rationale). Nothing already saved is replaced.";
+    `${why} (${findingsCount} finding${findingsCount === 1 ? "" : "s"}, ` +
+    "scores, ranking and rationale). " +
+    (newer ? "Nothing was saved since they were made." : "Nothing already saved is replaced.");
   box.hidden = false;
   document.getElementById("restore-discard").addEventListener("click", () => {
     store.dropStash();
     box.hidden = true;
   });
   document.getElementById("restore-add").addEventListener("click", async () => {
-    store.mergeStash(leftover.state);
+    if (newer && store.changes === 0) Object.assign(store.state, leftover.state);
+    else store.mergeStash(leftover.state);
     store.dirty = true;
     while (store.inflight) await store.inflight.catch(() => {});
     await store.save();

@@ -3,6 +3,9 @@
 // the draft revision the state is based on and this page's id. A save the server finds
 // stale (another tab or window saved since) is a 409: this page then stops saving, says
 // so and offers a reload; it never claims "Draft saved" for a save that was refused.
+// Changes a refused or unanswered save could not store are kept in this tab (session
+// storage) until a save stores them, so a reload (which a refused CSRF token or an ended
+// session asks for) offers them back instead of losing them.
 
 import { postJSON, postOnUnload } from "../lib.js";
 
@@ -40,6 +43,7 @@ export class Store {
     this.changes = 0; // counts local changes, so a reply can tell whether it saw the latest
     this.dirty = false;
     this.stale = false;
+    this.refused = false; // the last save was refused or not answered: changes are stashed
     this.inflight = null;
     this.unloading = false;
     this.timer = null;
@@ -57,9 +61,10 @@ export class Store {
     this.changes += 1;
     this.paintBanner();
     if (this.stale) {
-      this.stash();
+      this.stash("stale");
       return this.paintStale();
     }
+    if (this.refused) this.stash("refused");
     this.setStatus("dirty", "Unsaved changes…");
     this.rearm(SAVE_DELAY_MS);
   }
@@ -130,6 +135,8 @@ export class Store {
     if (this.isStaleReply(result)) return this.markStale();
     if (!result.ok) {
       this.pendingActive += active;
+      this.refused = true;
+      if (this.dirty) this.stash("refused");
       const msg = result.data?.error?.message;
       if (result.status === 400 || result.status === 409) {
         this.setStatus("error", `Not saved: ${msg || "refused"}`); // fixed by the next change
@@ -148,6 +155,10 @@ export class Store {
     this.adopt(result.data);
     if (this.changes === changes) this.dirty = false;
     else this.rearm();
+    if (this.refused && !this.dirty) {
+      this.refused = false;
+      if (this.stashed()?.page === this.page) this.dropStash(); // stored now
+    }
     const at = new Date(result.data.saved_at);
     this.setStatus(this.dirty ? "dirty" : "saved", `Draft saved ${at.toLocaleTimeString()}`);
     this.onWarnings(result.data.warnings || []);
@@ -185,7 +196,7 @@ export class Store {
 
   markStale() {
     this.stale = true;
-    if (this.dirty) this.stash();
+    if (this.dirty) this.stash("stale");
     clearTimeout(this.timer);
     this.timer = null;
     const banner = document.getElementById("stale-banner");
@@ -198,15 +209,19 @@ export class Store {
     this.setStatus("error", "Not saved: this task is open in another tab or window");
   }
 
-  // --- what a stale page could not save: kept in this tab, offered after the reload -----
+  // --- what this page could not save: kept in this tab, offered after the reload --------
 
   get stashKey() {
     return `review.unsaved.${this.assignment}`;
   }
 
-  stash() {
+  // reason: "stale" (another page saved since) or "refused" (the server refused or did
+  // not answer); revision: the draft the changes are based on
+  stash(reason) {
     try {
-      sessionStorage.setItem(this.stashKey, JSON.stringify({ at: Date.now(), state: this.state }));
+      sessionStorage.setItem(this.stashKey, JSON.stringify({
+        at: Date.now(), state: this.state, reason, revision: this.revision, page: this.page,
+      }));
     } catch {
       // storage full or refused: the stale page itself still shows the changes
     }

@@ -1,0 +1,53 @@
+"""The review page when things go wrong in a long shift: a session ended elsewhere while
+typing, a submit refused for missing answers. No typed work is lost, and the page says
+what is wrong where the annotator is working."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import PASSWORD, no_js_errors, take_next, wait_saved
+
+from harness.models import Assignment
+
+pytestmark = pytest.mark.browser
+
+
+def test_changes_refused_after_a_logout_elsewhere_come_back_after_the_reload(live, open_page) -> None:
+    """Logged out in another tab, the page's saves are refused (401, then a CSRF 400 once
+    logged in again) and the page asks for a reload: the reload offers the typed changes
+    back, exactly as typed, instead of showing the last saved draft only."""
+    page = open_page("alice")
+    errors = no_js_errors(page)
+    assignment_id = take_next(page, live)
+    page.fill("#rationale", "saved before the logout")
+    wait_saved(page)
+    other = page.context.new_page()
+    other.goto(f"{live.url}/queue")
+    other.click('form[action$="/logout"] button')
+    other.wait_for_url("**/login**")
+    typed = "typed after the logout: twenty minutes of reasoning about candidate B"
+    page.fill("#rationale", typed)
+    page.wait_for_selector('#save-status[data-state="error"]')
+    assert "Draft saved" not in page.inner_text("#save-status")
+    other.fill('input[name="name"]', "alice")
+    other.fill('input[name="password"]', PASSWORD)
+    other.click('button[type="submit"]')
+    other.wait_for_url(lambda url: "/login" not in url)
+    page.fill("#rationale", typed + ".")  # the page's next save: refused, its token is old
+    page.wait_for_selector('#save-status:has-text("reload the page")')
+    page.reload()
+    page.wait_for_selector("#restore:visible")
+    assert "not saved" in page.inner_text("#restore")
+    assert page.input_value("#rationale") == "saved before the logout"
+    with page.expect_navigation():
+        page.click("#restore-add")
+    page.wait_for_selector("#ranking .chip")
+    assert page.input_value("#rationale") == typed + "."
+    assert page.locator("#restore").is_hidden()
+    with live.db() as s:
+        assert s.get(Assignment, assignment_id).draft["rationale"] == typed + "."
+    # once stored, nothing is offered again
+    page.reload()
+    page.wait_for_selector("#ranking .chip")
+    assert page.locator("#restore").is_hidden()
+    assert errors == []
