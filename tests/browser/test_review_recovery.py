@@ -51,3 +51,39 @@ def test_changes_refused_after_a_logout_elsewhere_come_back_after_the_reload(liv
     page.wait_for_selector("#ranking .chip")
     assert page.locator("#restore").is_hidden()
     assert errors == []
+
+
+def test_a_refused_submit_takes_the_keyboard_to_the_problem_and_fixed_errors_go(
+        live, open_page) -> None:
+    """Submitted from the keyboard with answers missing: the focus lands on the first field
+    to fix (not on the page's body), and each error leaves the list and its field loses
+    its mark as soon as that field is changed."""
+    page = open_page("alice")
+    errors = no_js_errors(page)
+    take_next(page, live)
+    page.fill("#rationale", "too short")
+    page.focus("#submit")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#errors li")
+    focused = page.evaluate("document.activeElement.dataset.field || document.activeElement.id")
+    first_invalid = page.evaluate("document.querySelector('#annotation .invalid').dataset.field")
+    assert focused == first_invalid and focused.startswith("scores.")
+    assert "at least 20 characters" in page.inner_text("#errors")
+    # keyboard: the focused score is answered, then the next one
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.value") != ""
+    assert page.locator(f'#errors li[data-field="{focused}"]').count() == 0
+    assert page.locator(f'select[data-field="{focused}"].invalid').count() == 0
+    page.fill("#rationale", "A long enough rationale for the ranking below.")
+    assert "at least 20 characters" not in page.inner_text("#errors")
+    assert page.locator("#rationale.invalid").count() == 0
+    page.check('input[name="confidence"][value="3"]')
+    page.click("#keep-order")
+    assert "rank the candidates" not in page.inner_text("#errors")
+    assert "say how confident" not in page.inner_text("#errors")
+    for select_ in page.locator("select.score").all():
+        select_.select_option("3")
+    assert page.locator("#errors li").count() == 0
+    assert page.locator("#annotation .invalid").count() == 0
+    wait_saved(page)
+    assert errors == []

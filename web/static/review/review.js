@@ -74,6 +74,7 @@ document.addEventListener("visibilitychange", () => {
 
 const findings = new Findings(store, data);
 const ranking = new Ranking(store, data);
+ranking.onChange = () => clearError("ranking");
 const details = new DetailsPanel(document.getElementById("test-details"));
 const letters = Object.fromEntries(data.candidates.map((c) => [String(c.id), c.letter]));
 const runPanels = new RunPanels({ url: data.urls.runs, panel: details,
@@ -92,7 +93,7 @@ for (const select of document.querySelectorAll("select.score")) {
     const row = (store.state.scores[cand] ||= {});
     if (select.value === "") delete row[key];
     else row[key] = Number(select.value);
-    select.classList.remove("invalid");
+    clearError(select.dataset.field);
     store.changed();
   });
 }
@@ -102,6 +103,7 @@ rationale.value = store.state.rationale;
 attachCounter(rationale, document.getElementById("rationale-count"));
 rationale.addEventListener("input", () => {
   store.state.rationale = rationale.value;
+  clearError("rationale");
   store.changed();
 });
 
@@ -109,6 +111,7 @@ for (const radio of document.querySelectorAll('input[name="confidence"]')) {
   if (Number(radio.value) === store.state.confidence) radio.checked = true;
   radio.addEventListener("change", () => {
     store.state.confidence = Number(radio.value);
+    clearError("confidence");
     store.changed();
   });
 }
@@ -204,6 +207,27 @@ function showErrors(errors) {
   box.append(el("strong", { text: "Missing or wrong:" }), ul);
 }
 
+// A field's error goes once the field is changed (the submit checks it again).
+function clearError(field) {
+  const box = document.getElementById("errors");
+  for (const node of document.querySelectorAll(`[data-field="${CSS.escape(field)}"]`)) {
+    if (box.contains(node)) node.remove();
+    else node.classList.remove("invalid");
+  }
+  if (!box.querySelector("li")) box.replaceChildren();
+}
+
+// After a refused submit the keyboard goes to the first field to fix (the list of
+// errors is announced as an alert), else to the list itself.
+function focusFirstError() {
+  const first = document.querySelector("#annotation .invalid");
+  const control = first?.matches("select, textarea, input")
+    ? first : first?.querySelector("select, textarea, input, .chip");
+  const target = control || document.getElementById("errors");
+  target.focus({ preventScroll: true });
+  target.scrollIntoView({ block: "center" });
+}
+
 const submitButton = document.getElementById("submit");
 const anyway = document.getElementById("submit-anyway");
 let submitting = false; // one submit in flight blocks the next (button and Ctrl+Enter alike)
@@ -231,6 +255,7 @@ async function submit(acknowledge = false) {
   if (!result.ok && result.status !== 422) {
     store.setStatus("error", "Not submitted");
     showErrors([{ field: body.error?.field || "submit", message: body.error?.message || "The server did not answer; try again." }]);
+    focusFirstError();
     return;
   }
   showErrors(body.errors || []);
@@ -257,8 +282,8 @@ async function submit(acknowledge = false) {
   if ((body.warnings || []).length && !(body.errors || []).length) {
     anyway.hidden = false;
     anyway.focus();
-  } else {
-    document.getElementById("errors").scrollIntoView({ block: "nearest" });
+  } else if ((body.errors || []).length) {
+    focusFirstError();
   }
 }
 submitButton.addEventListener("click", () => submit(false));
