@@ -44,6 +44,45 @@ def test_lead_creates_a_project_from_an_uploaded_file(live, open_page) -> None:
     assert "0 / 2" in page.locator("table.list tbody tr").first.inner_text()
 
 
+
+def test_a_refused_settings_form_keeps_what_the_lead_typed(live, open_page) -> None:
+    """One bad field among several changes: the page names it, nothing is saved, and every
+    other field still holds what the lead typed (not the saved settings)."""
+    page = open_page("lead1")
+    page.goto(f"{live.url}/p/demo/settings")
+    page.select_option('select[name="state"]', "paused")
+    page.fill('input[name="overlap"]', "3")
+    page.uncheck('input[name="blind"]')
+    page.fill('input[name="hourly_rate"]', "25")
+    page.fill('input[name="wall_s"]', "7")
+    page.select_option('select[name="tier_required"]', "coding")
+    page.fill('input[name="lease_minutes"]', "half an hour")
+    page.click('#settings button[type="submit"]')
+    errors = page.locator("#form-errors")
+    errors.wait_for()
+    assert "lease_minutes" in errors.inner_text()
+    assert page.input_value('select[name="state"]') == "paused"
+    assert page.input_value('input[name="overlap"]') == "3"
+    assert not page.is_checked('input[name="blind"]')
+    assert page.input_value('input[name="hourly_rate"]') == "25"
+    assert page.input_value('input[name="wall_s"]') == "7"
+    assert page.input_value('select[name="tier_required"]') == "coding"
+    assert page.input_value('input[name="lease_minutes"]') == "half an hour"
+    with live.db() as s:
+        project = s.scalars(select(Project).where(Project.slug == "demo")).one()
+        assert (project.state, project.overlap) == ("active", 2)
+        assert "hourly_rate" not in (project.settings or {})
+    page.fill('input[name="lease_minutes"]', "30")
+    page.click('#settings button[type="submit"]')
+    page.wait_for_selector(".flash-success")
+    assert page.locator("#form-errors").count() == 0
+    assert page.input_value('input[name="overlap"]') == "3"
+    with live.db() as s:
+        project = s.scalars(select(Project).where(Project.slug == "demo")).one()
+        assert (project.state, project.overlap, project.blind) == ("paused", 3, False)
+        assert project.settings["lease_minutes"] == 30
+
+
 @pytest.fixture
 def reviewed(live):
     """alice and bob each reviewed the first demo task, both marking line 1 of the same
