@@ -87,3 +87,41 @@ def test_a_refused_submit_takes_the_keyboard_to_the_problem_and_fixed_errors_go(
     assert page.locator("#annotation .invalid").count() == 0
     wait_saved(page)
     assert errors == []
+
+
+def test_back_to_the_review_page_shows_the_newest_draft_and_saves(live, open_page) -> None:
+    """Leaving the review page by a link and coming back with the browser's Back button:
+    the page is the server's, not an earlier copy from the browser's cache (whose saves
+    were refused as if another tab had saved), and the browser does not put back what
+    the fields held before over what another tab saved meanwhile."""
+    page = open_page("alice")
+    errors = no_js_errors(page)
+    assignment_id = take_next(page, live)
+    page.fill("#rationale", "written just before leaving")
+    page.click("nav.crumbs a")  # within the autosave delay: the unload's beacon saves it
+    page.wait_for_url("**/queue")
+    page.go_back()
+    page.wait_for_selector("#ranking .chip")
+    assert page.input_value("#rationale") == "written just before leaving"
+    page.fill("#rationale", "written after coming back")
+    page.select_option("select.score >> nth=0", "3")
+    wait_saved(page)
+    assert page.locator("#stale-banner").is_hidden()
+    with live.db() as s:
+        assert s.get(Assignment, assignment_id).draft["rationale"] == "written after coming back"
+    # away again; another tab changes the rationale and the score; Back shows theirs
+    page.click("nav.crumbs a")
+    page.wait_for_url("**/queue")
+    other = page.context.new_page()
+    other.goto(f"{live.url}/p/demo/a/{assignment_id}")
+    other.wait_for_selector("#ranking .chip")
+    other.fill("#rationale", "newer, from the other tab")
+    other.select_option("select.score >> nth=0", "1")
+    wait_saved(other)
+    other.close()
+    page.go_back()
+    page.wait_for_selector("#ranking .chip")
+    page.wait_for_load_state("load")
+    assert page.input_value("#rationale") == "newer, from the other tab"
+    assert page.input_value("select.score >> nth=0") == "1"
+    assert errors == []
