@@ -125,3 +125,62 @@ def test_back_to_the_review_page_shows_the_newest_draft_and_saves(live, open_pag
     assert page.input_value("#rationale") == "newer, from the other tab"
     assert page.input_value("select.score >> nth=0") == "1"
     assert errors == []
+
+
+def focused(page) -> str:
+    """What has the keyboard: a finding's button as 'Edit <finding id>', else the tag."""
+    return page.evaluate("""() => {
+        const a = document.activeElement;
+        const li = a.closest('li.finding');
+        return li ? `${a.textContent} ${li.dataset.finding}` : a.tagName.toLowerCase(); }""")
+
+
+def test_keyboard_keeps_its_place_when_a_finding_is_edited_cancelled_or_deleted(
+        live, open_page) -> None:
+    """Findings added, edited and deleted with the keyboard only: after a save, an Escape
+    or a Delete the focus is on the finding (or the next one, or the code), never dropped
+    on the page's body."""
+    page = open_page("alice")
+    errors = no_js_errors(page)
+    assignment_id = take_next(page, live)
+    page.keyboard.press("1")  # the code of candidate A
+    for comment, down in (("first", 1), ("second", 3)):
+        for _ in range(down):
+            page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")  # the form, on the category
+        page.keyboard.press("Tab")
+        page.keyboard.press("ArrowDown")  # severity: the first one
+        page.keyboard.press("Tab")
+        page.keyboard.type(comment)
+        page.keyboard.press("Tab")
+        page.keyboard.press("Enter")  # Save finding
+        assert page.evaluate("document.activeElement.classList.contains('code-scroll')")
+    wait_saved(page)
+    with live.db() as s:
+        ids = [f["id"] for f in s.get(Assignment, assignment_id).draft["findings"]]
+    assert len(ids) == 2
+    first, second = ids
+    page.locator(f'li.finding[data-finding="{first}"] button', has_text="Edit").focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")  # cancelled: back on the finding
+    assert focused(page) == f"Edit {first}"
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.press("End")
+    page.keyboard.type(", edited")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # saved: back on the finding, drawn anew
+    assert focused(page) == f"Edit {first}"
+    assert "first, edited" in page.inner_text(f'li.finding[data-finding="{first}"]')
+    page.keyboard.press("Tab")  # its Delete button
+    page.keyboard.press("Enter")  # deleted: on the next finding
+    assert focused(page) == f"Edit {second}"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # the last one deleted: back in the code
+    assert page.evaluate("document.activeElement.classList.contains('code-scroll')")
+    assert page.locator("#cand-A li.finding").count() == 0
+    wait_saved(page)
+    with live.db() as s:
+        assert s.get(Assignment, assignment_id).draft["findings"] == []
+    assert errors == []
