@@ -184,3 +184,25 @@ def test_keyboard_keeps_its_place_when_a_finding_is_edited_cancelled_or_deleted(
     with live.db() as s:
         assert s.get(Assignment, assignment_id).draft["findings"] == []
     assert errors == []
+
+
+def test_offline_for_a_while_nothing_is_claimed_saved_and_nothing_throws(live, open_page) -> None:
+    """The browser offline (a dropped connection): the autosave says it is not saved and
+    retries, the diff says it could not load (no uncaught rejection), and once back
+    online the retry stores the changes."""
+    page = open_page("alice")
+    errors = no_js_errors(page)
+    assignment_id = take_next(page, live)
+    page.context.set_offline(True)
+    page.fill("#rationale", "typed while offline")
+    page.wait_for_selector('#save-status[data-state="error"]')
+    assert "did not answer" in page.inner_text("#save-status")
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("d")
+    page.wait_for_selector("#diff-view:not([hidden])")
+    assert page.inner_text("#diff-summary") == "could not load the diff"
+    page.context.set_offline(False)
+    page.wait_for_selector('#save-status[data-state="saved"]', timeout=15_000)
+    with live.db() as s:
+        assert s.get(Assignment, assignment_id).draft["rationale"] == "typed while offline"
+    assert errors == []
