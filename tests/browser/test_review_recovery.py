@@ -206,3 +206,28 @@ def test_offline_for_a_while_nothing_is_claimed_saved_and_nothing_throws(live, o
     with live.db() as s:
         assert s.get(Assignment, assignment_id).draft["rationale"] == "typed while offline"
     assert errors == []
+
+
+def test_back_to_a_skipped_task_says_so_and_offers_nothing_after_a_reload(
+        live, open_page) -> None:
+    """Skipped, then Back: the page says the task was skipped (not a review to go on
+    with), and what is typed there, refused, is not offered back after a reload."""
+    page = open_page("alice")
+    errors = no_js_errors(page)
+    take_next(page, live)
+    page.fill("#rationale", "some work")
+    wait_saved(page)
+    page.click("details.skip summary")
+    page.fill('input[name="reason"]', "not my area")
+    page.click("details.skip button[type=submit]")
+    page.wait_for_url("**/queue")
+    page.go_back()
+    page.wait_for_selector("#ranking .chip")
+    assert "You skipped this task" in page.inner_text("#skipped-note")
+    page.fill("#rationale", "some work, more")
+    page.wait_for_selector('#save-status[data-state="error"]')
+    assert "skipped" in page.inner_text("#save-status")
+    page.reload()
+    page.wait_for_selector("#ranking .chip")
+    assert page.locator("#restore").is_hidden()
+    assert errors == []

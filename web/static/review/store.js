@@ -135,8 +135,10 @@ export class Store {
     if (this.isStaleReply(result)) return this.markStale();
     if (!result.ok) {
       this.pendingActive += active;
-      this.refused = true;
-      if (this.dirty) this.stash("refused");
+      if (result.status !== 409) { // a 409 (skipped, lease taken) no reload can help
+        this.refused = true;
+        if (this.dirty) this.stash("refused");
+      }
       const msg = result.data?.error?.message;
       if (result.status === 400 || result.status === 409) {
         this.setStatus("error", `Not saved: ${msg || "refused"}`); // fixed by the next change
