@@ -19,8 +19,13 @@ store.onSaved = (reply) => {
 };
 document.getElementById("stale-reload").addEventListener("click", () => window.location.assign(data.urls.reload));
 
-// Changes an earlier view of this task in this tab could not save: offer to add them.
-const leftover = store.stashed();
+// Changes an earlier view of this task in this tab could not save: offer to add them
+// (unless they arrived after all, by that page's last request as it unloaded).
+let leftover = store.stashed();
+if (leftover && JSON.stringify(leftover.state) === JSON.stringify(store.state)) {
+  store.dropStash();
+  leftover = null;
+}
 if (leftover) {
   const box = document.getElementById("restore");
   const findingsCount = (leftover.state.findings || []).length;
@@ -420,8 +425,16 @@ document.addEventListener("keydown", (ev) => {
 });
 
 window.addEventListener("pagehide", () => store.flushOnUnload());
-window.addEventListener("pageshow", (ev) => { if (ev.persisted) store.unloading = false; });
+window.addEventListener("pageshow", (ev) => {
+  if (!ev.persisted) return;
+  store.unloading = false; // back from the back/forward cache: this page lives on
+  store.dropHandoff();
+});
 window.addEventListener("beforeunload", () => store.flushOnUnload());
+
+// The page before this one in the tab left changes this draft lacks: they are this page's
+// state now (drawn above), saved like any change.
+if (store.handedOver) store.changed();
 
 // For tests and debugging: the page's state, read-only in spirit.
 window.reviewPage = { store, findings, ranking, probe };

@@ -53,7 +53,56 @@ export class Store {
     this.status = document.getElementById("save-status");
     this.banner = document.getElementById("unsubmitted");
     this.lease = new LeaseClock(document.getElementById("lease"), data.lease_seconds_left, () => this.renew());
+    this.handedOver = this.takeHandoff();
     this.paintBanner();
+  }
+
+  // --- a reload or Back in this tab: the page before hands over to the next one ---------
+  // The page going away sends its last changes in a beacon, which the browser may send
+  // after it has asked for the next page: that page can then be rendered from the draft
+  // before them. So the leaving page also leaves its id, revision and unsaved state in
+  // this tab, and the next page of the same assignment takes them: it saves as the same
+  // writer (not refused as another tab's), and starts from the unsaved state if the draft
+  // it was rendered from is the one that state was based on. Taken once, so a duplicated
+  // tab never shares an id with a live page.
+
+  get handoffKey() {
+    return `review.handoff.${this.assignment}`;
+  }
+
+  handOff() {
+    const state = this.dirty ? this.state : null;
+    try {
+      sessionStorage.setItem(this.handoffKey, JSON.stringify({ page: this.page, revision: this.revision, state }));
+    } catch {
+      // storage refused: the next page is a new writer, as without a handoff
+    }
+  }
+
+  dropHandoff() {
+    try {
+      sessionStorage.removeItem(this.handoffKey);
+    } catch {
+      // nothing to drop
+    }
+  }
+
+  takeHandoff() {
+    let handoff = null;
+    try {
+      handoff = JSON.parse(sessionStorage.getItem(this.handoffKey) || "null");
+    } catch {
+      handoff = null;
+    }
+    this.dropHandoff();
+    if (!handoff || typeof handoff.page !== "string") return false;
+    this.page = handoff.page;
+    const state = handoff.state;
+    if (!state || typeof state !== "object" || handoff.revision !== this.revision) return false;
+    if (JSON.stringify(state) === JSON.stringify(this.state)) return false;
+    this.state = { ...this.state, ...state };
+    this.dirty = true;
+    return true;
   }
 
   changed() {
@@ -279,6 +328,7 @@ export class Store {
 
   // The page is going away: send what is left once, and never schedule anything again.
   flushOnUnload() {
+    if (!this.unloading && !this.stale) this.handOff(); // once: beforeunload, then pagehide
     this.unloading = true;
     clearTimeout(this.timer);
     this.timer = null;
