@@ -68,7 +68,7 @@ def assignment_page(slug: str, assignment_id: int) -> ResponseReturnValue:
     page_data["can_probe"] = can_probe
     preload(db.session, task.candidates, task.language)
     rows = CodeRows(task, hints)
-    return rows.response(render_template(
+    response = rows.response(render_template(
         "review.html",
         code_rows=rows,
         hint_items=hint_items,
@@ -92,6 +92,11 @@ def assignment_page(slug: str, assignment_id: int) -> ResponseReturnValue:
         done=done,
         total=total,
     ))
+    # the page carries the draft and the revision it is based on: Back and Forward must load
+    # them afresh, never an earlier copy from the browser's cache (whose saves would be
+    # refused as if another tab had saved)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _saved(assignment: Assignment, added: float, warnings: list[dict[str, str]]

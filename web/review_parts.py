@@ -39,7 +39,7 @@ def _row(c: Criterion, shown: ShownKey) -> str:
     optional = ' <span class="muted">(optional)</span>' if not c.required else ""
     options = _options(c)
     cells = "".join(
-        f'\n        <td><select class="score" data-field="scores.{cid}.{key}" '
+        f'\n        <td><select class="score" data-field="scores.{cid}.{key}" autocomplete="off" '
         f'data-candidate="{cid}" data-criterion="{key}"\n'
         f'                    aria-label="{label} of candidate {escape(letter)}">\n'
         f"          {options}\n        </select></td>"

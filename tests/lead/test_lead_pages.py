@@ -171,9 +171,10 @@ def test_adjudication_with_errors_records_nothing(two_reviews, login, db) -> Non
             "f0_merged": "999999"}
     resp = client.post("/p/lp/t/t1/adjudicate", data=form,
                        headers={"Referer": "http://localhost/p/lp/t/t1/adjudicate"})
-    assert resp.status_code == 302
-    shown = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert resp.status_code == 422  # the form again, as typed, with every error
+    shown = resp.get_data(as_text=True)
     assert "lines must be a range within 1..2" in shown and "merged_from" in shown
+    assert 'name="f0_end" value="99"' in shown
     assert db.scalar(select(func.count(Adjudication.id))) == 0
 
 

@@ -169,15 +169,29 @@ def project_settings(slug: str) -> ResponseReturnValue:
         if "qualification_tasks" in data:
             data["qualification_tasks"] = [
                 e.strip() for e in data["qualification_tasks"].split(",") if e.strip()]
-        changes = parse(projects.ProjectSettingsIn, data)
-        changed = projects.update_settings(db.session, project, changes,
-                                           user_id=current_user.id)
-        if {"execution", "sandbox", "tests_enabled"} & set(changed):
-            runqueue.enqueue_project(db.session, project)  # runs are keyed by both
-        flash(("Changed: " + ", ".join(changed)) if changed else "Nothing changed.", "success")
-        return redirect(url_for("lead.project_settings", slug=slug))
+
+        def save() -> list[str]:
+            changes = parse(projects.ProjectSettingsIn, data)
+            changed = projects.update_settings(db.session, project, changes,
+                                               user_id=current_user.id)
+            if {"execution", "sandbox", "tests_enabled"} & set(changed):
+                runqueue.enqueue_project(db.session, project)  # runs are keyed by both
+            return changed
+
+        changed, errors = _attempt(save, [])
+        if not errors:
+            flash(("Changed: " + ", ".join(changed or [])) if changed else "Nothing changed.",
+                  "success")
+            return redirect(url_for("lead.project_settings", slug=slug))
+        # refused: shown again as typed, with the errors (nothing was saved)
+        return render_template(
+            "lead/settings.html", project=project, form=request.form, errors=errors,
+            members=projects.members_of(db.session, project),
+            rubric_label=version_label(project.rubric), limit_fields=LIMIT_FIELDS,
+        ), 422
     return render_template(
-        "lead/settings.html", project=project, members=projects.members_of(db.session, project),
+        "lead/settings.html", project=project, form=None, errors=[],
+        members=projects.members_of(db.session, project),
         rubric_label=version_label(project.rubric), limit_fields=LIMIT_FIELDS,
     )
 

@@ -17,6 +17,7 @@ from web.access import project_or_404, sees_models, task_or_404
 from web.bodies import parse
 from web.extensions import db
 from web.lead import bp
+from web.lead.projects import _attempt
 from web.security import roles_required
 
 PAGE_SIZE = 100
@@ -111,6 +112,25 @@ def _form_to_body(form: MultiDict[str, str], candidate_ids: list[int]) -> dict[s
             "notes": form.get("notes", "")}
 
 
+def _form_rows(form: MultiDict[str, str]) -> list[dict[str, Any]]:
+    """Every finding row of a refused form as typed (kept or not), for showing it again."""
+    keys = {key.split("_", 1)[0] for key in form if key.startswith("f") and "_" in key}
+    rows = []
+    for row in sorted((k for k in keys if k[1:].isdigit()), key=lambda k: int(k[1:])):
+        candidate = form.get(f"{row}_candidate", "")
+        rows.append({
+            "keep": bool(form.get(f"{row}_keep")),
+            "candidate_id": int(candidate) if candidate.isdigit() else None,
+            "file_path": form.get(f"{row}_file", ""), "line_start": form.get(f"{row}_start", ""),
+            "line_end": form.get(f"{row}_end", ""), "category": form.get(f"{row}_category", ""),
+            "severity": form.get(f"{row}_severity", ""), "cwe": form.get(f"{row}_cwe") or None,
+            "comment": form.get(f"{row}_comment", ""),
+            "merged_from": [int(x) for x in form.get(f"{row}_merged", "").split(",")
+                            if x.strip().isdigit()],
+        })
+    return rows
+
+
 @bp.route("/p/<slug>/t/<path:external_id>/adjudicate", methods=["GET", "POST"])
 @roles_required("lead")
 def adjudicate(slug: str, external_id: str) -> ResponseReturnValue:
@@ -120,26 +140,41 @@ def adjudicate(slug: str, external_id: str) -> ResponseReturnValue:
     task = task_or_404(project, external_id)
     found = reviews.task_reviews(db.session, task)
     rubric = body_of(project.rubric.content_hash, project.rubric.body)
+    errors: list[str] = []
     if request.method == "POST":
-        raw = _form_to_body(request.form, [c.id for c in task.candidates])
-        body = parse(adjudication.AdjudicationIn, raw)
-        adjudication.record_adjudication(db.session, project, task, found, body,
-                                         user_id=current_user.id)
-        flash("Adjudication recorded.", "success")
-        return redirect(url_for("lead.adjudicate", slug=slug, external_id=external_id))
+        form = request.form
+
+        def record() -> None:
+            raw = _form_to_body(form, [c.id for c in task.candidates])
+            body = parse(adjudication.AdjudicationIn, raw)
+            adjudication.record_adjudication(db.session, project, task, found, body,
+                                             user_id=current_user.id)
+
+        _, errors = _attempt(record, [])
+        if not errors:
+            flash("Adjudication recorded.", "success")
+            return redirect(url_for("lead.adjudicate", slug=slug, external_id=external_id))
     existing = adjudication.adjudication_of(db.session, task)
-    if existing is not None:
-        rows = [dict(f) for f in existing.findings]
-        ranking = [list(g) for g in existing.ranking]
+    rank_of: dict[int, Any]
+    if errors:  # refused: the form again as the lead typed it, with the errors
+        rows = _form_rows(request.form)
+        rank_of = {c.id: request.form.get(f"rank_{c.id}", "") for c in task.candidates}
+        notes = request.form.get("notes", "")
     else:
-        rows = [c.merged(rubric) for c in adjudication.clusters(found)]
-        ranking = adjudication.suggested_ranking(found)
-    rank_of = {cid: i + 1 for i, group in enumerate(ranking) for cid in group}
+        if existing is not None:
+            rows = [dict(f) for f in existing.findings]
+            ranking = [list(g) for g in existing.ranking]
+        else:
+            rows = [c.merged(rubric) for c in adjudication.clusters(found)]
+            ranking = adjudication.suggested_ranking(found)
+        rank_of = {cid: i + 1 for i, group in enumerate(ranking) for cid in group}
+        notes = existing.notes if existing else ""
     clusters = adjudication.clusters(found)
     sources = {f.id: name for c in clusters for name, f in c.members}
     return render_template(
         "lead/adjudicate.html", project=project, task=task, reviews=found,
         submitted=[r for r in found if r.submitted], rubric=rubric, rows=rows,
-        rank_of=rank_of, existing=existing, sources=sources, blank_rows=2,
+        rank_of=rank_of, existing=existing, sources=sources, blank_rows=0 if errors else 2,
         show_models=sees_models(project), rubric_label=version_label(project.rubric),
-    )
+        notes=notes, errors=errors,
+    ), 422 if errors else 200

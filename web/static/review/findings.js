@@ -100,6 +100,7 @@ export class Findings {
       ? { cand: String(existing.candidate_id), path: existing.file_path, start: existing.line_start, end: existing.line_end }
       : prefill || (this.sel && { cand: this.sel.cand, path: this.sel.path, start: this.sel.start, end: this.sel.end });
     if (!target) return;
+    const opener = document.activeElement; // the keyboard goes back there if nothing else fits
     this.closeForm();
     const article = document.querySelector(`.candidate[data-candidate="${target.cand}"]`);
     const slot = article.querySelector(".finding-form-slot");
@@ -135,7 +136,8 @@ export class Findings {
       }
     });
     slot.append(form);
-    this.formScroll = this.sel?.scroll;
+    this.formScroll = existing ? null : this.sel?.scroll;
+    this.formReturn = { id: existing?.id ?? null, opener };
     category.focus();
   }
 
@@ -185,19 +187,36 @@ export class Findings {
     const at = existing ? list.findIndex((f) => f.id === existing.id) : -1;
     if (at >= 0) list[at] = finding;
     else list.push(finding);
-    const scroll = this.formScroll;
     const saved = this.onSaved;
+    const back = this.formBack();
     this.closeForm();
     saved?.(finding);
     this.clearSelection();
     this.render();
     this.store.changed();
-    scroll?.focus({ preventScroll: true });
+    back();
   }
 
   closeForm(refocus = false) {
+    const back = refocus ? this.formBack() : null;
     for (const form of document.querySelectorAll(".finding-form-slot .finding-form")) form.remove();
-    if (refocus && this.formScroll) this.formScroll.focus({ preventScroll: true });
+    back?.();
+  }
+
+  // Where the keyboard goes when the form closes: the code it was opened from, else the
+  // finding it edited (its list item is drawn anew), else the button that opened it.
+  formBack() {
+    const scroll = this.formScroll;
+    const { id, opener } = this.formReturn || {};
+    return () => {
+      if (scroll) scroll.focus({ preventScroll: true });
+      else if (id) this.focusFinding(id);
+      else if (opener?.isConnected) opener.focus();
+    };
+  }
+
+  focusFinding(id) {
+    document.querySelector(`li.finding[data-finding="${CSS.escape(id)}"] .finding-actions button`)?.focus();
   }
 
   // --- list and gutter ------------------------------------------------------------------
@@ -223,9 +242,14 @@ export class Findings {
         edit.addEventListener("click", () => this.openForm(f));
         const del = el("button", { type: "button", class: "secondary small", text: "Delete", "aria-label": `Delete finding on ${range}` });
         del.addEventListener("click", () => {
+          const at = mine.indexOf(f);
+          const next = mine[at + 1] || mine[at - 1];
           this.store.state.findings = this.store.state.findings.filter((x) => x.id !== f.id);
           this.render();
           this.store.changed();
+          // the keyboard stays in the list (the next finding), else goes to the code
+          if (next) this.focusFinding(next.id);
+          else [...article.querySelectorAll(".code-scroll")].find((x) => x.offsetParent !== null)?.focus();
         });
         ul.append(
           el("li", { class: `finding fsev-${f.severity}`, "data-finding": f.id },

@@ -168,7 +168,7 @@ export class DiffView {
     const params = new URLSearchParams({ left, right });
     const panel = [...document.querySelectorAll(`.candidate[data-candidate="${left}"] .file`)].find((f) => !f.hidden);
     if (panel) params.set("path", panel.dataset.path);
-    const result = await getJSON(`${this.url}?${params}`);
+    const result = await getJSON(`${this.url}?${params}`).catch(() => ({ ok: false })); // offline
     const tbody = this.section.querySelector("tbody");
     tbody.replaceChildren();
     if (!result.ok) {

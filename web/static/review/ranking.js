@@ -14,6 +14,7 @@ export class Ranking {
     this.list = document.getElementById("ranking");
     this.live = document.getElementById("ranking-live");
     this.unset = document.getElementById("ranking-unset");
+    this.onChange = () => {};
     if (!this.list) return;
     document.getElementById("keep-order").addEventListener("click", () => this.commit(this.rows()));
     document.getElementById("clear-ranking").addEventListener("click", () => {
@@ -35,6 +36,7 @@ export class Ranking {
     this.render(focusId);
     if (message) this.live.textContent = message;
     this.store.changed();
+    this.onChange();
   }
 
   place(rows, id) {

@@ -19,22 +19,34 @@ store.onSaved = (reply) => {
 };
 document.getElementById("stale-reload").addEventListener("click", () => window.location.assign(data.urls.reload));
 
-// Changes a stale view of this task could not save (kept in this tab): offer to add them.
-const leftover = store.stashed();
+// Changes an earlier view of this task in this tab could not save: offer to add them
+// (unless they arrived after all, by that page's last request as it unloaded).
+let leftover = store.stashed();
+if (leftover && JSON.stringify(leftover.state) === JSON.stringify(store.state)) {
+  store.dropStash();
+  leftover = null;
+}
 if (leftover) {
   const box = document.getElementById("restore");
   const findingsCount = (leftover.state.findings || []).length;
+  // based on the draft shown now, and nothing changed here yet: they are simply the newer state
+  const newer = leftover.reason === "refused" && leftover.revision === store.revision;
+  const why = leftover.reason === "refused"
+    ? "because the server refused them or did not answer"
+    : "because the task was open elsewhere";
   document.getElementById("restore-text").textContent =
     `This tab holds changes from ${new Date(leftover.at).toLocaleTimeString()} that were not saved ` +
-    `because the task was open elsewhere (${findingsCount} finding${findingsCount === 1 ? "" : "s"}, ` +
-    "scores, ranking and rationale). Nothing already saved is replaced.";
+    `${why} (${findingsCount} finding${findingsCount === 1 ? "" : "s"}, ` +
+    "scores, ranking and rationale). " +
+    (newer ? "Nothing was saved since they were made." : "Nothing already saved is replaced.");
   box.hidden = false;
   document.getElementById("restore-discard").addEventListener("click", () => {
     store.dropStash();
     box.hidden = true;
   });
   document.getElementById("restore-add").addEventListener("click", async () => {
-    store.mergeStash(leftover.state);
+    if (newer && store.changes === 0) Object.assign(store.state, leftover.state);
+    else store.mergeStash(leftover.state);
     store.dirty = true;
     while (store.inflight) await store.inflight.catch(() => {});
     await store.save();
@@ -67,6 +79,7 @@ document.addEventListener("visibilitychange", () => {
 
 const findings = new Findings(store, data);
 const ranking = new Ranking(store, data);
+ranking.onChange = () => clearError("ranking");
 const details = new DetailsPanel(document.getElementById("test-details"));
 const letters = Object.fromEntries(data.candidates.map((c) => [String(c.id), c.letter]));
 const runPanels = new RunPanels({ url: data.urls.runs, panel: details,
@@ -85,7 +98,7 @@ for (const select of document.querySelectorAll("select.score")) {
     const row = (store.state.scores[cand] ||= {});
     if (select.value === "") delete row[key];
     else row[key] = Number(select.value);
-    select.classList.remove("invalid");
+    clearError(select.dataset.field);
     store.changed();
   });
 }
@@ -95,6 +108,7 @@ rationale.value = store.state.rationale;
 attachCounter(rationale, document.getElementById("rationale-count"));
 rationale.addEventListener("input", () => {
   store.state.rationale = rationale.value;
+  clearError("rationale");
   store.changed();
 });
 
@@ -102,6 +116,7 @@ for (const radio of document.querySelectorAll('input[name="confidence"]')) {
   if (Number(radio.value) === store.state.confidence) radio.checked = true;
   radio.addEventListener("change", () => {
     store.state.confidence = Number(radio.value);
+    clearError("confidence");
     store.changed();
   });
 }
@@ -197,6 +212,27 @@ function showErrors(errors) {
   box.append(el("strong", { text: "Missing or wrong:" }), ul);
 }
 
+// A field's error goes once the field is changed (the submit checks it again).
+function clearError(field) {
+  const box = document.getElementById("errors");
+  for (const node of document.querySelectorAll(`[data-field="${CSS.escape(field)}"]`)) {
+    if (box.contains(node)) node.remove();
+    else node.classList.remove("invalid");
+  }
+  if (!box.querySelector("li")) box.replaceChildren();
+}
+
+// After a refused submit the keyboard goes to the first field to fix (the list of
+// errors is announced as an alert), else to the list itself.
+function focusFirstError() {
+  const first = document.querySelector("#annotation .invalid");
+  const control = first?.matches("select, textarea, input")
+    ? first : first?.querySelector("select, textarea, input, .chip");
+  const target = control || document.getElementById("errors");
+  target.focus({ preventScroll: true });
+  target.scrollIntoView({ block: "center" });
+}
+
 const submitButton = document.getElementById("submit");
 const anyway = document.getElementById("submit-anyway");
 let submitting = false; // one submit in flight blocks the next (button and Ctrl+Enter alike)
@@ -224,6 +260,7 @@ async function submit(acknowledge = false) {
   if (!result.ok && result.status !== 422) {
     store.setStatus("error", "Not submitted");
     showErrors([{ field: body.error?.field || "submit", message: body.error?.message || "The server did not answer; try again." }]);
+    focusFirstError();
     return;
   }
   showErrors(body.errors || []);
@@ -250,8 +287,8 @@ async function submit(acknowledge = false) {
   if ((body.warnings || []).length && !(body.errors || []).length) {
     anyway.hidden = false;
     anyway.focus();
-  } else {
-    document.getElementById("errors").scrollIntoView({ block: "nearest" });
+  } else if ((body.errors || []).length) {
+    focusFirstError();
   }
 }
 submitButton.addEventListener("click", () => submit(false));
@@ -388,8 +425,16 @@ document.addEventListener("keydown", (ev) => {
 });
 
 window.addEventListener("pagehide", () => store.flushOnUnload());
-window.addEventListener("pageshow", (ev) => { if (ev.persisted) store.unloading = false; });
+window.addEventListener("pageshow", (ev) => {
+  if (!ev.persisted) return;
+  store.unloading = false; // back from the back/forward cache: this page lives on
+  store.dropHandoff();
+});
 window.addEventListener("beforeunload", () => store.flushOnUnload());
+
+// The page before this one in the tab left changes this draft lacks: they are this page's
+// state now (drawn above), saved like any change.
+if (store.handedOver) store.changed();
 
 // For tests and debugging: the page's state, read-only in spirit.
 window.reviewPage = { store, findings, ranking, probe };

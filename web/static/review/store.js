@@ -3,6 +3,9 @@
 // the draft revision the state is based on and this page's id. A save the server finds
 // stale (another tab or window saved since) is a 409: this page then stops saving, says
 // so and offers a reload; it never claims "Draft saved" for a save that was refused.
+// Changes a refused or unanswered save could not store are kept in this tab (session
+// storage) until a save stores them, so a reload (which a refused CSRF token or an ended
+// session asks for) offers them back instead of losing them.
 
 import { postJSON, postOnUnload } from "../lib.js";
 
@@ -40,6 +43,7 @@ export class Store {
     this.changes = 0; // counts local changes, so a reply can tell whether it saw the latest
     this.dirty = false;
     this.stale = false;
+    this.refused = false; // the last save was refused or not answered: changes are stashed
     this.inflight = null;
     this.unloading = false;
     this.timer = null;
@@ -49,7 +53,56 @@ export class Store {
     this.status = document.getElementById("save-status");
     this.banner = document.getElementById("unsubmitted");
     this.lease = new LeaseClock(document.getElementById("lease"), data.lease_seconds_left, () => this.renew());
+    this.handedOver = this.takeHandoff();
     this.paintBanner();
+  }
+
+  // --- a reload or Back in this tab: the page before hands over to the next one ---------
+  // The page going away sends its last changes in a beacon, which the browser may send
+  // after it has asked for the next page: that page can then be rendered from the draft
+  // before them. So the leaving page also leaves its id, revision and unsaved state in
+  // this tab, and the next page of the same assignment takes them: it saves as the same
+  // writer (not refused as another tab's), and starts from the unsaved state if the draft
+  // it was rendered from is the one that state was based on. Taken once, so a duplicated
+  // tab never shares an id with a live page.
+
+  get handoffKey() {
+    return `review.handoff.${this.assignment}`;
+  }
+
+  handOff() {
+    const state = this.dirty ? this.state : null;
+    try {
+      sessionStorage.setItem(this.handoffKey, JSON.stringify({ page: this.page, revision: this.revision, state }));
+    } catch {
+      // storage refused: the next page is a new writer, as without a handoff
+    }
+  }
+
+  dropHandoff() {
+    try {
+      sessionStorage.removeItem(this.handoffKey);
+    } catch {
+      // nothing to drop
+    }
+  }
+
+  takeHandoff() {
+    let handoff = null;
+    try {
+      handoff = JSON.parse(sessionStorage.getItem(this.handoffKey) || "null");
+    } catch {
+      handoff = null;
+    }
+    this.dropHandoff();
+    if (!handoff || typeof handoff.page !== "string") return false;
+    this.page = handoff.page;
+    const state = handoff.state;
+    if (!state || typeof state !== "object" || handoff.revision !== this.revision) return false;
+    if (JSON.stringify(state) === JSON.stringify(this.state)) return false;
+    this.state = { ...this.state, ...state };
+    this.dirty = true;
+    return true;
   }
 
   changed() {
@@ -57,9 +110,10 @@ export class Store {
     this.changes += 1;
     this.paintBanner();
     if (this.stale) {
-      this.stash();
+      this.stash("stale");
       return this.paintStale();
     }
+    if (this.refused) this.stash("refused");
     this.setStatus("dirty", "Unsaved changes…");
     this.rearm(SAVE_DELAY_MS);
   }
@@ -130,6 +184,10 @@ export class Store {
     if (this.isStaleReply(result)) return this.markStale();
     if (!result.ok) {
       this.pendingActive += active;
+      if (result.status !== 409) { // a 409 (skipped, lease taken) no reload can help
+        this.refused = true;
+        if (this.dirty) this.stash("refused");
+      }
       const msg = result.data?.error?.message;
       if (result.status === 400 || result.status === 409) {
         this.setStatus("error", `Not saved: ${msg || "refused"}`); // fixed by the next change
@@ -148,6 +206,10 @@ export class Store {
     this.adopt(result.data);
     if (this.changes === changes) this.dirty = false;
     else this.rearm();
+    if (this.refused && !this.dirty) {
+      this.refused = false;
+      if (this.stashed()?.page === this.page) this.dropStash(); // stored now
+    }
     const at = new Date(result.data.saved_at);
     this.setStatus(this.dirty ? "dirty" : "saved", `Draft saved ${at.toLocaleTimeString()}`);
     this.onWarnings(result.data.warnings || []);
@@ -185,7 +247,7 @@ export class Store {
 
   markStale() {
     this.stale = true;
-    if (this.dirty) this.stash();
+    if (this.dirty) this.stash("stale");
     clearTimeout(this.timer);
     this.timer = null;
     const banner = document.getElementById("stale-banner");
@@ -198,15 +260,19 @@ export class Store {
     this.setStatus("error", "Not saved: this task is open in another tab or window");
   }
 
-  // --- what a stale page could not save: kept in this tab, offered after the reload -----
+  // --- what this page could not save: kept in this tab, offered after the reload --------
 
   get stashKey() {
     return `review.unsaved.${this.assignment}`;
   }
 
-  stash() {
+  // reason: "stale" (another page saved since) or "refused" (the server refused or did
+  // not answer); revision: the draft the changes are based on
+  stash(reason) {
     try {
-      sessionStorage.setItem(this.stashKey, JSON.stringify({ at: Date.now(), state: this.state }));
+      sessionStorage.setItem(this.stashKey, JSON.stringify({
+        at: Date.now(), state: this.state, reason, revision: this.revision, page: this.page,
+      }));
     } catch {
       // storage full or refused: the stale page itself still shows the changes
     }
@@ -262,6 +328,7 @@ export class Store {
 
   // The page is going away: send what is left once, and never schedule anything again.
   flushOnUnload() {
+    if (!this.unloading && !this.stale) this.handOff(); // once: beforeunload, then pagehide
     this.unloading = true;
     clearTimeout(this.timer);
     this.timer = null;
