@@ -143,8 +143,8 @@ def test_adjudication_is_stored_apart_and_read_by_final_results(two_reviews, log
 @pytest.mark.parametrize("field", ["rank", "f0_start", "f0_candidate"])
 def test_adjudication_with_a_forged_number_is_a_named_error(two_reviews, login, db,
                                                              field) -> None:
-    """"³" passes str.isdigit() but not int(); 5000 digits pass neither: a 400 naming
-    the field, not a 500."""
+    """"³" passes str.isdigit() but not int(); 5000 digits pass neither: the form again
+    with the field's error (422), not a 500."""
     project, task, bad, made = two_reviews
     client = login("boss")
     page = client.get("/p/lp/t/t1/adjudicate").get_data(as_text=True)
@@ -155,8 +155,12 @@ def test_adjudication_with_a_forged_number_is_a_named_error(two_reviews, login, 
             "f0_cwe": "", "f0_comment": "subtracts"}
     name = f"rank_{good.id}" if field == "rank" else field
     for forged in ("\u00b3", "9" * 5000):
-        resp = client.post("/p/lp/t/t1/adjudicate", data={**form, name: forged})
-        assert resp.status_code == 400, (forged[:5], resp.status_code)
+        # the form shown again reads every row as typed, forged numbers too (a 500 once)
+        resp = client.post("/p/lp/t/t1/adjudicate",
+                           data={**form, name: forged, "f0_merged": forged, f"f{forged}_keep": "1"})
+        assert resp.status_code == 422, (forged[:5], resp.status_code)
+        shown = resp.get_data(as_text=True)
+        assert 'id="form-errors"' in shown and f"<code>{name}: " in shown, shown[:300]
     assert db.scalar(select(func.count(Adjudication.id))) == 0
 
 

@@ -115,18 +115,18 @@ def _form_to_body(form: MultiDict[str, str], candidate_ids: list[int]) -> dict[s
 def _form_rows(form: MultiDict[str, str]) -> list[dict[str, Any]]:
     """Every finding row of a refused form as typed (kept or not), for showing it again."""
     keys = {key.split("_", 1)[0] for key in form if key.startswith("f") and "_" in key}
+    numbered = {k: n for k in keys if (n := whole_number(k[1:])) is not None}
     rows = []
-    for row in sorted((k for k in keys if k[1:].isdigit()), key=lambda k: int(k[1:])):
-        candidate = form.get(f"{row}_candidate", "")
+    for row in sorted(numbered, key=numbered.__getitem__):
         rows.append({
             "keep": bool(form.get(f"{row}_keep")),
-            "candidate_id": int(candidate) if candidate.isdigit() else None,
+            "candidate_id": whole_number(form.get(f"{row}_candidate", "")),
             "file_path": form.get(f"{row}_file", ""), "line_start": form.get(f"{row}_start", ""),
             "line_end": form.get(f"{row}_end", ""), "category": form.get(f"{row}_category", ""),
             "severity": form.get(f"{row}_severity", ""), "cwe": form.get(f"{row}_cwe") or None,
             "comment": form.get(f"{row}_comment", ""),
-            "merged_from": [int(x) for x in form.get(f"{row}_merged", "").split(",")
-                            if x.strip().isdigit()],
+            "merged_from": [n for x in form.get(f"{row}_merged", "").split(",")
+                            if (n := whole_number(x)) is not None],
         })
     return rows
 
