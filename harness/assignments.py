@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from typing import Any
 
 from sqlalchemy import Select, bindparam, exists, false, func, select
 from sqlalchemy.exc import IntegrityError
@@ -356,16 +357,38 @@ def skip(session: Session, assignment: Assignment, reason: str) -> None:
 # --- reads the pages use ----------------------------------------------------------------
 
 
+USER_CONTACT = 0x616374  # the advisory lock namespace of a user's active time ("act")
+
+_others = aliased(Assignment)
+_OTHERS_LAST = (select(func.max(_others.draft_saved_at))
+                .where(_others.user_id == bindparam("user_id"),
+                       _others.id != bindparam("assignment_id"))
+                .scalar_subquery())
+"""The user's last contact on any other assignment (ix_assignments_user_saved): a save's
+active time is bounded by the time since then too (harness.annotate.drafts)."""
+
+
 @cache
-def _own_in_project(admin: bool, candidates: bool) -> Select[Project, Assignment, str]:
+def _own_in_project(admin: bool, candidates: bool, saving: str | None = None
+                    ) -> Select[Any]:
     """Built once: the project (if the user may see it), the user's assignment in it and
     the hash of the project's rubric; with `candidates`, the task's candidates too (one
-    row each)."""
+    row each). `saving` (the dialect of a draft save or submit) adds the user's last
+    contact on their other assignments and, on PostgreSQL, takes the user's advisory lock
+    (USER_CONTACT) to the end of the transaction: the save's compare-and-set on that
+    contact runs in a later statement, whose snapshot then sees every earlier save of
+    this user committed, and no other can commit before this one does."""
     # every caller reads the task; a draft save (most of the writes) not these
     task = joinedload(Assignment.task).defer(Task.prompt).defer(Task.meta).defer(
         Task.gold_answer)
+    columns: list[Any] = [Project, Assignment, Rubric.content_hash]
+    if saving is not None:
+        columns.append(_OTHERS_LAST)
+    if saving == "postgresql":
+        columns.append(select(func.pg_advisory_xact_lock(USER_CONTACT, bindparam("user_id")))
+                       .scalar_subquery())
     query = (
-        select(Project, Assignment, Rubric.content_hash)
+        select(*columns)
         .join(Assignment, Assignment.project_id == Project.id)
         .join(Rubric, Rubric.id == Project.rubric_id)
         .where(Project.slug == bindparam("slug"), Assignment.id == bindparam("assignment_id"),
@@ -377,21 +400,53 @@ def _own_in_project(admin: bool, candidates: bool) -> Select[Project, Assignment
 
 
 def own_in_project(session: Session, slug: str, assignment_id: int, *, user_id: int,
-                   admin: bool, candidates: bool = False) -> tuple[Project, Assignment]:
+                   admin: bool, candidates: bool = False, saving: bool = False
+                   ) -> tuple[Project, Assignment]:
     """The project if the user may see it (`project_for`) and the user's own assignment
     in it, in one statement (each statement's own work is a good part of a draft save's);
     with `candidates`, its task's candidates loaded in the same statement (a draft save
     and a submit check the draft against them). NotFound when the project or the
     assignment is missing, saying which."""
-    row = session.execute(_own_in_project(admin, candidates), {
+    dialect = session.get_bind().dialect.name if saving else None
+    row = session.execute(_own_in_project(admin, candidates, dialect), {
         "slug": slug, "assignment_id": assignment_id, "user_id": user_id,
     }).unique().one_or_none()
     if row is None:
         project_for(session, slug, user_id=user_id, admin=admin)  # NotFound: the project
         raise NotFound("not_found", "no such assignment of yours in this project")
-    project, assignment, rubric_hash = row
+    project, assignment, rubric_hash = row[:3]
     remember_hash(session, project.rubric_id, rubric_hash)
+    if saving:
+        remember_contact(session, assignment, row[3], locked=dialect == "postgresql")
     return project, assignment
+
+
+def remember_contact(session: Session, assignment: Assignment, others_last: datetime | None,
+                     *, locked: bool) -> None:
+    """Keep, for this transaction's save of the assignment, the user's last contact on
+    their other assignments as read (`others_last`), and whether the user's advisory lock
+    is held (PostgreSQL). harness.annotate.drafts.save_draft takes it back."""
+    transaction = session.get_transaction()
+    session.info["harness.contact"] = (transaction, assignment.id, others_last, locked)
+
+
+def recalled_contact(session: Session, assignment: Assignment
+                     ) -> tuple[bool, datetime | None, bool]:
+    """(read?, the other assignments' last contact, user lock held?) of `remember_contact`
+    in this transaction; the read is given once (a later save reads afresh)."""
+    kept = session.info.get("harness.contact")
+    transaction = session.get_transaction()
+    if kept is None or kept[0] is not transaction or transaction is None:
+        return False, None, False
+    _, assignment_id, others_last, locked = kept
+    session.info["harness.contact"] = (transaction, None, None, locked)
+    return assignment_id == assignment.id, others_last, locked
+
+
+def others_last_contact(session: Session, assignment: Assignment) -> datetime | None:
+    """The user's last contact on any of their other assignments, read now."""
+    return session.execute(select(_OTHERS_LAST), {
+        "user_id": assignment.user_id, "assignment_id": assignment.id}).scalar_one()
 
 
 def has_assignment(session: Session, task: Task, user_id: int) -> bool:

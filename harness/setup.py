@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-HEAD = "0014"
+HEAD = "0015"
 """The newest migration; tests/test_migrations.py checks it is Alembic's head."""
 
 

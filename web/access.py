@@ -30,13 +30,14 @@ def task_or_404(project: Project, external_id: str) -> Task:
     return projects.task_in(db.session, project, external_id)
 
 
-def own_assignment_or_404(slug: str, assignment_id: int, *, candidates: bool = False
-                          ) -> tuple[Project, Assignment]:
+def own_assignment_or_404(slug: str, assignment_id: int, *, candidates: bool = False,
+                          saving: bool = False) -> tuple[Project, Assignment]:
     """The project (as `project_or_404`) and the user's own assignment in it (with its
-    task's candidates: `assignments.own_in_project`), in one statement; a 404 when either
-    is missing or not the user's."""
+    task's candidates: `assignments.own_in_project`; for a draft save or a submit, with
+    what bounds its active time: `saving`), in one statement; a 404 when either is
+    missing or not the user's."""
     return assignments.own_in_project(db.session, slug, assignment_id, user_id=current_user.id,
-                                      admin=is_admin(), candidates=candidates)
+                                      admin=is_admin(), candidates=candidates, saving=saving)
 
 
 def sees_models(project: Project) -> bool:

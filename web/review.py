@@ -121,7 +121,8 @@ def _saved(assignment: Assignment, added: float, warnings: list[dict[str, str]]
 def save_draft(slug: str, assignment_id: int) -> ResponseReturnValue:
     """Autosave and heartbeat: {"draft": {...} | null, "active_seconds": n, "revision": r,
     "page": id}. A draft based on a revision another page has since replaced is a 409."""
-    project, assignment = own_assignment_or_404(slug, assignment_id, candidates=True)
+    project, assignment = own_assignment_or_404(slug, assignment_id, candidates=True,
+                                                saving=True)
     body = parse(DraftRequest)
     draft = None
     warnings: list[dict[str, str]] = []
@@ -145,7 +146,8 @@ def submit(slug: str, assignment_id: int) -> ResponseReturnValue:
     The draft as sent is kept even when the submission is refused (errors or
     warnings): this request is also the page's save, heartbeat and lease renewal.
     """
-    project, assignment = own_assignment_or_404(slug, assignment_id, candidates=True)
+    project, assignment = own_assignment_or_404(slug, assignment_id, candidates=True,
+                                                saving=True)
     body = parse(DraftRequest)
     annotate.save_draft(db.session, assignment, project, body.draft,
                         active_seconds=body.active_seconds, revision=body.revision,

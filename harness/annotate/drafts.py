@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import bindparam, func, or_, select, text, update
+from sqlalchemy import bindparam, exists, func, or_, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from harness import assignments
 from harness.annotate.checks import check_draft, consistency_warnings, run_outcomes
 from harness.annotate.common import (
     CLOCK_SLACK,
@@ -107,23 +108,33 @@ def normalise_draft(raw: Any) -> dict[str, Any]:
 
 
 def add_active_time(
-    assignment: Assignment, seconds: Any, now: datetime, *, cap: float | None = None
+    assignment: Assignment, seconds: Any, now: datetime, *, cap: float | None = None,
+    others_last: datetime | None = None,
 ) -> float:
     """Add the client's active seconds (`active_time_to_add`) to the assignment."""
-    added = active_time_to_add(assignment, seconds, now, cap=cap)
+    added = active_time_to_add(assignment, seconds, now, cap=cap, others_last=others_last)
     if added:
         assignment.active_seconds = float(assignment.active_seconds or 0.0) + added
     return added
 
 
 def active_time_to_add(
-    assignment: Assignment, seconds: Any, now: datetime, *, cap: float | None = None
+    assignment: Assignment, seconds: Any, now: datetime, *, cap: float | None = None,
+    others_last: datetime | None = None,
 ) -> float:
     """The client's active seconds, capped by the time since the last contact.
 
     A page that was offline for a while sends all the time it counted meanwhile,
     and gets it: only the elapsed time (plus a little clock slack) bounds it, and
     `cap` (the lease length) bounds what a forged client can claim in one request.
+
+    The cap is per person too: `others_last`, the user's last contact on any of their
+    other assignments, bounds it by the time since then, without slack. Every credited
+    second then lies between a save's time and the user's contact before it, on whichever
+    assignment, so the intervals credited never overlap and the total never exceeds the
+    wall-clock time, however many tasks one person holds (the audit: N projects, one
+    heartbeat each, N times the time). A page that is hidden sends nothing (review.js),
+    so an annotator switching between two tabs still gets the real time of each.
     """
     try:
         claimed = float(seconds or 0)
@@ -136,6 +147,8 @@ def active_time_to_add(
     added = min(claimed, elapsed + CLOCK_SLACK)
     if cap is not None:
         added = min(added, cap)
+    if others_last is not None:
+        added = min(added, max((now - others_last).total_seconds(), 0.0))
     return added
 
 
@@ -282,6 +295,13 @@ def draft_warnings(session: Session, assignment: Assignment, draft: CheckedDraft
 _RETURNED = {key: column for key, column in ASSIGNMENT_COLUMNS.items() if key != "draft"}
 
 
+_o = ASSIGNMENTS.alias("other")
+NO_CONTACT = datetime(1970, 1, 1, tzinfo=UTC)
+"""`others_last` of a user with no contact on any other assignment: before every one."""
+
+USER_CONTACT = assignments.USER_CONTACT
+
+
 def _save_active(*cond: Any) -> Any:
     return (update(ASSIGNMENTS)
             .where(_a.id == bindparam("assignment_id"), _a.state == "active",
@@ -289,6 +309,15 @@ def _save_active(*cond: Any) -> Any:
                    # the last contact the added time was bounded by is still the row's:
                    # saves racing from one stale read would each add the same idle time
                    _a.draft_saved_at.is_not_distinct_from(bindparam("last")),
+                   # and the user's last contact on their other assignments too, which
+                   # bounds it as well (`active_time_to_add`): a save to another task since
+                   # the read sends this one to the slow path, which reads it afresh. Exact
+                   # on SQLite (one writer at a time) and on PostgreSQL (the user's lock,
+                   # taken in an earlier statement: `_hold_user_lock`)
+                   ~exists().where(_o.c.user_id == bindparam("owner_id"),
+                                   _o.c.id != bindparam("assignment_id"),
+                                   _o.c.draft_saved_at > bindparam(
+                                       "others_last", type_=_a.draft_saved_at.type)),
                    *cond)
             .values(lease_expires_at=bindparam("until"), draft_revision=_a.draft_revision + 1,
                     draft_writer=bindparam("page"), draft=bindparam("draft"),
@@ -312,17 +341,19 @@ _SAVE_OWN_PAGE = _save_active(or_(_a.draft_revision == bindparam("base"),
 
 def _save_in_one(session: Session, assignment: Assignment, project: Project,
                  draft: dict[str, Any], base: int | None, page: str, seconds: Any,
-                 now: datetime) -> float | None:
+                 now: datetime, others_last: datetime | None) -> float | None:
     """The seconds added, or None when the one statement did not apply (nothing written)."""
     if assignment.state != "active":
         return None
     minutes = lease_minutes(session, project)
-    added = active_time_to_add(assignment, seconds, now, cap=60.0 * minutes)
+    added = active_time_to_add(assignment, seconds, now, cap=60.0 * minutes,
+                               others_last=others_last)
     statement = _SAVE_ANY if base is None else _SAVE_OWN_PAGE if page else _SAVE_BASED
     row = execute_core(session, statement, {
         "assignment_id": assignment.id, "now": now, "until": now + timedelta(minutes=minutes),
         "base": base, "page": page or None, "draft": draft, "added": added,
-        "last": assignment.draft_saved_at,
+        "last": assignment.draft_saved_at, "owner_id": assignment.user_id,
+        "others_last": others_last or NO_CONTACT,
     }).first()
     if row is None:
         return None
@@ -330,6 +361,21 @@ def _save_in_one(session: Session, assignment: Assignment, project: Project,
         set_committed_value(assignment, key, value)
     set_committed_value(assignment, "draft", draft)
     return added
+
+
+def _hold_user_lock(session: Session, assignment: Assignment) -> None:
+    """PostgreSQL: take the user's advisory lock (USER_CONTACT) to the end of the
+    transaction, unless the statement that loaded the assignment took it
+    (`assignments.own_in_project` with `saving`). Two saves of one user's different
+    assignments at once would otherwise each see the other's contact not yet committed
+    (READ COMMITTED: a statement sees what was committed when it began) and both add the
+    same time. SQLite needs nothing: one writer at a time, and the compare-and-set is
+    checked by the write itself."""
+    if session.get_bind().dialect.name == "postgresql":
+        execute_core(session, text("SELECT pg_advisory_xact_lock(:ns, :key)"),
+                     {"ns": USER_CONTACT, "key": assignment.user_id})
+        assignments.remember_contact(session, assignment, None, locked=True)
+        assignments.recalled_contact(session, assignment)  # the lock, not a read
 
 
 def save_draft(
@@ -360,19 +406,32 @@ def save_draft(
     if draft is not None:
         checked = draft if isinstance(draft, CheckedDraft) else \
             checked_draft(session, assignment, project, draft)
+    read, others_last, locked = assignments.recalled_contact(session, assignment)
+    if not locked:  # a caller other than the web's (which took it with the assignment)
+        _hold_user_lock(session, assignment)
+    if checked is not None:
+        if not read:
+            others_last = assignments.others_last_contact(session, assignment)
         added = _save_in_one(session, assignment, project, checked.body, revision, page,
-                             active_seconds, now)
+                             active_seconds, now, others_last)
         if added is not None:
             return added
+    state = assignment.state
     writable(session, assignment, project, now)
+    if state == "submitted" and session.get_bind().dialect.name == "sqlite":
+        lock_assignment(session, assignment)  # writable wrote nothing: the write lock
+    # read afresh under the lock (SQLite's write lock, PostgreSQL's user lock): exact
+    others_last = assignments.others_last_contact(session, assignment)
     cap = 60.0 * lease_minutes(session, project)
     if checked is None:
-        added = add_active_time(assignment, active_seconds, now, cap=cap)
+        added = add_active_time(assignment, active_seconds, now, cap=cap,
+                                others_last=others_last)
         assignment.draft_saved_at = now
         session.flush()
         return added
     # one UPDATE: the revision's compare-and-set, with the draft and the time
-    added = active_time_to_add(assignment, active_seconds, now, cap=cap)
+    added = active_time_to_add(assignment, active_seconds, now, cap=cap,
+                               others_last=others_last)
     next_revision(session, assignment, revision, page, checked.body, now,
                   active_seconds=float(assignment.active_seconds or 0.0) + added)
     return added

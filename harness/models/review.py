@@ -24,6 +24,10 @@ class Assignment(CreatedMixin, Base):
         Index("ix_assignments_project_state", "project_id", "state"),
         # every claim first expires the lapsed leases (harness.leases.expire_leases)
         Index("ix_assignments_state_lease", "state", "lease_expires_at"),
+        # every draft save's last contact on the user's other assignments, in one probe
+        # (harness.assignments._OTHERS_LAST; migration 0015 says why the one on user_id
+        # alone stays)
+        Index("ix_assignments_user_saved", "user_id", "draft_saved_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

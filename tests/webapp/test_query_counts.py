@@ -26,7 +26,9 @@ QUEUE_CLAIM = {"sqlite": 15, "postgresql": 15}  # expire leases, member scope, r
 # hints; the versions with the progress count. Runs come from runs.json, not here.
 REVIEW_PAGE = {"sqlite": 4, "postgresql": 4}
 # user, project (membership) with the assignment, its task and candidates and the rubric's
-# hash, runs (its warnings), then one UPDATE: the lease renewed with the revision's
+# hash (and the user's last contact on their other assignments, which bounds the active
+# time per person; PostgreSQL takes the user's advisory lock in it too), runs (its
+# warnings), then one UPDATE: the lease renewed with the revision's
 # compare-and-set and the draft, RETURNING the row. (9 before the compare-and-set carried
 # the draft, 8 before the lease renewal joined it, 7 before the project and the assignment
 # came in one, 6 before the rubric's hash came with them, 5 before the candidates did.)
